@@ -1,0 +1,164 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Thrown when the environment does not describe a valid Quell configuration. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const port = z.coerce.number().int().min(0).max(65535);
+const boolFromEnv = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''])
+  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  QUELL_DATA_DIR: z.string().min(1).default('./data'),
+  QUELL_API_HOST: z.string().min(1).default('127.0.0.1'),
+  QUELL_API_PORT: port.default(8080),
+  QUELL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  QUELL_TASK_QUEUE: z.string().min(1).default('quell-incidents'),
+  QUELL_PLAYBOOKS_DIR: z.string().min(1).default('./playbooks'),
+  QUELL_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  // An existing Temporal service (cluster, docker-compose, Temporal Cloud). When unset, Quell embeds a dev server.
+  TEMPORAL_ADDRESS: optionalString,
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_API_KEY: optionalString,
+  TEMPORAL_TLS: boolFromEnv.optional(),
+  TEMPORAL_TLS_CERT_PATH: optionalString,
+  TEMPORAL_TLS_KEY_PATH: optionalString,
+  TEMPORAL_TLS_CA_PATH: optionalString,
+  TEMPORAL_TLS_SERVER_NAME: optionalString,
+  // Embedded dev server settings.
+  TEMPORAL_CLI_PATH: optionalString,
+  QUELL_TEMPORAL_IP: z.string().min(1).default('127.0.0.1'),
+  QUELL_TEMPORAL_PORT: port.default(7233),
+  QUELL_TEMPORAL_UI_PORT: port.default(8233),
+  QUELL_TEMPORAL_HEADLESS: boolFromEnv.default(false),
+  QUELL_TEMPORAL_CACHE_DIR: optionalString,
+  QUELL_TEMPORAL_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('warn'),
+});
+
+export type QuellEnv = z.infer<typeof envSchema>;
+
+export interface TemporalTlsConfig {
+  certPath?: string;
+  keyPath?: string;
+  caPath?: string;
+  serverName?: string;
+}
+
+/** Where Quell finds Temporal: an existing service, or a dev server it starts itself. */
+export type TemporalTarget =
+  | {
+      kind: 'external';
+      address: string;
+      namespace: string;
+      apiKey?: string;
+      tls?: TemporalTlsConfig | true;
+    }
+  | {
+      kind: 'embedded';
+      namespace: string;
+      ip: string;
+      port: number;
+      uiPort: number;
+      headless: boolean;
+      cliPath?: string;
+      cacheDir: string;
+      dbFile: string;
+      logLevel: 'debug' | 'info' | 'warn' | 'error';
+    };
+
+export interface QuellConfig {
+  env: QuellEnv['NODE_ENV'];
+  dataDir: string;
+  api: { host: string; port: number };
+  logLevel: QuellEnv['QUELL_LOG_LEVEL'];
+  taskQueue: string;
+  playbooksDir: string;
+  shutdownGraceMs: number;
+  temporal: TemporalTarget;
+}
+
+/** The project root: where `package.json` lives, two levels above this file in source and in `dist/`. */
+export function projectRoot(): string {
+  const here = __dirname;
+  const up = path.resolve(here, '..', '..');
+  return path.basename(up) === 'dist' ? path.resolve(up, '..') : up;
+}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n');
+}
+
+/**
+ * Parses Quell's configuration from the environment, once, at start-up.
+ * Thrown: {@link ConfigError} naming each invalid variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): QuellConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(`Invalid configuration in environment variables:\n${formatIssues(parsed.error)}`);
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.QUELL_DATA_DIR);
+  let temporal: TemporalTarget;
+  if (e.TEMPORAL_ADDRESS) {
+    const tlsFiles = e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_KEY_PATH || e.TEMPORAL_TLS_CA_PATH;
+    if (Boolean(e.TEMPORAL_TLS_CERT_PATH) !== Boolean(e.TEMPORAL_TLS_KEY_PATH)) {
+      throw new ConfigError(
+        'Invalid configuration: TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together (mTLS).',
+      );
+    }
+    const tlsWanted = e.TEMPORAL_TLS ?? (Boolean(tlsFiles) || Boolean(e.TEMPORAL_API_KEY));
+    temporal = {
+      kind: 'external',
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      ...(e.TEMPORAL_API_KEY ? { apiKey: e.TEMPORAL_API_KEY } : {}),
+      ...(tlsWanted
+        ? {
+            tls:
+              tlsFiles || e.TEMPORAL_TLS_SERVER_NAME
+                ? {
+                    certPath: e.TEMPORAL_TLS_CERT_PATH,
+                    keyPath: e.TEMPORAL_TLS_KEY_PATH,
+                    caPath: e.TEMPORAL_TLS_CA_PATH,
+                    serverName: e.TEMPORAL_TLS_SERVER_NAME,
+                  }
+                : true,
+          }
+        : {}),
+    };
+  } else {
+    temporal = {
+      kind: 'embedded',
+      namespace: e.TEMPORAL_NAMESPACE,
+      ip: e.QUELL_TEMPORAL_IP,
+      port: e.QUELL_TEMPORAL_PORT,
+      uiPort: e.QUELL_TEMPORAL_UI_PORT,
+      headless: e.QUELL_TEMPORAL_HEADLESS,
+      ...(e.TEMPORAL_CLI_PATH ? { cliPath: path.resolve(e.TEMPORAL_CLI_PATH) } : {}),
+      cacheDir: path.resolve(
+        e.QUELL_TEMPORAL_CACHE_DIR ?? path.join(projectRoot(), '.cache', 'temporal-cli'),
+      ),
+      dbFile: path.join(dataDir, 'temporal.sqlite'),
+      logLevel: e.QUELL_TEMPORAL_LOG_LEVEL,
+    };
+  }
+  return {
+    env: e.NODE_ENV,
+    dataDir,
+    api: { host: e.QUELL_API_HOST, port: e.QUELL_API_PORT },
+    logLevel: e.QUELL_LOG_LEVEL,
+    taskQueue: e.QUELL_TASK_QUEUE,
+    playbooksDir: path.resolve(e.QUELL_PLAYBOOKS_DIR),
+    shutdownGraceMs: e.QUELL_SHUTDOWN_GRACE_MS,
+    temporal,
+  };
+}

@@ -1,0 +1,18 @@
+/** Thrown when no incident has the given ID (or it is past Temporal's retention). */
+export class IncidentNotFoundError extends Error {
+  override readonly name = 'IncidentNotFoundError';
+  constructor(readonly incidentId: string) {
+    super(`No incident ${incidentId}.`);
+  }
+}
+
+/** Thrown when Temporal cannot be reached; the caller should retry later (the API answers 503). */
+export class TemporalUnavailableError extends Error {
+  override readonly name = 'TemporalUnavailableError';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 5,
+  ) {
+    super(message);
+  }
+}

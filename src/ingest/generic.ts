@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import { alertSeveritySchema, type NormalizedAlert } from '../domain/alert';
+
+const entity = z.string().trim().min(1).max(512);
+const entities = z.array(entity).max(500).optional();
+
+/**
+ * Quell's documented generic alert format, for sources without a standard one.
+ * Unknown fields are rejected so a typo (`hostz`) is an error rather than a silently empty scope.
+ */
+export const genericAlertSchema = z
+  .object({
+    source: z.string().trim().min(1).max(200).describe('The sending system, e.g. "siem-eu-1".'),
+    id: z
+      .string()
+      .trim()
+      .min(1)
+      .max(512)
+      .describe("The source's own alert ID; with `source` it makes redelivery idempotent."),
+    title: z.string().trim().min(1).max(1000),
+    rule: z
+      .string()
+      .trim()
+      .min(1)
+      .max(500)
+      .optional()
+      .describe('Detection rule name; defaults to the title.'),
+    type: z
+      .string()
+      .trim()
+      .min(1)
+      .max(200)
+      .optional()
+      .describe('Alert type, e.g. "ransomware", "c2", "account_compromise".'),
+    severity: alertSeveritySchema,
+    detectedAt: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe('When the source detected it; defaults to receipt time.'),
+    description: z.string().max(10_000).optional(),
+    hosts: entities,
+    accounts: entities,
+    ips: z
+      .array(z.union([z.ipv4(), z.ipv6()]))
+      .max(500)
+      .optional(),
+    domains: entities,
+    labels: z.record(z.string().max(200), z.string().max(2_000)).optional(),
+  })
+  .strict();
+export type GenericAlert = z.infer<typeof genericAlertSchema>;
+
+export function normalizeGeneric(alert: GenericAlert, receivedAt: string): NormalizedAlert {
+  return {
+    source: alert.source,
+    sourceAlertId: alert.id,
+    format: 'generic',
+    title: alert.title,
+    ruleName: alert.rule ?? alert.title,
+    ...(alert.type ? { type: alert.type } : {}),
+    severity: alert.severity,
+    detectedAt: alert.detectedAt ?? receivedAt,
+    receivedAt,
+    entities: {
+      hosts: alert.hosts ?? [],
+      accounts: alert.accounts ?? [],
+      ips: alert.ips ?? [],
+      domains: alert.domains ?? [],
+    },
+    ...(alert.description ? { description: alert.description } : {}),
+    ...(alert.labels ? { labels: alert.labels } : {}),
+  };
+}

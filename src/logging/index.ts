@@ -1,0 +1,34 @@
+import pino, { type Logger, type LoggerOptions } from 'pino';
+
+export type { Logger };
+
+/** Paths redacted from every log line: tokens and secrets never reach the logs. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers["x-quell-signature"]',
+  'req.headers.cookie',
+  'headers.authorization',
+  '*.token',
+  '*.apiKey',
+  '*.secret',
+  '*.password',
+];
+
+/** Creates Quell's root logger: JSON lines, or pretty lines when attached to a terminal. */
+export function createLogger(level: LoggerOptions['level'] = 'info', name = 'quell'): Logger {
+  const pretty = process.stdout.isTTY && process.env.NODE_ENV !== 'production' && !process.env.QUELL_LOG_JSON;
+  return pino({
+    name,
+    level,
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    ...(pretty
+      ? {
+          transport: {
+            target: 'pino-pretty',
+            options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
+          },
+        }
+      : {}),
+  });
+}

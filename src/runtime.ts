@@ -1,0 +1,110 @@
+import http, { type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Client } from '@temporalio/client';
+import { Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
+import { createApp } from './api/app';
+import type { QuellConfig } from './config';
+import { IncidentService } from './incidents/service';
+import type { Logger } from './logging';
+import type { ProgressReporter } from './temporal/cli-binary';
+import { connectClient, connectWorker } from './temporal/connection';
+import { provisionTemporal, type ProvisionedTemporal, type ProvisionOptions } from './temporal/provision';
+import { createIncidentWorker } from './worker';
+import { pinoSdkLogger } from './worker/sdk-logger';
+
+export interface RunningQuell {
+  temporal: ProvisionedTemporal;
+  client: Client;
+  worker?: Worker;
+  apiUrl?: string;
+  /** Stops everything in order: HTTP intake, then the worker (draining), then connections, then Temporal. */
+  stop(): Promise<void>;
+  /** Resolves when the worker stops on its own (e.g. a fatal error), with that error if any. */
+  workerDone: Promise<void>;
+}
+
+export interface StartOptions {
+  config: QuellConfig;
+  logger: Logger;
+  report: ProgressReporter;
+  components: { worker: boolean; api: boolean };
+  provision?: ProvisionOptions;
+}
+
+async function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+/** Starts Temporal (or connects to it), then the worker and the API, as configured. */
+export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
+  const { config, logger, report } = opts;
+  // Must precede the first native connection: the runtime is process-wide and installed once.
+  Runtime.install({ logger: pinoSdkLogger(logger.child({ component: 'temporal-sdk' })) });
+  const temporal = await provisionTemporal(config, { retentionDays: 30, ...opts.provision, report });
+  const cleanups: (() => Promise<void>)[] = [() => temporal.stop()];
+  const runCleanups = async () => {
+    for (const fn of cleanups.splice(0).reverse()) {
+      await fn().catch((err: unknown) => logger.warn({ err }, 'error during shutdown'));
+    }
+  };
+  try {
+    const client = await connectClient(temporal);
+    cleanups.push(() => client.connection.close());
+    let worker: Worker | undefined;
+    let nativeConnection: NativeConnection | undefined;
+    let workerDone: Promise<void> = new Promise(() => undefined);
+    if (opts.components.worker) {
+      nativeConnection = await connectWorker(temporal);
+      const nc = nativeConnection;
+      cleanups.push(() => nc.close());
+      report('Bundling the workflow code and starting the worker...');
+      worker = await createIncidentWorker({
+        connection: nativeConnection,
+        namespace: temporal.namespace,
+        taskQueue: config.taskQueue,
+        activityDeps: { logger },
+        shutdownGraceTimeMs: config.shutdownGraceMs,
+      });
+      const w = worker;
+      workerDone = w.run();
+      cleanups.push(async () => {
+        if (w.getState() === 'RUNNING') w.shutdown();
+        await workerDone.catch(() => undefined);
+      });
+    }
+    let apiUrl: string | undefined;
+    if (opts.components.api) {
+      const incidents = new IncidentService(client, config.taskQueue, logger);
+      const app = createApp({ client, incidents, taskQueue: config.taskQueue, logger });
+      const server = http.createServer(app);
+      const addr = await listen(server, config.api.host, config.api.port);
+      apiUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+      cleanups.push(
+        () =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeIdleConnections();
+            // In-flight requests get the grace period, then their sockets are closed.
+            setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs).unref();
+          }),
+      );
+    }
+    return {
+      temporal,
+      client,
+      ...(worker ? { worker } : {}),
+      ...(apiUrl ? { apiUrl } : {}),
+      stop: runCleanups,
+      workerDone,
+    };
+  } catch (err) {
+    await runCleanups();
+    throw err;
+  }
+}

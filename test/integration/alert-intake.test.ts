@@ -1,0 +1,80 @@
+import request from 'supertest';
+import type { Client } from '@temporalio/client';
+import { createApp } from '../../src/api/app';
+import { IncidentService } from '../../src/incidents/service';
+import { genericAlert } from '../support/alerts';
+import { testLogger } from '../support/logger';
+import { startTestWorker, testClient, type TestWorker } from '../support/temporal';
+
+describe('alert intake over HTTP (real worker, real Temporal dev server)', () => {
+  let worker: TestWorker;
+  let client: Client;
+  let app: ReturnType<typeof createApp>;
+
+  beforeAll(async () => {
+    worker = await startTestWorker();
+    client = await testClient();
+    const logger = testLogger();
+    app = createApp({
+      client,
+      incidents: new IncidentService(client, worker.taskQueue, logger),
+      taskQueue: worker.taskQueue,
+      logger,
+    });
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await client?.connection.close();
+  });
+
+  it('opens an incident workflow and reads its state back through a query', async () => {
+    const alert = genericAlert({ severity: 'critical' });
+    const posted = await request(app).post('/api/v1/alerts').send(alert).expect(202);
+    expect(posted.body).toMatchObject({ alertId: `${alert.source}:${alert.id}`, deduplicated: false });
+    expect(posted.body.incidentId).toMatch(/^INC-[0-9a-f]{16}-[0-9a-f]{6}$/);
+
+    // The workflow really runs on the server.
+    const description = await client.workflow.getHandle(posted.body.workflowId).describe();
+    expect(description.status.name).toBe('RUNNING');
+    expect(description.taskQueue).toBe(worker.taskQueue);
+
+    const state = await request(app).get(`/api/v1/incidents/${posted.body.incidentId}`).expect(200);
+    expect(state.body).toMatchObject({
+      incidentId: posted.body.incidentId,
+      title: alert.title,
+      severity: 'critical',
+      status: 'open',
+      phase: 'identification',
+      scope: { hosts: alert.hosts, accounts: alert.accounts },
+      alerts: { count: 1 },
+    });
+  });
+
+  it('records a redelivered alert once', async () => {
+    const alert = genericAlert();
+    const first = await request(app).post('/api/v1/alerts').send(alert).expect(202);
+    const again = await request(app).post('/api/v1/alerts').send(alert).expect(202);
+    expect(again.body).toMatchObject({ incidentId: first.body.incidentId, deduplicated: true });
+    const state = await request(app).get(`/api/v1/incidents/${first.body.incidentId}`).expect(200);
+    expect(state.body.alerts.count).toBe(1);
+  });
+
+  it('answers 404 problem+json for an unknown incident', async () => {
+    const res = await request(app).get('/api/v1/incidents/INC-0000000000000000-000000').expect(404);
+    expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(res.body).toMatchObject({ status: 404, title: 'Incident not found' });
+  });
+
+  it('rejects an invalid alert with 400 naming the field, and starts nothing', async () => {
+    const alert = { ...genericAlert(), severity: 'apocalyptic' };
+    const res = await request(app).post('/api/v1/alerts').send(alert).expect(400);
+    expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'severity' })]));
+  });
+
+  it('reports ready when Temporal answers and the worker polls', async () => {
+    const res = await request(app).get('/readyz').expect(200);
+    expect(res.body).toMatchObject({ ready: true, temporal: { reachable: true }, worker: { polling: true } });
+  });
+});

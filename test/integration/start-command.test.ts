@@ -1,0 +1,109 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from '../../src/temporal/dev-server';
+import { genericAlert } from '../support/alerts';
+import { requireEnv, TEST_ENV } from '../support/env';
+import { findProcesses, waitFor } from '../support/processes';
+
+const root = path.resolve(__dirname, '..', '..');
+
+interface Started {
+  child: ChildProcess;
+  apiUrl: string;
+  temporalPort: number;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Runs `quell start` exactly as a user does, on an embedded dev server of its own. */
+async function startQuell(dataDir: string): Promise<Started> {
+  const apiPort = await freePort();
+  const temporalPort = await freePort();
+  const { TEMPORAL_ADDRESS: _ignored, ...env } = process.env;
+  const child = spawn(process.execPath, [path.join(root, 'bin', 'quell.js'), 'start'], {
+    cwd: root,
+    env: {
+      ...env,
+      TEMPORAL_CLI_PATH: requireEnv(TEST_ENV.cliPath),
+      QUELL_DATA_DIR: dataDir,
+      QUELL_API_PORT: String(apiPort),
+      QUELL_TEMPORAL_PORT: String(temporalPort),
+      QUELL_TEMPORAL_HEADLESS: '1',
+      QUELL_LOG_LEVEL: 'warn',
+      QUELL_SHUTDOWN_GRACE_MS: '2000',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await waitFor(
+    async () => output.includes('Quell is running') || child.exitCode !== null,
+    90_000,
+    'quell start',
+  );
+  if (child.exitCode !== null) throw new Error(`quell start exited early:\n${output}`);
+  return { child, apiUrl: `http://127.0.0.1:${apiPort}`, temporalPort, output: () => output, exited };
+}
+
+describe('quell start (the README first command)', () => {
+  let dataDir: string;
+  beforeEach(async () => {
+    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'quell-start-'));
+  });
+  afterEach(async () => {
+    await fs.rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('serves the API on an embedded Temporal, then stops everything on SIGINT', async () => {
+    const quell = await startQuell(dataDir);
+    try {
+      expect(quell.output()).toContain(`Temporal:    127.0.0.1:${quell.temporalPort}`);
+      expect(quell.output()).toContain(`API:         ${quell.apiUrl}`);
+      expect((await fetch(`${quell.apiUrl}/healthz`)).status).toBe(200);
+      const ready = await waitFor(
+        async () => {
+          const res = await fetch(`${quell.apiUrl}/readyz`);
+          return res.status === 200 ? ((await res.json()) as Record<string, unknown>) : undefined;
+        },
+        30_000,
+        'readiness',
+      );
+      expect(ready).toMatchObject({ ready: true });
+
+      const alert = genericAlert();
+      const posted = await fetch(`${quell.apiUrl}/api/v1/alerts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(alert),
+      });
+      expect(posted.status).toBe(202);
+      const receipt = (await posted.json()) as { incidentId: string };
+      const incident = await fetch(`${quell.apiUrl}/api/v1/incidents/${receipt.incidentId}`);
+      expect(incident.status).toBe(200);
+      expect(await incident.json()).toMatchObject({ incidentId: receipt.incidentId, title: alert.title });
+      // The embedded server persists to the data dir.
+      await expect(fs.stat(path.join(dataDir, 'temporal.sqlite'))).resolves.toBeTruthy();
+    } finally {
+      quell.child.kill('SIGINT');
+    }
+    expect(await quell.exited).toBe(0);
+    expect(quell.output()).toContain('stopped cleanly');
+    expect(await findProcesses('start-dev', `--port ${quell.temporalPort}`)).toEqual([]);
+  });
+
+  it('leaves no Temporal server behind when it is killed outright', async () => {
+    const quell = await startQuell(dataDir);
+    expect(await findProcesses('start-dev', `--port ${quell.temporalPort}`)).not.toEqual([]);
+    quell.child.kill('SIGKILL');
+    await quell.exited;
+    await waitFor(
+      async () => (await findProcesses('start-dev', `--port ${quell.temporalPort}`)).length === 0,
+      20_000,
+      'the orphaned dev server to be stopped by its guardian',
+    );
+  });
+});

@@ -1,0 +1,62 @@
+import path from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config';
+
+describe('loadConfig', () => {
+  it('defaults to an embedded dev server with its data under ./data', () => {
+    const config = loadConfig({});
+    expect(config.api).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(config.temporal).toMatchObject({
+      kind: 'embedded',
+      namespace: 'default',
+      port: 7233,
+      uiPort: 8233,
+      headless: false,
+      dbFile: path.resolve('data', 'temporal.sqlite'),
+    });
+  });
+
+  it('connects to an existing server when TEMPORAL_ADDRESS is set, with TLS and API key from the environment', () => {
+    const config = loadConfig({
+      TEMPORAL_ADDRESS: 'my-ns.a1b2c.tmprl.cloud:7233',
+      TEMPORAL_NAMESPACE: 'my-ns.a1b2c',
+      TEMPORAL_API_KEY: 'secret-key',
+    });
+    expect(config.temporal).toEqual({
+      kind: 'external',
+      address: 'my-ns.a1b2c.tmprl.cloud:7233',
+      namespace: 'my-ns.a1b2c',
+      apiKey: 'secret-key',
+      tls: true,
+    });
+  });
+
+  it('takes mTLS files for a self-hosted cluster', () => {
+    const config = loadConfig({
+      TEMPORAL_ADDRESS: 'temporal.internal:7233',
+      TEMPORAL_TLS_CERT_PATH: '/etc/quell/client.pem',
+      TEMPORAL_TLS_KEY_PATH: '/etc/quell/client.key',
+    });
+    expect(config.temporal).toMatchObject({
+      kind: 'external',
+      tls: { certPath: '/etc/quell/client.pem', keyPath: '/etc/quell/client.key' },
+    });
+  });
+
+  it('refuses half an mTLS pair', () => {
+    expect(() => loadConfig({ TEMPORAL_ADDRESS: 'x:7233', TEMPORAL_TLS_CERT_PATH: '/c.pem' })).toThrow(
+      /TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH/,
+    );
+  });
+
+  it('names each invalid variable', () => {
+    let error: unknown;
+    try {
+      loadConfig({ QUELL_API_PORT: 'eighty', QUELL_LOG_LEVEL: 'chatty' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/QUELL_API_PORT/);
+    expect((error as Error).message).toMatch(/QUELL_LOG_LEVEL/);
+  });
+});

@@ -1,0 +1,43 @@
+import {
+  buildIncidentId,
+  incidentWorkflowId,
+  parseIncidentId,
+  searchAttributeFlags,
+} from '../../src/domain/contracts';
+import { correlationDigest, defaultCorrelationKey } from '../../src/incidents/correlation';
+import { normalizeGeneric } from '../../src/ingest/generic';
+
+describe('incident and workflow IDs', () => {
+  it('round-trips an incident ID to the workflow it lives in', () => {
+    const workflowId = incidentWorkflowId(correlationDigest('rule|host:ws-1'));
+    const incidentId = buildIncidentId(workflowId, '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0');
+    expect(incidentId).toMatch(/^INC-[0-9a-f]{16}-0f1e2d$/);
+    expect(parseIncidentId(incidentId)).toEqual({ workflowId, runTag: '0f1e2d' });
+  });
+
+  it('rejects text that is not an incident ID', () => {
+    for (const bad of ['', 'INC-', 'INC-xyz-123456', '../../etc/passwd', 'INC-0123456789abcdef-12345']) {
+      expect(parseIncidentId(bad)).toBeUndefined();
+    }
+  });
+
+  it('lists every search attribute in the dev server flag form', () => {
+    expect(searchAttributeFlags()).toEqual(
+      expect.arrayContaining(['QuellSeverity=Keyword', 'QuellHosts=KeywordList', 'QuellIncidentId=Keyword']),
+    );
+  });
+});
+
+describe('default correlation key', () => {
+  const base = normalizeGeneric(
+    { source: 's', id: '1', title: 't', rule: 'r', severity: 'high', hosts: ['WS-1'], accounts: ['a'] },
+    '2026-01-01T00:00:00Z',
+  );
+  it('is the rule plus the primary entity, case-insensitive for hosts', () => {
+    expect(defaultCorrelationKey(base)).toBe('r|host:ws-1');
+  });
+  it('falls back to the alert itself when there is no entity', () => {
+    const lonely = { ...base, entities: { hosts: [], accounts: [], ips: [], domains: [] } };
+    expect(defaultCorrelationKey(lonely)).toBe('r|alert:s:1');
+  });
+});
