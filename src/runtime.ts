@@ -4,7 +4,9 @@ import type { Client } from '@temporalio/client';
 import { Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
 import { createApp } from './api/app';
 import type { QuellConfig } from './config';
+import type { Connectors } from './connectors/types';
 import { IncidentService } from './incidents/service';
+import { loadPlaybooks } from './playbooks/loader';
 import type { Logger } from './logging';
 import type { ProgressReporter } from './temporal/cli-binary';
 import { connectClient, connectWorker } from './temporal/connection';
@@ -29,6 +31,7 @@ export interface StartOptions {
   report: ProgressReporter;
   components: { worker: boolean; api: boolean };
   provision?: ProvisionOptions;
+  connectors?: Connectors;
 }
 
 async function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
@@ -46,6 +49,11 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
   const { config, logger, report } = opts;
   // Must precede the first native connection: the runtime is process-wide and installed once.
   Runtime.install({ logger: pinoSdkLogger(logger.child({ component: 'temporal-sdk' })) });
+  // Preparation first: a bad playbook stops start-up before anything else starts.
+  const playbooks = await loadPlaybooks(config.playbooksDir);
+  report(
+    `Loaded ${playbooks.playbooks.length} playbooks from ${config.playbooksDir}: ${playbooks.playbooks.map((p) => p.playbook.id).join(', ')}`,
+  );
   const temporal = await provisionTemporal(config, { retentionDays: 30, ...opts.provision, report });
   const cleanups: (() => Promise<void>)[] = [() => temporal.stop()];
   const runCleanups = async () => {
@@ -68,7 +76,7 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
         connection: nativeConnection,
         namespace: temporal.namespace,
         taskQueue: config.taskQueue,
-        activityDeps: { logger },
+        activityDeps: { ...(opts.connectors ? { connectors: opts.connectors } : {}) },
         shutdownGraceTimeMs: config.shutdownGraceMs,
       });
       const w = worker;
@@ -80,7 +88,7 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
     }
     let apiUrl: string | undefined;
     if (opts.components.api) {
-      const incidents = new IncidentService(client, config.taskQueue, logger);
+      const incidents = new IncidentService(client, config.taskQueue, playbooks, logger);
       const app = createApp({ client, incidents, taskQueue: config.taskQueue, logger });
       const server = http.createServer(app);
       const addr = await listen(server, config.api.host, config.api.port);

@@ -35,6 +35,8 @@ export const normalizedAlertSchema = z.object({
   type: z.string().max(200).optional(),
   severity: alertSeveritySchema,
   detectedAt: z.iso.datetime({ offset: true }),
+  /** When the detected activity began, when the source reports it (OCSF first_seen_time, Alertmanager startsAt). */
+  firstSeenAt: z.iso.datetime({ offset: true }).optional(),
   receivedAt: z.iso.datetime({ offset: true }),
   entities: alertEntitiesSchema,
   description: z.string().max(10_000).optional(),

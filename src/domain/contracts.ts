@@ -4,9 +4,18 @@
  * built. Workflow-safe: no Node builtins, no I/O.
  */
 import { defineSearchAttributeKey } from '@temporalio/common';
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { NormalizedAlert } from './alert';
-import type { IncidentState } from './incident';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Playbook } from '../playbooks/schema';
+import type { NormalizedAlert, Severity } from './alert';
+import type {
+  Actor,
+  Approval,
+  ChecklistItem,
+  IncidentAction,
+  IncidentNote,
+  IncidentState,
+  Resolution,
+} from './incident';
 
 export const DEFAULT_TASK_QUEUE = 'quell-incidents';
 export const INCIDENT_WORKFLOW_TYPE = 'incidentWorkflow';
@@ -84,9 +93,116 @@ export interface AlertReceipt {
   /** True when this alert's identity was already recorded on the incident (a redelivery). */
   deduplicated: boolean;
   alertCount: number;
+  severity: Severity;
+}
+
+export interface IngestAlertRequest {
+  alert: NormalizedAlert;
+  /** The verified identity that delivered the alert (ingest token subject or signing source). */
+  raisedBy: string;
+}
+
+export interface ApprovalDecisionRequest {
+  approvalId: string;
+  decision: 'approve' | 'reject';
+  comment?: string;
+  /** Verified by the API; never taken from a request body. */
+  actor: Actor;
+}
+
+export interface ResolveFailedActionRequest {
+  actionId: string;
+  resolution: 'retry' | 'skip';
+  comment?: string;
+  actor: Actor;
+}
+
+export interface CompleteChecklistItemRequest {
+  itemId: string;
+  note?: string;
+  actor: Actor;
+}
+
+export interface AddNoteRequest {
+  text: string;
+  kind: 'note' | 'lessons_learned';
+  actor: Actor;
+}
+
+export interface CloseIncidentRequest {
+  resolution: Resolution;
+  comment?: string;
+  actor: Actor;
+}
+
+export interface CloseReceipt {
+  incidentId: string;
+  resolution: Resolution;
+  /** Containment actions that will be undone (in this order) before the incident closes. */
+  compensating: string[];
+}
+
+/** Input of the incident workflow: the policy it runs under, and on continue-as-new, everything so far. */
+export interface IncidentWorkflowInput {
+  correlationKey: string;
+  playbook: Playbook;
+  playbookHash: string;
+  /** Set only when continuing as new. */
+  carried?: CarriedIncident;
+}
+
+/** What one run hands to the next on continue-as-new: the state plus what the query does not show. */
+export interface CarriedIncident {
+  state: IncidentState;
+  /** Compact digests of every alert identity recorded, so dedup holds across runs. */
+  seenAlertDigests: string[];
+  /** Actors who raised alerts (they may not approve the containment those alerts requested). */
+  raisers: string[];
+  nextIds: { approval: number; note: number; action: number };
+  closeRequest?: CloseIncidentRequest & { at: string };
 }
 
 /** Records an alert on the incident (opening it when the update starts the workflow). */
-export const ingestAlertUpdate = defineUpdate<AlertReceipt, [NormalizedAlert]>('ingestAlert');
+export const ingestAlertUpdate = defineUpdate<AlertReceipt, [IngestAlertRequest]>('ingestAlert');
+/** An approver's decision; the validator refuses unknown, decided, expired, self- and duplicate approvals. */
+export const decideApprovalUpdate = defineUpdate<Approval, [ApprovalDecisionRequest]>('decideApproval');
+/** The same decision for callers that cannot wait for an answer; refusals are recorded in the state. */
+export const decideApprovalSignal = defineSignal<[ApprovalDecisionRequest]>('decideApproval');
+/** Retry or skip a permanently failed action (resumes from that action, never from the start). */
+export const resolveFailedActionUpdate = defineUpdate<IncidentAction, [ResolveFailedActionRequest]>(
+  'resolveFailedAction',
+);
+export const completeChecklistItemUpdate = defineUpdate<ChecklistItem, [CompleteChecklistItemRequest]>(
+  'completeChecklistItem',
+);
+export const addNoteUpdate = defineUpdate<IncidentNote, [AddNoteRequest]>('addNote');
+/** Close as resolved (after recovery) or as a false positive (any time; undoes all containment first). */
+export const closeIncidentUpdate = defineUpdate<CloseReceipt, [CloseIncidentRequest]>('closeIncident');
 /** The incident's full state. */
 export const incidentStateQuery = defineQuery<IncidentState>('incidentState');
+
+/**
+ * Why the workflow refuses a message: the `type` of the ApplicationFailure a validator throws, and the HTTP
+ * status the API answers with. Callers branch on the type, never on the message text.
+ */
+export const REFUSALS = {
+  IncidentClosed: 409,
+  IncidentClosing: 409,
+  ApprovalNotFound: 404,
+  ApprovalAlreadyDecided: 409,
+  ApprovalExpired: 409,
+  NotAnApprover: 403,
+  SelfApproval: 403,
+  DuplicateApprover: 409,
+  ActionNotFound: 404,
+  ActionNotFailed: 409,
+  ChecklistItemNotFound: 404,
+  ChecklistItemCompleted: 409,
+  WrongPhase: 409,
+  InvalidRequest: 400,
+} as const;
+export type RefusalType = keyof typeof REFUSALS;
+
+export function isRefusalType(type: unknown): type is RefusalType {
+  return typeof type === 'string' && Object.prototype.hasOwnProperty.call(REFUSALS, type);
+}

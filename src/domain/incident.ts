@@ -12,6 +12,173 @@ export const PHASES = [
 export type Phase = (typeof PHASES)[number];
 
 export type IncidentStatus = 'open' | 'closed';
+export type Resolution = 'false_positive' | 'resolved';
+
+/** Roles a verified identity may hold. The API maps bearer tokens to these; the workflow enforces them. */
+export const ROLES = ['ingest', 'responder', 'approver', 'auditor', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** A verified identity, as the API passes it to the workflow (never taken from a request body). */
+export interface Actor {
+  subject: string;
+  roles: Role[];
+}
+
+export const CONTAINMENT_KINDS = ['isolate_host', 'disable_account', 'block_ip', 'block_domain'] as const;
+export type ContainmentKind = (typeof CONTAINMENT_KINDS)[number];
+export const UNDO_KINDS = ['release_host', 'enable_account', 'unblock_ip', 'unblock_domain'] as const;
+export type UndoKind = (typeof UNDO_KINDS)[number];
+export type ActionKind = ContainmentKind | UndoKind;
+
+export const UNDO_OF: Record<ContainmentKind, UndoKind> = {
+  isolate_host: 'release_host',
+  disable_account: 'enable_account',
+  block_ip: 'unblock_ip',
+  block_domain: 'unblock_domain',
+};
+
+/** Which scope list each containment kind acts on. */
+export const ENTITY_OF: Record<ContainmentKind, keyof AlertEntities> = {
+  isolate_host: 'hosts',
+  disable_account: 'accounts',
+  block_ip: 'ips',
+  block_domain: 'domains',
+};
+
+export type ApprovalPolicy = 'auto' | 'approve' | 'two_person' | 'never';
+
+export const ACTION_STATES = [
+  'pending_approval',
+  'approved',
+  'rejected',
+  'expired',
+  'running',
+  'succeeded',
+  'failed',
+  'skipped',
+  'compensated',
+] as const;
+export type ActionState = (typeof ACTION_STATES)[number];
+
+export interface ActionAttemptError {
+  type: string;
+  message: string;
+  at: string;
+  attempt?: number;
+}
+
+export interface IncidentAction {
+  actionId: string;
+  kind: ActionKind;
+  target: string;
+  /** containment: stops the threat; recovery: undoes a containment action. */
+  purpose: 'containment' | 'recovery';
+  /** For recovery actions: the containment action this undoes. */
+  undoes?: string;
+  policy: ApprovalPolicy;
+  state: ActionState;
+  approvalId?: string;
+  /** Activity attempts across all runs of this action (retries within a run, and responder retries). */
+  attempts: number;
+  /** How many times a responder asked for a retry after a permanent failure. */
+  responderRetries: number;
+  lastError?: ActionAttemptError;
+  result?: { alreadyInState: boolean; vendorRef?: string; verifiedState?: string };
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** Why it is in its state, when that is not obvious (e.g. "policy never", "incident closed"). */
+  reason?: string;
+  /** Who resolved a failure with retry/skip, and why. */
+  resolutions: { resolution: 'retry' | 'skip'; by: string; at: string; comment?: string }[];
+  /** For containment: set once its undo has succeeded. */
+  compensatedBy?: string;
+  /** A responder's retry/skip not yet taken up by the action (kept in state so it survives continue-as-new). */
+  requestedResolution?: 'retry' | 'skip';
+  /** True for false-positive compensations: retried without an attempt limit. */
+  saga?: boolean;
+}
+
+export interface ApprovalDecision {
+  decision: 'approve' | 'reject';
+  decider: string;
+  roles: Role[];
+  comment?: string;
+  at: string;
+  via: 'update' | 'signal';
+}
+
+export interface RefusedDecision {
+  decider: string;
+  decision: 'approve' | 'reject';
+  reason: string;
+  type: string;
+  at: string;
+  via: 'signal';
+}
+
+export type ApprovalState = 'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled';
+
+export interface Approval {
+  approvalId: string;
+  actionIds: string[];
+  policy: 'approve' | 'two_person';
+  state: ApprovalState;
+  requiredApprovers: number;
+  /** What the approver is deciding: the action, its target, why, and what undoing it takes. */
+  request: { action: ActionKind; target: string; why: string; undo: string; severity: Severity };
+  /** Identities that raised or requested the action; they may not approve it. */
+  requestedBy: string[];
+  decisions: ApprovalDecision[];
+  refusedAttempts: RefusedDecision[];
+  requestedAt: string;
+  escalateAt?: string;
+  expiresAt?: string;
+  escalatedAt?: string;
+  decidedAt?: string;
+  /** For expired approvals: what `onExpiry` applied. */
+  expiryOutcome?: 'approve' | 'reject';
+}
+
+export interface ChecklistItem {
+  itemId: string;
+  text: string;
+  completedBy?: string;
+  completedAt?: string;
+  note?: string;
+}
+
+export interface EvidenceSummary {
+  evidenceId: string;
+  name: string;
+  subject: string;
+  sha256: string;
+  sizeBytes: number;
+  location: string;
+  collectedBy: string;
+  collectedAt: string;
+  timeZone: string;
+  source: string;
+  window?: { from: string; to: string };
+}
+
+export interface NotificationRecord {
+  route: string;
+  subject: string;
+  reason: string;
+  phase: Phase;
+  at: string;
+  delivered: boolean;
+  error?: string;
+}
+
+export interface IncidentNote {
+  noteId: string;
+  kind: 'note' | 'lessons_learned';
+  text: string;
+  author: string;
+  at: string;
+}
 
 export interface AlertSummary {
   alertId: string;
@@ -21,6 +188,28 @@ export interface AlertSummary {
   severity: AlertSeverity;
   detectedAt: string;
   receivedAt: string;
+  raisedBy: string;
+}
+
+export interface IncidentMetrics {
+  /** Seconds from the earliest observed activity to detection, when the source reports when activity began. */
+  mttdSeconds: number | null;
+  /** Seconds from opening to the first human response (a decision, note, checklist item, retry or skip). */
+  mttaSeconds: number | null;
+  /** Seconds from opening to containment complete. */
+  mttcSeconds: number | null;
+  /** Seconds from opening to recovery complete (or closure as a false positive). */
+  mttrSeconds: number | null;
+}
+
+export interface TimelineMilestones {
+  firstActivityAt?: string;
+  detectedAt?: string;
+  openedAt: string;
+  acknowledgedAt?: string;
+  containedAt?: string;
+  recoveredAt?: string;
+  closedAt?: string;
 }
 
 export interface IncidentState {
@@ -30,14 +219,30 @@ export interface IncidentState {
   severity: Severity;
   phase: Phase;
   status: IncidentStatus;
+  resolution?: Resolution;
+  playbook: { id: string; name: string; version: number; hash: string };
   correlationKey: string;
   openedAt: string;
   scope: AlertEntities;
-  alerts: { count: number; recent: AlertSummary[] };
+  alerts: { count: number; deduplicated: number; recent: AlertSummary[] };
+  actions: IncidentAction[];
+  approvals: Approval[];
+  checklist: ChecklistItem[];
+  evidence: EvidenceSummary[];
+  notifications: NotificationRecord[];
+  notes: IncidentNote[];
   phaseTimestamps: Partial<Record<Phase, string>>;
+  milestones: TimelineMilestones;
+  metrics: IncidentMetrics;
+  /** How many times the workflow continued as new (history kept small for long incidents). */
+  runs: number;
+  /** Decisions sent as signals on approvals that do not exist (refusals on known approvals are kept on them). */
+  refusedSignals?: (RefusedDecision & { approvalId: string })[];
+  /** Times the incident went back to containment because a correlated alert widened it after recovery began. */
+  reopened: number;
 }
 
-export function summarizeAlert(alert: NormalizedAlert, alertId: string): AlertSummary {
+export function summarizeAlert(alert: NormalizedAlert, alertId: string, raisedBy: string): AlertSummary {
   return {
     alertId,
     source: alert.source,
@@ -46,5 +251,6 @@ export function summarizeAlert(alert: NormalizedAlert, alertId: string): AlertSu
     severity: alert.severity,
     detectedAt: alert.detectedAt,
     receivedAt: alert.receivedAt,
+    raisedBy,
   };
 }

@@ -16,3 +16,15 @@ export class TemporalUnavailableError extends Error {
     super(message);
   }
 }
+
+/** Thrown when the incident workflow refuses a message; `type` is one of the contracts' REFUSALS. */
+export class IncidentRefusedError extends Error {
+  override readonly name = 'IncidentRefusedError';
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly httpStatus: number,
+  ) {
+    super(message);
+  }
+}

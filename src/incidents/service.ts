@@ -5,53 +5,81 @@ import {
   WorkflowUpdateFailedError,
   isGrpcServiceError,
   type Client,
+  type WorkflowHandle,
 } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { UpdateDefinition } from '@temporalio/common';
 import type { NormalizedAlert } from '../domain/alert';
 import {
+  addNoteUpdate,
+  closeIncidentUpdate,
+  completeChecklistItemUpdate,
+  decideApprovalUpdate,
   INCIDENT_WORKFLOW_TYPE,
   incidentStateQuery,
   incidentWorkflowId,
   ingestAlertUpdate,
+  isRefusalType,
   parseIncidentId,
-  type AlertReceipt,
+  REFUSALS,
+  resolveFailedActionUpdate,
+  SA_HOSTS,
+  SA_INCIDENT_ID,
+  SA_PHASE,
+  SA_PLAYBOOK,
+  SA_SEVERITY,
+  SA_STATUS,
+  type IncidentWorkflowInput,
 } from '../domain/contracts';
-import type { IncidentState } from '../domain/incident';
+import type { Actor, IncidentState, Resolution } from '../domain/incident';
 import type { Logger } from '../logging';
-import { correlationDigest, defaultCorrelationKey } from './correlation';
-import { IncidentNotFoundError, TemporalUnavailableError } from './errors';
+import type { PlaybookRegistry } from '../playbooks/loader';
+import { correlationKeyFor } from '../playbooks/policy';
+import { correlationDigest } from './correlation';
+import { IncidentNotFoundError, IncidentRefusedError, TemporalUnavailableError } from './errors';
+import type { IncidentListFilter, IncidentListItem, IncidentOperations, IngestResult } from './types';
 
-export interface IngestResult extends AlertReceipt {
-  workflowId: string;
-}
+export type { IngestResult } from './types';
 
 const UNAVAILABLE_CODES = new Set<number>([GrpcStatus.UNAVAILABLE, GrpcStatus.DEADLINE_EXCEEDED]);
 
-function isUnavailable(err: unknown): boolean {
-  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    if (isGrpcServiceError(e) && UNAVAILABLE_CODES.has(e.code)) return true;
-    if (
-      e instanceof Error &&
-      /Connection refused|ECONNREFUSED|UNAVAILABLE|failed to connect/i.test(e.message)
-    )
-      return true;
-  }
-  return false;
+function causes(err: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let e: unknown = err; e && chain.length < 10; e = (e as { cause?: unknown }).cause) chain.push(e);
+  return chain;
+}
+
+export function isTemporalUnavailable(err: unknown): boolean {
+  return causes(err).some(
+    (e) =>
+      (isGrpcServiceError(e) && UNAVAILABLE_CODES.has(e.code)) ||
+      (e instanceof Error &&
+        /Connection refused|ECONNREFUSED|failed to connect|No connection established/i.test(e.message)),
+  );
 }
 
 function isResourceExhausted(err: unknown): boolean {
-  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    if (isGrpcServiceError(e) && e.code === GrpcStatus.RESOURCE_EXHAUSTED) return true;
+  return causes(err).some((e) => isGrpcServiceError(e) && e.code === GrpcStatus.RESOURCE_EXHAUSTED);
+}
+
+function refusalOf(err: unknown): IncidentRefusedError | undefined {
+  if (!(err instanceof WorkflowUpdateFailedError)) return undefined;
+  const cause = err.cause;
+  if (cause instanceof ApplicationFailure && isRefusalType(cause.type)) {
+    return new IncidentRefusedError(cause.type, cause.message, REFUSALS[cause.type]);
   }
-  return false;
+  return undefined;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const quote = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /** What the API and the CLI do with incidents, over the Temporal client. */
-export class IncidentService {
+export class IncidentService implements IncidentOperations {
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
+    private readonly playbooks: PlaybookRegistry,
     private readonly logger?: Logger,
   ) {}
 
@@ -60,37 +88,93 @@ export class IncidentService {
    * (update-with-start), so a burst of the same alert never opens two incidents.
    * Thrown: {@link TemporalUnavailableError} when Temporal cannot be reached.
    */
-  async ingestAlert(alert: NormalizedAlert): Promise<IngestResult> {
-    const correlationKey = defaultCorrelationKey(alert);
+  async ingestAlert(alert: NormalizedAlert, raisedBy: string): Promise<IngestResult> {
+    const { playbook, hash } = this.playbooks.select(alert);
+    const correlationKey = correlationKeyFor(playbook, alert);
     const workflowId = incidentWorkflowId(correlationDigest(correlationKey));
-    const deadline = Date.now() + 30_000;
+    const input: IncidentWorkflowInput = { correlationKey, playbook, playbookHash: hash };
+    const deadline = Date.now() + 60_000;
     for (let attempt = 1; ; attempt++) {
       const startWorkflowOperation = new WithStartWorkflowOperation(INCIDENT_WORKFLOW_TYPE, {
         workflowId,
         taskQueue: this.taskQueue,
-        args: [{ correlationKey }],
+        args: [input],
         workflowIdConflictPolicy: 'USE_EXISTING',
       });
       try {
         const receipt = await this.client.workflow.executeUpdateWithStart(ingestAlertUpdate, {
-          args: [alert],
+          args: [{ alert, raisedBy }],
           startWorkflowOperation,
         });
-        return { ...receipt, workflowId };
+        return { ...receipt, workflowId, playbookId: playbook.id };
       } catch (err) {
-        if (isUnavailable(err)) {
+        if (isTemporalUnavailable(err)) {
           throw new TemporalUnavailableError(`Temporal is unreachable: ${(err as Error).message}`);
         }
-        // Too many updates in flight on one busy incident, or the incident is closing while this alert
-        // arrived: both clear within moments, so wait and try again rather than lose the alert.
+        // Too many updates in flight on one busy incident, an incident continuing as new, or one closing as this
+        // alert arrived: all clear within moments, so wait and try again rather than lose the alert.
+        const refusal = refusalOf(err);
         const retryable =
           isResourceExhausted(err) ||
-          (err instanceof WorkflowUpdateFailedError &&
-            (err.cause as { type?: string } | undefined)?.type === 'IncidentClosing');
-        if (!retryable || Date.now() > deadline) throw err;
-        this.logger?.debug({ workflowId, attempt }, 'alert ingest contended; retrying');
+          refusal?.type === 'IncidentClosing' ||
+          (err instanceof WorkflowUpdateFailedError && !refusal) ||
+          causes(err).some(
+            (e) =>
+              e instanceof Error && /continued as new|workflow execution already completed/i.test(e.message),
+          );
+        if (!retryable || Date.now() > deadline) {
+          if (refusal) throw refusal;
+          throw err;
+        }
+        this.logger?.debug(
+          { workflowId, attempt, err: (err as Error).message },
+          'alert ingest contended; retrying',
+        );
         await sleep(Math.min(1_000, 20 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random()));
       }
+    }
+  }
+
+  /** The handle of the run that holds an incident (the latest run of its workflow, or an older one). */
+  private async handleFor(incidentId: string): Promise<{ handle: WorkflowHandle; state: IncidentState }> {
+    const parsed = parseIncidentId(incidentId);
+    if (!parsed) throw new IncidentNotFoundError(incidentId);
+    try {
+      const latest = this.client.workflow.getHandle(parsed.workflowId);
+      const state = await latest.query(incidentStateQuery);
+      if (state.incidentId === incidentId) return { handle: latest, state };
+      // A later incident reused this correlation key; find the older one's last run through visibility.
+      for await (const wf of this.client.workflow.list({
+        query: `WorkflowId = ${quote(parsed.workflowId)} AND ${SA_INCIDENT_ID.name} = ${quote(incidentId)}`,
+        pageSize: 1,
+      })) {
+        const handle = this.client.workflow.getHandle(wf.workflowId, wf.runId);
+        return { handle, state: await handle.query(incidentStateQuery) };
+      }
+      throw new IncidentNotFoundError(incidentId);
+    } catch (err) {
+      throw this.mapError(err, incidentId);
+    }
+  }
+
+  private mapError(err: unknown, incidentId: string): Error {
+    if (err instanceof IncidentNotFoundError || err instanceof IncidentRefusedError) return err;
+    if (err instanceof WorkflowNotFoundError) return new IncidentNotFoundError(incidentId);
+    const refusal = refusalOf(err);
+    if (refusal) return refusal;
+    if (isTemporalUnavailable(err))
+      return new TemporalUnavailableError(`Temporal is unreachable: ${(err as Error).message}`);
+    return err instanceof Error ? err : new Error(String(err));
+  }
+
+  private async update<R, A>(incidentId: string, def: UpdateDefinition<R, [A]>, arg: A): Promise<R> {
+    const { handle, state } = await this.handleFor(incidentId);
+    if (state.status === 'closed')
+      throw new IncidentRefusedError('IncidentClosed', `incident ${incidentId} is closed`, 409);
+    try {
+      return await handle.executeUpdate(def, { args: [arg] });
+    } catch (err) {
+      throw this.mapError(err, incidentId);
     }
   }
 
@@ -99,25 +183,106 @@ export class IncidentService {
    * Thrown: {@link IncidentNotFoundError}; {@link TemporalUnavailableError}.
    */
   async getState(incidentId: string): Promise<IncidentState> {
-    const parsed = parseIncidentId(incidentId);
-    if (!parsed) throw new IncidentNotFoundError(incidentId);
+    return (await this.handleFor(incidentId)).state;
+  }
+
+  async list(filter: IncidentListFilter): Promise<{ items: IncidentListItem[]; nextCursor?: string }> {
+    const clauses = [`WorkflowType = ${quote(INCIDENT_WORKFLOW_TYPE)}`, `${SA_INCIDENT_ID.name} IS NOT NULL`];
+    if (filter.status) clauses.push(`${SA_STATUS.name} = ${quote(filter.status)}`);
+    if (filter.severity) clauses.push(`${SA_SEVERITY.name} = ${quote(filter.severity)}`);
+    if (filter.phase) clauses.push(`${SA_PHASE.name} = ${quote(filter.phase)}`);
+    const query = `${clauses.join(' AND ')} ORDER BY StartTime DESC`;
     try {
-      const latest = await this.client.workflow.getHandle(parsed.workflowId).query(incidentStateQuery);
-      if (latest.incidentId === incidentId) return latest;
-      // A later incident reused this correlation key; find the older one's last run through visibility.
-      for await (const wf of this.client.workflow.list({
-        query: `WorkflowId = '${parsed.workflowId}' AND QuellIncidentId = '${incidentId}'`,
-        pageSize: 1,
-      })) {
-        return await this.client.workflow.getHandle(wf.workflowId, wf.runId).query(incidentStateQuery);
+      const response = await this.client.workflowService.listWorkflowExecutions({
+        namespace: this.client.options.namespace,
+        query,
+        pageSize: filter.limit,
+        ...(filter.cursor ? { nextPageToken: Buffer.from(filter.cursor, 'base64url') } : {}),
+      });
+      const items: IncidentListItem[] = [];
+      const seen = new Set<string>();
+      for (const exec of response.executions ?? []) {
+        const fields = exec.searchAttributes?.indexedFields ?? {};
+        const read = (name: string): unknown => {
+          const payload = fields[name];
+          if (!payload?.data) return undefined;
+          return JSON.parse(Buffer.from(payload.data).toString('utf8')) as unknown;
+        };
+        const incidentId = read(SA_INCIDENT_ID.name);
+        if (typeof incidentId !== 'string' || seen.has(incidentId)) continue;
+        seen.add(incidentId); // continue-as-new chains list every run; show each incident once
+        const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+        const hosts = read(SA_HOSTS.name);
+        const startSeconds = Number(exec.startTime?.seconds ?? 0);
+        const closeSeconds = exec.closeTime ? Number(exec.closeTime.seconds ?? 0) : undefined;
+        items.push({
+          incidentId,
+          workflowId: exec.execution?.workflowId ?? '',
+          runId: exec.execution?.runId ?? '',
+          ...(str(read(SA_SEVERITY.name)) ? { severity: str(read(SA_SEVERITY.name)) } : {}),
+          ...(str(read(SA_PHASE.name)) ? { phase: str(read(SA_PHASE.name)) } : {}),
+          ...(str(read(SA_STATUS.name)) ? { status: str(read(SA_STATUS.name)) } : {}),
+          ...(str(read(SA_PLAYBOOK.name)) ? { playbook: str(read(SA_PLAYBOOK.name)) } : {}),
+          hosts: Array.isArray(hosts) ? hosts.filter((h): h is string => typeof h === 'string') : [],
+          startedAt: new Date(startSeconds * 1000).toISOString(),
+          ...(closeSeconds ? { closedAt: new Date(closeSeconds * 1000).toISOString() } : {}),
+        });
       }
-      throw new IncidentNotFoundError(incidentId);
+      const token = response.nextPageToken;
+      return {
+        items,
+        ...(token && token.length > 0 ? { nextCursor: Buffer.from(token).toString('base64url') } : {}),
+      };
     } catch (err) {
-      if (err instanceof IncidentNotFoundError) throw err;
-      if (err instanceof WorkflowNotFoundError) throw new IncidentNotFoundError(incidentId);
-      if (isUnavailable(err))
+      if (isTemporalUnavailable(err))
         throw new TemporalUnavailableError(`Temporal is unreachable: ${(err as Error).message}`);
       throw err;
     }
+  }
+
+  decideApproval(
+    incidentId: string,
+    approvalId: string,
+    decision: 'approve' | 'reject',
+    comment: string | undefined,
+    actor: Actor,
+  ) {
+    return this.update(incidentId, decideApprovalUpdate, {
+      approvalId,
+      decision,
+      ...(comment ? { comment } : {}),
+      actor,
+    });
+  }
+
+  resolveFailedAction(
+    incidentId: string,
+    actionId: string,
+    resolution: 'retry' | 'skip',
+    comment: string | undefined,
+    actor: Actor,
+  ) {
+    return this.update(incidentId, resolveFailedActionUpdate, {
+      actionId,
+      resolution,
+      ...(comment ? { comment } : {}),
+      actor,
+    });
+  }
+
+  completeChecklistItem(incidentId: string, itemId: string, note: string | undefined, actor: Actor) {
+    return this.update(incidentId, completeChecklistItemUpdate, { itemId, ...(note ? { note } : {}), actor });
+  }
+
+  addNote(incidentId: string, text: string, kind: 'note' | 'lessons_learned', actor: Actor) {
+    return this.update(incidentId, addNoteUpdate, { text, kind, actor });
+  }
+
+  close(incidentId: string, resolution: Resolution, comment: string | undefined, actor: Actor) {
+    return this.update(incidentId, closeIncidentUpdate, {
+      resolution,
+      ...(comment ? { comment } : {}),
+      actor,
+    });
   }
 }

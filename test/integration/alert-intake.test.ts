@@ -1,7 +1,9 @@
+import path from 'node:path';
 import request from 'supertest';
 import type { Client } from '@temporalio/client';
 import { createApp } from '../../src/api/app';
 import { IncidentService } from '../../src/incidents/service';
+import { loadPlaybooks } from '../../src/playbooks/loader';
 import { genericAlert } from '../support/alerts';
 import { testLogger } from '../support/logger';
 import { startTestWorker, testClient, type TestWorker } from '../support/temporal';
@@ -17,7 +19,12 @@ describe('alert intake over HTTP (real worker, real Temporal dev server)', () =>
     const logger = testLogger();
     app = createApp({
       client,
-      incidents: new IncidentService(client, worker.taskQueue, logger),
+      incidents: new IncidentService(
+        client,
+        worker.taskQueue,
+        await loadPlaybooks(path.resolve(__dirname, '../../playbooks')),
+        logger,
+      ),
       taskQueue: worker.taskQueue,
       logger,
     });

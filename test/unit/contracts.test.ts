@@ -4,8 +4,7 @@ import {
   parseIncidentId,
   searchAttributeFlags,
 } from '../../src/domain/contracts';
-import { correlationDigest, defaultCorrelationKey } from '../../src/incidents/correlation';
-import { normalizeGeneric } from '../../src/ingest/generic';
+import { correlationDigest } from '../../src/incidents/correlation';
 
 describe('incident and workflow IDs', () => {
   it('round-trips an incident ID to the workflow it lives in', () => {
@@ -25,19 +24,5 @@ describe('incident and workflow IDs', () => {
     expect(searchAttributeFlags()).toEqual(
       expect.arrayContaining(['QuellSeverity=Keyword', 'QuellHosts=KeywordList', 'QuellIncidentId=Keyword']),
     );
-  });
-});
-
-describe('default correlation key', () => {
-  const base = normalizeGeneric(
-    { source: 's', id: '1', title: 't', rule: 'r', severity: 'high', hosts: ['WS-1'], accounts: ['a'] },
-    '2026-01-01T00:00:00Z',
-  );
-  it('is the rule plus the primary entity, case-insensitive for hosts', () => {
-    expect(defaultCorrelationKey(base)).toBe('r|host:ws-1');
-  });
-  it('falls back to the alert itself when there is no entity', () => {
-    const lonely = { ...base, entities: { hosts: [], accounts: [], ips: [], domains: [] } };
-    expect(defaultCorrelationKey(lonely)).toBe('r|alert:s:1');
   });
 });

@@ -1,0 +1,143 @@
+/**
+ * Connector interfaces, one per capability. Activities call these; vendor implementations and the built-in
+ * lab implement them. Every mutating call takes an idempotency key (`incidentId:actionId`, stable across
+ * activity retries and continue-as-new) and treats "already in the desired state" as success.
+ * Errors: only the classes in `./errors`.
+ */
+
+/** Context every mutating call carries, so the vendor's record names the incident. */
+export interface ActionContext {
+  idempotencyKey: string;
+  incidentId: string;
+  /** Human-readable reason recorded at the vendor (comment / notes field). */
+  comment: string;
+}
+
+export interface EffectResult {
+  /** True when the target was already in the desired state and nothing was changed. */
+  alreadyInState: boolean;
+  /** The vendor's reference for what it did (action ID, rule ID, ...), when it gives one. */
+  vendorRef?: string;
+}
+
+export type HostContainmentState = 'normal' | 'containment_pending' | 'contained' | 'lift_containment_pending';
+export interface EdrConnector {
+  readonly vendor: string;
+  isolateHost(host: string, ctx: ActionContext): Promise<EffectResult>;
+  releaseHost(host: string, ctx: ActionContext): Promise<EffectResult>;
+  getHostState(host: string): Promise<HostContainmentState>;
+}
+
+export type AccountState = 'active' | 'disabled';
+export interface IdentityConnector {
+  readonly vendor: string;
+  disableAccount(account: string, ctx: ActionContext): Promise<EffectResult>;
+  enableAccount(account: string, ctx: ActionContext): Promise<EffectResult>;
+  revokeSessions(account: string, ctx: ActionContext): Promise<EffectResult>;
+  getAccountState(account: string): Promise<AccountState>;
+}
+
+export type BlockState = 'blocked' | 'allowed';
+export interface FirewallConnector {
+  readonly vendor: string;
+  blockIp(ip: string, ctx: ActionContext): Promise<EffectResult>;
+  unblockIp(ip: string, ctx: ActionContext): Promise<EffectResult>;
+  blockDomain(domain: string, ctx: ActionContext): Promise<EffectResult>;
+  unblockDomain(domain: string, ctx: ActionContext): Promise<EffectResult>;
+  getIpState(ip: string): Promise<BlockState>;
+  getDomainState(domain: string): Promise<BlockState>;
+}
+
+export interface LogReadRequest {
+  host: string;
+  /** ISO-8601 window bounds. */
+  from: string;
+  to: string;
+}
+export interface LogReadResult {
+  /** Where the lines came from, e.g. "file:/var/log/hosts/ws-1/*.log" or "lab". */
+  source: string;
+  content: Buffer;
+  lineCount: number;
+}
+export interface LogSource {
+  readonly name: string;
+  readHostLogs(req: LogReadRequest): Promise<LogReadResult>;
+}
+
+/** One piece of evidence and its chain-of-custody record (NIST SP 800-61/800-86). */
+export interface EvidenceRecord {
+  evidenceId: string;
+  incidentId: string;
+  /** What it is, e.g. "logs:ws-fin-042". */
+  name: string;
+  sha256: string;
+  sizeBytes: number;
+  /** Where it is stored, e.g. "file:///var/lib/quell/evidence/sha256/ab/abcd...". */
+  location: string;
+  /** Who or what collected it: "quell-worker@host (activity snapshotLogs, attempt 1)". */
+  collectedBy: string;
+  /** ISO-8601 with the collector's UTC offset, e.g. "2026-11-28T09:14:03.120+00:00". */
+  collectedAt: string;
+  timeZone: string;
+  source: string;
+  /** The host or other target the evidence is about. */
+  subject: string;
+  window?: { from: string; to: string };
+  custody: { at: string; actor: string; action: string; note?: string }[];
+}
+
+export interface EvidencePutRequest {
+  incidentId: string;
+  name: string;
+  content: Buffer;
+  collectedBy: string;
+  source: string;
+  subject: string;
+  window?: { from: string; to: string };
+  /** Makes a repeated put (an activity retry) return the first record instead of a second one. */
+  idempotencyKey: string;
+}
+export interface EvidenceStore {
+  put(req: EvidencePutRequest): Promise<EvidenceRecord>;
+  get(evidenceId: string): Promise<{ record: EvidenceRecord; content: Buffer }>;
+  /** Recomputes the hash of the stored bytes and compares it with the record. */
+  verify(evidenceId: string): Promise<{ ok: boolean; expected: string; actual: string }>;
+  list(incidentId: string): Promise<EvidenceRecord[]>;
+}
+
+export interface Notification {
+  /** A route name from configuration, e.g. "soc-slack", "oncall-pagerduty". */
+  route: string;
+  incidentId: string;
+  subject: string;
+  text: string;
+  severity: 'critical' | 'high' | 'medium' | 'low';
+  /** Vendors with dedup (PagerDuty) use it; others record it. */
+  dedupKey: string;
+  /** Stable per message, so a retried send is not delivered twice where the vendor allows. */
+  idempotencyKey: string;
+  /** trigger / resolve, for paging routes. */
+  eventAction?: 'trigger' | 'resolve';
+  link?: string;
+}
+export interface NotifyResult {
+  route: string;
+  delivered: boolean;
+  vendorRef?: string;
+}
+export interface Notifier {
+  /** Route names this notifier can deliver to. */
+  routes(): string[];
+  send(n: Notification): Promise<NotifyResult>;
+}
+
+/** Everything the activities need, chosen from configuration (vendors) or the built-in lab. */
+export interface Connectors {
+  edr: EdrConnector;
+  identity: IdentityConnector;
+  firewall: FirewallConnector;
+  logs: LogSource;
+  evidence: EvidenceStore;
+  notifier: Notifier;
+}

@@ -1,0 +1,21 @@
+import type { IncidentMetrics, TimelineMilestones } from './incident';
+
+function secondsBetween(from: string | undefined, to: string | undefined): number | null {
+  if (!from || !to) return null;
+  const ms = Date.parse(to) - Date.parse(from);
+  return Number.isFinite(ms) ? Math.max(0, Math.round(ms / 1000)) : null;
+}
+
+/**
+ * MTTD, MTTA, MTTC and MTTR for one incident, from its own timestamps:
+ * detect = first activity -> detection; acknowledge, contain, recover = opening -> first human response,
+ * containment complete, recovery complete (or closure as a false positive).
+ */
+export function computeMetrics(m: TimelineMilestones): IncidentMetrics {
+  return {
+    mttdSeconds: secondsBetween(m.firstActivityAt, m.detectedAt),
+    mttaSeconds: secondsBetween(m.openedAt, m.acknowledgedAt),
+    mttcSeconds: secondsBetween(m.openedAt, m.containedAt),
+    mttrSeconds: secondsBetween(m.openedAt, m.recoveredAt),
+  };
+}

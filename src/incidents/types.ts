@@ -1,0 +1,83 @@
+import type { NormalizedAlert, Severity } from '../domain/alert';
+import type { AlertReceipt, CloseReceipt } from '../domain/contracts';
+import type {
+  Actor,
+  Approval,
+  ChecklistItem,
+  IncidentAction,
+  IncidentNote,
+  IncidentState,
+  IncidentStatus,
+  Phase,
+  Resolution,
+} from '../domain/incident';
+
+export interface IngestResult extends AlertReceipt {
+  workflowId: string;
+  playbookId: string;
+}
+
+export interface IncidentListFilter {
+  status?: IncidentStatus;
+  severity?: Severity;
+  phase?: Phase;
+  limit: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+}
+
+export interface IncidentListItem {
+  incidentId: string;
+  workflowId: string;
+  runId: string;
+  severity?: string;
+  phase?: string;
+  status?: string;
+  playbook?: string;
+  hosts: string[];
+  startedAt: string;
+  closedAt?: string;
+}
+
+/**
+ * What the API and the CLI can do with incidents. Implemented over the Temporal client by IncidentService.
+ * Errors: IncidentNotFoundError (404), IncidentRefusedError (the workflow's refusal type and its HTTP status),
+ * TemporalUnavailableError (503).
+ */
+export interface IncidentOperations {
+  ingestAlert(alert: NormalizedAlert, raisedBy: string): Promise<IngestResult>;
+  getState(incidentId: string): Promise<IncidentState>;
+  list(filter: IncidentListFilter): Promise<{ items: IncidentListItem[]; nextCursor?: string }>;
+  decideApproval(
+    incidentId: string,
+    approvalId: string,
+    decision: 'approve' | 'reject',
+    comment: string | undefined,
+    actor: Actor,
+  ): Promise<Approval>;
+  resolveFailedAction(
+    incidentId: string,
+    actionId: string,
+    resolution: 'retry' | 'skip',
+    comment: string | undefined,
+    actor: Actor,
+  ): Promise<IncidentAction>;
+  completeChecklistItem(
+    incidentId: string,
+    itemId: string,
+    note: string | undefined,
+    actor: Actor,
+  ): Promise<ChecklistItem>;
+  addNote(
+    incidentId: string,
+    text: string,
+    kind: 'note' | 'lessons_learned',
+    actor: Actor,
+  ): Promise<IncidentNote>;
+  close(
+    incidentId: string,
+    resolution: Resolution,
+    comment: string | undefined,
+    actor: Actor,
+  ): Promise<CloseReceipt>;
+}

@@ -1,0 +1,146 @@
+/**
+ * Pure playbook evaluation shared by the API (playbook selection, correlation) and the incident workflow
+ * (severity, approval policy, notification routes). Workflow-safe: no Node builtins, no I/O, no zod at runtime.
+ */
+import type { AlertEntities, AlertSeverity, NormalizedAlert, Severity } from '../domain/alert';
+import type { ApprovalPolicy, ContainmentKind, Phase } from '../domain/incident';
+import type { Playbook } from './schema';
+
+const SEVERITY_ORDER: Severity[] = ['low', 'medium', 'high', 'critical'];
+
+export function severityAtLeast(a: Severity, b: Severity): Severity {
+  return SEVERITY_ORDER.indexOf(a) >= SEVERITY_ORDER.indexOf(b) ? a : b;
+}
+
+export function incidentSeverityOf(alertSeverity: AlertSeverity): Severity {
+  return alertSeverity === 'informational' ? 'low' : alertSeverity;
+}
+
+const globCache = new Map<string, RegExp>();
+/** Case-insensitive glob: `*` any run of characters, `?` one character. */
+export function globToRegExp(glob: string): RegExp {
+  let re = globCache.get(glob);
+  if (!re) {
+    const body = glob
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.');
+    re = new RegExp(`^${body}$`, 'i');
+    globCache.set(glob, re);
+  }
+  return re;
+}
+
+export function matchesAny(value: string | undefined, globs: readonly string[] | undefined): boolean {
+  if (value === undefined || !globs) return false;
+  return globs.some((g) => globToRegExp(g).test(value));
+}
+
+/** Asset tags of a host, from the playbook's asset inventory patterns. */
+export function hostTags(playbook: Playbook, host: string): string[] {
+  const tags = new Set<string>();
+  for (const asset of playbook.assets)
+    if (globToRegExp(asset.pattern).test(host)) asset.tags.forEach((t) => tags.add(t));
+  return [...tags];
+}
+
+export function scopeSize(scope: AlertEntities): number {
+  return scope.hosts.length + scope.accounts.length + scope.ips.length + scope.domains.length;
+}
+
+/**
+ * The incident's severity: the most severe of the alerts' severities, the playbook's floor, and every severity
+ * rule whose condition holds for the scope (asset criticality, scope size).
+ */
+export function evaluateSeverity(
+  playbook: Playbook,
+  highestAlertSeverity: AlertSeverity,
+  scope: AlertEntities,
+): Severity {
+  let severity = severityAtLeast(incidentSeverityOf(highestAlertSeverity), playbook.severity.minimum);
+  for (const rule of playbook.severity.rules) {
+    const w = rule.when;
+    const holds =
+      (w.hostPatterns === undefined || scope.hosts.some((h) => matchesAny(h, w.hostPatterns))) &&
+      (w.accountPatterns === undefined || scope.accounts.some((a) => matchesAny(a, w.accountPatterns))) &&
+      (w.assetTags === undefined ||
+        scope.hosts.some((h) => hostTags(playbook, h).some((t) => w.assetTags?.includes(t)))) &&
+      (w.minScopeSize === undefined || scopeSize(scope) >= w.minScopeSize);
+    if (holds) severity = severityAtLeast(severity, rule.atLeast);
+  }
+  return severity;
+}
+
+/** The approval policy for a containment kind at a severity; undefined when the playbook has no such action. */
+export function containmentPolicy(
+  playbook: Playbook,
+  kind: ContainmentKind,
+  severity: Severity,
+): ApprovalPolicy | undefined {
+  return playbook.containment[kind]?.approval[severity];
+}
+
+export function recoveryPolicy(playbook: Playbook, severity: Severity): ApprovalPolicy {
+  return playbook.recovery.approval[severity];
+}
+
+export function requiredApprovers(policy: ApprovalPolicy): number {
+  return policy === 'two_person' ? 2 : policy === 'approve' ? 1 : 0;
+}
+
+/** Routes to notify when the incident enters a phase at a severity. */
+export function phaseRoutes(playbook: Playbook, phase: Phase, severity: Severity): string[] {
+  const routes = new Set<string>();
+  for (const rule of playbook.notifications.rules) {
+    if (rule.phases.includes(phase) && rule.severities.includes(severity))
+      rule.routes.forEach((r) => routes.add(r));
+  }
+  return [...routes];
+}
+
+/** Whether a playbook's matchers accept an alert (a playbook with no matchers accepts nothing). */
+export function playbookMatches(playbook: Playbook, alert: NormalizedAlert): boolean {
+  const m = playbook.match;
+  if (!m.sources && !m.rules && !m.types) return false;
+  return (
+    (m.sources === undefined || matchesAny(alert.source, m.sources)) &&
+    (m.rules === undefined && m.types === undefined
+      ? true
+      : matchesAny(alert.ruleName, m.rules) || matchesAny(alert.type, m.types))
+  );
+}
+
+/** The entity an alert is mainly about: the first host, else account, else IP, else domain. */
+export function primaryEntity(alert: NormalizedAlert): string | undefined {
+  const e = alert.entities;
+  if (e.hosts[0]) return `host:${e.hosts[0].toLowerCase()}`;
+  if (e.accounts[0]) return `account:${e.accounts[0].toLowerCase()}`;
+  if (e.ips[0]) return `ip:${e.ips[0]}`;
+  if (e.domains[0]) return `domain:${e.domains[0].toLowerCase()}`;
+  return undefined;
+}
+
+/**
+ * The correlation key from the playbook's template. Alerts with equal keys join one open incident. An alert
+ * without the entity the template needs correlates only with itself (never with unrelated alerts).
+ */
+export function correlationKeyFor(playbook: Playbook, alert: NormalizedAlert): string {
+  const self = `alert:${alert.source}:${alert.sourceAlertId}`;
+  const values: Record<string, string | undefined> = {
+    rule: alert.ruleName,
+    source: alert.source,
+    type: alert.type,
+    primaryEntity: primaryEntity(alert),
+    host: alert.entities.hosts[0]?.toLowerCase(),
+    account: alert.entities.accounts[0]?.toLowerCase(),
+    ip: alert.entities.ips[0],
+    domain: alert.entities.domains[0]?.toLowerCase(),
+  };
+  let missing = false;
+  const key = playbook.correlation.key.replace(/\{(\w+)\}/g, (_m, name: string) => {
+    const v = values[name];
+    if (v === undefined) missing = true;
+    return v ?? '';
+  });
+  return `${playbook.id}|${missing ? self : key}`;
+}

@@ -1,0 +1,229 @@
+import { z } from 'zod';
+import { SEVERITIES } from '../domain/alert';
+import { CONTAINMENT_KINDS, PHASES } from '../domain/incident';
+
+/** Parses durations like "500ms", "30s", "15m", "2h", "7d" (or a number of milliseconds). */
+export function parseDuration(value: string | number): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(value);
+  if (!m || !m[1] || !m[2]) return undefined;
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+    m[2] as 'ms' | 's' | 'm' | 'h' | 'd'
+  ];
+  return Math.round(n * unit);
+}
+
+const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `invalid duration "${v}" (use e.g. 30s, 15m, 2h, 7d)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const severity = z.enum(SEVERITIES);
+const approvalPolicy = z.enum(['auto', 'approve', 'two_person', 'never']);
+const glob = z.string().min(1).max(300);
+const routeName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_.-]*$/, 'route names are lower-case letters, digits, . _ -');
+
+/** Approval policy for each incident severity. */
+const policyBySeverity = z
+  .object({
+    critical: approvalPolicy,
+    high: approvalPolicy,
+    medium: approvalPolicy,
+    low: approvalPolicy,
+  })
+  .strict();
+
+const retryPolicy = z
+  .object({
+    initialInterval: duration.default(1_000),
+    backoffCoefficient: z.number().min(1).max(10).default(2),
+    maximumInterval: duration.default(60_000),
+    maximumAttempts: z.number().int().min(1).max(1_000).default(8),
+    /** Total time for all attempts of one run of the action. */
+    totalTimeout: duration.default(10 * 60_000),
+    /** Time for one attempt. */
+    attemptTimeout: duration.default(60_000),
+  })
+  .strict();
+export type RetryPolicyConfig = z.infer<typeof retryPolicy>;
+
+const containmentAction = z
+  .object({
+    approval: policyBySeverity,
+    retry: retryPolicy.prefault({}),
+  })
+  .strict();
+
+const severityRule = z
+  .object({
+    description: z.string().max(500).optional(),
+    when: z
+      .object({
+        /** Any host in scope matches one of these globs. */
+        hostPatterns: z.array(glob).min(1).optional(),
+        /** Any host in scope carries one of these asset tags (see `assets`). */
+        assetTags: z.array(z.string().min(1)).min(1).optional(),
+        /** Hosts + accounts + IPs + domains in scope reach this number. */
+        minScopeSize: z.number().int().min(1).optional(),
+        /** Any account in scope matches one of these globs. */
+        accountPatterns: z.array(glob).min(1).optional(),
+      })
+      .strict()
+      .refine((w) => Object.keys(w).length > 0, 'a severity rule needs at least one condition'),
+    atLeast: severity,
+  })
+  .strict();
+
+export const playbookSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'ids are lower-case letters, digits and dashes'),
+    name: z.string().min(1).max(200),
+    version: z.number().int().min(1),
+    description: z.string().max(5_000).optional(),
+    /** The default playbook handles alerts no other playbook matches; exactly one must be default. */
+    default: z.boolean().default(false),
+    /** Higher wins when several playbooks match. */
+    priority: z.number().int().default(0),
+    match: z
+      .object({
+        sources: z.array(glob).min(1).optional(),
+        rules: z.array(glob).min(1).optional(),
+        types: z.array(glob).min(1).optional(),
+      })
+      .strict()
+      .default({}),
+    correlation: z
+      .object({
+        /** Template over {rule}, {source}, {type}, {primaryEntity}, {host}, {account}, {ip}, {domain}. */
+        key: z.string().min(1).max(300).default('{rule}|{primaryEntity}'),
+      })
+      .strict()
+      .prefault({}),
+    assets: z
+      .array(z.object({ pattern: glob, tags: z.array(z.string().min(1)).min(1) }).strict())
+      .default([]),
+    severity: z
+      .object({
+        /** Floor for the incident's severity whatever the alert says. */
+        minimum: severity.default('low'),
+        rules: z.array(severityRule).default([]),
+      })
+      .strict()
+      .prefault({}),
+    containment: z
+      .object({
+        isolate_host: containmentAction.optional(),
+        disable_account: containmentAction.optional(),
+        block_ip: containmentAction.optional(),
+        block_domain: containmentAction.optional(),
+      })
+      .strict()
+      .default({}),
+    approvals: z
+      .object({
+        escalateAfter: duration.default(15 * 60_000),
+        expireAfter: duration.default(2 * 3_600_000),
+        onExpiry: z.enum(['reject', 'approve']).default('reject'),
+        /** Routes notified when an approval waits longer than `escalateAfter`. */
+        escalationRoutes: z.array(routeName).default([]),
+      })
+      .strict()
+      .refine((a) => a.expireAfter > a.escalateAfter, {
+        message: 'expireAfter must be longer than escalateAfter',
+        path: ['expireAfter'],
+      })
+      .prefault({}),
+    evidence: z
+      .object({
+        logSources: z.array(z.string().min(1)).default(['default']),
+        windowBefore: duration.default(3_600_000),
+        windowAfter: duration.default(15 * 60_000),
+      })
+      .strict()
+      .prefault({}),
+    notifications: z
+      .object({
+        /** Routes told about failures that need a responder (failed actions, pending approvals). */
+        responders: z.array(routeName).default([]),
+        rules: z
+          .array(
+            z
+              .object({
+                phases: z.array(z.enum(PHASES)).min(1),
+                severities: z
+                  .array(severity)
+                  .min(1)
+                  .default([...SEVERITIES]),
+                routes: z.array(routeName).min(1),
+              })
+              .strict(),
+          )
+          .default([]),
+      })
+      .strict()
+      .prefault({}),
+    eradication: z
+      .object({
+        checklist: z
+          .array(
+            z
+              .object({
+                id: z
+                  .string()
+                  .regex(/^[a-z0-9][a-z0-9_-]*$/, 'checklist ids are lower-case letters, digits, _ and -'),
+                text: z.string().min(1).max(1_000),
+              })
+              .strict(),
+          )
+          .default([]),
+      })
+      .strict()
+      .prefault({}),
+    recovery: z
+      .object({
+        /** Approval policy for undoing containment (per severity); default: one approver. */
+        approval: policyBySeverity.default({
+          critical: 'approve',
+          high: 'approve',
+          medium: 'approve',
+          low: 'approve',
+        }),
+        steps: z.array(z.string().min(1).max(1_000)).default([]),
+        retry: retryPolicy.prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    closure: z
+      .object({
+        /** After lessons learned starts, close on our own after this long if no responder closes first. */
+        autoCloseAfter: duration.default(7 * 86_400_000),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    const ids = new Set<string>();
+    p.eradication.checklist.forEach((item, i) => {
+      if (ids.has(item.id)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `duplicate checklist id "${item.id}"`,
+          path: ['eradication', 'checklist', i, 'id'],
+        });
+      }
+      ids.add(item.id);
+    });
+  });
+
+/** A validated playbook with durations in milliseconds: plain data, safe to pass into a workflow. */
+export type Playbook = z.infer<typeof playbookSchema>;
+export type ContainmentActionConfig = z.infer<typeof containmentAction>;
+export const CONTAINMENT_ACTION_KINDS = CONTAINMENT_KINDS;

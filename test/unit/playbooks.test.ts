@@ -1,0 +1,97 @@
+import path from 'node:path';
+import { loadPlaybooks, parsePlaybook, PlaybookError, PlaybookRegistry } from '../../src/playbooks/loader';
+import { correlationKeyFor, evaluateSeverity } from '../../src/playbooks/policy';
+import { normalizeGeneric } from '../../src/ingest/generic';
+import type { GenericAlert } from '../../src/ingest/generic';
+
+const alert = (a: Partial<GenericAlert>) =>
+  normalizeGeneric({ source: 'edr', id: '1', title: 't', severity: 'high', ...a }, '2026-11-28T00:00:00Z');
+
+describe('shipped playbooks', () => {
+  let registry: PlaybookRegistry;
+  beforeAll(async () => {
+    registry = await loadPlaybooks(path.resolve(__dirname, '../../playbooks'));
+  });
+
+  it('loads all of them with one default', () => {
+    expect(registry.playbooks.map((p) => p.playbook.id).sort()).toEqual(
+      ['c2-traffic', 'compromised-account', 'default', 'ransomware-host'].sort(),
+    );
+  });
+
+  it('selects by rule, by type, and falls back to the default', () => {
+    expect(registry.select(alert({ rule: 'ransomware.mass_encryption' })).playbook.id).toBe(
+      'ransomware-host',
+    );
+    expect(registry.select(alert({ type: 'account_compromise', rule: 'x' })).playbook.id).toBe(
+      'compromised-account',
+    );
+    expect(registry.select(alert({ rule: 'network.c2.beacon' })).playbook.id).toBe('c2-traffic');
+    expect(registry.select(alert({ rule: 'something.else' })).playbook.id).toBe('default');
+  });
+
+  it('raises severity for crown-jewel assets and wide scope, never below the alert', () => {
+    const pb = registry.get('ransomware-host')!.playbook;
+    const scope = (hosts: string[]) => ({ hosts, accounts: [], ips: [], domains: [] });
+    expect(evaluateSeverity(pb, 'high', scope(['ws-1']))).toBe('high');
+    expect(evaluateSeverity(pb, 'low', scope(['ws-1']))).toBe('high'); // playbook minimum
+    expect(evaluateSeverity(pb, 'high', scope(['dc-01']))).toBe('critical'); // asset tag
+    expect(evaluateSeverity(pb, 'high', scope(['ws-1', 'ws-2', 'ws-3']))).toBe('critical'); // scope size
+  });
+
+  it('correlates by the playbook key template, and an alert without the entity only with itself', () => {
+    const pb = registry.get('ransomware-host')!.playbook;
+    expect(correlationKeyFor(pb, alert({ hosts: ['WS-1'] }))).toBe('ransomware-host|ws-1');
+    expect(correlationKeyFor(pb, alert({ id: 'x9', accounts: ['a'] }))).toBe('ransomware-host|alert:edr:x9');
+  });
+});
+
+describe('playbook validation', () => {
+  const valid = `id: p\nname: P\nversion: 1\ndefault: true\n`;
+
+  it('accepts a minimal playbook and fills sane defaults', () => {
+    const { playbook, hash } = parsePlaybook(valid, 'p.yaml');
+    expect(hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(playbook.approvals).toMatchObject({
+      escalateAfter: 900_000,
+      expireAfter: 7_200_000,
+      onExpiry: 'reject',
+    });
+    expect(playbook.recovery.approval.high).toBe('approve');
+  });
+
+  it('names the file and the path of the offending field', () => {
+    const bad = `${valid}containment:\n  isolate_host:\n    approval: { critical: auto, high: sometimes, medium: auto, low: auto }\n`;
+    expect(() => parsePlaybook(bad, 'playbooks/bad.yaml')).toThrow(
+      /playbooks\/bad\.yaml: containment\.isolate_host\.approval\.high/,
+    );
+  });
+
+  it('rejects unknown keys, bad durations, and expiry before escalation', () => {
+    expect(() => parsePlaybook(`${valid}containmnt: {}\n`, 'a.yaml')).toThrow(
+      /a\.yaml: \(root\): Unrecognized key/,
+    );
+    expect(() => parsePlaybook(`${valid}approvals: { escalateAfter: soon }\n`, 'b.yaml')).toThrow(
+      /approvals\.escalateAfter: invalid duration/,
+    );
+    expect(() =>
+      parsePlaybook(`${valid}approvals: { escalateAfter: 2h, expireAfter: 1h }\n`, 'c.yaml'),
+    ).toThrow(/approvals\.expireAfter: expireAfter must be longer/);
+  });
+
+  it('rejects broken YAML with the file name', () => {
+    expect(() => parsePlaybook('id: [unclosed', 'broken.yaml')).toThrow(/broken\.yaml: invalid YAML/);
+  });
+
+  it('requires exactly one default and unique ids', () => {
+    const a = parsePlaybook(valid, 'a.yaml');
+    const b = parsePlaybook(valid.replace('id: p', 'id: q'), 'b.yaml');
+    expect(() => PlaybookRegistry.from([a, b])).toThrow(PlaybookError);
+    expect(() => PlaybookRegistry.from([a, parsePlaybook(valid, 'c.yaml')])).toThrow(
+      /already used by a\.yaml/,
+    );
+    expect(() => PlaybookRegistry.from([parsePlaybook(`id: p\nname: P\nversion: 1\n`, 'd.yaml')])).toThrow(
+      /No default/,
+    );
+  });
+});
