@@ -130,7 +130,7 @@ function retryOptions(retry: RetryPolicyConfig, unlimited = false): ActivityOpti
       initialInterval: retry.initialInterval,
       backoffCoefficient: retry.backoffCoefficient,
       maximumInterval: retry.maximumInterval,
-      maximumAttempts: unlimited ? 0 : retry.maximumAttempts,
+      ...(unlimited ? {} : { maximumAttempts: retry.maximumAttempts }),
     },
   };
 }

@@ -98,7 +98,11 @@ export async function startHarness(opts: {
       waitFor(
         async () => {
           const s = await service.getState(id);
-          return predicate(s) ? s : undefined;
+          try {
+            return predicate(s) ? s : undefined;
+          } catch {
+            return undefined; // e.g. the action the predicate looks at is not planned yet
+          }
         },
         timeoutMs,
         what,
