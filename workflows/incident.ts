@@ -944,12 +944,14 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
         case 'identification': {
           await parkUntil(() => state.alerts.count > 0 || closeRequest !== undefined);
           if (closeRequest) continue;
-          await notifyPhase(
+          // Containment starts before the identification notice is delivered: seconds matter more than order.
+          const identified = notifyPhase(
             'identification',
             `New ${state.severity} incident "${state.title}". Scope: ${scopeSummary()}`,
           );
           enterPhase('containment');
           planContainment();
+          await identified;
           break;
         }
         case 'containment': {

@@ -123,6 +123,10 @@ export class IncidentService implements IncidentOperations {
               e instanceof Error && /continued as new|workflow execution already completed/i.test(e.message),
           );
         if (!retryable || Date.now() > deadline) {
+          if (refusal?.type === 'IncidentClosing') {
+            // The incident for this key is still undoing containment; the sender retries later (503).
+            throw new TemporalUnavailableError(`incident ${workflowId} is still closing; retry the alert later`, 30);
+          }
           if (refusal) throw refusal;
           throw err;
         }
