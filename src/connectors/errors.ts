@@ -4,7 +4,8 @@
  * the vendor's Retry-After); `auth`, `not_found`, `conflict` and `permanent` fail the action at once.
  * "Already in the desired state" is not an error: connectors report it as success.
  */
-export type ConnectorErrorKind = 'auth' | 'not_found' | 'conflict' | 'rate_limited' | 'transient' | 'permanent';
+export type ConnectorErrorKind =
+  'auth' | 'not_found' | 'conflict' | 'rate_limited' | 'transient' | 'permanent';
 
 export class ConnectorError extends Error {
   override readonly name: string = 'ConnectorError';

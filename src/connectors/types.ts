@@ -20,7 +20,8 @@ export interface EffectResult {
   vendorRef?: string;
 }
 
-export type HostContainmentState = 'normal' | 'containment_pending' | 'contained' | 'lift_containment_pending';
+export type HostContainmentState =
+  'normal' | 'containment_pending' | 'contained' | 'lift_containment_pending';
 export interface EdrConnector {
   readonly vendor: string;
   isolateHost(host: string, ctx: ActionContext): Promise<EffectResult>;

@@ -1,0 +1,30 @@
+/** Connectors: vendor implementations of the capability interfaces, the lab estate, and their selection. */
+export * from './errors';
+export type * from './types';
+export {
+  ConfigError,
+  DEFAULT_LAB_ROUTES,
+  buildConnectors,
+  connectorsSummary,
+  createConnectors,
+  resolveConnectorsConfig,
+  type ConnectorsOptions,
+  type ResolvedConnectorsConfig,
+} from './config';
+export { assertAllowedUrl, isAllowedUrl, parseRetryAfter, type AllowList } from './http';
+export { CrowdStrikeEdr } from './edr/crowdstrike';
+export { DefenderEdr } from './edr/defender';
+export { OktaIdentity } from './identity/okta';
+export { GraphIdentity } from './identity/graph';
+export { CloudflareFirewall } from './firewall/cloudflare';
+export { NftablesFirewall } from './firewall/nftables';
+export { FileLogSource } from './logs/files';
+export { LabLogSource } from './logs/lab';
+export { FilesystemEvidenceStore } from './evidence/filesystem';
+export { NotificationRouter } from './notify/router';
+export { SlackWebApiChannel, SlackWebhookChannel } from './notify/slack';
+export { PagerDutyChannel } from './notify/pagerduty';
+export { EmailChannel } from './notify/email';
+export { SignedWebhookChannel, signQuellPayload, verifyQuellSignature } from './notify/webhook';
+export type { NotificationChannel } from './notify/channel';
+export * from './lab';

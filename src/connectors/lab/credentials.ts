@@ -1,0 +1,35 @@
+/**
+ * Credentials of the built-in lab estate. They open nothing but the lab (a local process with fake hosts),
+ * so they are fixed values rather than secrets; real vendor credentials only ever come from the environment.
+ */
+export interface LabCredentials {
+  crowdstrike: { clientId: string; clientSecret: string };
+  /** Azure AD app for the lab's Defender and Graph. */
+  azure: { tenantId: string; clientId: string; clientSecret: string };
+  okta: { apiToken: string };
+  cloudflare: { apiToken: string; zoneId: string; accountId: string };
+  slack: { botToken: string };
+}
+
+export const LAB_CREDENTIALS: LabCredentials = {
+  crowdstrike: { clientId: 'lab-falcon-client', clientSecret: 'lab-falcon-secret' },
+  azure: { tenantId: 'lab-tenant', clientId: 'lab-azure-app', clientSecret: 'lab-azure-secret' },
+  okta: { apiToken: 'lab-okta-api-token' },
+  cloudflare: { apiToken: 'lab-cloudflare-token', zoneId: 'lab-zone', accountId: 'lab-account' },
+  slack: { botToken: 'xoxb-lab-bot-token' },
+};
+
+/** URL prefixes under which the lab speaks each vendor's contract. */
+export const LAB_PREFIXES = {
+  crowdstrike: '/crowdstrike',
+  defender: '/defender',
+  azuread: '/azuread',
+  graph: '/graph',
+  okta: '/okta',
+  cloudflare: '/cloudflare',
+  slack: '/slack',
+  pagerduty: '/pagerduty',
+} as const;
+
+/** The domain of lab accounts' logins and UPNs (`j.doe@lab.quell.test`). */
+export const LAB_DOMAIN = 'lab.quell.test';
