@@ -4,6 +4,8 @@ import type { Client } from '@temporalio/client';
 import { Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
 import { createApp } from './api/app';
 import type { QuellConfig } from './config';
+import { buildConnectors, connectorsSummary, resolveConnectorsConfig } from './connectors/config';
+import { startLabServer } from './connectors/lab';
 import type { Connectors } from './connectors/types';
 import { IncidentService } from './incidents/service';
 import { loadPlaybooks } from './playbooks/loader';
@@ -16,6 +18,10 @@ import { pinoSdkLogger } from './worker/sdk-logger';
 
 export interface RunningQuell {
   temporal: ProvisionedTemporal;
+  /** The built-in lab estate, when this process runs it. */
+  labUrl?: string;
+  /** One line per connector capability, for the banner (no secrets). */
+  connectorSummary: string[];
   client: Client;
   worker?: Worker;
   apiUrl?: string;
@@ -67,17 +73,28 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
     let worker: Worker | undefined;
     let nativeConnection: NativeConnection | undefined;
     let workerDone: Promise<void> = new Promise(() => undefined);
+    let labUrl: string | undefined;
+    let connectorSummary: string[] = [];
+    let connectors = opts.connectors;
+    if (opts.components.worker && !connectors) {
+      ({ connectors, labUrl, summary: connectorSummary } = await prepareConnectors(config, logger, cleanups));
+    }
     if (opts.components.worker) {
       nativeConnection = await connectWorker(temporal);
       const nc = nativeConnection;
       cleanups.push(() => nc.close());
-      report('Bundling the workflow code and starting the worker...');
+      report(
+        config.workflowBundlePath
+          ? `Starting the worker (workflow bundle ${config.workflowBundlePath})...`
+          : 'Bundling the workflow code and starting the worker...',
+      );
       worker = await createIncidentWorker({
         connection: nativeConnection,
         namespace: temporal.namespace,
         taskQueue: config.taskQueue,
-        activityDeps: { ...(opts.connectors ? { connectors: opts.connectors } : {}) },
+        activityDeps: { ...(connectors ? { connectors } : {}) },
         shutdownGraceTimeMs: config.shutdownGraceMs,
+        ...(config.workflowBundlePath ? { workflowBundle: { codePath: config.workflowBundlePath } } : {}),
       });
       const w = worker;
       workerDone = w.run();
@@ -105,6 +122,8 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
     }
     return {
       temporal,
+      ...(labUrl ? { labUrl } : {}),
+      connectorSummary,
       client,
       ...(worker ? { worker } : {}),
       ...(apiUrl ? { apiUrl } : {}),
@@ -115,4 +134,35 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
     await runCleanups();
     throw err;
   }
+}
+
+/**
+ * Chooses the connectors from the environment. When any capability uses the built-in lab estate and
+ * QUELL_LAB_URL does not point at one elsewhere, this process runs it (state persisted under the data dir).
+ */
+async function prepareConnectors(
+  config: QuellConfig,
+  logger: Logger,
+  cleanups: (() => Promise<void>)[],
+): Promise<{ connectors: Connectors; labUrl?: string; summary: string[] }> {
+  const planned = resolveConnectorsConfig(process.env, {
+    dataDir: config.dataDir,
+    labUrl: `http://${config.lab.host}:${config.lab.port || 8081}`,
+  });
+  let labUrl: string | undefined;
+  if (planned.usesLab && !process.env.QUELL_LAB_URL) {
+    const lab = await startLabServer({
+      host: config.lab.host,
+      port: config.lab.port,
+      dataDir: config.dataDir,
+    });
+    cleanups.push(() => lab.stop());
+    labUrl = lab.url;
+  }
+  const options = { dataDir: config.dataDir, labUrl: labUrl ?? planned.labUrl };
+  const connectors = buildConnectors(
+    resolveConnectorsConfig(process.env, options),
+    logger.child({ component: 'connectors' }),
+  );
+  return { connectors, ...(labUrl ? { labUrl } : {}), summary: connectorsSummary(process.env, options) };
 }

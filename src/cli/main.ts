@@ -37,6 +37,10 @@ async function runService(components: { worker: boolean; api: boolean }): Promis
     `  Temporal:    ${quell.temporal.address} (namespace ${quell.temporal.namespace}, ${quell.temporal.kind})`,
     ...(quell.temporal.uiUrl ? [`  Temporal UI: ${quell.temporal.uiUrl}`] : []),
     ...(quell.worker ? [`  Worker:      polling task queue "${config.taskQueue}"`] : []),
+    ...(quell.labUrl
+      ? [`  Lab estate:  ${quell.labUrl}/lab/state  (built-in stand-in for EDR, IdP, firewall and chat)`]
+      : []),
+    ...quell.connectorSummary.map((line) => `  ${line}`),
     ...(quell.apiUrl
       ? [
           `  API:         ${quell.apiUrl}  (health ${quell.apiUrl}/healthz, readiness ${quell.apiUrl}/readyz)`,

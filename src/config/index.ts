@@ -23,6 +23,10 @@ const envSchema = z.object({
   QUELL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   QUELL_TASK_QUEUE: z.string().min(1).default('quell-incidents'),
   QUELL_PLAYBOOKS_DIR: z.string().min(1).default('./playbooks'),
+  /** A prebuilt workflow bundle (e.g. made at image build time); without it the worker bundles at start. */
+  QUELL_WORKFLOW_BUNDLE: optionalString,
+  QUELL_LAB_HOST: z.string().min(1).default('127.0.0.1'),
+  QUELL_LAB_PORT: port.default(8081),
   QUELL_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   // An existing Temporal service (cluster, docker-compose, Temporal Cloud). When unset, Quell embeds a dev server.
   TEMPORAL_ADDRESS: optionalString,
@@ -82,6 +86,9 @@ export interface QuellConfig {
   taskQueue: string;
   playbooksDir: string;
   shutdownGraceMs: number;
+  /** Where the built-in lab estate listens when a capability uses it (and QUELL_LAB_URL does not point elsewhere). */
+  lab: { host: string; port: number };
+  workflowBundlePath?: string;
   temporal: TemporalTarget;
 }
 
@@ -159,6 +166,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QuellConfig {
     taskQueue: e.QUELL_TASK_QUEUE,
     playbooksDir: path.resolve(e.QUELL_PLAYBOOKS_DIR),
     shutdownGraceMs: e.QUELL_SHUTDOWN_GRACE_MS,
+    lab: { host: e.QUELL_LAB_HOST, port: e.QUELL_LAB_PORT },
+    ...(e.QUELL_WORKFLOW_BUNDLE ? { workflowBundlePath: path.resolve(e.QUELL_WORKFLOW_BUNDLE) } : {}),
     temporal,
   };
 }
