@@ -3,7 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { startLabServer, type RunningLab } from '../../src/connectors/lab';
 import { startHarness, type Harness } from '../support/incident-harness';
-import { waitFor } from '../support/processes';
 import { containmentDone, drillPlaybook, labConnectors, pool, report, size } from './drill-support';
 
 describe('drill: flaky vendors', () => {

@@ -1,0 +1,60 @@
+import { ConfigError } from '../../src/config';
+import { DEFAULT_INGEST_RATE, TokenBucketLimiter, loadApiSettings } from '../../src/api/rate-limit';
+
+describe('TokenBucketLimiter', () => {
+  it('allows a burst, then refills at the rate, per key', () => {
+    let now = 0;
+    const limiter = new TokenBucketLimiter({ perSecond: 2, burst: 3 }, () => now);
+    for (let i = 0; i < 3; i++) expect(limiter.take('a')).toEqual({ allowed: true });
+    expect(limiter.take('a')).toEqual({ allowed: false, retryAfterSeconds: 1 });
+    expect(limiter.take('b')).toEqual({ allowed: true });
+    now += 500; // one token back
+    expect(limiter.take('a')).toEqual({ allowed: true });
+    expect(limiter.take('a').allowed).toBe(false);
+    now += 60_000;
+    for (let i = 0; i < 3; i++) expect(limiter.take('a').allowed).toBe(true);
+    expect(limiter.take('a').allowed).toBe(false);
+  });
+
+  it('says how long to wait at slow rates', () => {
+    const limiter = new TokenBucketLimiter({ perSecond: 0.1, burst: 1 }, () => 0);
+    limiter.take('a');
+    expect(limiter.take('a')).toEqual({ allowed: false, retryAfterSeconds: 10 });
+  });
+
+  it('refuses nonsensical settings', () => {
+    expect(() => new TokenBucketLimiter({ perSecond: 0, burst: 1 })).toThrow();
+    expect(() => new TokenBucketLimiter({ perSecond: 1, burst: 0 })).toThrow();
+  });
+});
+
+describe('loadApiSettings', () => {
+  it('defaults to 1 MiB bodies, 50 alerts/s with a burst of 100', () => {
+    expect(loadApiSettings({})).toEqual({ bodyLimit: '1mb', rateLimit: DEFAULT_INGEST_RATE });
+    expect(DEFAULT_INGEST_RATE).toEqual({ perSecond: 50, burst: 100 });
+  });
+
+  it('reads QUELL_INGEST_RATE_PER_SEC, QUELL_INGEST_RATE_BURST and QUELL_API_BODY_LIMIT', () => {
+    expect(loadApiSettings({ QUELL_INGEST_RATE_PER_SEC: '5' })).toEqual({
+      bodyLimit: '1mb',
+      rateLimit: { perSecond: 5, burst: 10 },
+    });
+    expect(
+      loadApiSettings({
+        QUELL_INGEST_RATE_PER_SEC: '5',
+        QUELL_INGEST_RATE_BURST: '7',
+        QUELL_API_BODY_LIMIT: '256kb',
+      }),
+    ).toEqual({ bodyLimit: '256kb', rateLimit: { perSecond: 5, burst: 7 } });
+  });
+
+  it.each([
+    [{ QUELL_INGEST_RATE_PER_SEC: 'fast' }, /QUELL_INGEST_RATE_PER_SEC/],
+    [{ QUELL_INGEST_RATE_PER_SEC: '-1' }, /QUELL_INGEST_RATE_PER_SEC/],
+    [{ QUELL_INGEST_RATE_BURST: '0' }, /QUELL_INGEST_RATE_BURST/],
+    [{ QUELL_API_BODY_LIMIT: 'huge' }, /QUELL_API_BODY_LIMIT/],
+  ])('refuses %j', (env, message) => {
+    expect(() => loadApiSettings(env)).toThrow(ConfigError);
+    expect(() => loadApiSettings(env)).toThrow(message);
+  });
+});

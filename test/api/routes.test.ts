@@ -1,0 +1,574 @@
+import express from 'express';
+import request from 'supertest';
+import { ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
+import { REFUSALS } from '../../src/domain/contracts';
+import {
+  IncidentNotFoundError,
+  IncidentRefusedError,
+  TemporalUnavailableError,
+} from '../../src/incidents/errors';
+import { INCIDENT_ID, sampleState } from './support/fake-incidents';
+import { SUBJECTS, TOKENS, bearer, testApp } from './support/harness';
+import { sample, sampleText } from './support/samples';
+
+const P = `/api/v1/incidents/${INCIDENT_ID}`;
+
+function expectProblem(res: request.Response, status: number) {
+  expect(res.status).toBe(status);
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  expect(res.body).toEqual(
+    expect.objectContaining({
+      type: expect.stringMatching(/^https:\/\/quell\.dev\/problems\/[a-z0-9-]+$/),
+      title: expect.any(String),
+      status,
+      detail: expect.any(String),
+      requestId: res.headers['x-request-id'],
+    }),
+  );
+}
+const paths = (res: request.Response) => (res.body.errors as { path: string }[]).map((e) => e.path);
+
+describe('POST /api/v1/alerts', () => {
+  const { app, incidents } = testApp();
+  beforeEach(() => incidents.reset());
+  const ingest = () => request(app).post('/api/v1/alerts').set('Authorization', bearer('ingest'));
+
+  it.each(['ocsf', 'elastic', 'generic'] as const)(
+    'ingests the %s sample: 202 with the receipt',
+    async (format) => {
+      const res = await ingest().set('Content-Type', 'application/json').send(sampleText(format));
+      expect(res.status).toBe(202);
+      expect(Object.keys(res.body).sort()).toEqual(['alertId', 'deduplicated', 'incidentId', 'workflowId']);
+      expect(res.body.incidentId).toMatch(/^INC-[0-9a-f]{16}-[0-9a-f]{6}$/);
+      const [[alert, raisedBy]] = incidents.callsOf('ingestAlert') as [[{ format: string }, string]];
+      expect(alert.format).toBe(format);
+      expect(raisedBy).toBe(SUBJECTS.ingest);
+    },
+  );
+
+  it('answers an Alertmanager batch with one receipt per alert, in order', async () => {
+    const res = await ingest().send(sample('alertmanager')).expect(202);
+    expect(res.body.items).toHaveLength(2);
+    expect(res.body.items.map((i: { alertId: string }) => i.alertId)).toEqual([
+      'alertmanager/quell-secops:7c2a1f0e9d8b6c54@2026-11-28T11:20:30.123Z',
+      'alertmanager/quell-secops:a41b93e07f5d2c18@2026-11-28T11:21:02.000Z',
+    ]);
+    expect(incidents.callsOf('ingestAlert')).toHaveLength(2);
+  });
+
+  it('reports redeliveries as deduplicated', async () => {
+    await ingest().send(sample('generic')).expect(202);
+    const again = await ingest().send(sample('generic')).expect(202);
+    expect(again.body.deduplicated).toBe(true);
+  });
+
+  it('accepts application/*+json and an explicit ?format=', async () => {
+    await ingest()
+      .query({ format: 'ocsf' })
+      .set('Content-Type', 'application/ocsf+json')
+      .send(sampleText('ocsf'))
+      .expect(202);
+  });
+
+  it('explicit format wins over detection and names the mismatching fields', async () => {
+    const res = await ingest().query({ format: 'elastic' }).send(sample('generic'));
+    expectProblem(res, 400);
+    expect(res.body.format).toBe('elastic');
+    expect(paths(res)).toEqual(expect.arrayContaining(['kibana.alert.uuid', 'kibana.alert.rule.name']));
+  });
+
+  it('400 for an unknown format value, naming query.format', async () => {
+    const res = await ingest().query({ format: 'splunk' }).send(sample('generic'));
+    expectProblem(res, 400);
+    expect(paths(res)).toEqual(['query.format']);
+    expect(incidents.calls).toEqual([]);
+  });
+
+  it('422 for a body in no known format, listing the accepted formats', async () => {
+    const res = await ingest().send({ hello: 'world' });
+    expectProblem(res, 422);
+    expect(res.body.acceptedFormats).toEqual(['ocsf', 'elastic', 'alertmanager', 'generic']);
+    for (const f of ['ocsf', 'elastic', 'alertmanager', 'generic']) expect(res.body.detail).toContain(f);
+    expect((await ingest().send([1, 2])).status).toBe(422);
+  });
+
+  it('400 naming each invalid field', async () => {
+    const res = await ingest().send({ ...sample('generic'), severity: 'apocalyptic', hosts: [''], extra: 1 });
+    expectProblem(res, 400);
+    expect(paths(res).sort()).toEqual(['extra', 'hosts.0', 'severity']);
+    expect(res.body.errors[0]).toEqual({ path: expect.any(String), message: expect.any(String) });
+    expect(incidents.calls).toEqual([]);
+  });
+
+  it('400 for malformed JSON, invalid UTF-8, __proto__ keys, deep nesting and a missing body', async () => {
+    const raw = (body: string | Buffer, type = 'application/json') =>
+      ingest()
+        .set('Content-Type', type)
+        .serialize((x) => x)
+        .send(body);
+    expectProblem(await raw('{"source": '), 400);
+    expectProblem(await raw(Buffer.from([0x7b, 0xff, 0xfe, 0x7d])), 400);
+    const proto = await raw(
+      '{"source":"a","id":"b","title":"c","severity":"low","labels":{"__proto__":{"polluted":"yes"}}}',
+    );
+    expectProblem(proto, 400);
+    expect(paths(proto)).toEqual(['labels.__proto__']);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expectProblem(await raw(`${'['.repeat(100)}${']'.repeat(100)}`), 400);
+    expectProblem(await raw(''), 400);
+    expectProblem(await ingest(), 400);
+    expect(incidents.calls).toEqual([]);
+  });
+
+  it('415 for a body that is not JSON, or not UTF-8', async () => {
+    expectProblem(await ingest().set('Content-Type', 'text/plain').send('hello'), 415);
+    expectProblem(await ingest().set('Content-Type', 'application/x-www-form-urlencoded').send('a=b'), 415);
+    expectProblem(
+      await ingest().set('Content-Type', 'application/json; charset=latin1').send(sampleText('generic')),
+      415,
+    );
+    expect(incidents.calls).toEqual([]);
+  });
+
+  it('413 beyond the body limit', async () => {
+    const small = testApp({ bodyLimit: '1kb' });
+    const big = { ...sample('generic'), description: 'x'.repeat(2_000) };
+    const res = await request(small.app)
+      .post('/api/v1/alerts')
+      .set('Authorization', bearer('ingest'))
+      .send(big);
+    expectProblem(res, 413);
+    const note = await request(small.app)
+      .post(`${P}/notes`)
+      .set('Authorization', bearer('responder'))
+      .send({ text: 'x'.repeat(2_000) });
+    expectProblem(note, 413);
+    expect(small.incidents.calls).toEqual([]);
+  });
+
+  it('defaults to a 1 MiB limit', async () => {
+    const ok = { ...sample('generic'), description: 'x'.repeat(9_000) };
+    await ingest().send(ok).expect(202);
+    const res = await ingest()
+      .set('Content-Type', 'application/json')
+      .send(`{"pad":"${'x'.repeat(1024 * 1024)}"}`);
+    expectProblem(res, 413);
+  });
+
+  it('503 with Retry-After when Temporal is down', async () => {
+    incidents.fail('ingestAlert', () => new TemporalUnavailableError('connect ECONNREFUSED', 7));
+    const res = await ingest().send(sample('generic'));
+    expectProblem(res, 503);
+    expect(res.headers['retry-after']).toBe('7');
+    expect(res.body.detail).not.toContain('ECONNREFUSED');
+  });
+});
+
+describe('rate limiting alert ingest', () => {
+  it('429 with Retry-After once a caller spends its burst; other callers unaffected', async () => {
+    const { app, incidents } = testApp({ rateLimit: { perSecond: 0.5, burst: 2 } });
+    const send = (token: 'ingest' | 'admin') =>
+      request(app).post('/api/v1/alerts').set('Authorization', bearer(token)).send(sample('generic'));
+    await send('ingest').expect(202);
+    await send('ingest').expect(202);
+    const limited = await send('ingest');
+    expectProblem(limited, 429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(Number(limited.headers['retry-after'])).toBeLessThanOrEqual(2);
+    expect(incidents.callsOf('ingestAlert')).toHaveLength(2);
+    await send('admin').expect(202);
+  });
+
+  it('does not limit reading or responding', async () => {
+    const { app } = testApp({ rateLimit: { perSecond: 0.001, burst: 1 } });
+    for (let i = 0; i < 5; i++)
+      await request(app).get(P).set('Authorization', bearer('responder')).expect(200);
+  });
+});
+
+describe('responder routes', () => {
+  const { app, incidents } = testApp();
+  beforeEach(() => incidents.reset());
+  const as = (name: keyof typeof TOKENS) => ({
+    post: (path: string) => request(app).post(path).set('Authorization', bearer(name)),
+    get: (path: string) => request(app).get(path).set('Authorization', bearer(name)),
+  });
+  const responder = { subject: SUBJECTS.responder, roles: ['responder'] };
+  const approver = { subject: SUBJECTS.approver, roles: ['approver'] };
+
+  it('decides an approval: 200 with the approval', async () => {
+    const res = await as('approver').post(`${P}/approvals/apr-1`).send({ decision: 'approve' }).expect(200);
+    expect(res.body).toMatchObject({ approvalId: 'apr-1', state: 'approved' });
+    expect(incidents.callsOf('decideApproval')).toEqual([
+      [INCIDENT_ID, 'apr-1', 'approve', undefined, approver],
+    ]);
+  });
+
+  it('retries and skips a failed action', async () => {
+    await as('responder').post(`${P}/actions/act-1/retry`).send({ comment: 'EDR back' }).expect(200);
+    await as('responder').post(`${P}/actions/act-1/skip`).expect(200); // no body at all
+    expect(incidents.callsOf('resolveFailedAction')).toEqual([
+      [INCIDENT_ID, 'act-1', 'retry', 'EDR back', responder],
+      [INCIDENT_ID, 'act-1', 'skip', undefined, responder],
+    ]);
+  });
+
+  it('completes a checklist item', async () => {
+    const res = await as('responder').post(`${P}/checklist/reimage`).send({ note: 'done' }).expect(200);
+    expect(res.body).toMatchObject({ itemId: 'reimage', completedBy: SUBJECTS.responder, note: 'done' });
+  });
+
+  it('adds a note (kind defaults to note) and a lessons-learned entry: 201', async () => {
+    await as('responder').post(`${P}/notes`).send({ text: '  first  ' }).expect(201);
+    await as('responder').post(`${P}/notes`).send({ text: 'll', kind: 'lessons_learned' }).expect(201);
+    expect(incidents.callsOf('addNote')).toEqual([
+      [INCIDENT_ID, 'first', 'note', responder],
+      [INCIDENT_ID, 'll', 'lessons_learned', responder],
+    ]);
+  });
+
+  it('closes an incident: 202 with what will be undone', async () => {
+    const res = await as('approver')
+      .post(`${P}/close`)
+      .send({ resolution: 'false_positive', comment: 'benign' })
+      .expect(202);
+    expect(res.body).toEqual({
+      incidentId: INCIDENT_ID,
+      resolution: 'false_positive',
+      compensating: ['act-1'],
+    });
+    expect(incidents.callsOf('close')).toEqual([[INCIDENT_ID, 'false_positive', 'benign', approver]]);
+  });
+
+  it.each([
+    [`${P}/approvals/apr-1`, 'approver', { decision: 'maybe' }, ['decision']],
+    [`${P}/approvals/apr-1`, 'approver', {}, ['decision']],
+    [`${P}/approvals/apr-1`, 'approver', { decision: 'approve', roles: ['admin'] }, ['roles']],
+    [`${P}/approvals/apr-1`, 'approver', { decision: 'approve', comment: 5 }, ['comment']],
+    [`${P}/actions/act-1/retry`, 'responder', { comment: 'x', by: 'mallory' }, ['by']],
+    [`${P}/checklist/reimage`, 'responder', { note: ['x'], completedBy: 'm' }, ['completedBy', 'note']],
+    [`${P}/notes`, 'responder', { text: '' }, ['text']],
+    [`${P}/notes`, 'responder', { text: 'x', kind: 'rant', author: 'm' }, ['author', 'kind']],
+    [`${P}/close`, 'approver', { resolution: 'done' }, ['resolution']],
+    [`${P}/close`, 'approver', [], ['(body)']],
+  ] as const)('POST %s as %s with %j: 400 naming %j', async (path, who, body, expected) => {
+    const res = await as(who).post(path).send(body);
+    expectProblem(res, 400);
+    expect(paths(res).sort()).toEqual([...expected].sort());
+    expect(incidents.calls).toEqual([]);
+  });
+
+  it('400 for malformed JSON and 415 for other media types on responder routes', async () => {
+    expectProblem(
+      await as('responder').post(`${P}/notes`).set('Content-Type', 'application/json').send('{"text":'),
+      400,
+    );
+    expectProblem(
+      await as('responder').post(`${P}/notes`).set('Content-Type', 'text/plain').send('text'),
+      415,
+    );
+    expectProblem(
+      await as('responder')
+        .post(`${P}/notes`)
+        .set('Content-Type', 'application/json')
+        .send('"just a string"'),
+      400,
+    );
+    expect(incidents.calls).toEqual([]);
+  });
+
+  it('404 for IDs that cannot exist, without asking the incidents', async () => {
+    for (const path of [
+      '/api/v1/incidents/INC-nothex',
+      '/api/v1/incidents/inc-3f9a0c1b2d4e5f60-a1b2c3',
+      `/api/v1/incidents/${INCIDENT_ID}x`,
+    ]) {
+      expectProblem(await as('responder').get(path), 404);
+    }
+    expectProblem(
+      await as('approver')
+        .post(`${P}/approvals/${encodeURIComponent('../x')}`)
+        .send({ decision: 'approve' }),
+      404,
+    );
+    expectProblem(await as('responder').post(`${P}/actions/${'a'.repeat(200)}/retry`), 404);
+    expect(incidents.calls).toEqual([]);
+  });
+
+  it('reads an incident', async () => {
+    const res = await as('auditor').get(P).expect(200);
+    expect(res.body).toEqual(sampleState(INCIDENT_ID));
+  });
+
+  it('lists incidents with validated filters (limit default 20, max 100)', async () => {
+    incidents.listResult = { items: [], nextCursor: 'c2' };
+    const res = await as('responder').get('/api/v1/incidents').expect(200);
+    expect(res.body).toEqual({ items: [], nextCursor: 'c2' });
+    await as('responder')
+      .get('/api/v1/incidents')
+      .query({ status: 'open', severity: 'high', phase: 'containment', limit: '100', cursor: 'c2' })
+      .expect(200);
+    expect(incidents.callsOf('list')).toEqual([
+      [{ limit: 20 }],
+      [{ status: 'open', severity: 'high', phase: 'containment', limit: 100, cursor: 'c2' }],
+    ]);
+    incidents.reset();
+    for (const [query, path] of [
+      ['limit=101', 'query.limit'],
+      ['limit=0', 'query.limit'],
+      ['limit=ten', 'query.limit'],
+      ['status=pending', 'query.status'],
+      ['severity=informational', 'query.severity'],
+      ['phase=done', 'query.phase'],
+      ['status=open&status=closed', 'query.status'],
+      ['sort=asc', 'query.sort'],
+    ]) {
+      const bad = await as('responder').get(`/api/v1/incidents?${query}`);
+      expectProblem(bad, 400);
+      expect(paths(bad)).toEqual([path]);
+    }
+    expect(incidents.calls).toEqual([]);
+  });
+});
+
+describe('error mapping', () => {
+  const { app, incidents, log } = testApp();
+  beforeEach(() => incidents.reset());
+  const decide = () =>
+    request(app)
+      .post(`${P}/approvals/apr-1`)
+      .set('Authorization', bearer('approver'))
+      .send({ decision: 'approve' });
+
+  it.each(Object.entries(REFUSALS))('refusal %s -> %i with its type', async (type, status) => {
+    incidents.fail('decideApproval', () => new IncidentRefusedError(type, `refused: ${type}`, 999));
+    const res = await decide();
+    expectProblem(res, status);
+    expect(res.body.refusal).toBe(type);
+    expect(res.body.detail).toBe(`refused: ${type}`);
+  });
+
+  it('unknown refusal types keep a 4xx status, else 409', async () => {
+    incidents.fail('decideApproval', () => new IncidentRefusedError('NewRefusal', 'nope', 422));
+    expectProblem(await decide(), 422);
+    incidents.fail('decideApproval', () => new IncidentRefusedError('NewRefusal', 'nope', 500));
+    expectProblem(await decide(), 409);
+  });
+
+  it('a raw WorkflowUpdateFailedError with a refusal type maps the same way', async () => {
+    incidents.fail(
+      'close',
+      () =>
+        new WorkflowUpdateFailedError(
+          'update failed',
+          ApplicationFailure.create({ type: 'WrongPhase', message: 'not yet' }),
+        ),
+    );
+    const res = await request(app)
+      .post(`${P}/close`)
+      .set('Authorization', bearer('admin'))
+      .send({ resolution: 'resolved' });
+    expectProblem(res, 409);
+    expect(res.body.refusal).toBe('WrongPhase');
+  });
+
+  it('not found -> 404, Temporal down -> 503 with Retry-After', async () => {
+    incidents.fail('getState', () => new IncidentNotFoundError(INCIDENT_ID));
+    expectProblem(await request(app).get(P).set('Authorization', bearer('responder')), 404);
+    incidents.fail('getState', () => new TemporalUnavailableError('down'));
+    const res = await request(app).get(P).set('Authorization', bearer('responder'));
+    expectProblem(res, 503);
+    expect(res.headers['retry-after']).toBe('5');
+  });
+
+  it('an unexpected failure is a logged 500 problem that reveals nothing', async () => {
+    incidents.fail('getState', () => new Error('database password is hunter2'));
+    const res = await request(app).get(P).set('Authorization', bearer('responder'));
+    expectProblem(res, 500);
+    expect(JSON.stringify(res.body)).not.toContain('hunter2');
+    expect(log.lines().some((l) => l.msg === 'unhandled error')).toBe(true);
+  });
+});
+
+describe('audit routes', () => {
+  it('501 problem+json when the audit module is not in this build (after auth and ID checks)', async () => {
+    const { app } = testApp();
+    for (const what of ['timeline', 'history', 'report']) {
+      const res = await request(app).get(`${P}/${what}`).set('Authorization', bearer('auditor'));
+      expectProblem(res, 501);
+      expect(res.body.title).toBe('Not available in this build');
+    }
+    expect((await request(app).get(`${P}/timeline`)).status).toBe(401);
+    expect(
+      (await request(app).get('/api/v1/incidents/INC-x/timeline').set('Authorization', bearer('auditor')))
+        .status,
+    ).toBe(404);
+  });
+
+  it('delegates to the audit module, with the report format', async () => {
+    const calls: unknown[][] = [];
+    const { app } = testApp({
+      audit: {
+        timeline: async (id) => (calls.push(['timeline', id]), { events: [1] }),
+        history: async (id) => (calls.push(['history', id]), { events: [2] }),
+        report: async (id, format) => (
+          calls.push(['report', id, format]),
+          format === 'markdown' ? '# Report' : { id }
+        ),
+      },
+    });
+    const get = (path: string) => request(app).get(path).set('Authorization', bearer('auditor'));
+    expect((await get(`${P}/timeline`).expect(200)).body).toEqual({ events: [1] });
+    expect((await get(`${P}/history`).expect(200)).body).toEqual({ events: [2] });
+    expect((await get(`${P}/report`).expect(200)).body).toEqual({ id: INCIDENT_ID });
+    const md = await get(`${P}/report?format=markdown`).expect(200);
+    expect(md.headers['content-type']).toMatch(/^text\/markdown/);
+    expect(md.text).toBe('# Report');
+    expectProblem(await get(`${P}/report?format=pdf`), 400);
+    expect(calls).toEqual([
+      ['timeline', INCIDENT_ID],
+      ['history', INCIDENT_ID],
+      ['report', INCIDENT_ID, 'json'],
+      ['report', INCIDENT_ID, 'markdown'],
+    ]);
+  });
+});
+
+describe('HTTP behaviour', () => {
+  const lab = express.Router();
+  lab.get('/ping', (_req, res) => {
+    res.json({ lab: true });
+  });
+  const { app, incidents, log } = testApp({ labRouter: lab });
+
+  it('sets X-Request-Id on every response, keeping a well-formed incoming one', async () => {
+    for (const res of [
+      await request(app).get('/healthz'),
+      await request(app).get('/nope'),
+      await request(app).get(P),
+      await request(app).get(P).set('Authorization', bearer('responder')),
+    ]) {
+      expect(res.headers['x-request-id']).toMatch(/^[\w.:-]+$/);
+    }
+    expect((await request(app).get('/healthz').set('X-Request-Id', 'abc-123')).headers['x-request-id']).toBe(
+      'abc-123',
+    );
+    expect(
+      (await request(app).get('/healthz').set('X-Request-Id', 'bad id <script>')).headers['x-request-id'],
+    ).not.toContain('<');
+  });
+
+  it('404 for unknown routes, 405 with Allow for a wrong method', async () => {
+    expectProblem(await request(app).get('/api/v1/nothing'), 404);
+    const res = await request(app).delete(P).set('Authorization', bearer('admin'));
+    expectProblem(res, 405);
+    expect(res.headers.allow).toBe('GET, HEAD');
+    expect((await request(app).get('/api/v1/alerts')).headers.allow).toBe('POST');
+    const options = await request(app).options('/api/v1/alerts').expect(204);
+    expect(options.headers.allow).toBe('POST');
+    await request(app).head('/healthz').expect(200);
+  });
+
+  it('mounts the lab router at /lab without authentication', async () => {
+    expect((await request(app).get('/lab/ping').expect(200)).body).toEqual({ lab: true });
+  });
+
+  it('never logs tokens, and every log line carries the request ID', async () => {
+    incidents.reset();
+    await request(app).get(`${P}?access_token=${TOKENS.admin}`).set('Authorization', bearer('admin'));
+    await request(app).get(P).set('Authorization', 'Bearer wrong-token-0123456789abcdef');
+    await request(app).post('/api/v1/alerts').set('Authorization', bearer('ingest')).send(sample('generic'));
+    const text = log.text();
+    for (const token of [...Object.values(TOKENS), 'wrong-token-0123456789abcdef'])
+      expect(text).not.toContain(token);
+    expect(text).not.toMatch(/authorization/i);
+    const lines = log.lines();
+    expect(lines.length).toBeGreaterThan(3);
+    for (const line of lines) {
+      const id = (line.req as { id?: string } | undefined)?.id ?? line.reqId;
+      expect(typeof id).toBe('string');
+    }
+    const access = lines.find((l) => {
+      const req = l.req as { url?: string; method?: string } | undefined;
+      return req?.method === 'POST' && req.url === '/api/v1/alerts';
+    });
+    expect(access).toMatchObject({
+      route: '/api/v1/alerts',
+      subject: SUBJECTS.ingest,
+      res: { statusCode: 202 },
+    });
+    expect(
+      lines.some(
+        (l) => l.msg === 'authentication failed: unknown bearer token' && typeof l.reqId === 'string',
+      ),
+    ).toBe(true);
+  });
+});
+
+describe('GET /metrics', () => {
+  it('exposes request, ingest, approval and incident metrics from a registry of its own', async () => {
+    const a = testApp();
+    const b = testApp(); // a second app in the same process must not collide
+    a.incidents.listResult = {
+      items: [
+        {
+          incidentId: INCIDENT_ID,
+          workflowId: 'w',
+          runId: 'r',
+          hosts: [],
+          startedAt: '2026-11-28T09:00:00.000Z',
+        },
+      ],
+    };
+    await request(a.app)
+      .post('/api/v1/alerts')
+      .set('Authorization', bearer('ingest'))
+      .send(sample('generic'))
+      .expect(202);
+    await request(a.app)
+      .post('/api/v1/alerts')
+      .set('Authorization', bearer('ingest'))
+      .send(sample('generic'))
+      .expect(202);
+    await request(a.app)
+      .post('/api/v1/alerts')
+      .set('Authorization', bearer('ingest'))
+      .send(sample('alertmanager'))
+      .expect(202);
+    await request(a.app)
+      .post(`${P}/approvals/apr-1`)
+      .set('Authorization', bearer('approver'))
+      .send({ decision: 'reject' });
+    await request(a.app).get('/api/v1/incidents/INC-bad').set('Authorization', bearer('responder'));
+    const res = await request(a.app).get('/metrics').expect(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    const m = res.text;
+    expect(m).toMatch(/quell_http_requests_total\{method="POST",route="\/api\/v1\/alerts",status="202"\} 3/);
+    expect(m).toMatch(
+      /quell_http_request_duration_seconds_count\{method="POST",route="\/api\/v1\/alerts",status="202"\} 3/,
+    );
+    expect(m).toMatch(
+      /quell_http_requests_total\{method="GET",route="\/api\/v1\/incidents\/:id",status="404"\} 1/,
+    );
+    expect(m).toMatch(/quell_alerts_ingested_total\{format="generic"\} 2/);
+    expect(m).toMatch(/quell_alerts_ingested_total\{format="alertmanager"\} 2/);
+    expect(m).toMatch(/quell_alerts_deduplicated_total\{format="generic"\} 1/);
+    expect(m).toMatch(/quell_approvals_decided_total\{decision="reject"\} 1/);
+    expect(m).toMatch(/quell_incidents_open\{phase="containment"\} 1/);
+    expect(m).not.toMatch(/quell_incidents_open\{phase="closed"\}/);
+    expect(m).toMatch(/process_cpu_user_seconds_total/);
+    expect(a.incidents.callsOf('list')).toContainEqual([
+      { status: 'open', phase: 'containment', limit: 100 },
+    ]);
+
+    const other = await request(b.app).get('/metrics').expect(200);
+    expect(other.text).not.toMatch(/quell_alerts_ingested_total\{format="generic"\}/);
+  });
+
+  it('still answers when counting incidents fails', async () => {
+    const { app, incidents } = testApp();
+    incidents.fail('list', () => new TemporalUnavailableError('down'));
+    const res = await request(app).get('/metrics').expect(200);
+    expect(res.text).toMatch(/quell_incident_gauge_errors_total 1/);
+  });
+});

@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import request from 'supertest';
+import { createApp, type AuditOperations } from '../../src/api/app';
+import { AuthConfig } from '../../src/api/auth';
+import { createAuditService } from '../../src/audit/service';
+import { startHarness, type Harness } from '../support/incident-harness';
+import { MemoryEstate } from '../support/memory-estate';
+import { runRichIncident } from './helpers';
+
+const AUDITOR = 'audit-token-0123456789abcdef0123';
+const RESPONDER = 'responder-token-0123456789abcdef';
+
+describe('API audit routes served by createAuditService', () => {
+  let estate: MemoryEstate;
+  let h: Harness;
+  let app: ReturnType<typeof createApp>;
+  beforeAll(async () => {
+    estate = new MemoryEstate();
+    h = await startHarness({ connectors: estate.connectors() });
+    // Compile-time check: the service has exactly the shape the API expects.
+    const audit: AuditOperations = createAuditService(h.client);
+    app = createApp({
+      client: h.client,
+      incidents: h.service,
+      taskQueue: h.worker.taskQueue,
+      logger: pino({ level: 'silent' }),
+      auth: new AuthConfig({
+        tokens: {
+          [AUDITOR]: { subject: 'auditor-1', roles: ['auditor'] },
+          [RESPONDER]: { subject: 'resp-1', roles: ['responder'] },
+        },
+      }),
+      rateLimit: false,
+      audit,
+    });
+  });
+  afterAll(() => h?.stop());
+
+  it('GET /timeline, /history and /report (JSON and Markdown) for a real incident', async () => {
+    const { incidentId, hosts } = await runRichIncident(h, estate, `api-${randomUUID().slice(0, 8)}`);
+    const auth = { Authorization: `Bearer ${AUDITOR}` };
+
+    const timeline = await request(app).get(`/api/v1/incidents/${incidentId}/timeline`).set(auth);
+    expect(timeline.status).toBe(200);
+    expect(timeline.body).toMatchObject({ incidentId, entries: expect.any(Array) });
+    expect(timeline.body.entries[0]).toMatchObject({ kind: 'incident_opened', eventIds: [1] });
+
+    const history = await request(app).get(`/api/v1/incidents/${incidentId}/history`).set(auth);
+    expect(history.status).toBe(200);
+    expect(history.body.runs[0].history.events[0].eventType).toBe('EVENT_TYPE_WORKFLOW_EXECUTION_STARTED');
+
+    const json = await request(app).get(`/api/v1/incidents/${incidentId}/report`).set(auth);
+    expect(json.status).toBe(200);
+    expect(json.body).toMatchObject({
+      format: 'quell.incident-report/v1',
+      incident: { incidentId, status: 'closed' },
+    });
+
+    const md = await request(app).get(`/api/v1/incidents/${incidentId}/report?format=markdown`).set(auth);
+    expect(md.status).toBe(200);
+    expect(md.headers['content-type']).toMatch(/text\/markdown/);
+    expect(md.text).toContain('# Post-incident report');
+    expect(md.text).toContain(hosts[0]);
+  });
+
+  it('unknown incidents answer 404; callers without the auditor role are refused', async () => {
+    const missing = await request(app)
+      .get('/api/v1/incidents/INC-0000000000000000-000000/timeline')
+      .set({ Authorization: `Bearer ${AUDITOR}` });
+    expect(missing.status).toBe(404);
+    const { incidentId } = await h.ingest({
+      severity: 'low',
+      hosts: [`ws-api-${randomUUID().slice(0, 8)}`],
+      accounts: [],
+    });
+    const forbidden = await request(app)
+      .get(`/api/v1/incidents/${incidentId}/history`)
+      .set({ Authorization: `Bearer ${RESPONDER}` });
+    expect(forbidden.status).toBe(403);
+  });
+});

@@ -1,0 +1,191 @@
+import { promises as fs, readFileSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { Command } from 'commander';
+import {
+  HISTORY_EXPORT_FORMAT,
+  identifyHistory,
+  startedInfo,
+  type IncidentHistoryExport,
+} from '../../src/audit/history';
+import type { HistoryJson } from '../../src/audit/history-json';
+import { registerAuditCommands, type AuditCommandDeps } from '../../src/cli/audit-commands';
+import type { IncidentState } from '../../src/domain/incident';
+import { workflowsEntry } from '../../src/worker';
+import { actionOf, actors, approvalFor, type Harness } from '../support/incident-harness';
+import type { MemoryEstate } from '../support/memory-estate';
+
+export const HISTORIES_DIR = path.resolve(__dirname, '..', 'histories');
+
+/** The committed history files (test/histories/*.json), sorted. */
+export function committedHistoryFiles(): string[] {
+  return readdirSync(HISTORIES_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => path.join(HISTORIES_DIR, f));
+}
+
+/** A committed scenario as an export: `<name>.json`, or `<name>-run1.json`, `<name>-run2.json`... */
+export function committedExport(name: string): IncidentHistoryExport {
+  const files = committedHistoryFiles().filter((f) => {
+    const base = path.basename(f, '.json');
+    return base === name || new RegExp(`^${name}-run\\d+$`).test(base);
+  });
+  files.sort((a, b) => runNo(a) - runNo(b));
+  if (!files.length) throw new Error(`no committed history ${name}`);
+  const runs = files.map((f) => {
+    const history = JSON.parse(readFileSync(f, 'utf8')) as HistoryJson;
+    return { runId: startedInfo(history).runId!, status: 'COMPLETED' as const, history };
+  });
+  const who = identifyHistory(runs[0]!.history);
+  return {
+    format: HISTORY_EXPORT_FORMAT,
+    incidentId: who.incidentId ?? name,
+    workflowId: who.workflowId ?? name,
+    exportedAt: new Date(0).toISOString(),
+    encryption: { encrypted: false },
+    runs: runs.map((r, i) => ({
+      ...r,
+      status: i < runs.length - 1 ? ('CONTINUED_AS_NEW' as const) : ('COMPLETED' as const),
+    })),
+  };
+}
+
+function runNo(file: string): number {
+  return Number(/-run(\d+)\.json$/.exec(file)?.[1] ?? 0);
+}
+
+/**
+ * The current workflow code with one textual change applied before compilation (a webpack pre-loader on
+ * workflows/incident.ts), so tests can prove the replay check catches a nondeterministic change.
+ */
+export async function bundleWithPatch(find: string, replace: string): Promise<{ code: string }> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'quell-patch-'));
+  const loader = path.join(dir, 'patch-loader.cjs');
+  await fs.writeFile(
+    loader,
+    `module.exports = function (source) {
+  const { find, replace } = this.getOptions();
+  if (!source.includes(find)) throw new Error('patch target not found in ' + this.resourcePath + ': ' + find);
+  return source.split(find).join(replace);
+};\n`,
+  );
+  const silent = () => undefined;
+  try {
+    return await bundleWorkflowCode({
+      workflowsPath: workflowsEntry(),
+      logger: { log: silent, trace: silent, debug: silent, info: silent, warn: silent, error: silent },
+      webpackConfigHook: (config) => {
+        (config.module!.rules as unknown[]).push({
+          test: /workflows[\\/]incident\.ts$/,
+          enforce: 'pre',
+          use: [{ loader, options: { find, replace } }],
+        });
+        return config;
+      },
+    });
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+export interface CliRun {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/** Runs `quell <args>` (the audit commands only) in-process. */
+export async function runCli(
+  args: string[],
+  deps: Omit<AuditCommandDeps, 'stdout' | 'stderr' | 'setExitCode'> = {},
+): Promise<CliRun> {
+  let stdout = '';
+  let stderr = '';
+  let exitCode = 0;
+  const program = new Command().name('quell').exitOverride();
+  program.configureOutput({ writeOut: (s) => (stdout += s), writeErr: (s) => (stderr += s) });
+  registerAuditCommands(program, {
+    installRuntime: false,
+    ...deps,
+    stdout: { write: (s: string) => ((stdout += s), true) },
+    stderr: { write: (s: string) => ((stderr += s), true), isTTY: false },
+    setExitCode: (c) => (exitCode = c),
+  });
+  for (const cmd of program.commands) {
+    cmd.exitOverride();
+    for (const sub of cmd.commands) sub.exitOverride();
+  }
+  try {
+    await program.parseAsync(['node', 'quell', ...args]);
+  } catch (err) {
+    const code = (err as { exitCode?: number; code?: string }).exitCode;
+    if (code === undefined) throw err;
+    exitCode = code;
+  }
+  return { stdout, stderr, exitCode };
+}
+
+/**
+ * A closed incident with most kinds of timeline entries: approvals (update and signal), a permanent failure
+ * retried by a responder, evidence, a note, and closure as a false positive (compensation).
+ */
+export async function runRichIncident(
+  h: Harness,
+  estate: MemoryEstate,
+  tag: string,
+  opts: { signal?: (workflowId: string, approvalId: string) => Promise<void> } = {},
+): Promise<{
+  incidentId: string;
+  workflowId: string;
+  state: IncidentState;
+  hosts: string[];
+  accounts: string[];
+}> {
+  const host = `ws-${tag}`;
+  const account = `user.${tag}`;
+  estate.fail('isolateHost', host, 'permanent', 1);
+  const receipt = await h.ingest({
+    id: `rich-${tag}`,
+    rule: `rich.${tag}`,
+    severity: 'high',
+    hosts: [host],
+    accounts: [account],
+    ips: ['203.0.113.99'],
+  });
+  const id = receipt.incidentId;
+  let s = await h.until(
+    id,
+    (x) => x.approvals.filter((a) => a.state === 'pending').length === 2,
+    'approvals',
+  );
+  await h.service.decideApproval(
+    id,
+    approvalFor(s, actionOf(s, 'isolate_host', host).actionId).approvalId,
+    'approve',
+    `isolate ${host} now`,
+    actors.alice,
+  );
+  const disableApproval = approvalFor(s, actionOf(s, 'disable_account', account).actionId).approvalId;
+  if (opts.signal) await opts.signal(receipt.workflowId, disableApproval);
+  else await h.service.decideApproval(id, disableApproval, 'approve', undefined, actors.bob);
+  s = await h.until(id, (x) => actionOf(x, 'isolate_host', host).state === 'failed', 'isolation failed');
+  await h.service.resolveFailedAction(
+    id,
+    actionOf(s, 'isolate_host', host).actionId,
+    'retry',
+    'vendor fixed',
+    actors.rita,
+  );
+  await h.until(id, (x) => x.phase === 'eradication', 'eradication');
+  await h.service.addNote(
+    id,
+    `Reimage ${host} and rotate ${account} credentials.`,
+    'lessons_learned',
+    actors.rita,
+  );
+  await h.service.close(id, 'false_positive', `benign: ${account} ran an admin script`, actors.carol);
+  const state = await h.until(id, (x) => x.status === 'closed', 'closed');
+  return { incidentId: id, workflowId: receipt.workflowId, state, hosts: [host], accounts: [account] };
+}
