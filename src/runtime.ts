@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import { Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
 import { createApp } from './api/app';
+import { loadAuthConfig, type AuthConfig } from './api/auth';
+import { loadApiSettings } from './api/rate-limit';
+import { createAuditService } from './audit/service';
 import type { QuellConfig } from './config';
 import { buildConnectors, connectorsSummary, resolveConnectorsConfig } from './connectors/config';
 import { startLabServer } from './connectors/lab';
@@ -18,6 +21,8 @@ import { pinoSdkLogger } from './worker/sdk-logger';
 
 export interface RunningQuell {
   temporal: ProvisionedTemporal;
+  /** The API's token configuration (with generated demo tokens in development). */
+  auth?: AuthConfig;
   /** The built-in lab estate, when this process runs it. */
   labUrl?: string;
   /** One line per connector capability, for the banner (no secrets). */
@@ -55,7 +60,12 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
   const { config, logger, report } = opts;
   // Must precede the first native connection: the runtime is process-wide and installed once.
   Runtime.install({ logger: pinoSdkLogger(logger.child({ component: 'temporal-sdk' })) });
-  // Preparation first: a bad playbook stops start-up before anything else starts.
+  // Configuration errors stop start-up before anything starts: API auth (production refuses to run without
+  // tokens), then preparation (a bad playbook names its file and field).
+  const auth = opts.components.api
+    ? loadAuthConfig(process.env, { production: config.env === 'production' })
+    : undefined;
+  if (opts.components.api) loadApiSettings(process.env);
   const playbooks = await loadPlaybooks(config.playbooksDir);
   report(
     `Loaded ${playbooks.playbooks.length} playbooks from ${config.playbooksDir}: ${playbooks.playbooks.map((p) => p.playbook.id).join(', ')}`,
@@ -106,7 +116,15 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
     let apiUrl: string | undefined;
     if (opts.components.api) {
       const incidents = new IncidentService(client, config.taskQueue, playbooks, logger);
-      const app = createApp({ client, incidents, taskQueue: config.taskQueue, logger });
+      const app = createApp({
+        client,
+        incidents,
+        taskQueue: config.taskQueue,
+        logger,
+        auth: auth!,
+        audit: createAuditService(client),
+        ...loadApiSettings(process.env),
+      });
       const server = http.createServer(app);
       const addr = await listen(server, config.api.host, config.api.port);
       apiUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
@@ -122,6 +140,7 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
     }
     return {
       temporal,
+      ...(auth ? { auth } : {}),
       ...(labUrl ? { labUrl } : {}),
       connectorSummary,
       client,

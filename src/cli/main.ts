@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { demoTokenBanner } from '../api/auth';
 import { ConfigError, loadConfig } from '../config';
 import { createLogger } from '../logging';
 import { startQuell } from '../runtime';
@@ -44,8 +45,9 @@ async function runService(components: { worker: boolean; api: boolean }): Promis
     ...(quell.apiUrl
       ? [
           `  API:         ${quell.apiUrl}  (health ${quell.apiUrl}/healthz, readiness ${quell.apiUrl}/readyz)`,
-          `  Try:         curl -s -X POST ${quell.apiUrl}/api/v1/alerts -H 'content-type: application/json' \\`,
-          `                 -d @samples/alerts/generic-ransomware.json`,
+          ...(quell.auth ? demoTokenBanner(quell.auth) : []),
+          `  Try:         curl -s -X POST ${quell.apiUrl}/api/v1/alerts -H "Authorization: Bearer $QUELL_TOKEN" \\`,
+          `                 -H 'content-type: application/json' -d @samples/alerts/generic-ransomware.json`,
         ]
       : []),
     'Press Ctrl-C to stop.',

@@ -381,6 +381,16 @@ describe('error mapping', () => {
     expect(res.headers['retry-after']).toBe('5');
   });
 
+  it('a missing payload encryption key is a 500 that says so', async () => {
+    const err = Object.assign(new Error('payloads are encrypted with key k2'), {
+      name: 'MissingEncryptionKeyError',
+    });
+    incidents.fail('getState', () => err);
+    const res = await request(app).get(P).set('Authorization', bearer('responder'));
+    expectProblem(res, 500);
+    expect(res.body.title).toBe('Encryption key missing');
+  });
+
   it('an unexpected failure is a logged 500 problem that reveals nothing', async () => {
     incidents.fail('getState', () => new Error('database password is hunter2'));
     const res = await request(app).get(P).set('Authorization', bearer('responder'));

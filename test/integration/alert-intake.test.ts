@@ -2,10 +2,16 @@ import path from 'node:path';
 import request from 'supertest';
 import type { Client } from '@temporalio/client';
 import { createApp } from '../../src/api/app';
+import { loadAuthConfig } from '../../src/api/auth';
+
+const INGEST = 'ingest-token-0123456789abcdef';
+const READER = 'reader-token-0123456789abcdef';
+const bearer = (t: string) => ({ Authorization: `Bearer ${t}` });
 import { IncidentService } from '../../src/incidents/service';
 import { loadPlaybooks } from '../../src/playbooks/loader';
 import { genericAlert } from '../support/alerts';
 import { testLogger } from '../support/logger';
+import { MemoryEstate } from '../support/memory-estate';
 import { startTestWorker, testClient, type TestWorker } from '../support/temporal';
 
 describe('alert intake over HTTP (real worker, real Temporal dev server)', () => {
@@ -14,10 +20,19 @@ describe('alert intake over HTTP (real worker, real Temporal dev server)', () =>
   let app: ReturnType<typeof createApp>;
 
   beforeAll(async () => {
-    worker = await startTestWorker();
+    worker = await startTestWorker({ activityDeps: { connectors: new MemoryEstate().connectors() } });
     client = await testClient();
     const logger = testLogger();
     app = createApp({
+      auth: loadAuthConfig(
+        {
+          QUELL_API_TOKENS: JSON.stringify({
+            [INGEST]: { subject: 'siem', roles: ['ingest'] },
+            [READER]: { subject: 'rita', roles: ['responder'] },
+          }),
+        },
+        { production: false },
+      ),
       client,
       incidents: new IncidentService(
         client,
@@ -37,7 +52,7 @@ describe('alert intake over HTTP (real worker, real Temporal dev server)', () =>
 
   it('opens an incident workflow and reads its state back through a query', async () => {
     const alert = genericAlert({ severity: 'critical' });
-    const posted = await request(app).post('/api/v1/alerts').send(alert).expect(202);
+    const posted = await request(app).post('/api/v1/alerts').set(bearer(INGEST)).send(alert).expect(202);
     expect(posted.body).toMatchObject({ alertId: `${alert.source}:${alert.id}`, deduplicated: false });
     expect(posted.body.incidentId).toMatch(/^INC-[0-9a-f]{16}-[0-9a-f]{6}$/);
 
@@ -46,13 +61,16 @@ describe('alert intake over HTTP (real worker, real Temporal dev server)', () =>
     expect(description.status.name).toBe('RUNNING');
     expect(description.taskQueue).toBe(worker.taskQueue);
 
-    const state = await request(app).get(`/api/v1/incidents/${posted.body.incidentId}`).expect(200);
+    const state = await request(app)
+      .get(`/api/v1/incidents/${posted.body.incidentId}`)
+      .set(bearer(READER))
+      .expect(200);
     expect(state.body).toMatchObject({
       incidentId: posted.body.incidentId,
       title: alert.title,
       severity: 'critical',
       status: 'open',
-      phase: 'identification',
+      phase: 'containment',
       scope: { hosts: alert.hosts, accounts: alert.accounts },
       alerts: { count: 1 },
     });
@@ -60,22 +78,28 @@ describe('alert intake over HTTP (real worker, real Temporal dev server)', () =>
 
   it('records a redelivered alert once', async () => {
     const alert = genericAlert();
-    const first = await request(app).post('/api/v1/alerts').send(alert).expect(202);
-    const again = await request(app).post('/api/v1/alerts').send(alert).expect(202);
+    const first = await request(app).post('/api/v1/alerts').set(bearer(INGEST)).send(alert).expect(202);
+    const again = await request(app).post('/api/v1/alerts').set(bearer(INGEST)).send(alert).expect(202);
     expect(again.body).toMatchObject({ incidentId: first.body.incidentId, deduplicated: true });
-    const state = await request(app).get(`/api/v1/incidents/${first.body.incidentId}`).expect(200);
+    const state = await request(app)
+      .get(`/api/v1/incidents/${first.body.incidentId}`)
+      .set(bearer(READER))
+      .expect(200);
     expect(state.body.alerts.count).toBe(1);
   });
 
   it('answers 404 problem+json for an unknown incident', async () => {
-    const res = await request(app).get('/api/v1/incidents/INC-0000000000000000-000000').expect(404);
+    const res = await request(app)
+      .get('/api/v1/incidents/INC-0000000000000000-000000')
+      .set(bearer(READER))
+      .expect(404);
     expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
     expect(res.body).toMatchObject({ status: 404, title: 'Incident not found' });
   });
 
   it('rejects an invalid alert with 400 naming the field, and starts nothing', async () => {
     const alert = { ...genericAlert(), severity: 'apocalyptic' };
-    const res = await request(app).post('/api/v1/alerts').send(alert).expect(400);
+    const res = await request(app).post('/api/v1/alerts').set(bearer(INGEST)).send(alert).expect(400);
     expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
     expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'severity' })]));
   });

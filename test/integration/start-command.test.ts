@@ -31,6 +31,7 @@ async function startQuell(dataDir: string): Promise<Started> {
       QUELL_API_PORT: String(apiPort),
       QUELL_TEMPORAL_PORT: String(temporalPort),
       QUELL_TEMPORAL_HEADLESS: '1',
+      QUELL_LAB_PORT: '0',
       QUELL_LOG_LEVEL: 'warn',
       QUELL_SHUTDOWN_GRACE_MS: '2000',
     },
@@ -75,14 +76,21 @@ describe('quell start (the README first command)', () => {
       expect(ready).toMatchObject({ ready: true });
 
       const alert = genericAlert();
+      // Development mode prints one demo token per role.
+      const token = (role: string) =>
+        new RegExp(`^\\s+${role}\\s+(\\S+)$`, 'm').exec(quell.output())?.[1] ?? '';
+      expect(token('ingest')).not.toBe('');
       const posted = await fetch(`${quell.apiUrl}/api/v1/alerts`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token('ingest')}` },
         body: JSON.stringify(alert),
       });
       expect(posted.status).toBe(202);
       const receipt = (await posted.json()) as { incidentId: string };
-      const incident = await fetch(`${quell.apiUrl}/api/v1/incidents/${receipt.incidentId}`);
+      const incident = await fetch(`${quell.apiUrl}/api/v1/incidents/${receipt.incidentId}`, {
+        headers: { authorization: `Bearer ${token('responder')}` },
+      });
+      expect((await fetch(`${quell.apiUrl}/api/v1/incidents/${receipt.incidentId}`)).status).toBe(401);
       expect(incident.status).toBe(200);
       expect(await incident.json()).toMatchObject({ incidentId: receipt.incidentId, title: alert.title });
       // The embedded server persists to the data dir.

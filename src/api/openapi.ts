@@ -1,0 +1,279 @@
+/**
+ * The OpenAPI 3.1 document, generated from the route table (routes.ts) and the zod schemas the routes validate
+ * with, via zod 4's JSON Schema conversion (draft 2020-12, which OpenAPI 3.1 uses). Request schemas are rendered
+ * as what the API accepts (`io: "input"`: defaults make fields optional), response schemas as what it returns.
+ */
+import { z } from 'zod';
+import { ROLES } from '../domain/incident';
+import { ALERT_FORMAT_SCHEMAS } from '../ingest';
+import { PROBLEM_CONTENT_TYPE } from './problem';
+import type { RouteSpec } from './routes';
+import {
+  actionResolutionBody,
+  actionSchema,
+  alertBatchReceiptSchema,
+  alertReceiptSchema,
+  approvalDecisionBody,
+  approvalSchema,
+  auditDocumentSchema,
+  checklistBody,
+  checklistItemSchema,
+  closeBody,
+  closeReceiptSchema,
+  healthSchema,
+  incidentListItemSchema,
+  incidentListSchema,
+  incidentStateSchema,
+  noteBody,
+  noteSchema,
+  openApiDocumentSchema,
+  problemSchema,
+  readinessSchema,
+} from './schemas';
+
+type JsonSchema = Record<string, unknown>;
+type Registry = z.core.$ZodRegistry<{ id: string }>;
+
+const REQUEST_NAMES: [z.ZodType, string][] = [
+  [approvalDecisionBody, 'ApprovalDecisionRequest'],
+  [actionResolutionBody, 'ActionResolutionRequest'],
+  [checklistBody, 'ChecklistCompletionRequest'],
+  [noteBody, 'NoteRequest'],
+  [closeBody, 'CloseIncidentRequest'],
+  [ALERT_FORMAT_SCHEMAS.ocsf, 'OcsfDetectionFinding'],
+  [ALERT_FORMAT_SCHEMAS.elastic, 'ElasticSecurityAlert'],
+  [ALERT_FORMAT_SCHEMAS.alertmanager, 'AlertmanagerWebhook'],
+  [ALERT_FORMAT_SCHEMAS.generic, 'GenericAlert'],
+];
+const RESPONSE_NAMES: [z.ZodType, string][] = [
+  [problemSchema, 'Problem'],
+  [incidentStateSchema, 'IncidentState'],
+  [approvalSchema, 'Approval'],
+  [actionSchema, 'IncidentAction'],
+  [checklistItemSchema, 'ChecklistItem'],
+  [noteSchema, 'IncidentNote'],
+  [closeReceiptSchema, 'CloseReceipt'],
+  [incidentListSchema, 'IncidentList'],
+  [incidentListItemSchema, 'IncidentListItem'],
+  [alertReceiptSchema, 'AlertReceipt'],
+  [alertBatchReceiptSchema, 'AlertBatchReceipt'],
+  [healthSchema, 'Health'],
+  [readinessSchema, 'Readiness'],
+  [auditDocumentSchema, 'AuditDocument'],
+  [openApiDocumentSchema, 'OpenApiDocument'],
+];
+
+const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
+
+function register(registry: Registry, schema: z.ZodType, id: string): string {
+  const existing = registry.get(schema);
+  if (existing) return existing.id;
+  registry.add(schema, { id });
+  return id;
+}
+
+function convert(registry: Registry, io: 'input' | 'output'): Record<string, JsonSchema> {
+  const out = z.toJSONSchema(registry, {
+    target: 'draft-2020-12',
+    io,
+    unrepresentable: 'any',
+    uri: (id) => `#/components/schemas/${id}`,
+  }) as { schemas: Record<string, JsonSchema> };
+  const schemas: Record<string, JsonSchema> = {};
+  for (const [id, s] of Object.entries(out.schemas)) {
+    const { $schema: _s, $id: _i, ...rest } = s;
+    schemas[id] = rest;
+  }
+  return schemas;
+}
+
+/** Path and query parameters from an object schema's properties. */
+function parameters(schema: z.ZodType | undefined, where: 'path' | 'query'): JsonSchema[] {
+  if (!schema) return [];
+  const js = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as {
+    properties?: Record<string, JsonSchema>;
+    required?: string[];
+  };
+  return Object.entries(js.properties ?? {}).map(([name, s]) => {
+    const { description, ...rest } = s;
+    return {
+      name,
+      in: where,
+      required: where === 'path' || (js.required ?? []).includes(name),
+      ...(typeof description === 'string' ? { description } : {}),
+      schema: rest,
+    };
+  });
+}
+
+const headers = {
+  requestId: {
+    'X-Request-Id': { description: 'The request ID (also on every log line).', schema: { type: 'string' } },
+  },
+  retryAfter: {
+    'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer' } },
+  },
+  wwwAuthenticate: { 'WWW-Authenticate': { description: 'Bearer challenge.', schema: { type: 'string' } } },
+};
+
+function problem(description: string, extraHeaders: Record<string, unknown> = {}): JsonSchema {
+  return {
+    description,
+    headers: { ...headers.requestId, ...extraHeaders },
+    content: { [PROBLEM_CONTENT_TYPE]: { schema: ref('Problem') } },
+  };
+}
+
+/** Express `:param` to OpenAPI `{param}`. */
+export function openApiPath(expressPath: string): string {
+  return expressPath.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, '{$1}');
+}
+
+export function buildOpenApiDocument(
+  routes: RouteSpec[],
+  info: { title: string; version: string },
+): JsonSchema {
+  const requests: Registry = z.registry<{ id: string }>();
+  const responses: Registry = z.registry<{ id: string }>();
+  for (const [s, id] of REQUEST_NAMES) register(requests, s, id);
+  for (const [s, id] of RESPONSE_NAMES) register(responses, s, id);
+  const cap = (s: string) => `${s[0]!.toUpperCase()}${s.slice(1)}`;
+
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of routes) {
+    const op: Record<string, unknown> = {
+      operationId: r.operationId,
+      tags: [r.tag],
+      summary: r.summary,
+      ...(r.description ? { description: r.description } : {}),
+    };
+    if (r.auth === 'public') {
+      op.security = [];
+    } else {
+      op.security = r.auth === 'ingest' ? [{ bearer: [] }, { quellSignature: [] }] : [{ bearer: [] }];
+      op['x-quell-roles'] = [...new Set([...r.roles, 'admin'])];
+    }
+    const params = [...parameters(r.params, 'path'), ...parameters(r.query, 'query')];
+    if (r.auth === 'ingest') {
+      params.push(
+        {
+          name: 'X-Quell-Source',
+          in: 'header',
+          required: false,
+          description: 'For signed requests: the configured source name.',
+          schema: { type: 'string' },
+        },
+        {
+          name: 'X-Quell-Signature',
+          in: 'header',
+          required: false,
+          description:
+            'For signed requests: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + raw body)>.',
+          schema: { type: 'string' },
+        },
+      );
+    }
+    if (params.length > 0) op.parameters = params;
+
+    const bodySchema = r.body ?? r.rawBodyDoc;
+    if (bodySchema) {
+      const id = register(requests, bodySchema, `${cap(r.operationId)}Request`);
+      op.requestBody = {
+        // Responder routes read a missing body as {}: the body is required only when {} is not valid.
+        required: r.auth === 'ingest' || !bodySchema.safeParse({}).success,
+        content: { 'application/json': { schema: ref(id) } },
+      };
+    }
+
+    const res: Record<string, unknown> = {};
+    for (const [status, doc] of Object.entries(r.responses)) {
+      const content: Record<string, unknown> = {};
+      if (doc.schema) {
+        const id = register(responses, doc.schema, `${cap(r.operationId)}${status}Response`);
+        content[doc.contentType ?? 'application/json'] = { schema: ref(id) };
+      }
+      for (const alt of doc.alternatives ?? []) {
+        const id = register(
+          responses,
+          alt.schema,
+          `${cap(r.operationId)}${status}${cap(alt.contentType.split('/')[1] ?? 'alt')}Response`,
+        );
+        content[alt.contentType] = { schema: ref(id) };
+      }
+      res[status] = {
+        description: doc.description,
+        headers: headers.requestId,
+        ...(Object.keys(content).length > 0 ? { content } : {}),
+      };
+    }
+    const problems = new Map<number, { descriptions: string[]; headers: Record<string, unknown> }>();
+    const add = (status: number, description: string, extra: Record<string, unknown> = {}) => {
+      const entry = problems.get(status) ?? { descriptions: [], headers: {} };
+      entry.descriptions.push(description);
+      Object.assign(entry.headers, extra);
+      problems.set(status, entry);
+    };
+    if (r.body || r.query || r.auth === 'ingest') {
+      add(
+        400,
+        'Invalid request: malformed JSON, or fields that fail validation (`errors[]` names each one).',
+      );
+    }
+    if (r.auth !== 'public') {
+      add(401, 'Missing or invalid credentials.', headers.wwwAuthenticate);
+      add(403, 'The caller lacks the role this operation needs.');
+    }
+    if (r.params) add(404, 'No such resource (IDs that cannot exist are not found either).');
+    for (const [status, description] of Object.entries(r.errors ?? {})) add(Number(status), description);
+    if (r.body || r.auth === 'ingest') {
+      add(413, 'The body exceeds the size limit.');
+      add(415, 'The body is not application/json (or not UTF-8).');
+    }
+    if (r.auth === 'ingest') add(429, 'Rate limited: retry after the given time.', headers.retryAfter);
+    if (r.usesIncidents) add(503, 'Temporal is unavailable: retry after the given time.', headers.retryAfter);
+    for (const [status, p] of [...problems].sort(([a], [b]) => a - b)) {
+      if (res[String(status)] === undefined)
+        res[String(status)] = problem(p.descriptions.join(' '), p.headers);
+    }
+    res.default = problem('Unexpected error.');
+    op.responses = res;
+
+    const path = openApiPath(r.path);
+    paths[path] ??= {};
+    paths[path][r.method] = op;
+  }
+
+  return {
+    openapi: '3.1.0',
+    info: {
+      ...info,
+      description:
+        'Quell: security incident response on Temporal. Errors are RFC 9457 problem details ' +
+        '(application/problem+json). Roles: ' +
+        `${ROLES.join(', ')} (admin may do everything).`,
+    },
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    tags: [
+      { name: 'alerts', description: 'Alert intake.' },
+      { name: 'incidents', description: 'Reading incidents.' },
+      { name: 'responders', description: 'Responder and approver actions (as the verified caller).' },
+      { name: 'audit', description: 'Timelines, histories and reports (audit module).' },
+      { name: 'operations', description: 'Health, readiness, metrics, this document.' },
+    ],
+    paths,
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'An API token (QUELL_API_TOKENS).' },
+        quellSignature: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-Quell-Signature',
+          description:
+            'Alert sources only: HMAC-SHA256 over t + "." + raw body with a secret configured for the source ' +
+            'named in X-Quell-Source (QUELL_INGEST_SIGNING_SECRETS).',
+        },
+      },
+      schemas: { ...convert(requests, 'input'), ...convert(responses, 'output') },
+    },
+  };
+}

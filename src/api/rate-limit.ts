@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { ConfigError } from '../config';
+
+export interface RateLimitConfig {
+  /** Tokens added per second (sustained requests per second). */
+  perSecond: number;
+  /** Bucket size: how many requests may arrive at once after a quiet period. */
+  burst: number;
+}
+
+export const DEFAULT_INGEST_RATE: RateLimitConfig = { perSecond: 50, burst: 100 };
+
+export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+
+/**
+ * Token buckets in memory, one per key (a verified subject: the set of keys is the set of configured
+ * identities, so memory is bounded; buckets idle long enough to be full again are dropped anyway).
+ * Per process: with several API replicas the effective limit is the sum.
+ */
+export class TokenBucketLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private lastSweep = 0;
+
+  constructor(
+    readonly config: RateLimitConfig,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    if (!(config.perSecond > 0) || !(config.burst >= 1)) {
+      throw new Error('rate limit needs perSecond > 0 and burst >= 1');
+    }
+  }
+
+  take(key: string, cost = 1): RateDecision {
+    const now = this.now();
+    this.sweep(now);
+    const { perSecond, burst } = this.config;
+    const b = this.buckets.get(key) ?? { tokens: burst, at: now };
+    b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * perSecond);
+    b.at = now;
+    this.buckets.set(key, b);
+    if (b.tokens >= cost) {
+      b.tokens -= cost;
+      return { allowed: true };
+    }
+    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((cost - b.tokens) / perSecond)) };
+  }
+
+  private sweep(now: number): void {
+    if (now - this.lastSweep < 60_000) return;
+    this.lastSweep = now;
+    const refillMs = (this.config.burst / this.config.perSecond) * 1000;
+    for (const [key, b] of this.buckets) if (now - b.at > refillMs) this.buckets.delete(key);
+  }
+}
+
+export interface ApiSettings {
+  bodyLimit: string;
+  rateLimit: RateLimitConfig;
+}
+
+const positive = z.coerce.number().positive();
+
+/**
+ * API limits from the environment: `QUELL_API_BODY_LIMIT` (default 1mb, i.e. 1 MiB; bytes or e.g. "512kb"),
+ * `QUELL_INGEST_RATE_PER_SEC` (default 50) and `QUELL_INGEST_RATE_BURST` (default twice the rate, so 100).
+ * Thrown: ConfigError naming the variable when a value is invalid.
+ */
+export function loadApiSettings(env: Record<string, string | undefined>): ApiSettings {
+  const read = (name: string, fallback: number): number => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    const r = positive.safeParse(raw);
+    if (!r.success) throw new ConfigError(`${name} must be a positive number (got "${raw}").`);
+    return r.data;
+  };
+  const perSecond = read('QUELL_INGEST_RATE_PER_SEC', DEFAULT_INGEST_RATE.perSecond);
+  const burst = read('QUELL_INGEST_RATE_BURST', Math.max(1, perSecond * 2));
+  const bodyLimit = env.QUELL_API_BODY_LIMIT?.trim() || '1mb';
+  if (!/^\d+(?:\.\d+)?\s*(?:b|kb|mb)?$/i.test(bodyLimit)) {
+    throw new ConfigError(
+      `QUELL_API_BODY_LIMIT must be a size like 1048576, 512kb or 1mb (got "${bodyLimit}").`,
+    );
+  }
+  return { bodyLimit, rateLimit: { perSecond, burst: Math.max(1, burst) } };
+}

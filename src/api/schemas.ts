@@ -1,0 +1,368 @@
+/**
+ * The schemas the API validates with and documents with: request bodies, path parameters and queries are
+ * parsed with these, and the OpenAPI document is generated from the very same objects (see openapi.ts).
+ * Response schemas mirror the domain types; the type assertions at the bottom make the build fail when the
+ * two drift apart.
+ */
+import { z } from 'zod';
+import { ALERT_FORMATS, SEVERITIES } from '../domain/alert';
+import type { CloseReceipt } from '../domain/contracts';
+import {
+  ACTION_STATES,
+  CONTAINMENT_KINDS,
+  PHASES,
+  ROLES,
+  UNDO_KINDS,
+  type Approval,
+  type ChecklistItem,
+  type IncidentAction,
+  type IncidentNote,
+  type IncidentState,
+} from '../domain/incident';
+import type { IncidentListItem } from '../incidents/types';
+
+// ---- Path parameters ----
+
+export const INCIDENT_ID_PATTERN = /^INC-[0-9a-f]{16}-[0-9a-f]{6}$/;
+export const incidentIdSchema = z
+  .string()
+  .regex(INCIDENT_ID_PATTERN, 'not an incident ID (INC-<16 hex>-<6 hex>)')
+  .describe('Incident ID, e.g. INC-3f9a0c1b2d4e5f60-a1b2c3.');
+/** Approval, action and checklist item IDs: whatever the workflow assigns, within a safe alphabet. */
+const subId = (what: string) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, `not a valid ${what} ID`)
+    .describe(`${what[0]!.toUpperCase()}${what.slice(1)} ID, as listed in the incident state.`);
+
+export const incidentParams = z.strictObject({ id: incidentIdSchema });
+export const approvalParams = z.strictObject({ id: incidentIdSchema, approvalId: subId('approval') });
+export const actionParams = z.strictObject({ id: incidentIdSchema, actionId: subId('action') });
+export const checklistParams = z.strictObject({ id: incidentIdSchema, itemId: subId('checklist item') });
+
+// ---- Queries ----
+
+export const alertQuery = z.strictObject({
+  format: z
+    .enum(ALERT_FORMATS, { error: `expected one of ${ALERT_FORMATS.join(', ')}` })
+    .optional()
+    .describe('The body format; detected from the body when omitted.'),
+});
+
+export const LIST_LIMIT_DEFAULT = 20;
+export const LIST_LIMIT_MAX = 100;
+export const listQuery = z.strictObject({
+  status: z.enum(['open', 'closed']).optional(),
+  severity: z.enum(SEVERITIES).optional(),
+  phase: z.enum(PHASES).optional(),
+  limit: z.coerce
+    .number({ error: 'expected a number' })
+    .int()
+    .min(1)
+    .max(LIST_LIMIT_MAX)
+    .default(LIST_LIMIT_DEFAULT)
+    .describe(`Page size, 1-${LIST_LIMIT_MAX} (default ${LIST_LIMIT_DEFAULT}).`),
+  cursor: z.string().min(1).max(4_000).optional().describe('`nextCursor` from the previous page.'),
+});
+
+export const reportQuery = z.strictObject({
+  format: z.enum(['json', 'markdown']).default('json'),
+});
+
+// ---- Request bodies (strict: an unknown field is an error, so nobody can smuggle in an approver or a role) ----
+
+const comment = z.string().trim().max(5_000).describe('Free text recorded with the decision.');
+
+export const approvalDecisionBody = z
+  .strictObject({
+    decision: z.enum(['approve', 'reject']),
+    comment: comment.optional(),
+  })
+  .describe('An approver decision. The approver is the verified caller; it cannot be named in the body.');
+
+export const actionResolutionBody = z.strictObject({ comment: comment.optional() });
+
+export const checklistBody = z.strictObject({
+  note: z.string().trim().max(5_000).optional(),
+});
+
+export const noteBody = z.strictObject({
+  text: z.string().trim().min(1).max(20_000),
+  kind: z.enum(['note', 'lessons_learned']).default('note'),
+});
+
+export const closeBody = z.strictObject({
+  resolution: z.enum(['false_positive', 'resolved']),
+  comment: comment.optional(),
+});
+
+// ---- Responses ----
+
+const timestamp = z.iso.datetime({ offset: true });
+const severity = z.enum(SEVERITIES);
+const alertSeverity = z.enum([...SEVERITIES, 'informational']);
+const phase = z.enum(PHASES);
+const role = z.enum(ROLES);
+const actionKind = z.enum([...CONTAINMENT_KINDS, ...UNDO_KINDS]);
+
+export const problemSchema = z
+  .looseObject({
+    type: z.string().describe('URI identifying the problem type.'),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    instance: z.string().optional(),
+    requestId: z.string().optional(),
+    errors: z
+      .array(z.object({ path: z.string(), message: z.string() }))
+      .optional()
+      .describe('For validation problems: each offending field and what is wrong with it.'),
+    refusal: z.string().optional().describe('For refusals by the incident: the refusal type.'),
+  })
+  .describe('RFC 9457 problem details (application/problem+json).');
+
+export const alertReceiptSchema = z.object({
+  incidentId: z.string(),
+  workflowId: z.string(),
+  alertId: z.string(),
+  deduplicated: z.boolean(),
+});
+export const alertBatchReceiptSchema = z
+  .object({ items: z.array(alertReceiptSchema) })
+  .describe('For an Alertmanager webhook: one receipt per alert, in the order of `alerts[]`.');
+
+export const incidentListItemSchema = z.object({
+  incidentId: z.string(),
+  workflowId: z.string(),
+  runId: z.string(),
+  severity: z.string().optional(),
+  phase: z.string().optional(),
+  status: z.string().optional(),
+  playbook: z.string().optional(),
+  hosts: z.array(z.string()),
+  startedAt: z.string(),
+  closedAt: z.string().optional(),
+});
+export const incidentListSchema = z.object({
+  items: z.array(incidentListItemSchema),
+  nextCursor: z.string().optional(),
+});
+
+const entitiesSchema = z.object({
+  hosts: z.array(z.string()),
+  accounts: z.array(z.string()),
+  ips: z.array(z.string()),
+  domains: z.array(z.string()),
+});
+
+export const actionSchema = z.object({
+  actionId: z.string(),
+  kind: actionKind,
+  target: z.string(),
+  purpose: z.enum(['containment', 'recovery']),
+  undoes: z.string().optional(),
+  policy: z.enum(['auto', 'approve', 'two_person', 'never']),
+  state: z.enum(ACTION_STATES),
+  approvalId: z.string().optional(),
+  attempts: z.number().int(),
+  responderRetries: z.number().int(),
+  lastError: z
+    .object({ type: z.string(), message: z.string(), at: timestamp, attempt: z.number().int().optional() })
+    .optional(),
+  result: z
+    .object({
+      alreadyInState: z.boolean(),
+      vendorRef: z.string().optional(),
+      verifiedState: z.string().optional(),
+    })
+    .optional(),
+  createdAt: timestamp,
+  startedAt: timestamp.optional(),
+  finishedAt: timestamp.optional(),
+  reason: z.string().optional(),
+  resolutions: z.array(
+    z.object({
+      resolution: z.enum(['retry', 'skip']),
+      by: z.string(),
+      at: timestamp,
+      comment: z.string().optional(),
+    }),
+  ),
+  compensatedBy: z.string().optional(),
+  requestedResolution: z.enum(['retry', 'skip']).optional(),
+  saga: z.boolean().optional(),
+});
+
+const refusedDecisionSchema = z.object({
+  decider: z.string(),
+  decision: z.enum(['approve', 'reject']),
+  reason: z.string(),
+  type: z.string(),
+  at: timestamp,
+  via: z.literal('signal'),
+});
+
+export const approvalSchema = z.object({
+  approvalId: z.string(),
+  actionIds: z.array(z.string()),
+  policy: z.enum(['approve', 'two_person']),
+  state: z.enum(['pending', 'approved', 'rejected', 'expired', 'cancelled']),
+  requiredApprovers: z.number().int(),
+  request: z.object({ action: actionKind, target: z.string(), why: z.string(), undo: z.string(), severity }),
+  requestedBy: z.array(z.string()),
+  decisions: z.array(
+    z.object({
+      decision: z.enum(['approve', 'reject']),
+      decider: z.string(),
+      roles: z.array(role),
+      comment: z.string().optional(),
+      at: timestamp,
+      via: z.enum(['update', 'signal']),
+    }),
+  ),
+  refusedAttempts: z.array(refusedDecisionSchema),
+  requestedAt: timestamp,
+  escalateAt: timestamp.optional(),
+  expiresAt: timestamp.optional(),
+  escalatedAt: timestamp.optional(),
+  decidedAt: timestamp.optional(),
+  expiryOutcome: z.enum(['approve', 'reject']).optional(),
+});
+
+export const checklistItemSchema = z.object({
+  itemId: z.string(),
+  text: z.string(),
+  completedBy: z.string().optional(),
+  completedAt: timestamp.optional(),
+  note: z.string().optional(),
+});
+
+export const noteSchema = z.object({
+  noteId: z.string(),
+  kind: z.enum(['note', 'lessons_learned']),
+  text: z.string(),
+  author: z.string(),
+  at: timestamp,
+});
+
+export const closeReceiptSchema = z.object({
+  incidentId: z.string(),
+  resolution: z.enum(['false_positive', 'resolved']),
+  compensating: z
+    .array(z.string())
+    .describe('Containment actions that will be undone (in this order) before the incident closes.'),
+});
+
+const evidenceSchema = z.object({
+  evidenceId: z.string(),
+  name: z.string(),
+  subject: z.string(),
+  sha256: z.string(),
+  sizeBytes: z.number().int(),
+  location: z.string(),
+  collectedBy: z.string(),
+  collectedAt: timestamp,
+  timeZone: z.string(),
+  source: z.string(),
+  window: z.object({ from: timestamp, to: timestamp }).optional(),
+});
+
+const notificationSchema = z.object({
+  route: z.string(),
+  subject: z.string(),
+  reason: z.string(),
+  phase,
+  at: timestamp,
+  delivered: z.boolean(),
+  error: z.string().optional(),
+});
+
+const alertSummarySchema = z.object({
+  alertId: z.string(),
+  source: z.string(),
+  title: z.string(),
+  ruleName: z.string(),
+  severity: alertSeverity,
+  detectedAt: timestamp,
+  receivedAt: timestamp,
+  raisedBy: z.string(),
+});
+
+const seconds = z.number().nullable();
+
+export const incidentStateSchema = z.object({
+  incidentId: z.string(),
+  workflowId: z.string(),
+  title: z.string(),
+  severity,
+  phase,
+  status: z.enum(['open', 'closed']),
+  resolution: z.enum(['false_positive', 'resolved']).optional(),
+  playbook: z.object({ id: z.string(), name: z.string(), version: z.number().int(), hash: z.string() }),
+  correlationKey: z.string(),
+  openedAt: timestamp,
+  scope: entitiesSchema,
+  alerts: z.object({
+    count: z.number().int(),
+    deduplicated: z.number().int(),
+    recent: z.array(alertSummarySchema),
+  }),
+  actions: z.array(actionSchema),
+  approvals: z.array(approvalSchema),
+  checklist: z.array(checklistItemSchema),
+  evidence: z.array(evidenceSchema),
+  notifications: z.array(notificationSchema),
+  notes: z.array(noteSchema),
+  phaseTimestamps: z.partialRecord(phase, timestamp),
+  milestones: z.object({
+    firstActivityAt: timestamp.optional(),
+    detectedAt: timestamp.optional(),
+    openedAt: timestamp,
+    acknowledgedAt: timestamp.optional(),
+    containedAt: timestamp.optional(),
+    recoveredAt: timestamp.optional(),
+    closedAt: timestamp.optional(),
+  }),
+  metrics: z.object({
+    mttdSeconds: seconds,
+    mttaSeconds: seconds,
+    mttcSeconds: seconds,
+    mttrSeconds: seconds,
+  }),
+  runs: z.number().int(),
+  refusedSignals: z.array(refusedDecisionSchema.extend({ approvalId: z.string() })).optional(),
+  reopened: z.number().int(),
+});
+
+export const healthSchema = z.object({ status: z.literal('ok') });
+export const readinessSchema = z.object({
+  ready: z.boolean(),
+  temporal: z.object({ reachable: z.boolean(), error: z.string().optional() }),
+  worker: z.object({ polling: z.boolean(), pollers: z.number().int(), error: z.string().optional() }),
+});
+/** Audit outputs (timeline, history, JSON report) belong to the audit module; documented as JSON objects. */
+export const auditDocumentSchema = z
+  .record(z.string(), z.unknown())
+  .describe('Produced by the audit module.');
+export const openApiDocumentSchema = z.record(z.string(), z.unknown()).describe('This OpenAPI 3.1 document.');
+
+// ---- Drift guards: the response schemas must describe exactly the domain types ----
+
+/** Flattens intersections (deeply) so structurally identical types compare equal. */
+type Simplify<T> = T extends (infer U)[]
+  ? Simplify<U>[]
+  : T extends object
+    ? { [K in keyof T]: Simplify<T[K]> }
+    : T;
+type Equal<A, B> =
+  (<T>() => T extends Simplify<A> ? 1 : 2) extends <T>() => T extends Simplify<B> ? 1 : 2 ? true : false;
+type Assert<T extends true> = T;
+export type SchemaDriftGuards = [
+  Assert<Equal<z.infer<typeof incidentStateSchema>, IncidentState>>,
+  Assert<Equal<z.infer<typeof approvalSchema>, Approval>>,
+  Assert<Equal<z.infer<typeof actionSchema>, IncidentAction>>,
+  Assert<Equal<z.infer<typeof checklistItemSchema>, ChecklistItem>>,
+  Assert<Equal<z.infer<typeof noteSchema>, IncidentNote>>,
+  Assert<Equal<z.infer<typeof closeReceiptSchema>, CloseReceipt>>,
+  Assert<Equal<z.infer<typeof incidentListItemSchema>, IncidentListItem>>,
+];

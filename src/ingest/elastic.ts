@@ -1,0 +1,240 @@
+import { z } from 'zod';
+import type { AlertSeverity, NormalizedAlert } from '../domain/alert';
+import {
+  EntityCollector,
+  FIRST_SEEN_LABEL,
+  RESOLVED_ID_SUFFIX,
+  asArray,
+  clip,
+  earlier,
+  entityString,
+  ipString,
+  oneOrMany,
+  rfc3339,
+  toIso,
+  typeFromAttack,
+} from './common';
+
+/** Every dot-boundary prefix of the wanted names ("a.b.c" -> "a", "a.b", "a.b.c"). */
+function prefixesOf(names: Iterable<string>): Set<string> {
+  const out = new Set<string>();
+  for (const name of names) {
+    const parts = name.split('.');
+    for (let i = 1; i <= parts.length; i++) out.add(parts.slice(0, i).join('.'));
+  }
+  return out;
+}
+
+/**
+ * Reads a document the way Elasticsearch does: `{"kibana.alert.uuid": x}`, `{"kibana": {"alert": {"uuid": x}}}`
+ * and any mix are the same field, and arrays are transparent (an array of objects contributes every element's
+ * values). Returns each dotted field's values in document order. Iterative, so nesting depth cannot overflow.
+ * With `wanted`, only subtrees that can lead to those fields are visited (and path strings stay short).
+ */
+export function flattenFields(doc: unknown, wanted?: Iterable<string>): Map<string, unknown[]> {
+  const allowed = wanted ? prefixesOf(wanted) : undefined;
+  const out = new Map<string, unknown[]>();
+  const stack: { prefix: string; value: unknown }[] = [{ prefix: '', value: doc }];
+  while (stack.length > 0) {
+    const { prefix, value } = stack.pop()!;
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push({ prefix, value: value[i] as unknown });
+    } else if (value !== null && typeof value === 'object') {
+      const entries = Object.entries(value as Record<string, unknown>);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [k, v] = entries[i]!;
+        const path = prefix ? `${prefix}.${k}` : k;
+        if (allowed && !allowed.has(path)) continue;
+        stack.push({ prefix: path, value: v });
+      }
+    } else if (prefix && value !== null && value !== undefined) {
+      const list = out.get(prefix);
+      if (list) list.push(value);
+      else out.set(prefix, [value]);
+    }
+  }
+  return out;
+}
+
+const strings = oneOrMany(z.string().max(1_000));
+const entities = oneOrMany(entityString);
+const ips = oneOrMany(ipString);
+
+/** The Elastic fields Quell reads, by their dotted ECS / Kibana names (documents may nest them or not). */
+const fieldShape = {
+  // Required (checked below, so the JSON Schema does not claim the dotted layout is the only one).
+  'kibana.alert.uuid': z.string().trim().min(1).max(400).optional(),
+  'kibana.alert.rule.name': z.string().trim().min(1).max(1_000).optional(),
+  'kibana.alert.rule.rule_id': z.string().max(400).optional(),
+  'kibana.alert.rule.description': z.string().max(50_000).optional(),
+  'kibana.alert.reason': z.string().max(50_000).optional(),
+  'kibana.alert.severity': z
+    .enum(['low', 'medium', 'high', 'critical'], { error: 'expected low, medium, high or critical' })
+    .optional(),
+  'kibana.alert.risk_score': z.number().min(0).max(100).optional(),
+  'kibana.alert.workflow_status': z.string().max(100).optional(),
+  'kibana.alert.original_time': rfc3339.optional(),
+  '@timestamp': rfc3339.optional(),
+  'kibana.alert.rule.tags': strings.optional(),
+  'kibana.alert.rule.threat.tactic.id': strings.optional(),
+  'kibana.alert.rule.threat.tactic.name': strings.optional(),
+  'kibana.alert.rule.threat.technique.id': strings.optional(),
+  'kibana.alert.rule.threat.technique.subtechnique.id': strings.optional(),
+  'threat.tactic.id': strings.optional(),
+  'threat.tactic.name': strings.optional(),
+  'threat.technique.id': strings.optional(),
+  'threat.technique.subtechnique.id': strings.optional(),
+  'host.name': entities.optional(),
+  'host.hostname': entities.optional(),
+  'user.name': entities.optional(),
+  'source.ip': ips.optional(),
+  'destination.ip': ips.optional(),
+  'destination.domain': entities.optional(),
+  'dns.question.name': entities.optional(),
+  'url.domain': entities.optional(),
+};
+const FIELD_NAMES = Object.keys(fieldShape) as (keyof typeof fieldShape)[];
+
+/**
+ * An Elastic Security alert (a document from `.alerts-security.alerts-*`, or what a Kibana connector or
+ * Watcher posts). Only the fields above are read and checked; everything else in the document is ignored.
+ * Requires `kibana.alert.uuid`, `kibana.alert.rule.name`, a severity (`kibana.alert.severity`, else
+ * `kibana.alert.risk_score`) and a time (`@timestamp`, else `kibana.alert.original_time`).
+ */
+export const elasticAlertFieldsSchema = z
+  .object(fieldShape)
+  .superRefine(
+    (f, ctx) => {
+      for (const name of ['kibana.alert.uuid', 'kibana.alert.rule.name'] as const) {
+        if (f[name] === undefined) ctx.addIssue({ code: 'custom', path: [name], message: 'required' });
+      }
+      if (f['kibana.alert.severity'] === undefined && f['kibana.alert.risk_score'] === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['kibana.alert.severity'],
+          message: 'required (or kibana.alert.risk_score)',
+        });
+      }
+      if (f['@timestamp'] === undefined && f['kibana.alert.original_time'] === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['@timestamp'],
+          message: 'required (or kibana.alert.original_time)',
+        });
+      }
+      // Runs even when other fields failed (it only checks presence), so every missing field is named at once.
+    },
+    { when: () => true },
+  )
+  .describe('Elastic Security alert; fields may be nested objects or dotted keys (both are read).');
+export type ElasticAlertFields = z.infer<typeof elasticAlertFieldsSchema>;
+
+/** The document's values for the fields Quell reads: one value as itself, several as an array. */
+export function elasticFieldView(doc: unknown): Record<string, unknown> {
+  const fields = flattenFields(doc, FIELD_NAMES);
+  const view: Record<string, unknown> = {};
+  for (const name of FIELD_NAMES) {
+    const values = fields.get(name);
+    if (!values || values.length === 0) continue;
+    view[name] = values.length === 1 ? values[0] : values;
+  }
+  return view;
+}
+
+/** Loose detection: `event.kind: "signal"` or any `kibana.alert.*` field, nested or dotted. */
+export function looksLikeElastic(body: Record<string, unknown>): boolean {
+  const kibana = body.kibana;
+  if (kibana !== null && typeof kibana === 'object' && 'alert' in kibana) return true;
+  if (Object.keys(body).some((k) => k.startsWith('kibana.alert'))) return true;
+  const event = body.event;
+  const kind =
+    body['event.kind'] ??
+    (event !== null && typeof event === 'object' ? (event as Record<string, unknown>).kind : undefined);
+  return kind === 'signal' || (Array.isArray(kind) && kind.includes('signal'));
+}
+
+/** Elastic's default risk score to severity bands (0-21 low, 22-47 medium, 48-73 high, 74-100 critical). */
+export function severityFromRiskScore(score: number): AlertSeverity {
+  if (score >= 74) return 'critical';
+  if (score >= 48) return 'high';
+  if (score >= 22) return 'medium';
+  return 'low';
+}
+
+const TYPE_TAG = /^(?:quell[.:])?type\s*[:=]\s*(\S.*)$/i;
+
+/**
+ * - source: `elastic-security`; ID: `kibana.alert.uuid` (`#resolved` appended when the alert's workflow status
+ *   is closed, so the closing notice is recorded, not deduplicated).
+ * - title and rule: `kibana.alert.rule.name`; description: `kibana.alert.reason`, else the rule description.
+ * - type: a rule tag `type:<value>` (e.g. `type:account_compromise`), else derived from the rule's MITRE
+ *   ATT&CK mapping (`kibana.alert.rule.threat.*`, then ECS `threat.*`: technique first, then tactic).
+ * - severity: `kibana.alert.severity`, else the band of `kibana.alert.risk_score`.
+ * - detectedAt: `@timestamp` (when the rule fired), else `kibana.alert.original_time`; first seen:
+ *   `kibana.alert.original_time` (when the source event happened).
+ * - entities: `host.name`/`host.hostname`, `user.name`, `source.ip`/`destination.ip`,
+ *   `dns.question.name`/`url.domain`/`destination.domain`.
+ */
+export function normalizeElastic(f: ElasticAlertFields, receivedAt: string): NormalizedAlert {
+  const closed = f['kibana.alert.workflow_status']?.toLowerCase() === 'closed';
+  const tagType = asArray(f['kibana.alert.rule.tags'])
+    .map((t) => TYPE_TAG.exec(t.trim())?.[1]?.trim())
+    .find((t): t is string => !!t);
+  const type =
+    tagType ??
+    typeFromAttack(
+      [
+        ...asArray(f['kibana.alert.rule.threat.technique.subtechnique.id']),
+        ...asArray(f['kibana.alert.rule.threat.technique.id']),
+        ...asArray(f['threat.technique.subtechnique.id']),
+        ...asArray(f['threat.technique.id']),
+      ],
+      [
+        ...asArray(f['kibana.alert.rule.threat.tactic.id']),
+        ...asArray(f['kibana.alert.rule.threat.tactic.name']),
+        ...asArray(f['threat.tactic.id']),
+        ...asArray(f['threat.tactic.name']),
+      ],
+    );
+  const severity = f['kibana.alert.severity'] ?? severityFromRiskScore(f['kibana.alert.risk_score'] ?? 0);
+  const stamp = f['@timestamp'] ?? f['kibana.alert.original_time'];
+  const detectedAt = toIso(stamp ?? receivedAt);
+  const original = f['kibana.alert.original_time'] ? toIso(f['kibana.alert.original_time']) : undefined;
+  const e = new EntityCollector();
+  e.add('hosts', asArray(f['host.name']), asArray(f['host.hostname']));
+  e.add('accounts', asArray(f['user.name']));
+  e.add('ips', asArray(f['source.ip']), asArray(f['destination.ip']));
+  e.add(
+    'domains',
+    asArray(f['dns.question.name']),
+    asArray(f['url.domain']),
+    asArray(f['destination.domain']),
+  );
+  const description = f['kibana.alert.reason'] ?? f['kibana.alert.rule.description'];
+  // Present: the schema's refinement requires them.
+  const uuid = f['kibana.alert.uuid'] ?? '';
+  const rule = f['kibana.alert.rule.name'] ?? '';
+  return {
+    source: 'elastic-security',
+    sourceAlertId: closed ? `${uuid}${RESOLVED_ID_SUFFIX}` : uuid,
+    format: 'elastic',
+    title: clip(rule, 1000),
+    ruleName: clip(rule, 500),
+    ...(type ? { type: clip(type, 200) } : {}),
+    severity,
+    detectedAt,
+    receivedAt,
+    entities: e.result(),
+    ...(description?.trim() ? { description: clip(description, 10_000) } : {}),
+    labels: {
+      ...(f['kibana.alert.rule.rule_id']
+        ? { 'elastic.rule_id': clip(f['kibana.alert.rule.rule_id'], 400) }
+        : {}),
+      ...(f['kibana.alert.risk_score'] !== undefined
+        ? { 'elastic.risk_score': String(f['kibana.alert.risk_score']) }
+        : {}),
+      ...(original ? { [FIRST_SEEN_LABEL]: earlier(original, detectedAt) ?? original } : {}),
+    },
+    ...(closed ? { resolved: true } : {}),
+  };
+}
