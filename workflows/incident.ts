@@ -51,6 +51,7 @@ import {
   type RefusalType,
 } from '../src/domain/contracts';
 import { digest53 } from '../src/domain/digest';
+import { isInternalIp } from '../src/domain/ip';
 import {
   CONTAINMENT_KINDS,
   ENTITY_OF,
@@ -569,7 +570,9 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     for (const kind of CONTAINMENT_KINDS) {
       const policy = containmentPolicy(playbook, kind, state.severity);
       if (!policy) continue;
+      const onlyExternal = kind === 'block_ip' && playbook.containment.block_ip?.targets !== 'all';
       for (const target of state.scope[ENTITY_OF[kind]]) {
+        if (onlyExternal && isInternalIp(target)) continue; // our own estate: investigated, never blocked
         const existing = state.actions.filter(
           (a) => a.purpose === 'containment' && a.kind === kind && a.target === target,
         );

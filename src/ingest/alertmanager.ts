@@ -2,7 +2,6 @@ import { z } from 'zod';
 import type { NormalizedAlert } from '../domain/alert';
 import {
   EntityCollector,
-  FIRST_SEEN_LABEL,
   RESOLVED_ID_SUFFIX,
   clip,
   isIpAddress,
@@ -115,7 +114,8 @@ export function normalizeAlertmanager(hook: AlertmanagerWebhook, receivedAt: str
       receivedAt,
       entities: e.result(),
       ...(description?.trim() ? { description: clip(description, 10_000) } : {}),
-      labels: { ...a.labels, [FIRST_SEEN_LABEL]: startsAt },
+      labels: { ...a.labels },
+      firstSeenAt: startsAt,
       ...(resolved ? { resolved: true } : {}),
     } satisfies NormalizedAlert;
   });

@@ -2,13 +2,6 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { AlertEntities, AlertSeverity } from '../domain/alert';
 
-/**
- * Where normalizers put when the source says the activity began (OCSF `finding_info.first_seen_time`, Elastic
- * `kibana.alert.original_time`, Alertmanager `startsAt`), as an ISO timestamp in the alert's labels.
- * NormalizedAlert has no field for it yet (see the report: `firstSeenAt` asked of the domain owner).
- */
-export const FIRST_SEEN_LABEL = 'quell.first_seen_at';
-
 /** Suffix of the source alert ID of a message saying that an alert resolved (so it is not deduplicated away). */
 export const RESOLVED_ID_SUFFIX = '#resolved';
 

@@ -2,7 +2,6 @@ import { z } from 'zod';
 import type { AlertSeverity, NormalizedAlert } from '../domain/alert';
 import {
   EntityCollector,
-  FIRST_SEEN_LABEL,
   RESOLVED_ID_SUFFIX,
   asArray,
   clip,
@@ -233,8 +232,8 @@ export function normalizeElastic(f: ElasticAlertFields, receivedAt: string): Nor
       ...(f['kibana.alert.risk_score'] !== undefined
         ? { 'elastic.risk_score': String(f['kibana.alert.risk_score']) }
         : {}),
-      ...(original ? { [FIRST_SEEN_LABEL]: earlier(original, detectedAt) ?? original } : {}),
     },
+    ...(original ? { firstSeenAt: earlier(original, detectedAt) ?? original } : {}),
     ...(closed ? { resolved: true } : {}),
   };
 }

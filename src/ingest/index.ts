@@ -11,7 +11,7 @@ import { genericAlertSchema, normalizeGeneric } from './generic';
 import { looksLikeOcsf, normalizeOcsf, ocsfDetectionFindingSchema } from './ocsf';
 
 export { ALERT_FORMATS, type AlertFormat };
-export { FIRST_SEEN_LABEL, RESOLVED_ID_SUFFIX } from './common';
+export { RESOLVED_ID_SUFFIX } from './common';
 
 /** The schema each format's body is validated with (Elastic's applies to the document's field view). */
 export const ALERT_FORMAT_SCHEMAS = {

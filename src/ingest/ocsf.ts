@@ -2,7 +2,6 @@ import { z } from 'zod';
 import type { AlertSeverity, NormalizedAlert } from '../domain/alert';
 import {
   EntityCollector,
-  FIRST_SEEN_LABEL,
   RESOLVED_ID_SUFFIX,
   clip,
   entityString,
@@ -206,8 +205,8 @@ export function normalizeOcsf(f: OcsfDetectionFinding, receivedAt: string): Norm
     labels: {
       'ocsf.activity': ACTIVITY[f.activity_id as keyof typeof ACTIVITY],
       ...(f.metadata.product.vendor_name ? { 'ocsf.vendor': clip(f.metadata.product.vendor_name, 200) } : {}),
-      ...(firstSeen ? { [FIRST_SEEN_LABEL]: earlier(firstSeen, detectedAt) ?? firstSeen } : {}),
     },
+    ...(firstSeen ? { firstSeenAt: earlier(firstSeen, detectedAt) ?? firstSeen } : {}),
     ...(resolved ? { resolved: true } : {}),
   };
 }

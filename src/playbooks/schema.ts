@@ -57,6 +57,8 @@ export type RetryPolicyConfig = z.infer<typeof retryPolicy>;
 const containmentAction = z
   .object({
     approval: policyBySeverity,
+    /** For block_ip: `external` (default) leaves internal addresses (RFC 1918, loopback, ...) alone. */
+    targets: z.enum(['external', 'all']).default('external'),
     retry: retryPolicy.prefault({}),
   })
   .strict();

@@ -1,6 +1,5 @@
 import type { NormalizedAlert } from '../../src/domain/alert';
 import {
-  FIRST_SEEN_LABEL,
   detectAlertFormat,
   normalizeAlertBody,
   type AlertFormat,
@@ -49,7 +48,7 @@ describe('sample payloads', () => {
         domains: ['telemetry-sync.example.net'],
       },
     });
-    expect(a.labels?.[FIRST_SEEN_LABEL]).toBe('2026-11-28T08:41:55.000Z');
+    expect(a.firstSeenAt).toBe('2026-11-28T08:41:55.000Z');
     expect(a.resolved).toBeUndefined();
     expect(matchingPlaybooks(a)).toEqual(['c2']);
   });
@@ -65,7 +64,7 @@ describe('sample payloads', () => {
       detectedAt: '2026-11-28T10:03:41.512Z',
       entities: { hosts: [], accounts: ['m.chen'], ips: ['198.51.100.23'], domains: [] },
     });
-    expect(a.labels?.[FIRST_SEEN_LABEL]).toBe('2026-11-28T09:58:12.000Z');
+    expect(a.firstSeenAt).toBe('2026-11-28T09:58:12.000Z');
     expect(matchingPlaybooks(a)).toEqual(['compromised-account']);
   });
 

@@ -190,4 +190,23 @@ describe('incident workflow: phases, approvals, recovery (real Temporal, memory 
       h.service.decideApproval(id, 'apr-999', 'approve', undefined, actors.bob),
     ).rejects.toBeInstanceOf(IncidentRefusedError);
   });
+
+  it('blocks only external addresses: internal ones in scope are investigated, never blocked at the edge', async () => {
+    const { incidentId: id } = await h.ingest({
+      severity: 'critical',
+      hosts: [],
+      accounts: [],
+      ips: ['10.20.4.117', '203.0.113.66'],
+    });
+    const s = await h.until(
+      id,
+      (x) => x.phase !== 'identification' && x.phase !== 'containment',
+      'containment done',
+    );
+    expect(s.scope.ips).toEqual(['10.20.4.117', '203.0.113.66']);
+    expect(s.actions.map((a) => [a.kind, a.target, a.state])).toEqual([
+      ['block_ip', '203.0.113.66', 'succeeded'],
+    ]);
+    expect(estate.ips.has('10.20.4.117')).toBe(false);
+  });
 });

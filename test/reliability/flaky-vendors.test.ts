@@ -38,7 +38,7 @@ describe('drill: flaky vendors', () => {
     const targets = Array.from({ length: n }, (_, i) => ({
       host: `ws-flaky-${i}-${tag}`,
       account: `user-${i}-${tag}`,
-      ip: `10.77.${Math.floor(i / 250)}.${(i % 250) + 1}`,
+      ip: `203.0.113.${i + 1}`,
     }));
     const started = Date.now();
     const receipts = await pool(targets, 8, (t) =>

@@ -1,3 +1,4 @@
+import { isInternalIp } from '../../src/domain/ip';
 import {
   buildIncidentId,
   incidentWorkflowId,
@@ -24,5 +25,28 @@ describe('incident and workflow IDs', () => {
     expect(searchAttributeFlags()).toEqual(
       expect.arrayContaining(['QuellSeverity=Keyword', 'QuellHosts=KeywordList', 'QuellIncidentId=Keyword']),
     );
+  });
+});
+
+describe('isInternalIp', () => {
+  it('recognises internal ranges and leaves public addresses alone', () => {
+    for (const ip of [
+      '10.20.4.117',
+      '192.168.1.1',
+      '172.16.0.9',
+      '172.31.255.1',
+      '127.0.0.1',
+      '169.254.1.1',
+      '100.64.0.1',
+      '::1',
+      'fd12:3456::1',
+      'fe80::1',
+      '::ffff:10.0.0.1',
+    ]) {
+      expect([ip, isInternalIp(ip)]).toEqual([ip, true]);
+    }
+    for (const ip of ['203.0.113.66', '8.8.8.8', '172.32.0.1', '2001:db8::1', '::ffff:8.8.8.8']) {
+      expect([ip, isInternalIp(ip)]).toEqual([ip, false]);
+    }
   });
 });
