@@ -87,7 +87,7 @@ export interface AuthConfigInit {
   signingSecrets?: Record<string, string | string[]>;
   signatureToleranceSeconds?: number;
   /** Set when the tokens were generated for a development run (role -> token), for the start banner. */
-  demoTokens?: Record<Role, string>;
+  demoTokens?: Record<string, string>;
 }
 
 export type SignatureCheck =
@@ -100,7 +100,7 @@ export type SignatureCheck =
 export class AuthConfig {
   readonly #tokens: TokenIdentity[];
   readonly #secrets: Map<string, Buffer[]>;
-  readonly #demoTokens: Readonly<Record<Role, string>> | undefined;
+  readonly #demoTokens: Readonly<Record<string, string>> | undefined;
   readonly signatureToleranceSeconds: number;
 
   constructor(init: AuthConfigInit) {
@@ -119,7 +119,7 @@ export class AuthConfig {
   }
 
   /** Role -> token, when these are generated DEMO tokens (development only); print them in the start banner. */
-  get demoTokens(): Readonly<Record<Role, string>> | undefined {
+  get demoTokens(): Readonly<Record<string, string>> | undefined {
     return this.#demoTokens;
   }
 
@@ -284,13 +284,18 @@ function readJsonSetting(
   }
 }
 
-function generateDemoTokens(): { tokens: AuthConfigInit['tokens']; demoTokens: Record<Role, string> } {
+function generateDemoTokens(): { tokens: AuthConfigInit['tokens']; demoTokens: Record<string, string> } {
   const tokens: AuthConfigInit['tokens'] = {};
-  const demoTokens = {} as Record<Role, string>;
-  for (const role of ROLES) {
-    const token = `quell-demo-${role}-${randomBytes(24).toString('base64url')}`;
-    tokens[token] = { subject: `demo-${role}`, roles: [role] };
-    demoTokens[role] = token;
+  const demoTokens: Record<string, string> = {};
+  // A second approver, so a newcomer can walk a two-person approval with demo tokens alone.
+  const identities: [string, Role][] = [
+    ...ROLES.map((role): [string, Role] => [role, role]),
+    ['approver-2', 'approver'],
+  ];
+  for (const [name, role] of identities) {
+    const token = `quell-demo-${name}-${randomBytes(24).toString('base64url')}`;
+    tokens[token] = { subject: `demo-${name}`, roles: [role] };
+    demoTokens[name] = token;
   }
   return { tokens, demoTokens };
 }
@@ -356,7 +361,7 @@ export function demoTokenBanner(auth: AuthConfig): string[] {
   if (!demo) return [];
   return [
     '  DEMO API tokens (development only, new on every start; set QUELL_API_TOKENS for real ones):',
-    ...ROLES.map((role) => `    ${role.padEnd(10)} ${demo[role]}`),
+    ...Object.entries(demo).map(([name, token]) => `    ${name.padEnd(10)} ${token}`),
   ];
 }
 

@@ -484,7 +484,7 @@ export function apiRoutes(deps: RouteDeps): RouteSpec[] {
       method: 'get',
       path: '/api/v1/incidents/:id/report',
       tag: 'audit',
-      summary: 'The incident report (JSON, or Markdown with ?format=markdown).',
+      summary: 'The incident report: JSON, or Markdown with `Accept: text/markdown` (or ?format=markdown).',
       auth: 'bearer',
       roles: ['auditor'],
       params: incidentParams,
@@ -498,10 +498,13 @@ export function apiRoutes(deps: RouteDeps): RouteSpec[] {
         },
       },
       errors: { 404: 'No such incident.', 501: 'The audit module is not part of this build.' },
-      handle: async ({ params, query }) => {
+      handle: async ({ params, query, req }) => {
         if (!deps.audit) throw notAvailable('Incident reports');
-        const report = await deps.audit.report(params.id, query.format);
-        if (query.format === 'markdown') {
+        const format =
+          query.format ??
+          (req.accepts(['application/json', 'text/markdown']) === 'text/markdown' ? 'markdown' : 'json');
+        const report = await deps.audit.report(params.id, format);
+        if (format === 'markdown') {
           return {
             status: 200,
             text: typeof report === 'string' ? report : JSON.stringify(report),

@@ -66,7 +66,8 @@ export const listQuery = z.strictObject({
 });
 
 export const reportQuery = z.strictObject({
-  format: z.enum(['json', 'markdown']).default('json'),
+  /** Overrides the Accept header: `markdown` or `json`. */
+  format: z.enum(['json', 'markdown']).optional(),
 });
 
 // ---- Request bodies (strict: an unknown field is an error, so nobody can smuggle in an approver or a role) ----

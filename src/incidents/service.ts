@@ -125,7 +125,10 @@ export class IncidentService implements IncidentOperations {
         if (!retryable || Date.now() > deadline) {
           if (refusal?.type === 'IncidentClosing') {
             // The incident for this key is still undoing containment; the sender retries later (503).
-            throw new TemporalUnavailableError(`incident ${workflowId} is still closing; retry the alert later`, 30);
+            throw new TemporalUnavailableError(
+              `incident ${workflowId} is still closing; retry the alert later`,
+              30,
+            );
           }
           if (refusal) throw refusal;
           throw err;
@@ -195,7 +198,9 @@ export class IncidentService implements IncidentOperations {
     if (filter.status) clauses.push(`${SA_STATUS.name} = ${quote(filter.status)}`);
     if (filter.severity) clauses.push(`${SA_SEVERITY.name} = ${quote(filter.severity)}`);
     if (filter.phase) clauses.push(`${SA_PHASE.name} = ${quote(filter.phase)}`);
-    const query = `${clauses.join(' AND ')} ORDER BY StartTime DESC`;
+    // No ORDER BY: the SQLite visibility store of the dev server refuses it. Temporal's own order is newest
+    // first (open incidents by start time, then closed ones by close time), which is what a responder wants.
+    const query = clauses.join(' AND ');
     try {
       const response = await this.client.workflowService.listWorkflowExecutions({
         namespace: this.client.options.namespace,

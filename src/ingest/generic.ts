@@ -37,6 +37,10 @@ export const genericAlertSchema = z
       .datetime({ offset: true })
       .optional()
       .describe('When the source detected it; defaults to receipt time.'),
+    firstSeenAt: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe('When the detected activity began, if known (gives the incident its MTTD).'),
     description: z.string().max(10_000).optional(),
     hosts: entities,
     accounts: entities,
@@ -60,6 +64,7 @@ export function normalizeGeneric(alert: GenericAlert, receivedAt: string): Norma
     ...(alert.type ? { type: alert.type } : {}),
     severity: alert.severity,
     detectedAt: alert.detectedAt ?? receivedAt,
+    ...(alert.firstSeenAt ? { firstSeenAt: alert.firstSeenAt } : {}),
     receivedAt,
     entities: {
       hosts: alert.hosts ?? [],

@@ -92,12 +92,16 @@ describe('loadAuthConfig', () => {
     expect(() => loadAuthConfig({ QUELL_API_TOKENS: '{}' }, { production: true })).toThrow(/No API tokens/);
   });
 
-  it('generates DEMO tokens only outside production, one per role, new each time', () => {
+  it('generates DEMO tokens only outside production, one per role plus a second approver, new each time', () => {
     const a = loadAuthConfig({}, { production: false });
     const b = loadAuthConfig({}, { production: false });
-    expect(Object.keys(a.demoTokens!).sort()).toEqual([...ROLES].sort());
+    expect(Object.keys(a.demoTokens!).sort()).toEqual([...ROLES, 'approver-2'].sort());
+    expect(a.authenticate(a.demoTokens!['approver-2']!)).toEqual({
+      subject: 'demo-approver-2',
+      roles: ['approver'],
+    });
     for (const role of ROLES) {
-      const token = a.demoTokens![role];
+      const token = a.demoTokens![role]!;
       expect(token).toMatch(new RegExp(`^quell-demo-${role}-`));
       expect(a.authenticate(token)).toEqual({ subject: `demo-${role}`, roles: [role] });
       expect(token).not.toBe(b.demoTokens![role]);
@@ -105,7 +109,7 @@ describe('loadAuthConfig', () => {
     }
     const banner = demoTokenBanner(a);
     expect(banner[0]).toMatch(/DEMO/);
-    expect(banner.join('\n')).toContain(a.demoTokens!.admin);
+    expect(banner.join('\n')).toContain(a.demoTokens!.admin!);
   });
 
   it('uses configured tokens (no demo tokens) when given, in any mode', () => {

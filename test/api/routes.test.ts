@@ -434,11 +434,15 @@ describe('audit routes', () => {
     const md = await get(`${P}/report?format=markdown`).expect(200);
     expect(md.headers['content-type']).toMatch(/^text\/markdown/);
     expect(md.text).toBe('# Report');
+    const negotiated = await get(`${P}/report`).set('Accept', 'text/markdown').expect(200);
+    expect(negotiated.headers['content-type']).toMatch(/^text\/markdown/);
+    expect(negotiated.text).toBe('# Report');
     expectProblem(await get(`${P}/report?format=pdf`), 400);
     expect(calls).toEqual([
       ['timeline', INCIDENT_ID],
       ['history', INCIDENT_ID],
       ['report', INCIDENT_ID, 'json'],
+      ['report', INCIDENT_ID, 'markdown'],
       ['report', INCIDENT_ID, 'markdown'],
     ]);
   });

@@ -108,4 +108,43 @@ describe('alert intake over HTTP (real worker, real Temporal dev server)', () =>
     const res = await request(app).get('/readyz').expect(200);
     expect(res.body).toMatchObject({ ready: true, temporal: { reachable: true }, worker: { polling: true } });
   });
+
+  it('lists incidents through Temporal visibility, filtered and paged', async () => {
+    const tag = `list-${Date.now()}`;
+    const posted: string[] = [];
+    for (const severity of ['critical', 'low', 'critical'] as const) {
+      const res = await request(app)
+        .post('/api/v1/alerts')
+        .set(bearer(INGEST))
+        .send(
+          genericAlert({
+            severity,
+            rule: `${tag}.${severity}.${posted.length}`,
+            hosts: [`${tag}-${posted.length}`],
+          }),
+        )
+        .expect(202);
+      posted.push(res.body.incidentId);
+    }
+    // Visibility is eventually consistent: poll until the new incidents are listed.
+    const listed = async (query: string) =>
+      (await request(app).get(`/api/v1/incidents?${query}`).set(bearer(READER)).expect(200)).body;
+    let page: { items: { incidentId: string; severity: string; hosts: string[] }[]; nextCursor?: string };
+    const deadline = Date.now() + 15_000;
+    do {
+      page = await listed('severity=critical&limit=100');
+    } while (
+      posted.filter((id, i) => i !== 1 && !page.items.some((x) => x.incidentId === id)).length > 0 &&
+      Date.now() < deadline
+    );
+    const mine = page.items.filter((x) => posted.includes(x.incidentId));
+    expect(mine.map((x) => x.incidentId).sort()).toEqual([posted[0], posted[2]].sort());
+    expect(mine.every((x) => x.severity === 'critical')).toBe(true);
+    const first = await listed('limit=1');
+    expect(first.items).toHaveLength(1);
+    expect(first.nextCursor).toEqual(expect.any(String));
+    const second = await listed(`limit=1&cursor=${encodeURIComponent(first.nextCursor)}`);
+    expect(second.items).toHaveLength(1);
+    expect(second.items[0].incidentId).not.toBe(first.items[0].incidentId);
+  });
 });
