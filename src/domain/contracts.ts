@@ -67,14 +67,22 @@ export function incidentWorkflowId(correlationDigest: string): string {
 }
 
 /**
- * An incident's ID: the correlation digest (which names the workflow) and the first six hex digits of the
+ * An incident's ID: the correlation digest (which names the workflow) and the last six hex digits of the
  * incident's first run ID (which tells incidents apart when a later incident reuses a closed one's key).
  */
 export function buildIncidentId(workflowId: string, firstExecutionRunId: string): string {
   const digest = workflowId.startsWith(WORKFLOW_ID_PREFIX)
     ? workflowId.slice(WORKFLOW_ID_PREFIX.length)
     : workflowId;
-  return `INC-${digest}-${firstExecutionRunId.replace(/-/g, '').slice(0, 6)}`;
+  return `INC-${digest}-${incidentRunTag(firstExecutionRunId)}`;
+}
+
+/**
+ * The part of an incident ID taken from its first run ID: the last six hex digits. The tail, not the head:
+ * run IDs are UUIDv7, whose leading digits are a timestamp shared by every run started within hours.
+ */
+export function incidentRunTag(firstExecutionRunId: string): string {
+  return firstExecutionRunId.replace(/-/g, '').slice(-6);
 }
 
 const INCIDENT_ID_PATTERN = /^INC-([0-9a-f]{16})-([0-9a-f]{6})$/;

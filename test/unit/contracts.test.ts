@@ -10,9 +10,13 @@ import { correlationDigest } from '../../src/incidents/correlation';
 describe('incident and workflow IDs', () => {
   it('round-trips an incident ID to the workflow it lives in', () => {
     const workflowId = incidentWorkflowId(correlationDigest('rule|host:ws-1'));
-    const incidentId = buildIncidentId(workflowId, '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0');
-    expect(incidentId).toMatch(/^INC-[0-9a-f]{16}-0f1e2d$/);
-    expect(parseIncidentId(incidentId)).toEqual({ workflowId, runTag: '0f1e2d' });
+    const incidentId = buildIncidentId(workflowId, '019ac6a1-4b5a-7978-8796-a5b4c3d2e1f0');
+    expect(incidentId).toMatch(/^INC-[0-9a-f]{16}-d2e1f0$/);
+    expect(parseIncidentId(incidentId)).toEqual({ workflowId, runTag: 'd2e1f0' });
+    // Runs started moments apart (UUIDv7 share their leading digits) still get different incident IDs.
+    expect(buildIncidentId(workflowId, '019ac6a1-4b5a-7978-8796-a5b4c3d2e1f0')).not.toBe(
+      buildIncidentId(workflowId, '019ac6a1-4b5b-7000-9111-0a1b2c3d4e5f'),
+    );
   });
 
   it('rejects text that is not an incident ID', () => {
