@@ -462,7 +462,7 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
       incidentId: state.incidentId,
       actionId: action.actionId,
       target: action.target,
-      comment: `Quell ${state.incidentId}: ${action.kind} ${action.target} (${state.title})`,
+      comment: `${action.kind} ${action.target} (${state.title})`, // connectors prefix the incident ID
     });
     action.attempts += outcome.attempt;
     action.result = {
