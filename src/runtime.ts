@@ -5,7 +5,9 @@ import { Runtime, type NativeConnection, type Worker } from '@temporalio/worker'
 import { createApp } from './api/app';
 import { loadAuthConfig, type AuthConfig } from './api/auth';
 import { loadApiSettings } from './api/rate-limit';
+import { signerFromEnv } from './audit/bundle';
 import { createAuditService } from './audit/service';
+import { codecFromEnv, encryptionDataConverter } from './temporal/codec';
 import type { QuellConfig } from './config';
 import { buildConnectors, connectorsSummary, resolveConnectorsConfig } from './connectors/config';
 import { startLabServer } from './connectors/lab';
@@ -65,6 +67,10 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
   const auth = opts.components.api
     ? loadAuthConfig(process.env, { production: config.env === 'production' })
     : undefined;
+  // Payload encryption (QUELL_ENCRYPTION_KEY): the same codec on the worker, the API's client and the audit views.
+  const codec = codecFromEnv();
+  const dataConverter = codec ? encryptionDataConverter(codec) : undefined;
+  const signer = opts.components.api ? signerFromEnv() : undefined;
   if (opts.components.api) loadApiSettings(process.env);
   const playbooks = await loadPlaybooks(config.playbooksDir);
   report(
@@ -78,7 +84,7 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
     }
   };
   try {
-    const client = await connectClient(temporal);
+    const client = await connectClient(temporal, dataConverter ? { dataConverter } : {});
     cleanups.push(() => client.connection.close());
     let worker: Worker | undefined;
     let nativeConnection: NativeConnection | undefined;
@@ -105,6 +111,7 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
         activityDeps: { ...(connectors ? { connectors } : {}) },
         shutdownGraceTimeMs: config.shutdownGraceMs,
         ...(config.workflowBundlePath ? { workflowBundle: { codePath: config.workflowBundlePath } } : {}),
+        ...(dataConverter ? { dataConverter } : {}),
       });
       const w = worker;
       workerDone = w.run();
@@ -115,14 +122,20 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
     }
     let apiUrl: string | undefined;
     if (opts.components.api) {
-      const incidents = new IncidentService(client, config.taskQueue, playbooks, logger);
+      const incidents = new IncidentService(client, config.taskQueue, playbooks, logger, {
+        redactSearchAttributes: codec !== undefined,
+      });
       const app = createApp({
         client,
         incidents,
         taskQueue: config.taskQueue,
         logger,
         auth: auth!,
-        audit: createAuditService(client),
+        audit: createAuditService(client, {
+          ...(codec ? { codec } : {}),
+          ...(signer ? { signer } : {}),
+          ...(connectors ? { evidenceStore: connectors.evidence } : {}),
+        }),
         ...loadApiSettings(process.env),
       });
       const server = http.createServer(app);

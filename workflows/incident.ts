@@ -14,6 +14,7 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -78,6 +79,15 @@ import type { RetryPolicyConfig } from '../src/playbooks/schema';
 export type { IncidentWorkflowInput };
 
 const RECENT_ALERTS = 10;
+
+/** Workflow changes made after histories existed; each `patched()` keeps older histories replaying. */
+const PATCH_SKIP_INTERNAL_IPS = 'skip-internal-ips';
+const PATCH_INCIDENT_ID_RUN_TAIL = 'incident-id-run-tail';
+
+/** Incident IDs before PATCH_INCIDENT_ID_RUN_TAIL took the head of the run ID. */
+function legacyIncidentId(workflowId: string, firstExecutionRunId: string): string {
+  return buildIncidentId(workflowId, firstExecutionRunId.replace(/-/g, '').slice(0, 6).padStart(32, '0'));
+}
 /** Continue as new well before Temporal's history warning (10,240 events) and its 2,000-updates-per-run cap. */
 const HISTORY_EVENTS_BEFORE_CONTINUE = 8_000;
 const MESSAGES_BEFORE_CONTINUE = 1_000;
@@ -174,7 +184,9 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
   const carried: CarriedIncident | undefined = input.carried;
 
   const state: IncidentState = carried?.state ?? {
-    incidentId: buildIncidentId(info.workflowId, info.firstExecutionRunId),
+    incidentId: patched(PATCH_INCIDENT_ID_RUN_TAIL)
+      ? buildIncidentId(info.workflowId, info.firstExecutionRunId)
+      : legacyIncidentId(info.workflowId, info.firstExecutionRunId),
     workflowId: info.workflowId,
     title: '',
     severity: playbook.severity.minimum,
@@ -221,9 +233,12 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
       { key: SA_PHASE, value: state.phase },
       { key: SA_STATUS, value: state.status },
       { key: SA_PLAYBOOK, value: state.playbook.id },
-      { key: SA_CORRELATION_KEY, value: state.correlationKey },
-      { key: SA_HOSTS, value: [...state.scope.hosts] },
-      { key: SA_ACCOUNTS, value: [...state.scope.accounts] },
+      {
+        key: SA_CORRELATION_KEY,
+        value: input.redactSearchAttributes ? `digest:${digest53(state.correlationKey)}` : state.correlationKey,
+      },
+      { key: SA_HOSTS, value: input.redactSearchAttributes ? [] : [...state.scope.hosts] },
+      { key: SA_ACCOUNTS, value: input.redactSearchAttributes ? [] : [...state.scope.accounts] },
     ];
     // Only changed values: each upsert is a history event, and busy incidents see thousands of alerts.
     const changed = wanted.filter(
@@ -572,7 +587,8 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
       if (!policy) continue;
       const onlyExternal = kind === 'block_ip' && playbook.containment.block_ip?.targets !== 'all';
       for (const target of state.scope[ENTITY_OF[kind]]) {
-        if (onlyExternal && isInternalIp(target)) continue; // our own estate: investigated, never blocked
+        // Our own estate is investigated, never blocked at the edge (a change made once histories existed).
+        if (onlyExternal && isInternalIp(target) && patched(PATCH_SKIP_INTERNAL_IPS)) continue;
         const existing = state.actions.filter(
           (a) => a.purpose === 'containment' && a.kind === kind && a.target === target,
         );

@@ -1,5 +1,9 @@
 import { Command, Option } from 'commander';
 import { demoTokenBanner } from '../api/auth';
+import { SigningKeyError } from '../audit/bundle';
+import { PlaybookError } from '../playbooks/loader';
+import { EncryptionConfigError } from '../temporal/codec';
+import { registerAuditCommands } from './audit-commands';
 import { ConfigError, loadConfig } from '../config';
 import { createLogger } from '../logging';
 import { startQuell } from '../runtime';
@@ -13,7 +17,10 @@ function fail(err: unknown): never {
   if (
     err instanceof ConfigError ||
     err instanceof TemporalCliUnavailableError ||
-    err instanceof DevServerStartError
+    err instanceof DevServerStartError ||
+    err instanceof EncryptionConfigError ||
+    err instanceof SigningKeyError ||
+    err instanceof PlaybookError
   ) {
     process.stderr.write(`quell: ${err.message}\n`);
     process.exit(2);
@@ -140,6 +147,7 @@ export function buildProgram(): Command {
       if (!opts.quiet) report(`${cli.version} (${cli.source})`);
       process.stdout.write(`${cli.path}\n`);
     });
+  registerAuditCommands(program);
   return program;
 }
 

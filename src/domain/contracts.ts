@@ -155,6 +155,11 @@ export interface IncidentWorkflowInput {
   correlationKey: string;
   playbook: Playbook;
   playbookHash: string;
+  /**
+   * Keep entity names out of search attributes (hosts, accounts, the correlation key): Temporal indexes them in
+   * plain text where no payload codec reaches. Set when payload encryption is on.
+   */
+  redactSearchAttributes?: boolean;
   /** Set only when continuing as new. */
   carried?: CarriedIncident;
 }

@@ -81,6 +81,10 @@ export class IncidentService implements IncidentOperations {
     private readonly taskQueue: string,
     private readonly playbooks: PlaybookRegistry,
     private readonly logger?: Logger,
+    private readonly options: {
+      /** With payload encryption on: keep hosts and accounts out of search attributes (see IncidentWorkflowInput). */
+      redactSearchAttributes?: boolean;
+    } = {},
   ) {}
 
   /**
@@ -92,7 +96,12 @@ export class IncidentService implements IncidentOperations {
     const { playbook, hash } = this.playbooks.select(alert);
     const correlationKey = correlationKeyFor(playbook, alert);
     const workflowId = incidentWorkflowId(correlationDigest(correlationKey));
-    const input: IncidentWorkflowInput = { correlationKey, playbook, playbookHash: hash };
+    const input: IncidentWorkflowInput = {
+      correlationKey,
+      playbook,
+      playbookHash: hash,
+      ...(this.options.redactSearchAttributes ? { redactSearchAttributes: true } : {}),
+    };
     const deadline = Date.now() + 60_000;
     for (let attempt = 1; ; attempt++) {
       const startWorkflowOperation = new WithStartWorkflowOperation(INCIDENT_WORKFLOW_TYPE, {
@@ -108,13 +117,19 @@ export class IncidentService implements IncidentOperations {
         });
         return { ...receipt, workflowId, playbookId: playbook.id };
       } catch (err) {
-        if (isTemporalUnavailable(err)) {
+        // The server aborts updates in flight when the incident continues as new (reported as UNAVAILABLE):
+        // the incident is fine and the next run takes the alert, so this is a retry, not an outage.
+        const abortedByContinueAsNew = causes(err).some(
+          (e) => e instanceof Error && /update was aborted/i.test(e.message),
+        );
+        if (isTemporalUnavailable(err) && !abortedByContinueAsNew) {
           throw new TemporalUnavailableError(`Temporal is unreachable: ${(err as Error).message}`);
         }
         // Too many updates in flight on one busy incident, an incident continuing as new, or one closing as this
         // alert arrived: all clear within moments, so wait and try again rather than lose the alert.
         const refusal = refusalOf(err);
         const retryable =
+          abortedByContinueAsNew ||
           isResourceExhausted(err) ||
           refusal?.type === 'IncidentClosing' ||
           (err instanceof WorkflowUpdateFailedError && !refusal) ||

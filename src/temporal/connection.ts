@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
 import type { TemporalTlsConfig } from '../config';
 
@@ -23,15 +24,25 @@ function tlsOptions(tls: TemporalEndpoint['tls']): ConnectionOptions['tls'] {
   };
 }
 
-/** Opens a client connection (API, CLI, tests) to the endpoint's namespace. */
-export async function connectClient(endpoint: TemporalEndpoint): Promise<Client> {
+/**
+ * Opens a client connection (API, CLI, tests) to the endpoint's namespace. `dataConverter`: e.g. the
+ * encryption converter from `dataConverterFromEnv()` (src/temporal/codec.ts); the worker must use the same one.
+ */
+export async function connectClient(
+  endpoint: TemporalEndpoint,
+  opts: { dataConverter?: DataConverter } = {},
+): Promise<Client> {
   const tls = tlsOptions(endpoint.tls);
   const connection = await Connection.connect({
     address: endpoint.address,
     ...(tls ? { tls } : {}),
     ...(endpoint.apiKey ? { apiKey: endpoint.apiKey } : {}),
   });
-  return new Client({ connection, namespace: endpoint.namespace });
+  return new Client({
+    connection,
+    namespace: endpoint.namespace,
+    ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
+  });
 }
 
 /** Opens the worker's native connection to the endpoint. */

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { DataConverter } from '@temporalio/common';
 import {
   bundleWorkflowCode,
   Worker,
@@ -24,9 +25,19 @@ export function workflowsEntry(): string {
   );
 }
 
-/** Bundles the workflow code once, e.g. so a test run or several workers reuse one bundle. */
-export async function bundleWorkflows(): Promise<{ code: string }> {
-  return bundleWorkflowCode({ workflowsPath: workflowsEntry(), logger: quietBundlerLogger });
+/**
+ * Bundles the workflow code once, e.g. so a test run or several workers reuse one bundle. Workers with an
+ * encryption data converter should pass its `failureConverterPath`, so failures raised inside workflow code
+ * are encoded too (payload codecs run outside the sandbox and need nothing in the bundle).
+ */
+export async function bundleWorkflows(
+  opts: { failureConverterPath?: string } = {},
+): Promise<{ code: string }> {
+  return bundleWorkflowCode({
+    workflowsPath: workflowsEntry(),
+    logger: quietBundlerLogger,
+    ...(opts.failureConverterPath ? { failureConverterPath: opts.failureConverterPath } : {}),
+  });
 }
 
 const quietBundlerLogger = {
@@ -49,6 +60,12 @@ export interface IncidentWorkerOptions {
   /** How long in-flight activities may run after shutdown is requested before they are cancelled. */
   shutdownGraceTimeMs?: number;
   maxCachedWorkflows?: number;
+  /**
+   * E.g. the encryption converter (`dataConverterFromEnv()` in src/temporal/codec.ts); clients must use the same.
+   * Without a prebuilt `workflowBundle`, its `failureConverterPath` is bundled into the workflow code too; with
+   * one, build the bundle with `bundleWorkflows({ failureConverterPath })`.
+   */
+  dataConverter?: DataConverter;
 }
 
 /** Creates (but does not run) the worker that executes incident workflows and their activities. */
@@ -61,5 +78,6 @@ export async function createIncidentWorker(opts: IncidentWorkerOptions): Promise
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: workflowsEntry() }),
     shutdownGraceTime: opts.shutdownGraceTimeMs ?? 10_000,
     ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
+    ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
   });
 }

@@ -7,7 +7,7 @@ import type { Logger } from '../logging';
  */
 export function pinoSdkLogger(logger: Logger): SdkLogger {
   const write = (level: LogLevel, message: string, meta?: LogMetadata) => {
-    const component = meta?.sdkComponent;
+    const component: unknown = meta?.sdkComponent;
     const fromUserCode = component === 'workflow' || component === 'activity';
     switch (level) {
       case 'TRACE':

@@ -12,9 +12,54 @@ import {
 import type { HistoryJson } from '../../src/audit/history-json';
 import { registerAuditCommands, type AuditCommandDeps } from '../../src/cli/audit-commands';
 import type { IncidentState } from '../../src/domain/incident';
+import { TemporalUnavailableError } from '../../src/incidents/errors';
 import { workflowsEntry } from '../../src/worker';
 import { actionOf, actors, approvalFor, type Harness } from '../support/incident-harness';
 import type { MemoryEstate } from '../support/memory-estate';
+
+/**
+ * Runs `fn` over `items` with at most `concurrency` in flight. On the first failure it stops taking new items,
+ * waits for those in flight (so nothing runs on after the test closes its client), then throws that failure.
+ */
+export async function pool<T>(
+  items: T[],
+  concurrency: number,
+  fn: (item: T) => Promise<unknown>,
+): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (!failure && next < items.length) {
+        try {
+          await fn(items[next++]!);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+    }),
+  );
+  if (failure) throw failure.error;
+}
+
+/**
+ * Ingests like an alert sender does: a 503 (TemporalUnavailableError, e.g. an update aborted while the
+ * incident continues as new under load) is retried with backoff.
+ */
+export async function ingestWithRetry(
+  h: Harness,
+  alert: Parameters<Harness['ingest']>[0],
+  attempts = 6,
+): ReturnType<Harness['ingest']> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await h.ingest(alert);
+    } catch (err) {
+      if (!(err instanceof TemporalUnavailableError) || attempt >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 250 * attempt));
+    }
+  }
+}
 
 export const HISTORIES_DIR = path.resolve(__dirname, '..', 'histories');
 
@@ -24,6 +69,18 @@ export function committedHistoryFiles(): string[] {
     .filter((f) => f.endsWith('.json'))
     .sort()
     .map((f) => path.join(HISTORIES_DIR, f));
+}
+
+/**
+ * Histories recorded with earlier workflow code (test/histories/legacy): they must keep replaying, which is
+ * what each `patched()` in the workflow is for.
+ */
+export function legacyHistoryFiles(): string[] {
+  const dir = path.join(HISTORIES_DIR, 'legacy');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => path.join(dir, f));
 }
 
 /** A committed scenario as an export: `<name>.json`, or `<name>-run1.json`, `<name>-run2.json`... */

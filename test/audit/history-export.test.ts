@@ -24,8 +24,9 @@ import { IncidentNotFoundError } from '../../src/incidents/errors';
 import { requireEnv, TEST_ENV } from '../support/env';
 import { actors, startHarness, type Harness } from '../support/incident-harness';
 import { MemoryEstate } from '../support/memory-estate';
+import { waitFor } from '../support/processes';
 import { testClient } from '../support/temporal';
-import { runCli, runRichIncident } from './helpers';
+import { ingestWithRetry, pool, runCli, runRichIncident } from './helpers';
 
 const execFileAsync = promisify(execFile);
 
@@ -50,16 +51,6 @@ async function cliShow(workflowId: string, runId: string): Promise<unknown> {
     { maxBuffer: 256 * 1024 * 1024 },
   );
   return JSON.parse(stdout);
-}
-
-/** Runs `fn` over `items` with at most `concurrency` in flight. */
-async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
 }
 
 /** The first run IDs of every chain of a workflow ID (visibility). */
@@ -127,7 +118,7 @@ describe('history export: every run of an incident, in the `temporal workflow sh
       Array.from({ length: 1_010 }, (_, i) => i),
       16,
       async (i) => {
-        incidentId = (await h.ingest({ ...base, id: `can-${tag}-${i}` })).incidentId;
+        incidentId = (await ingestWithRetry(h, { ...base, id: `can-${tag}-${i}` })).incidentId;
       },
     );
     const state = await h.until(
@@ -151,14 +142,20 @@ describe('history export: every run of an incident, in the `temporal workflow sh
       if (i > 0) expect(info.continuedExecutionRunId).toBe(exported.runs[i - 1]!.runId);
       expect(run.history).toEqual(await cliShow(exported.workflowId, run.runId));
     }
-    // The visibility query the chain is found by names every run.
-    const listed: string[] = [];
-    for await (const wf of h.client.workflow.list({
-      query: `WorkflowId = '${exported.workflowId}' AND QuellIncidentId = '${incidentId}'`,
-    }))
-      listed.push(wf.runId);
-    expect(listed.sort()).toEqual(exported.runs.map((r) => r.runId).sort());
-
+    // The visibility query the chain is found by names every run (visibility is eventually consistent).
+    const expectedRuns = exported.runs.map((r) => r.runId).sort();
+    await waitFor(
+      async () => {
+        const listed: string[] = [];
+        for await (const wf of h.client.workflow.list({
+          query: `WorkflowId = '${exported.workflowId}' AND QuellIncidentId = '${incidentId}'`,
+        }))
+          listed.push(wf.runId);
+        return JSON.stringify(listed.sort()) === JSON.stringify(expectedRuns) || undefined;
+      },
+      15_000,
+      'visibility to list every run of the chain',
+    );
     // CLI: the export file and standalone per-run files; both replay.
     const out = path.join(tmp, `${incidentId}.json`);
     const runsDir = path.join(tmp, 'runs');
@@ -226,8 +223,7 @@ describe('history export: every run of an incident, in the `temporal workflow sh
     expect(secondRuns.runs.map((r) => r.status)).toEqual(['RUNNING']);
     expect(startedInfo(secondRuns.runs[0]!.history).firstExecutionRunId).toBe(secondFirstRun);
     if (second.incidentId === first.incidentId) {
-      // Incident IDs end in the first 6 hex digits of the first run ID, and run IDs are UUIDv7 (timestamp
-      // first): two incidents of one key opened within hours share an ID. The export refuses to guess.
+      // Two chains with the same run tag (six hex digits of the first run ID): the export refuses to guess.
       await expect(exportIncidentHistory(h.client, first.incidentId)).rejects.toBeInstanceOf(
         AmbiguousIncidentIdError,
       );

@@ -7,7 +7,7 @@ import {
   replayHistories,
 } from '../../src/audit/replay';
 import { requireEnv, TEST_ENV } from '../support/env';
-import { bundleWithPatch, committedHistoryFiles, runCli } from './helpers';
+import { bundleWithPatch, committedHistoryFiles, legacyHistoryFiles, runCli } from './helpers';
 
 /**
  * CI's determinism check: every committed history (test/histories, recorded by scripts/record-histories.ts)
@@ -66,6 +66,18 @@ describe('replay: committed histories against the current workflow code', () => 
     expect(summary).toMatchObject({ replayed: files.length, passed: files.length, failed: 0 });
   }, 120_000);
 
+  it('histories recorded with earlier workflow code still replay (every later change is behind patched())', async () => {
+    const legacy = legacyHistoryFiles();
+    expect(legacy.length).toBeGreaterThanOrEqual(13);
+    const summary = await replayHistories(historiesFromFiles(legacy), {
+      workflowBundle: current,
+      progress: false,
+      total: legacy.length,
+    });
+    expect(summary.failures.map((f) => f.explanation)).toEqual([]);
+    expect(summary).toMatchObject({ replayed: legacy.length, failed: 0 });
+  }, 120_000);
+
   it('a nondeterministic workflow change fails every history, naming the file, run, event and error', async () => {
     const summary = await replayHistories(historiesFromFiles(files), {
       workflowBundle: broken,
@@ -94,9 +106,8 @@ describe('replay: committed histories against the current workflow code', () => 
       workflowBundle: current,
     });
     expect(ok.exitCode).toBe(0);
-    expect(ok.stderr).toMatch(
-      new RegExp(`Replayed ${files.length} histories .*: ${files.length} passed, 0 failed`),
-    );
+    const all = files.length + legacyHistoryFiles().length; // the directory holds legacy/ too
+    expect(ok.stderr).toMatch(new RegExp(`Replayed ${all} histories .*: ${all} passed, 0 failed`));
     expect(ok.stderr).toMatch(/histories\/s/);
 
     const happy = files.find((f) => f.endsWith('happy-path.json'))!;

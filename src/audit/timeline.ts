@@ -1,0 +1,1106 @@
+/**
+ * The audit trail of an incident, derived FROM ITS HISTORY (every run of the continue-as-new chain), not from
+ * the query state. Every entry names the history events (run ID, event ID, event type) it was read from.
+ *
+ * Where each kind of entry comes from:
+ * - alerts, approval decisions, failed-action retries/skips, checklist items, notes, close requests: the
+ *   update's `WorkflowExecutionUpdateAccepted` (arguments, including the verified actor and roles) and
+ *   `WorkflowExecutionUpdateCompleted` (the workflow's answer) events;
+ * - decisions sent as signals: `WorkflowExecutionSignaled` (arguments), with the outcome (applied or refused,
+ *   and why) read from the state snapshot, matched on the decider and the time of the workflow task that
+ *   processed the signal;
+ * - phase, severity and status changes: `UpsertWorkflowSearchAttributes` (QuellPhase, QuellSeverity,
+ *   QuellStatus);
+ * - actions, evidence and notifications: activity events (`ActivityTaskScheduled` input, `ActivityTaskStarted`
+ *   attempt, `ActivityTaskCompleted` result / `ActivityTaskFailed` failure / `ActivityTaskTimedOut`), with
+ *   durations from the event times;
+ * - approval requests, escalations, expiries and cancellations, and actions planned but never run: these are
+ *   internal state, so they are read from the state snapshots the history holds (the workflow's result in
+ *   `WorkflowExecutionCompleted`, the carried state in `WorkflowExecutionContinuedAsNew` and in a later run's
+ *   `WorkflowExecutionStarted` input, and approvals returned by `decideApproval` updates). Each is anchored to
+ *   the workflow task in which it happened: workflow code's clock is the `WorkflowTaskStarted` event time, so a
+ *   state timestamp such as `requestedAt` names that task exactly (and, for escalations and expiries, the
+ *   `TimerFired` event that woke it);
+ * - opening, continue-as-new and closure: the run's first and last events.
+ */
+import type { AlertReceipt, ApprovalDecisionRequest, CarriedIncident } from '../domain/contracts';
+import type { NormalizedAlert } from '../domain/alert';
+import type {
+  Approval,
+  ChecklistItem,
+  EvidenceSummary,
+  IncidentAction,
+  IncidentNote,
+  IncidentState,
+} from '../domain/incident';
+import { eventAttributes, shortEventType, type HistoryEventJson } from './history-json';
+import type { IncidentHistoryExport } from './history';
+import type { JsonPayload } from './history-json';
+import { firstPayloadValue, payloadValue } from './payloads';
+
+export interface EventRef {
+  runId: string;
+  eventId: number;
+  /** Short form, e.g. `ActivityTaskScheduled`. */
+  eventType: string;
+}
+
+export type TimelineKind =
+  | 'incident_opened'
+  | 'alert_received'
+  | 'alert_deduplicated'
+  | 'phase_changed'
+  | 'severity_changed'
+  | 'status_changed'
+  | 'action_planned'
+  | 'action_executed'
+  | 'action_verified'
+  | 'action_resolution'
+  | 'approval_requested'
+  | 'approval_decision'
+  | 'approval_escalated'
+  | 'approval_expired'
+  | 'approval_cancelled'
+  | 'escalation_notice'
+  | 'notification'
+  | 'evidence_collected'
+  | 'evidence_failed'
+  | 'checklist_item_completed'
+  | 'note_added'
+  | 'close_requested'
+  | 'continued_as_new'
+  | 'incident_closed'
+  | 'update_failed'
+  | 'update_received'
+  | 'signal_received'
+  | 'workflow_task_failed'
+  | 'workflow_ended';
+
+export interface TimelineEntry {
+  /** Position in the timeline (0-based). */
+  seq: number;
+  /** When it happened (ISO 8601). */
+  at: string;
+  kind: TimelineKind;
+  /** One human-readable line. */
+  summary: string;
+  /** The verified identity that did it (subject), when a person or system identity did. */
+  actor?: string;
+  roles?: string[];
+  /** The run of the primary event, and the IDs of the events in that run this entry was read from. */
+  runId: string;
+  eventIds: number[];
+  /** Every event this entry was read from (may span runs, e.g. a snapshot in a later run). */
+  refs: EventRef[];
+  details: Record<string, unknown>;
+}
+
+export interface TimelineOptions {
+  /** Include one entry per deduplicated alert delivery (default true). */
+  includeDeduplicated?: boolean;
+}
+
+const ACTION_ACTIVITIES: Record<string, string> = {
+  isolateHost: 'isolate_host',
+  releaseHost: 'release_host',
+  disableAccount: 'disable_account',
+  enableAccount: 'enable_account',
+  blockIp: 'block_ip',
+  unblockIp: 'unblock_ip',
+  blockDomain: 'block_domain',
+  unblockDomain: 'unblock_domain',
+};
+const CHECK_ACTIVITIES = new Set(['checkHostState', 'checkAccountState', 'checkIpState', 'checkDomainState']);
+
+/** Event times carry nanoseconds; workflow code sees milliseconds. */
+const toMs = (t: string | undefined): string | undefined =>
+  t ? new Date(Date.parse(t)).toISOString() : undefined;
+
+interface Pending {
+  sortRun: number;
+  sortEvent: number;
+  order: number;
+  entry: Omit<TimelineEntry, 'seq' | 'runId' | 'eventIds'>;
+}
+
+interface WorkflowTask {
+  runIndex: number;
+  runId: string;
+  scheduledEventId?: number;
+  startedEventId: number;
+  completedEventId?: number;
+  /** TimerFired events delivered in this task. */
+  timers: number[];
+  /** Signals delivered in this task. */
+  signals: number[];
+  /**
+   * Where facts from this task's state changes sort: after the task's update and search-attribute events
+   * (the causes and the phase change), before the activities it scheduled.
+   */
+  anchor?: number;
+}
+
+interface Snapshot {
+  state: IncidentState;
+  ref: EventRef;
+  runIndex: number;
+}
+
+interface ActivityRecord {
+  runIndex: number;
+  runId: string;
+  scheduled: HistoryEventJson;
+  type: string;
+  input: unknown;
+  started?: HistoryEventJson;
+  closed?: HistoryEventJson;
+}
+
+const ref = (runId: string, e: HistoryEventJson): EventRef => ({
+  runId,
+  eventId: Number(e.eventId),
+  eventType: shortEventType(e.eventType),
+});
+
+interface FailureJson {
+  message?: string;
+  stackTrace?: string;
+  encodedAttributes?: JsonPayload;
+  applicationFailureInfo?: { type?: string; nonRetryable?: boolean; details?: unknown };
+  timeoutFailureInfo?: { timeoutType?: string };
+  cause?: FailureJson;
+}
+
+function failureSummary(f: FailureJson | undefined): {
+  type?: string;
+  message: string;
+  nonRetryable?: boolean;
+} {
+  if (!f) return { message: 'unknown failure' };
+  let message = f.message ?? '';
+  if (f.encodedAttributes) {
+    try {
+      const attrs = payloadValue(f.encodedAttributes) as { message?: string };
+      if (typeof attrs?.message === 'string') message = attrs.message;
+    } catch {
+      // Still encrypted: the caller decrypts first; keep what is readable.
+    }
+  }
+  const type = f.applicationFailureInfo?.type ?? f.timeoutFailureInfo?.timeoutType;
+  return {
+    ...(type ? { type } : {}),
+    message,
+    ...(f.applicationFailureInfo?.nonRetryable ? { nonRetryable: true } : {}),
+  };
+}
+
+const seconds = (from: string | undefined, to: string | undefined): number | undefined =>
+  from && to ? Math.max(0, (Date.parse(to) - Date.parse(from)) / 1000) : undefined;
+
+/**
+ * Builds the audit timeline from an exported history whose payloads are readable (decrypt encrypted exports
+ * first with `decryptExport`). Thrown: `MissingEncryptionKeyError` when a payload it needs is still encrypted.
+ */
+export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOptions = {}): TimelineEntry[] {
+  const includeDedup = opts.includeDeduplicated ?? true;
+  const pending: Pending[] = [];
+  let order = 0;
+  const push = (anchor: { runIndex: number; eventId: number }, entry: Pending['entry']) =>
+    pending.push({ sortRun: anchor.runIndex, sortEvent: anchor.eventId, order: order++, entry });
+
+  const tasks: WorkflowTask[] = [];
+  const tasksByTime = new Map<string, WorkflowTask[]>();
+  const snapshots: Snapshot[] = [];
+  const approvalVersions: { approval: Approval; ref: EventRef; runIndex: number }[] = [];
+  const noteIdsFromUpdates = new Set<string>();
+  const signalEntries: {
+    pending: Pending;
+    req: ApprovalDecisionRequest;
+    runIndex: number;
+    eventId: number;
+  }[] = [];
+  const last: Record<string, string | undefined> = {};
+  const runs = exported.runs;
+
+  runs.forEach((run, runIndex) => {
+    const runId = run.runId;
+    const events = run.history.events;
+    const updates = new Map<string, { accepted: HistoryEventJson; name: string; args: unknown[] }>();
+    const activities = new Map<number, ActivityRecord>();
+    const taskByStarted = new Map<number, WorkflowTask>();
+    let openTask: WorkflowTask | undefined;
+    /** The task whose command events are being read (between its WorkflowTaskCompleted and the next task). */
+    let batchTask: WorkflowTask | undefined;
+    let lastScheduled: number | undefined;
+    let timersSinceTask: number[] = [];
+    let signalsSinceTask: number[] = [];
+
+    for (const e of events) {
+      const id = Number(e.eventId);
+      const a = eventAttributes<Record<string, unknown>>(e);
+      switch (e.eventType) {
+        case 'EVENT_TYPE_WORKFLOW_EXECUTION_STARTED': {
+          const input = firstPayloadValue<{
+            correlationKey?: string;
+            playbook?: { id?: string; name?: string; version?: number };
+            playbookHash?: string;
+            carried?: CarriedIncident;
+          }>(a.input);
+          if (input?.carried?.state) {
+            snapshots.push({ state: input.carried.state, ref: ref(runId, e), runIndex });
+            for (const ap of input.carried.state.approvals)
+              approvalVersions.push({ approval: ap, ref: ref(runId, e), runIndex });
+          }
+          if (runIndex === 0) {
+            push(
+              { runIndex, eventId: id },
+              {
+                at: e.eventTime ?? '',
+                kind: 'incident_opened',
+                summary: `Incident workflow started under playbook ${input?.playbook?.id ?? '?'} v${input?.playbook?.version ?? '?'} (correlation key ${input?.correlationKey ?? '?'})`,
+                refs: [ref(runId, e)],
+                details: {
+                  correlationKey: input?.correlationKey,
+                  playbook: input?.playbook
+                    ? { id: input.playbook.id, name: input.playbook.name, version: input.playbook.version }
+                    : undefined,
+                  playbookHash: input?.playbookHash,
+                  taskQueue: (a.taskQueue as { name?: string } | undefined)?.name,
+                  firstRunId: a.firstExecutionRunId,
+                },
+              },
+            );
+          }
+          break;
+        }
+        case 'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED':
+          lastScheduled = id;
+          batchTask = undefined;
+          break;
+        case 'EVENT_TYPE_WORKFLOW_TASK_STARTED': {
+          const task: WorkflowTask = {
+            runIndex,
+            runId,
+            ...(lastScheduled !== undefined ? { scheduledEventId: lastScheduled } : {}),
+            startedEventId: id,
+            timers: timersSinceTask,
+            signals: signalsSinceTask,
+          };
+          timersSinceTask = [];
+          signalsSinceTask = [];
+          tasks.push(task);
+          taskByStarted.set(id, task);
+          openTask = task;
+          const key = toMs(e.eventTime);
+          if (key) tasksByTime.set(key, [...(tasksByTime.get(key) ?? []), task]);
+          break;
+        }
+        case 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED': {
+          const task = taskByStarted.get(Number(a.startedEventId)) ?? openTask;
+          if (task) {
+            task.completedEventId = id;
+            task.anchor = id + 0.5;
+          }
+          batchTask = task;
+          break;
+        }
+        case 'EVENT_TYPE_WORKFLOW_TASK_FAILED': {
+          const f = failureSummary(a.failure as FailureJson);
+          push(
+            { runIndex, eventId: id },
+            {
+              at: e.eventTime ?? '',
+              kind: 'workflow_task_failed',
+              summary: `Workflow task failed (${typeof a.cause === 'string' ? a.cause : 'unknown cause'}): ${f.message}`,
+              refs: [ref(runId, e)],
+              details: { cause: a.cause, failure: f },
+            },
+          );
+          break;
+        }
+        case 'EVENT_TYPE_TIMER_FIRED':
+          timersSinceTask.push(id);
+          break;
+        case 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED': {
+          const req = a.acceptedRequest as
+            { meta?: { updateId?: string }; input?: { name?: string; args?: unknown } } | undefined;
+          const updateId = req?.meta?.updateId ?? String(id);
+          updates.set(updateId, {
+            accepted: e,
+            name: req?.input?.name ?? '?',
+            args: [firstPayloadValue(req?.input?.args)],
+          });
+          if (batchTask) batchTask.anchor = id + 0.5;
+          break;
+        }
+        case 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED': {
+          const meta = a.meta as { updateId?: string } | undefined;
+          const u = updates.get(meta?.updateId ?? '');
+          if (batchTask) batchTask.anchor = id + 0.5;
+          if (!u) break;
+          updates.delete(meta?.updateId ?? '');
+          const outcome = a.outcome as { success?: unknown; failure?: FailureJson } | undefined;
+          const result = outcome?.success !== undefined ? firstPayloadValue(outcome.success) : undefined;
+          const entry = updateEntry(u.name, u.args[0], result, outcome?.failure, [
+            ref(runId, u.accepted),
+            ref(runId, e),
+          ]);
+          if (!entry) break;
+          if (entry.kind === 'alert_deduplicated' && !includeDedup) break;
+          if (entry.kind === 'approval_decision' && result)
+            approvalVersions.push({ approval: result as Approval, ref: ref(runId, e), runIndex });
+          if (entry.kind === 'note_added' && result) noteIdsFromUpdates.add((result as IncidentNote).noteId);
+          push(
+            { runIndex, eventId: Number(u.accepted.eventId) },
+            { at: u.accepted.eventTime ?? '', ...entry },
+          );
+          break;
+        }
+        case 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED': {
+          signalsSinceTask.push(id);
+          const name = typeof a.signalName === 'string' ? a.signalName : '';
+          const req = firstPayloadValue<ApprovalDecisionRequest>(a.input);
+          if (name === 'decideApproval' && req) {
+            const p: Pending = {
+              sortRun: runIndex,
+              sortEvent: id,
+              order: order++,
+              entry: {
+                at: e.eventTime ?? '',
+                kind: 'approval_decision',
+                summary: `${req.actor?.subject ?? '(unknown)'} sent "${req.decision}" on ${req.approvalId} (signal)`,
+                ...(req.actor?.subject ? { actor: req.actor.subject } : {}),
+                ...(req.actor?.roles ? { roles: req.actor.roles } : {}),
+                refs: [ref(runId, e)],
+                details: {
+                  via: 'signal',
+                  approvalId: req.approvalId,
+                  decision: req.decision,
+                  ...(req.comment ? { comment: req.comment } : {}),
+                  outcome: 'unknown',
+                },
+              },
+            };
+            pending.push(p);
+            signalEntries.push({ pending: p, req, runIndex, eventId: id });
+          } else {
+            push(
+              { runIndex, eventId: id },
+              {
+                at: e.eventTime ?? '',
+                kind: 'signal_received',
+                summary: `Signal ${name} received`,
+                refs: [ref(runId, e)],
+                details: { signal: name, input: req },
+              },
+            );
+          }
+          break;
+        }
+        case 'EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES': {
+          if (batchTask) batchTask.anchor = id + 0.5;
+          const fields =
+            (a.searchAttributes as { indexedFields?: Record<string, JsonPayload> } | undefined)
+              ?.indexedFields ?? {};
+          const value = (name: string): string | undefined => {
+            const p = fields[name];
+            if (!p) return undefined;
+            const v = payloadValue(p);
+            return Array.isArray(v) ? String(v[0] ?? '') : typeof v === 'string' ? v : undefined;
+          };
+          for (const [name, kind, label] of [
+            ['QuellPhase', 'phase_changed', 'Phase'],
+            ['QuellSeverity', 'severity_changed', 'Severity'],
+            ['QuellStatus', 'status_changed', 'Status'],
+          ] as const) {
+            const v = value(name);
+            if (v === undefined || v === last[name]) continue;
+            const from = last[name];
+            last[name] = v;
+            if (from === undefined && name !== 'QuellPhase') continue; // initial severity/status: not a change
+            push(
+              { runIndex, eventId: id },
+              {
+                at: e.eventTime ?? '',
+                kind,
+                summary: from ? `${label}: ${from} -> ${v}` : `${label}: ${v}`,
+                refs: [ref(runId, e)],
+                details: { from: from ?? null, to: v, searchAttribute: name },
+              },
+            );
+          }
+          break;
+        }
+        case 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED': {
+          const type = (a.activityType as { name?: string } | undefined)?.name ?? '?';
+          activities.set(id, { runIndex, runId, scheduled: e, type, input: firstPayloadValue(a.input) });
+          break;
+        }
+        case 'EVENT_TYPE_ACTIVITY_TASK_STARTED': {
+          const rec = activities.get(Number(a.scheduledEventId));
+          if (rec) rec.started = e;
+          break;
+        }
+        case 'EVENT_TYPE_ACTIVITY_TASK_COMPLETED':
+        case 'EVENT_TYPE_ACTIVITY_TASK_FAILED':
+        case 'EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT':
+        case 'EVENT_TYPE_ACTIVITY_TASK_CANCELED': {
+          const rec = activities.get(Number(a.scheduledEventId));
+          if (!rec) break;
+          rec.closed = e;
+          activities.delete(Number(a.scheduledEventId));
+          activityEntry(rec, push);
+          break;
+        }
+        case 'EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW': {
+          const input = firstPayloadValue<{ carried?: CarriedIncident }>(a.input);
+          const state = input?.carried?.state;
+          if (state) {
+            snapshots.push({ state, ref: ref(runId, e), runIndex });
+            for (const ap of state.approvals)
+              approvalVersions.push({ approval: ap, ref: ref(runId, e), runIndex });
+          }
+          const nextRunId = typeof a.newExecutionRunId === 'string' ? a.newExecutionRunId : '';
+          const next = runs[runIndex + 1];
+          const nextStarted = next?.history.events[0];
+          push(
+            { runIndex, eventId: id },
+            {
+              at: e.eventTime ?? '',
+              kind: 'continued_as_new',
+              summary: `Continued as new (run ${runIndex + 2}, ${nextRunId}) after ${state?.alerts.count ?? '?'} alert(s); history kept small`,
+              refs: [ref(runId, e), ...(next && nextStarted ? [ref(next.runId, nextStarted)] : [])],
+              details: {
+                newRunId: nextRunId,
+                alertsSoFar: state?.alerts.count,
+                phase: state?.phase,
+                historyEvents: events.length,
+              },
+            },
+          );
+          break;
+        }
+        case 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED': {
+          const state = firstPayloadValue<IncidentState>(a.result);
+          if (state) snapshots.push({ state, ref: ref(runId, e), runIndex });
+          if (state)
+            for (const ap of state.approvals)
+              approvalVersions.push({ approval: ap, ref: ref(runId, e), runIndex });
+          push(
+            { runIndex, eventId: id },
+            {
+              at: e.eventTime ?? '',
+              kind: 'incident_closed',
+              summary: `Incident closed${state?.resolution ? ` as ${state.resolution.replace('_', ' ')}` : ''}`,
+              refs: [ref(runId, e)],
+              details: state
+                ? {
+                    resolution: state.resolution,
+                    status: state.status,
+                    phase: state.phase,
+                    metrics: state.metrics,
+                    milestones: state.milestones,
+                  }
+                : {},
+            },
+          );
+          break;
+        }
+        case 'EVENT_TYPE_WORKFLOW_EXECUTION_FAILED':
+        case 'EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED':
+        case 'EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED':
+        case 'EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT': {
+          const reason =
+            typeof a.reason === 'string' ? a.reason : failureSummary(a.failure as FailureJson).message;
+          push(
+            { runIndex, eventId: id },
+            {
+              at: e.eventTime ?? '',
+              kind: 'workflow_ended',
+              summary: `Incident workflow ${shortEventType(e.eventType).replace('WorkflowExecution', '').toLowerCase()}${reason ? `: ${reason}` : ''}`,
+              ...(typeof a.identity === 'string' ? { actor: a.identity } : {}),
+              refs: [ref(runId, e)],
+              details: { reason },
+            },
+          );
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    // Activities still open when the history was exported.
+    for (const rec of activities.values()) activityEntry(rec, push);
+    // Updates accepted but not completed yet.
+    for (const u of updates.values()) {
+      const entry = updateEntry(u.name, u.args[0], undefined, undefined, [ref(runId, u.accepted)]);
+      if (entry)
+        push({ runIndex, eventId: Number(u.accepted.eventId) }, { at: u.accepted.eventTime ?? '', ...entry });
+    }
+  });
+
+  // ---- Facts that live only in the state: anchored to the workflow task in which they happened ----------
+  const taskAt = (iso: string | undefined): WorkflowTask | undefined => {
+    if (!iso) return undefined;
+    const found = tasksByTime.get(toMs(iso) ?? '');
+    return found?.[0];
+  };
+  const taskRefs = (task: WorkflowTask | undefined): EventRef[] => {
+    if (!task) return [];
+    const r: EventRef[] = [
+      { runId: task.runId, eventId: task.startedEventId, eventType: 'WorkflowTaskStarted' },
+    ];
+    if (task.completedEventId !== undefined)
+      r.push({ runId: task.runId, eventId: task.completedEventId, eventType: 'WorkflowTaskCompleted' });
+    return r;
+  };
+  const anchorOf = (
+    task: WorkflowTask | undefined,
+    fallback: Snapshot | { ref: EventRef; runIndex: number },
+  ) =>
+    task
+      ? { runIndex: task.runIndex, eventId: task.anchor ?? task.startedEventId }
+      : { runIndex: fallback.runIndex, eventId: fallback.ref.eventId };
+
+  const latest = snapshots[snapshots.length - 1];
+  if (latest) {
+    const state = latest.state;
+    // Actions as planned (including ones that never ran: rejected, expired, skipped).
+    for (const action of state.actions) {
+      const t = taskAt(action.createdAt);
+      push(anchorOf(t, latest), {
+        at: action.createdAt,
+        kind: 'action_planned',
+        summary: `${action.purpose === 'containment' ? 'Containment' : 'Recovery'} planned: ${action.kind} ${action.target} (${action.actionId}, policy ${action.policy}); final state ${action.state}${action.reason ? ` (${action.reason})` : ''}`,
+        refs: [...taskRefs(t), latest.ref],
+        details: plannedDetails(action),
+      });
+    }
+    // Notes the workflow wrote itself (e.g. evidence collection failures).
+    for (const note of state.notes) {
+      if (noteIdsFromUpdates.has(note.noteId)) continue;
+      const t = taskAt(note.at);
+      push(anchorOf(t, latest), {
+        at: note.at,
+        kind: 'note_added',
+        summary: `Note by ${note.author}: ${note.text}`,
+        actor: note.author,
+        refs: [...taskRefs(t), latest.ref],
+        details: { noteId: note.noteId, kind: note.kind, text: note.text },
+      });
+    }
+  }
+
+  // The newest version of each approval: later snapshots and update answers replace earlier ones.
+  const approvals = new Map<string, { approval: Approval; ref: EventRef; runIndex: number }>();
+  for (const v of approvalVersions) approvals.set(v.approval.approvalId, v);
+
+  for (const { approval, ref: snapRef, runIndex } of approvals.values()) {
+    const requestedTask = taskAt(approval.requestedAt);
+    push(anchorOf(requestedTask, { ref: snapRef, runIndex }), {
+      at: approval.requestedAt,
+      kind: 'approval_requested',
+      summary:
+        `Approval ${approval.approvalId} requested (${approval.policy === 'two_person' ? 'two approvers' : 'one approver'}): ` +
+        `${approval.request.action} ${approval.request.target}`,
+      refs: [...taskRefs(requestedTask), snapRef],
+      details: {
+        approvalId: approval.approvalId,
+        actionIds: approval.actionIds,
+        policy: approval.policy,
+        requiredApprovers: approval.requiredApprovers,
+        request: approval.request,
+        requestedBy: approval.requestedBy,
+        escalateAt: approval.escalateAt,
+        expiresAt: approval.expiresAt,
+        finalState: approval.state,
+        deciders: approval.decisions.map((d) => ({
+          decider: d.decider,
+          decision: d.decision,
+          via: d.via,
+          at: d.at,
+        })),
+      },
+    });
+    if (approval.escalatedAt) {
+      const t = taskAt(approval.escalatedAt);
+      push(anchorOf(t, { ref: snapRef, runIndex }), {
+        at: approval.escalatedAt,
+        kind: 'approval_escalated',
+        summary: `Approval ${approval.approvalId} escalated: no decision after the playbook's escalation time`,
+        refs: [
+          ...(t ? t.timers.map((id) => ({ runId: t.runId, eventId: id, eventType: 'TimerFired' })) : []),
+          ...taskRefs(t),
+          snapRef,
+        ],
+        details: { approvalId: approval.approvalId, escalateAt: approval.escalateAt },
+      });
+    }
+    if ((approval.state === 'expired' || approval.state === 'cancelled') && approval.decidedAt) {
+      const t = taskAt(approval.decidedAt);
+      const expired = approval.state === 'expired';
+      const actionReason = latest?.state.actions.find((x) => approval.actionIds.includes(x.actionId))?.reason;
+      push(anchorOf(t, { ref: snapRef, runIndex }), {
+        at: approval.decidedAt,
+        kind: expired ? 'approval_expired' : 'approval_cancelled',
+        summary: expired
+          ? `Approval ${approval.approvalId} expired without a decision; playbook onExpiry: ${approval.expiryOutcome ?? '?'}`
+          : `Approval ${approval.approvalId} cancelled${actionReason ? `: ${actionReason}` : ''}`,
+        refs: [
+          ...(expired && t
+            ? t.timers.map((id) => ({ runId: t.runId, eventId: id, eventType: 'TimerFired' }))
+            : []),
+          ...taskRefs(t),
+          snapRef,
+        ],
+        details: {
+          approvalId: approval.approvalId,
+          ...(expired ? { expiryOutcome: approval.expiryOutcome, expiresAt: approval.expiresAt } : {}),
+          ...(actionReason ? { reason: actionReason } : {}),
+        },
+      });
+    }
+  }
+
+  // Signal decisions: applied or refused, from the approval (or the incident's refused-signal list).
+  for (const s of signalEntries) {
+    const task = tasks.find((t) => t.runIndex === s.runIndex && t.signals.includes(s.eventId));
+    const processedAt = task
+      ? toMs(
+          runs[s.runIndex]!.history.events.find((e) => Number(e.eventId) === task.startedEventId)?.eventTime,
+        )
+      : undefined;
+    const subject = s.req.actor?.subject ?? '(unknown)';
+    const approval = approvals.get(s.req.approvalId)?.approval;
+    const applied = approval?.decisions.find(
+      (d) => d.via === 'signal' && d.decider === subject && (!processedAt || d.at === processedAt),
+    );
+    const refused =
+      approval?.refusedAttempts.find(
+        (r) => r.decider === subject && (!processedAt || r.at === processedAt),
+      ) ??
+      latest?.state.refusedSignals?.find(
+        (r) =>
+          r.approvalId === s.req.approvalId &&
+          r.decider === subject &&
+          (!processedAt || r.at === processedAt),
+      );
+    const details = s.pending.entry.details;
+    if (applied) {
+      details.outcome = 'applied';
+      s.pending.entry.summary = `${subject} ${s.req.decision === 'approve' ? 'approved' : 'rejected'} ${s.req.approvalId} (signal)`;
+    } else if (refused) {
+      details.outcome = 'refused';
+      details.refusal = { type: refused.type, reason: refused.reason };
+      s.pending.entry.summary = `${subject}'s "${s.req.decision}" on ${s.req.approvalId} (signal) refused: ${refused.type}: ${refused.reason}`;
+    }
+    s.pending.entry.refs.push(...taskRefs(task));
+  }
+
+  pending.sort((x, y) => x.sortRun - y.sortRun || x.sortEvent - y.sortEvent || x.order - y.order);
+  return pending.map((p, seq) => {
+    const refs = dedupeRefs(p.entry.refs);
+    const runId = refs[0]?.runId ?? runs[p.sortRun]?.runId ?? '';
+    return {
+      seq,
+      at: toMs(p.entry.at) ?? p.entry.at,
+      kind: p.entry.kind,
+      summary: p.entry.summary,
+      ...(p.entry.actor ? { actor: p.entry.actor } : {}),
+      ...(p.entry.roles ? { roles: p.entry.roles } : {}),
+      runId,
+      eventIds: refs.filter((r) => r.runId === runId).map((r) => r.eventId),
+      refs,
+      details: p.entry.details,
+    };
+  });
+}
+
+function dedupeRefs(refs: EventRef[]): EventRef[] {
+  const seen = new Set<string>();
+  return refs.filter((r) => {
+    const k = `${r.runId}:${r.eventId}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+function plannedDetails(a: IncidentAction): Record<string, unknown> {
+  return {
+    actionId: a.actionId,
+    kind: a.kind,
+    target: a.target,
+    purpose: a.purpose,
+    policy: a.policy,
+    ...(a.undoes ? { undoes: a.undoes } : {}),
+    ...(a.approvalId ? { approvalId: a.approvalId } : {}),
+    finalState: a.state,
+    attempts: a.attempts,
+    responderRetries: a.responderRetries,
+    ...(a.reason ? { reason: a.reason } : {}),
+    ...(a.saga ? { saga: true } : {}),
+  };
+}
+
+type EntryBody = Omit<Pending['entry'], 'at'>;
+
+function updateEntry(
+  name: string,
+  arg: unknown,
+  result: unknown,
+  failure: FailureJson | undefined,
+  refs: EventRef[],
+): EntryBody | undefined {
+  const actorOf = (x: unknown) =>
+    (x as { actor?: { subject?: string; roles?: string[] } } | undefined)?.actor;
+  const actor = actorOf(arg);
+  const who = {
+    ...(actor?.subject ? { actor: actor.subject } : {}),
+    ...(actor?.roles ? { roles: actor.roles } : {}),
+  };
+  const inProgress = result === undefined && !failure;
+  if (failure) {
+    const f = failureSummary(failure);
+    return {
+      kind: 'update_failed',
+      summary: `${name} by ${actor?.subject ?? '?'} failed: ${f.type ? `${f.type}: ` : ''}${f.message}`,
+      ...who,
+      refs,
+      details: { update: name, request: arg, failure: f },
+    };
+  }
+  switch (name) {
+    case 'ingestAlert': {
+      const req = arg as { alert?: NormalizedAlert; raisedBy?: string } | undefined;
+      const receipt = result as AlertReceipt | undefined;
+      const alert = req?.alert;
+      const dedup = receipt?.deduplicated === true;
+      return {
+        kind: dedup ? 'alert_deduplicated' : 'alert_received',
+        summary: dedup
+          ? `Alert ${receipt?.alertId ?? '?'} redelivered (deduplicated)`
+          : `Alert received from ${alert?.source ?? '?'}: ${alert?.title ?? '?'} [${alert?.severity ?? '?'}]` +
+            (receipt ? ` (alert #${receipt.alertCount}, incident severity ${receipt.severity})` : ''),
+        ...(req?.raisedBy ? { actor: req.raisedBy } : {}),
+        refs,
+        details: {
+          alertId: receipt?.alertId,
+          source: alert?.source,
+          sourceAlertId: alert?.sourceAlertId,
+          title: alert?.title,
+          rule: alert?.ruleName,
+          type: alert?.type,
+          severity: alert?.severity,
+          detectedAt: alert?.detectedAt,
+          firstSeenAt: alert?.firstSeenAt,
+          entities: alert?.entities,
+          raisedBy: req?.raisedBy,
+          deduplicated: dedup,
+          alertCount: receipt?.alertCount,
+          incidentSeverity: receipt?.severity,
+          ...(inProgress ? { inProgress: true } : {}),
+        },
+      };
+    }
+    case 'decideApproval': {
+      const req = arg as ApprovalDecisionRequest | undefined;
+      const approval = result as Approval | undefined;
+      return {
+        kind: 'approval_decision',
+        summary:
+          `${actor?.subject ?? '?'} ${req?.decision === 'approve' ? 'approved' : 'rejected'} ${req?.approvalId ?? '?'}` +
+          (approval
+            ? ` (${approval.request.action} ${approval.request.target}; approval now ${approval.state})`
+            : ''),
+        ...who,
+        refs,
+        details: {
+          via: 'update',
+          approvalId: req?.approvalId,
+          decision: req?.decision,
+          ...(req?.comment ? { comment: req.comment } : {}),
+          outcome: inProgress ? 'in progress' : 'applied',
+          ...(approval
+            ? {
+                approvalState: approval.state,
+                action: approval.request.action,
+                target: approval.request.target,
+              }
+            : {}),
+        },
+      };
+    }
+    case 'resolveFailedAction': {
+      const req = arg as { actionId?: string; resolution?: string; comment?: string } | undefined;
+      const action = result as IncidentAction | undefined;
+      return {
+        kind: 'action_resolution',
+        summary:
+          `${actor?.subject ?? '?'} chose ${req?.resolution ?? '?'} for failed action ${req?.actionId ?? '?'}` +
+          (action ? ` (${action.kind} ${action.target})` : ''),
+        ...who,
+        refs,
+        details: {
+          actionId: req?.actionId,
+          resolution: req?.resolution,
+          ...(req?.comment ? { comment: req.comment } : {}),
+          ...(action ? { kind: action.kind, target: action.target, lastError: action.lastError } : {}),
+        },
+      };
+    }
+    case 'completeChecklistItem': {
+      const req = arg as { itemId?: string; note?: string } | undefined;
+      const item = result as ChecklistItem | undefined;
+      return {
+        kind: 'checklist_item_completed',
+        summary: `${actor?.subject ?? '?'} completed checklist item ${req?.itemId ?? '?'}${item ? `: ${item.text}` : ''}`,
+        ...who,
+        refs,
+        details: { itemId: req?.itemId, ...(req?.note ? { note: req.note } : {}), text: item?.text },
+      };
+    }
+    case 'addNote': {
+      const req = arg as { text?: string; kind?: string } | undefined;
+      const note = result as IncidentNote | undefined;
+      return {
+        kind: 'note_added',
+        summary: `${req?.kind === 'lessons_learned' ? 'Lesson learned' : 'Note'} by ${actor?.subject ?? '?'}: ${req?.text ?? ''}`,
+        ...who,
+        refs,
+        details: { noteId: note?.noteId, kind: req?.kind, text: req?.text },
+      };
+    }
+    case 'closeIncident': {
+      const req = arg as { resolution?: string; comment?: string } | undefined;
+      const receipt = result as { compensating?: string[] } | undefined;
+      return {
+        kind: 'close_requested',
+        summary:
+          `${actor?.subject ?? '?'} closed the incident as ${req?.resolution?.replace('_', ' ') ?? '?'}` +
+          (receipt?.compensating?.length ? `; undoing ${receipt.compensating.join(', ')} first` : ''),
+        ...who,
+        refs,
+        details: {
+          resolution: req?.resolution,
+          ...(req?.comment ? { comment: req.comment } : {}),
+          compensating: receipt?.compensating ?? [],
+        },
+      };
+    }
+    default:
+      return {
+        kind: 'update_received',
+        summary: `Update ${name}${actor?.subject ? ` by ${actor.subject}` : ''}`,
+        ...who,
+        refs,
+        details: { update: name, request: arg, result },
+      };
+  }
+}
+
+function activityEntry(
+  rec: ActivityRecord,
+  push: (anchor: { runIndex: number; eventId: number }, entry: Pending['entry']) => void,
+): void {
+  const { scheduled, started, closed, runId, runIndex } = rec;
+  const refs = [scheduled, started, closed]
+    .filter((e): e is HistoryEventJson => !!e)
+    .map((e) => ref(runId, e));
+  const sa = started ? eventAttributes<{ attempt?: number; lastFailure?: FailureJson }>(started) : undefined;
+  const ca = closed ? eventAttributes<Record<string, unknown>>(closed) : undefined;
+  const scheduledAt = scheduled.eventTime;
+  const closedAt = closed?.eventTime;
+  const base = {
+    activityType: rec.type,
+    activityId: eventAttributes<{ activityId?: string }>(scheduled).activityId,
+    scheduledAt,
+    ...(started?.eventTime ? { lastAttemptStartedAt: started.eventTime } : {}),
+    ...(closedAt ? { closedAt } : {}),
+    ...(seconds(scheduledAt, closedAt) !== undefined
+      ? { durationSeconds: seconds(scheduledAt, closedAt) }
+      : {}),
+    ...(seconds(started?.eventTime, closedAt) !== undefined
+      ? { lastAttemptSeconds: seconds(started?.eventTime, closedAt) }
+      : {}),
+  };
+  let outcome: string;
+  let result: unknown;
+  let failure: ReturnType<typeof failureSummary> | undefined;
+  switch (closed?.eventType) {
+    case 'EVENT_TYPE_ACTIVITY_TASK_COMPLETED':
+      outcome = 'succeeded';
+      result = firstPayloadValue(ca?.result);
+      break;
+    case 'EVENT_TYPE_ACTIVITY_TASK_FAILED':
+      outcome = 'failed';
+      failure = failureSummary(ca?.failure as FailureJson);
+      break;
+    case 'EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT':
+      outcome = 'timed out';
+      failure = failureSummary(ca?.failure as FailureJson);
+      break;
+    case 'EVENT_TYPE_ACTIVITY_TASK_CANCELED':
+      outcome = 'cancelled';
+      break;
+    default:
+      outcome = 'in progress';
+  }
+  // Attempts: the last attempt's number (Temporal records only the last attempt's start); a failure's details
+  // carry the attempt the activity itself counted.
+  const failureAttempt = (() => {
+    const f = ca?.failure as FailureJson | undefined;
+    try {
+      const d = f?.applicationFailureInfo?.details
+        ? firstPayloadValue<{ attempt?: number }>(f.applicationFailureInfo.details)
+        : undefined;
+      return d?.attempt;
+    } catch {
+      return undefined;
+    }
+  })();
+  const attempts = sa?.attempt ?? failureAttempt ?? (closed ? 1 : 0);
+  const retryState = ca?.retryState as string | undefined;
+  const anchor = { runIndex, eventId: Number(scheduled.eventId) };
+  const at = scheduledAt ?? '';
+  const lastFailure = sa?.lastFailure ? failureSummary(sa.lastFailure) : undefined;
+
+  const actionKind = ACTION_ACTIVITIES[rec.type];
+  if (actionKind) {
+    const input = rec.input as
+      { actionId?: string; target?: string; comment?: string; incidentId?: string } | undefined;
+    const r = result as { alreadyInState?: boolean; vendorRef?: string; attempt?: number } | undefined;
+    push(anchor, {
+      at,
+      kind: 'action_executed',
+      summary:
+        `${actionKind} ${input?.target ?? '?'} (${input?.actionId ?? '?'}): ${outcome}` +
+        ` after ${attempts} attempt${attempts === 1 ? '' : 's'}` +
+        (base.durationSeconds !== undefined ? ` in ${base.durationSeconds.toFixed(3)} s` : '') +
+        (failure ? ` - ${failure.type ? `${failure.type}: ` : ''}${failure.message}` : '') +
+        (r?.alreadyInState ? ' (already in that state)' : ''),
+      refs,
+      details: {
+        ...base,
+        actionId: input?.actionId,
+        action: actionKind,
+        target: input?.target,
+        input: rec.input,
+        outcome,
+        attempts,
+        ...(r ? { result: r } : {}),
+        ...(failure ? { failure } : {}),
+        ...(lastFailure ? { lastAttemptFailure: lastFailure } : {}),
+        ...(retryState ? { retryState } : {}),
+      },
+    });
+    return;
+  }
+  if (CHECK_ACTIVITIES.has(rec.type)) {
+    const input = rec.input as { target?: string } | undefined;
+    const observed = (result as { state?: string } | undefined)?.state;
+    push(anchor, {
+      at,
+      kind: 'action_verified',
+      summary: `Verified ${input?.target ?? '?'}: ${observed ?? outcome}`,
+      refs,
+      details: {
+        ...base,
+        target: input?.target,
+        outcome,
+        observedState: observed,
+        attempts,
+        ...(failure ? { failure } : {}),
+      },
+    });
+    return;
+  }
+  if (rec.type === 'snapshotLogs') {
+    const input = rec.input as { host?: string; from?: string; to?: string } | undefined;
+    const ev = result as EvidenceSummary | undefined;
+    push(anchor, {
+      at,
+      kind: ev ? 'evidence_collected' : 'evidence_failed',
+      summary: ev
+        ? `Evidence ${ev.evidenceId} collected: ${ev.name} (${ev.sizeBytes} bytes, sha256 ${ev.sha256})`
+        : `Evidence collection for ${input?.host ?? '?'}: ${outcome}${failure ? ` - ${failure.message}` : ''}`,
+      refs,
+      details: {
+        ...base,
+        host: input?.host,
+        window: input?.from ? { from: input.from, to: input.to } : undefined,
+        outcome,
+        attempts,
+        ...(ev ? { evidence: ev } : {}),
+        ...(failure ? { failure } : {}),
+      },
+    });
+    return;
+  }
+  if (rec.type === 'notifyStakeholders') {
+    const input = rec.input as
+      { route?: string; subject?: string; text?: string; severity?: string } | undefined;
+    const delivered = (result as { delivered?: boolean } | undefined)?.delivered;
+    const escalation = /approval (apr-\d+) waiting/.exec(input?.subject ?? '');
+    push(anchor, {
+      at,
+      kind: escalation ? 'escalation_notice' : 'notification',
+      summary: `${escalation ? 'Escalation' : 'Notification'} to ${input?.route ?? '?'}: ${input?.subject ?? ''} (${delivered === true ? 'delivered' : delivered === false ? 'not delivered' : outcome})`,
+      refs,
+      details: {
+        ...base,
+        route: input?.route,
+        subject: input?.subject,
+        text: input?.text,
+        severity: input?.severity,
+        ...(escalation ? { approvalId: escalation[1] } : {}),
+        outcome,
+        delivered,
+        attempts,
+        ...(failure ? { failure } : {}),
+      },
+    });
+    return;
+  }
+  push(anchor, {
+    at,
+    kind: 'action_executed',
+    summary: `Activity ${rec.type}: ${outcome}`,
+    refs,
+    details: { ...base, input: rec.input, outcome, attempts, ...(failure ? { failure } : {}) },
+  });
+}
+
+/** The incident's last state recorded in its history (the result, or the state carried into the last run). */
+export function stateFromHistory(
+  exported: IncidentHistoryExport,
+): { state: IncidentState; ref: EventRef } | undefined {
+  for (let r = exported.runs.length - 1; r >= 0; r--) {
+    const run = exported.runs[r]!;
+    const events = run.history.events;
+    for (let i = events.length - 1; i >= 0; i--) {
+      const e = events[i]!;
+      const a = eventAttributes<Record<string, unknown>>(e);
+      if (e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED') {
+        const state = firstPayloadValue<IncidentState>(a.result);
+        if (state) return { state, ref: ref(run.runId, e) };
+      }
+      if (
+        e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW' ||
+        e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_STARTED'
+      ) {
+        const input = firstPayloadValue<{ carried?: CarriedIncident }>(a.input);
+        if (input?.carried?.state) return { state: input.carried.state, ref: ref(run.runId, e) };
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Timeline entries as readable text lines (for terminals and the Markdown report). */
+export function formatTimelineLine(e: TimelineEntry): string {
+  const ids = e.refs.map((r) =>
+    r.runId === e.runId ? `#${r.eventId}` : `${r.runId.slice(0, 8)}#${r.eventId}`,
+  );
+  return `${e.at}  ${e.summary}  [run ${e.runId.slice(0, 8)} ${ids.join(' ')}]`;
+}
