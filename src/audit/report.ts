@@ -4,7 +4,7 @@
  * state (as its history records it, or as the workflow query answers for an open incident) and the timeline
  * derived from its history; every section that comes from history cites the event IDs.
  */
-import type { IncidentState, Phase } from '../domain/incident';
+import type { EvidenceSummary, IncidentState, Phase } from '../domain/incident';
 import { PHASES } from '../domain/incident';
 import type { IncidentHistoryExport } from './history';
 import { formatTimelineLine, type EventRef, type TimelineEntry } from './timeline';
@@ -87,20 +87,7 @@ export interface IncidentReport {
     }[];
     refused: { decider: string; decision: string; type: string; reason: string; at: string }[];
   }[];
-  evidence: {
-    evidenceId: string;
-    name: string;
-    subject: string;
-    sha256: string;
-    sizeBytes: number;
-    location: string;
-    collectedBy: string;
-    collectedAt: string;
-    timeZone: string;
-    source: string;
-    window?: { from: string; to: string };
-    refs: EventRef[];
-  }[];
+  evidence: (EvidenceSummary & { refs: EventRef[] })[];
   notifications: { total: number; failed: number; byRoute: Record<string, number> };
   checklist: IncidentState['checklist'];
   notes: IncidentState['notes'];

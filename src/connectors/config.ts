@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ConfigError } from '../config';
 import { CrowdStrikeEdr } from './edr/crowdstrike';
-import { AZURE_AD_TOKEN_URL_TEMPLATE, DEFENDER_DEFAULT_BASE_URL, DefenderEdr } from './edr/defender';
+import { DEFENDER_DEFAULT_BASE_URL, DefenderEdr } from './edr/defender';
+import { azureAdTokenUrl } from './oauth';
 import { FilesystemEvidenceStore } from './evidence/filesystem';
 import { CLOUDFLARE_DEFAULT_BASE_URL, CloudflareFirewall } from './firewall/cloudflare';
 import { NftablesFirewall } from './firewall/nftables';
@@ -254,7 +255,7 @@ export function resolveConnectorsConfig(
     if (problem) problems.push(`  QUELL_LAB_URL (or the default lab URL ${labUrl}): ${problem}`);
   }
   const tokenUrl = (name: 'QUELL_DEFENDER_TOKEN_URL' | 'QUELL_GRAPH_TOKEN_URL', tenant: string): string => {
-    const raw = (e[name] ?? AZURE_AD_TOKEN_URL_TEMPLATE).replace('{tenant}', encodeURIComponent(tenant));
+    const raw = azureAdTokenUrl(tenant, e[name]);
     const problem = checkUrl(raw);
     if (problem) problems.push(`  ${name}: ${problem}`);
     return raw;

@@ -112,3 +112,11 @@ export async function sendWithBearer(
     return res;
   }
 }
+
+/** Azure AD v2 token endpoint (Defender for Endpoint, Microsoft Graph); `{tenant}` is replaced. */
+export const AZURE_AD_TOKEN_URL_TEMPLATE = 'https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token';
+
+/** A tenant's token URL from a template (default {@link AZURE_AD_TOKEN_URL_TEMPLATE}). */
+export function azureAdTokenUrl(tenantId: string, template = AZURE_AD_TOKEN_URL_TEMPLATE): string {
+  return template.replace('{tenant}', encodeURIComponent(tenantId));
+}

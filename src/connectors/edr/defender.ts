@@ -1,13 +1,13 @@
 import type { Logger } from 'pino';
 import { ConflictError, TargetNotFoundError, TransientConnectorError } from '../errors';
 import { type AllowList, HttpClient, type HttpRequest, type HttpResponse, pick, pickString } from '../http';
-import { ClientCredentialsToken, sendWithBearer } from '../oauth';
+import { ClientCredentialsToken, azureAdTokenUrl, sendWithBearer } from '../oauth';
 import type { ActionContext, EdrConnector, EffectResult, HostContainmentState } from '../types';
 import { KeyedMutex, assertHostname, queryString, vendorComment } from '../util';
 
 export const DEFENDER_DEFAULT_BASE_URL = 'https://api.securitycenter.microsoft.com';
 export const DEFENDER_DEFAULT_SCOPE = 'https://api.securitycenter.microsoft.com/.default';
-export const AZURE_AD_TOKEN_URL_TEMPLATE = 'https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token';
+export { AZURE_AD_TOKEN_URL_TEMPLATE } from '../oauth';
 
 export interface DefenderOptions {
   /** API base; default {@link DEFENDER_DEFAULT_BASE_URL}. */
@@ -84,10 +84,7 @@ export class DefenderEdr implements EdrConnector {
     });
     this.token = new ClientCredentialsToken({
       http: this.http,
-      tokenUrl: (opts.tokenUrl ?? AZURE_AD_TOKEN_URL_TEMPLATE).replace(
-        '{tenant}',
-        encodeURIComponent(opts.tenantId),
-      ),
+      tokenUrl: azureAdTokenUrl(opts.tenantId, opts.tokenUrl),
       clientId: opts.clientId,
       clientSecret: opts.clientSecret,
       scope: opts.scope ?? DEFENDER_DEFAULT_SCOPE,

@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
-import { AZURE_AD_TOKEN_URL_TEMPLATE } from '../edr/defender';
 import { PermanentConnectorError } from '../errors';
 import { type AllowList, HttpClient, type HttpRequest, type HttpResponse, pick, pickString } from '../http';
-import { ClientCredentialsToken, sendWithBearer } from '../oauth';
+import { ClientCredentialsToken, azureAdTokenUrl, sendWithBearer } from '../oauth';
 import type { AccountState, ActionContext, EffectResult, IdentityConnector } from '../types';
 import { KeyedMutex, assertAccountName, queryString } from '../util';
 
@@ -58,10 +57,7 @@ export class GraphIdentity implements IdentityConnector {
     });
     this.token = new ClientCredentialsToken({
       http: this.http,
-      tokenUrl: (opts.tokenUrl ?? AZURE_AD_TOKEN_URL_TEMPLATE).replace(
-        '{tenant}',
-        encodeURIComponent(opts.tenantId),
-      ),
+      tokenUrl: azureAdTokenUrl(opts.tenantId, opts.tokenUrl),
       clientId: opts.clientId,
       clientSecret: opts.clientSecret,
       scope: opts.scope ?? GRAPH_DEFAULT_SCOPE,

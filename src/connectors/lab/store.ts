@@ -17,7 +17,8 @@ export const LAB_VENDORS: readonly LabVendor[] = [
   'pagerduty',
 ];
 
-export type LabFaultKind = '5xx' | '4xx' | 'timeout' | 'slow_response' | '429' | 'in_progress' | 'auth_expired';
+export type LabFaultKind =
+  '5xx' | '4xx' | 'timeout' | 'slow_response' | '429' | 'in_progress' | 'auth_expired';
 export const LAB_FAULT_KINDS: readonly LabFaultKind[] = [
   '5xx',
   '4xx',
