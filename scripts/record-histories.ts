@@ -31,6 +31,7 @@ import {
   type Harness,
 } from '../test/support/incident-harness';
 import { MemoryEstate } from '../test/support/memory-estate';
+import { pool } from '../test/support/pool';
 
 interface Scenario {
   name: string;
@@ -58,23 +59,6 @@ async function closeFalsePositive(
   await h.until(id, (x) => x.status === 'closed', 'closed', 30_000);
 }
 
-/** Runs `fn` over `items` with at most `concurrency` in flight; stops at the first failure and throws it. */
-async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (!failure && next < items.length) {
-        try {
-          await fn(items[next++]!);
-        } catch (error) {
-          failure ??= { error };
-        }
-      }
-    }),
-  );
-  if (failure) throw failure.error;
-}
 
 const SCENARIOS: Scenario[] = [
   {

@@ -17,30 +17,7 @@ import { workflowsEntry } from '../../src/worker';
 import { actionOf, actors, approvalFor, type Harness } from '../support/incident-harness';
 import type { MemoryEstate } from '../support/memory-estate';
 
-/**
- * Runs `fn` over `items` with at most `concurrency` in flight. On the first failure it stops taking new items,
- * waits for those in flight (so nothing runs on after the test closes its client), then throws that failure.
- */
-export async function pool<T>(
-  items: T[],
-  concurrency: number,
-  fn: (item: T) => Promise<unknown>,
-): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (!failure && next < items.length) {
-        try {
-          await fn(items[next++]!);
-        } catch (error) {
-          failure ??= { error };
-        }
-      }
-    }),
-  );
-  if (failure) throw failure.error;
-}
+export { pool } from '../support/pool';
 
 /**
  * Ingests like an alert sender does: a 503 (TemporalUnavailableError, e.g. an update aborted while the

@@ -1,21 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { actionOf, actors, approvalFor, startHarness, type Harness } from '../support/incident-harness';
 import { MemoryEstate } from '../support/memory-estate';
-
-/** Runs `fn` over `items` with at most `concurrency` in flight. */
-async function pool<T, R>(items: T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        results[i] = await fn(items[i]!);
-      }
-    }),
-  );
-  return results;
-}
+import { pool } from '../support/pool';
 
 describe('alert dedup and correlation', () => {
   let estate: MemoryEstate;

@@ -35,21 +35,4 @@ export function report(drill: string, lines: Record<string, unknown>): void {
   process.stdout.write(`\n[drill ${drill}${LARGE ? ' (large)' : ''}]\n${body}\n`);
 }
 
-/** Runs `fn` over `items` with at most `concurrency` in flight. */
-export async function pool<T, R>(
-  items: T[],
-  concurrency: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        results[i] = await fn(items[i]!, i);
-      }
-    }),
-  );
-  return results;
-}
+export { pool } from '../support/pool';
