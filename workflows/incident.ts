@@ -83,6 +83,7 @@ const RECENT_ALERTS = 10;
 /** Workflow changes made after histories existed; each `patched()` keeps older histories replaying. */
 const PATCH_SKIP_INTERNAL_IPS = 'skip-internal-ips';
 const PATCH_INCIDENT_ID_RUN_TAIL = 'incident-id-run-tail';
+const PATCH_REOPEN_NEW_ENTITIES_ONLY = 'reopen-new-entities-only';
 
 /** Incident IDs before PATCH_INCIDENT_ID_RUN_TAIL took the head of the run ID. */
 function legacyIncidentId(workflowId: string, firstExecutionRunId: string): string {
@@ -235,7 +236,9 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
       { key: SA_PLAYBOOK, value: state.playbook.id },
       {
         key: SA_CORRELATION_KEY,
-        value: input.redactSearchAttributes ? `digest:${digest53(state.correlationKey)}` : state.correlationKey,
+        value: input.redactSearchAttributes
+          ? `digest:${digest53(state.correlationKey)}`
+          : state.correlationKey,
       },
       { key: SA_HOSTS, value: input.redactSearchAttributes ? [] : [...state.scope.hosts] },
       { key: SA_ACCOUNTS, value: input.redactSearchAttributes ? [] : [...state.scope.accounts] },
@@ -580,13 +583,14 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
   }
 
   /** Plans containment for every entity in scope that has no live containment action of its kind yet. */
-  function planContainment(): number {
+  function planContainment(only?: Set<string>): number {
     let planned = 0;
     for (const kind of CONTAINMENT_KINDS) {
       const policy = containmentPolicy(playbook, kind, state.severity);
       if (!policy) continue;
       const onlyExternal = kind === 'block_ip' && playbook.containment.block_ip?.targets !== 'all';
       for (const target of state.scope[ENTITY_OF[kind]]) {
+        if (only && !only.has(target)) continue;
         // Our own estate is investigated, never blocked at the edge (a change made once histories existed).
         if (onlyExternal && isInternalIp(target) && patched(PATCH_SKIP_INTERNAL_IPS)) continue;
         const existing = state.actions.filter(
@@ -707,15 +711,16 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
       if (alert.firstSeenAt) state.milestones.firstActivityAt = alert.firstSeenAt;
       refreshMetrics();
     }
-    let widened = false;
+    const added = new Set<string>();
     for (const kind of ['hosts', 'accounts', 'ips', 'domains'] as const) {
       for (const entity of alert.entities[kind]) {
         if (!state.scope[kind].includes(entity)) {
           state.scope[kind].push(entity);
-          widened = true;
+          added.add(entity);
         }
       }
     }
+    const widened = added.size > 0;
     const previous = state.severity;
     highestAlertSeverity = first ? alert.severity : maxAlertSeverity(highestAlertSeverity, alert.severity);
     const next = evaluateSeverity(playbook, highestAlertSeverity, state.scope);
@@ -734,9 +739,13 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
       );
     }
     if (widened || escalated) {
-      const planned = planContainment();
-      if (planned > 0 && (state.phase === 'recovery' || state.phase === 'lessons_learned'))
-        reopenRequested = true;
+      const recovering = state.phase === 'recovery' || state.phase === 'lessons_learned';
+      // Once recovery has begun, only the entities this alert adds are contained: hosts already released stay
+      // released rather than flap with every late alert about them.
+      const planned = planContainment(
+        recovering && patched(PATCH_REOPEN_NEW_ENTITIES_ONLY) ? added : undefined,
+      );
+      if (planned > 0 && recovering) reopenRequested = true;
     }
   }
 
