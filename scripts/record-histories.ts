@@ -341,6 +341,32 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'reopen',
+    description:
+      'all automatic: recovered to lessons learned, then a correlated alert with a new host reopens containment; internal IPs are never blocked',
+    playbookYaml: testPlaybookYaml(`containment:
+  isolate_host:
+    approval: { critical: auto, high: auto, medium: auto, low: auto }
+    retry: { initialInterval: 100ms, maximumInterval: 200ms, maximumAttempts: 3, totalTimeout: 30s, attemptTimeout: 5s }
+  block_ip:
+    approval: { critical: auto, high: auto, medium: auto, low: auto }
+    retry: { initialInterval: 100ms, maximumInterval: 200ms, maximumAttempts: 3, totalTimeout: 30s, attemptTimeout: 5s }
+eradication: { checklist: [] }
+recovery:
+  approval: { critical: auto, high: auto, medium: auto, low: auto }
+  retry: { initialInterval: 100ms, maximumInterval: 200ms, maximumAttempts: 3, totalTimeout: 30s, attemptTimeout: 5s }`),
+    async run(h) {
+      const base = { rule: 'rec.reopen', severity: 'high' as const, accounts: [] };
+      const { incidentId: id } = await h.ingest({ ...base, id: 'reopen-1', hosts: ['ws-reopen-a'], ips: ['10.1.2.3', '198.51.100.77'] });
+      await h.until(id, (x) => x.phase === 'lessons_learned', 'lessons learned');
+      await h.ingest({ ...base, id: 'reopen-2', hosts: ['ws-reopen-a', 'ws-reopen-b'] });
+      await h.until(id, (x) => x.reopened === 1 && x.phase === 'lessons_learned', 'reopened and recovered');
+      await h.service.close(id, 'resolved', undefined, actors.alice);
+      await h.until(id, (x) => x.status === 'closed', 'closed');
+      return id;
+    },
+  },
+  {
     name: 'continue-as-new',
     description:
       '1,100 correlated alerts: the workflow continues as new after 1,000 messages; dedup holds across runs',

@@ -44,6 +44,7 @@ describe('replay: committed histories against the current workflow code', () => 
         'false-positive-compensation',
         'burst-dedup',
         'severity-escalation',
+        'reopen',
         'continue-as-new-run1',
         'continue-as-new-run2',
       ]),
