@@ -1,0 +1,258 @@
+/**
+ * One benchmark environment: ONE embedded Temporal dev server, the lab estate, Quell (worker and HTTP API,
+ * started by `startQuell` as `quell start` does) and the floor (a bare worker and a bare client on their own
+ * task queue), all on loopback, all against the same server. Probes record, on this process's monotonic
+ * clock, when the lab applies a containment, when Quell's isolate activity reaches its connector, and when
+ * the floor's no-op activities run.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { bundleWorkflowCode, Worker, type NativeConnection } from '@temporalio/worker';
+import pino from 'pino';
+import { loadConfig } from '../../src/config';
+import { createConnectors } from '../../src/connectors/config';
+import { startLabServer, type RunningLab } from '../../src/connectors/lab';
+import type { Connectors } from '../../src/connectors/types';
+import { REDACTED_PATHS, type Logger } from '../../src/logging';
+import { loadPlaybooks, type PlaybookRegistry } from '../../src/playbooks/loader';
+import { startQuell, type RunningQuell } from '../../src/runtime';
+import { connectClient, connectWorker } from '../../src/temporal/connection';
+import { bundleWorkflows } from '../../src/worker';
+import type { FloorActivities } from '../floor/contract';
+import { findTemporalServerPid, threadNames } from './cpu';
+import { Marks, observe } from './marks';
+import { say } from './progress';
+
+export const BENCH_DIR = path.resolve(__dirname, '..');
+export const ROOT = path.resolve(BENCH_DIR, '..');
+export const PLAYBOOKS_DIR = path.join(BENCH_DIR, 'playbooks');
+
+export type DbMode = 'file' | 'memory';
+
+export interface Probes {
+  /** Lab: a host's containment took effect (the lab store changed its state). */
+  contained: Marks;
+  /** Quell: the isolate activity called the EDR connector for a host. */
+  isolateCalled: Marks;
+  /** Quell: evidence stored for a host (the last activity before an incident parks in eradication). */
+  evidenceStored: Marks;
+  /** Floor: its no-op isolate activity ran for a host. */
+  floorIsolate: Marks;
+  /** Floor: its no-op notify activity ran for a host. */
+  floorNotify: Marks;
+  /** Lab: notices received per route (webhook name). */
+  messages: Map<string, number>;
+}
+
+export interface BenchEnv {
+  runDir: string;
+  db: DbMode;
+  /** Random per run: every host, alert and workflow ID of the run carries it. */
+  tag: string;
+  lab: RunningLab;
+  quell: RunningQuell;
+  apiUrl: string;
+  ingestToken: string;
+  quellTaskQueue: string;
+  playbooks: PlaybookRegistry;
+  /** The prebuilt Quell workflow bundle (the worker, replay and the memory worker all use it). */
+  quellBundle: { code: string; path: string };
+  /** A client of its own: the floor's, and for bench bookkeeping (counts, the memory incidents). */
+  client: Client;
+  floorTaskQueue: string;
+  probes: Probes;
+  temporalVersion: string;
+  /** The dev server's process, for CPU accounting. */
+  temporalServerPid?: number;
+  /** The SDK's workflow threads in this process (Quell's worker and the floor's), for CPU accounting. */
+  workflowThreadIds: ReadonlySet<string>;
+  stop(): Promise<void>;
+}
+
+export async function startBenchEnv(opts: { db: DbMode }): Promise<BenchEnv> {
+  const runDir = await fs.mkdtemp(path.join(os.tmpdir(), 'quell-bench-'));
+  const tag = randomBytes(3).toString('hex');
+  const cleanups: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const fn of cleanups.splice(0).reverse()) {
+      await fn().catch((err: unknown) => say(`cleanup: ${String(err)}`));
+    }
+  };
+  cleanups.push(() => fs.rm(runDir, { recursive: true, force: true }));
+  try {
+    const probes: Probes = {
+      contained: new Marks(),
+      isolateCalled: new Marks(),
+      evidenceStored: new Marks(),
+      floorIsolate: new Marks(),
+      floorNotify: new Marks(),
+      messages: new Map(),
+    };
+
+    say('Bundling the Quell workflow code and the floor workflow...');
+    const quellCode = (await bundleWorkflows()).code;
+    const quellBundlePath = path.join(runDir, 'quell-workflow-bundle.js');
+    await fs.writeFile(quellBundlePath, quellCode);
+    const floorCode = (
+      await bundleWorkflowCode({
+        workflowsPath: path.join(BENCH_DIR, 'floor', 'workflows.ts'),
+        logger: { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop },
+      })
+    ).code;
+
+    // The lab in memory (no state file): its store is in this process, so a containment's moment is read
+    // straight from it rather than from the ledger's millisecond timestamps.
+    const lab = await startLabServer({ port: 0 });
+    cleanups.push(() => lab.stop());
+    hookLab(lab, probes);
+
+    const logFile = path.join(runDir, 'quell.log');
+    // Quell logs at its production default level (info: an access line per request, phase changes), to a
+    // file, so logging costs what it costs in production without flooding the terminal.
+    const logger: Logger = pino(
+      {
+        name: 'quell',
+        level: 'info',
+        redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+        timestamp: pino.stdTimeFunctions.isoTime,
+      },
+      pino.destination({ dest: logFile, sync: false }),
+    );
+    const connectors = probeConnectors(
+      createConnectors(
+        { QUELL_HTTP_TIMEOUT_MS: '30000' },
+        { dataDir: runDir, labUrl: lab.url, logger: logger.child({ component: 'connectors' }) },
+      ),
+      probes,
+    );
+
+    const ingestToken = `bench-ingest-${randomBytes(16).toString('hex')}`;
+    // The API's bearer tokens come from the environment, as in production. The ingest rate limit is raised
+    // far above what the bench sends (it is still evaluated on every request): the default 50/s per caller
+    // would measure the limiter, not Quell.
+    process.env.QUELL_API_TOKENS = JSON.stringify({
+      [ingestToken]: { subject: 'bench-siem', roles: ['ingest'] },
+    });
+    process.env.QUELL_INGEST_RATE_PER_SEC = '1000000';
+    process.env.QUELL_INGEST_RATE_BURST = '1000000';
+    const quellTaskQueue = `bench-quell-${tag}`;
+    const { TEMPORAL_ADDRESS: _ignored, ...env } = process.env;
+    const config = loadConfig({
+      ...env,
+      NODE_ENV: 'development',
+      QUELL_DATA_DIR: runDir,
+      QUELL_API_HOST: '127.0.0.1',
+      QUELL_API_PORT: '0',
+      QUELL_TASK_QUEUE: quellTaskQueue,
+      QUELL_PLAYBOOKS_DIR: PLAYBOOKS_DIR,
+      QUELL_WORKFLOW_BUNDLE: quellBundlePath,
+      QUELL_SHUTDOWN_GRACE_MS: '2000',
+    });
+    say(
+      `Starting Temporal (embedded dev server, ${opts.db === 'file' ? 'SQLite file' : 'in-memory SQLite'}, ` +
+        'synchronous=OFF), the Quell worker and API...',
+    );
+    const threadsBefore = await threadNames();
+    const quell = await startQuell({
+      config,
+      logger,
+      report: (m) => say(`  ${m}`),
+      components: { worker: true, api: true },
+      connectors,
+      provision: {
+        embeddedOverrides: {
+          port: 0,
+          headless: true,
+          dbFile: opts.db === 'file' ? path.join(runDir, 'temporal.sqlite') : null,
+          logFile: path.join(runDir, 'temporal-server.log'),
+          extraArgs: ['--sqlite-pragma', 'synchronous=OFF'],
+        },
+      },
+    });
+    cleanups.push(() => quell.stop());
+    const playbooks = await loadPlaybooks(PLAYBOOKS_DIR);
+
+    const client = await connectClient(quell.temporal);
+    cleanups.push(() => client.connection.close());
+    const floorTaskQueue = `bench-floor-${tag}`;
+    const floorConnection: NativeConnection = await connectWorker(quell.temporal);
+    cleanups.push(() => floorConnection.close());
+    const floorActivities: FloorActivities = {
+      notify: async (host) => probes.floorNotify.mark(host),
+      isolate: async (host) => probes.floorIsolate.mark(host),
+    };
+    // Worker defaults, as createIncidentWorker uses them (concurrency, cache): only the code differs.
+    const floorWorker = await Worker.create({
+      connection: floorConnection,
+      namespace: quell.temporal.namespace,
+      taskQueue: floorTaskQueue,
+      workflowBundle: { code: floorCode },
+      activities: floorActivities,
+      shutdownGraceTime: 2_000,
+    });
+    const floorRunning = floorWorker.run();
+    cleanups.push(async () => {
+      if (floorWorker.getState() === 'RUNNING') floorWorker.shutdown();
+      await floorRunning.catch(() => undefined);
+    });
+
+    const workflowThreadIds = new Set(
+      [...(await threadNames())]
+        .filter(([tid, name]) => name === 'node' && !threadsBefore.has(tid))
+        .map(([tid]) => tid),
+    );
+    const temporalServerPid = await findTemporalServerPid(quell.temporal.address.split(':').pop() ?? '');
+    return {
+      runDir,
+      db: opts.db,
+      tag,
+      lab,
+      quell,
+      apiUrl: quell.apiUrl!,
+      ingestToken,
+      quellTaskQueue,
+      playbooks,
+      quellBundle: { code: quellCode, path: quellBundlePath },
+      client,
+      floorTaskQueue,
+      probes,
+      temporalVersion: quell.temporal.cli?.version ?? quell.temporal.kind,
+      ...(temporalServerPid ? { temporalServerPid } : {}),
+      workflowThreadIds,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+function noop(): void {}
+
+/** Marks containments and received notices in the lab store itself (the vendor routes all call these). */
+function hookLab(lab: RunningLab, probes: Probes): void {
+  const store = lab.store;
+  const setContainment = store.setContainment.bind(store);
+  store.setContainment = (host, want, meta) => {
+    const changed = setContainment(host, want, meta);
+    if (changed && want === 'contain') probes.contained.mark(host.name);
+    return changed;
+  };
+  const addMessage = store.addMessage.bind(store);
+  store.addMessage = (m) => {
+    probes.messages.set(m.channel, (probes.messages.get(m.channel) ?? 0) + 1);
+    return addMessage(m);
+  };
+}
+
+/** Quell's connectors, unchanged, with the isolate call and the evidence write marked. */
+function probeConnectors(c: Connectors, probes: Probes): Connectors {
+  return {
+    ...c,
+    edr: observe(c.edr, 'isolateHost', { before: (host) => probes.isolateCalled.mark(host) }),
+    evidence: observe(c.evidence, 'put', { after: (req) => probes.evidenceStored.mark(req.subject) }),
+  };
+}

@@ -1,0 +1,249 @@
+/** The run's results as JSON and as Markdown tables. */
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { RunFigures } from '../benchmarks/containment';
+import type { IngestFigures } from '../benchmarks/ingest';
+import type { MemoryFigures } from '../benchmarks/memory';
+import type { ReplayFigures } from '../benchmarks/replay';
+import { mib, ms, num, ratio } from './stats';
+
+export interface Machine {
+  cores: number;
+  model: string;
+  memoryBytes: number;
+  os: string;
+  node: string;
+  temporal: string;
+}
+
+export interface BenchResults {
+  startedAt: string;
+  finishedAt?: string;
+  mode: 'full' | 'quick';
+  temporalDb: string;
+  machine: Machine;
+  latency?: {
+    steady: { quell: RunFigures; floor: RunFigures };
+    burst: { quell: RunFigures; floor: RunFigures };
+  };
+  throughput?: { quell: RunFigures; floor: RunFigures };
+  ingest?: IngestFigures[];
+  replay?: ReplayFigures;
+  memory?: MemoryFigures;
+  errors: Record<string, string>;
+}
+
+export async function machine(temporal: string): Promise<Machine> {
+  const cpuinfo = await fs.readFile('/proc/cpuinfo', 'utf8').catch(() => '');
+  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown';
+  return {
+    cores: os.cpus().length,
+    model,
+    memoryBytes: os.totalmem(),
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    temporal,
+  };
+}
+
+function table(head: string[], rows: string[][]): string {
+  return [
+    `| ${head.join(' | ')} |`,
+    `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
+
+function latencyRows(name: string, q: RunFigures, f: RunFigures): string[][] {
+  return (['p50', 'p95', 'p99'] as const).map((p) => [
+    `${name}, ${p}`,
+    ms(q.latency[p]),
+    ms(f.latency[p]),
+    ratio(q.latency[p], f.latency[p]),
+  ]);
+}
+
+function checks(r: RunFigures): string {
+  return (
+    `${r.incidents - r.lost}/${r.incidents} contained, ${r.distinctIncidents} incidents, ` +
+    `${r.lost} lost, ${r.retries} retries, ${r.repeatedIsolations} repeated isolations`
+  );
+}
+
+export function markdown(r: BenchResults): string {
+  const m = r.machine;
+  const out: string[] = [
+    `Run ${r.startedAt} (${r.mode}), ${m.cores} cores ${m.model}, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB RAM, ` +
+      `${m.os}, Node ${m.node}, ${m.temporal}; Temporal: one embedded dev server, ${r.temporalDb}.`,
+    '',
+  ];
+  if (r.latency || r.throughput) {
+    const rows: string[][] = [];
+    if (r.latency) {
+      const s = r.latency.steady;
+      const b = r.latency.burst;
+      rows.push(
+        ...latencyRows(`Alert -> containment, ${s.quell.arrival}, n=${s.quell.incidents}`, s.quell, s.floor),
+      );
+      rows.push(...latencyRows(`Alert -> containment, burst, n=${b.quell.incidents}`, b.quell, b.floor));
+    }
+    if (r.throughput) {
+      const t = r.throughput;
+      rows.push([
+        `Throughput, burst of ${t.quell.incidents}: contained/s`,
+        num(t.quell.containedPerSecond),
+        num(t.floor.containedPerSecond),
+        ratio(t.quell.containedPerSecond, t.floor.containedPerSecond),
+      ]);
+      rows.push([
+        `Throughput, burst of ${t.quell.incidents}: first alert -> last containment`,
+        `${num(t.quell.wallSeconds)} s`,
+        `${num(t.floor.wallSeconds)} s`,
+        ratio(t.quell.wallSeconds, t.floor.wallSeconds),
+      ]);
+    }
+    out.push(
+      '### Containment (Quell vs the floor)',
+      '',
+      table(['Measure', 'Quell', 'Floor', 'Quell/floor'], rows),
+      '',
+    );
+    const checkRows: string[][] = [];
+    const seg: string[][] = [];
+    const cpuRows: string[][] = [];
+    const cpuRow = (name: string, r: RunFigures) => {
+      const c = r.cpu;
+      const per = (v: number) => num(v / r.incidents, 2);
+      const total =
+        c.mainThreadMs + c.workflowThreadsMs + c.sdkCoreMs + c.otherThreadsMs + c.temporalServerMs;
+      cpuRows.push([
+        `${name}: ${r.system}`,
+        per(c.mainThreadMs),
+        per(c.workflowThreadsMs),
+        per(c.sdkCoreMs),
+        per(c.otherThreadsMs),
+        per(c.temporalServerMs),
+        per(total),
+        String(r.historyEvents),
+        `${Math.round(c.mainThreadElu * 100)}%`,
+        `${Math.round(c.machineBusy * 100)}% (others ${num(c.otherProcessesMs / 1000)} s)`,
+      ]);
+    };
+    const add = (name: string, q: RunFigures, f: RunFigures) => {
+      cpuRow(name, q);
+      cpuRow(name, f);
+      checkRows.push([name, checks(q), checks(f)]);
+      for (const [k, v] of Object.entries(q.segments))
+        seg.push([`${name}: Quell ${k}`, ms(v.p50), ms(v.p95)]);
+      for (const [k, v] of Object.entries(f.segments))
+        seg.push([`${name}: floor ${k}`, ms(v.p50), ms(v.p95)]);
+    };
+    if (r.latency) {
+      add(r.latency.steady.quell.arrival, r.latency.steady.quell, r.latency.steady.floor);
+      add(`burst ${r.latency.burst.quell.incidents}`, r.latency.burst.quell, r.latency.burst.floor);
+    }
+    if (r.throughput) add(`burst ${r.throughput.quell.incidents}`, r.throughput.quell, r.throughput.floor);
+    out.push('Counted (none lost, none doubled):', '', table(['Run', 'Quell', 'Floor'], checkRows), '');
+    out.push('Where the time goes (per-incident segments):', '', table(['Segment', 'p50', 'p95'], seg), '');
+    out.push(
+      'CPU per incident, in ms, from the first alert until every incident is parked (Quell: evidence stored, ' +
+        'waiting in eradication) or completed (floor). Main thread: API, activities, lab estate and bench client; ' +
+        'workflow: the SDK workflow thread; core: the SDK Rust core; other: GC, compiler and libuv threads.',
+      '',
+      table(
+        [
+          'Run',
+          'main thread',
+          'workflow',
+          'SDK core',
+          'other threads',
+          'Temporal server',
+          'total',
+          'history events',
+          'main-thread ELU',
+          'machine busy',
+        ],
+        cpuRows,
+      ),
+      '',
+    );
+  }
+  if (r.ingest?.length) {
+    const bare = r.ingest[0]!;
+    out.push(
+      '### Ingest: POST /api/v1/alerts (autocannon)',
+      '',
+      table(
+        ['Target', 'req/s', 'p50', 'p99', 'non-2xx / errors', 'req/s vs bare'],
+        r.ingest.map((i) => [
+          `${i.target}, ${i.connections} connections, ${i.seconds} s`,
+          num(i.requestsPerSecond, 0),
+          `${i.p50} ms`,
+          `${i.p99} ms`,
+          `${i.non2xx} / ${i.errors}`,
+          i === bare ? '1.00x' : ratio(i.requestsPerSecond, bare.requestsPerSecond),
+        ]),
+      ),
+      '',
+    );
+  }
+  if (r.replay) {
+    const p = r.replay;
+    out.push(
+      '### Replay (test/histories, current workflow code)',
+      '',
+      table(
+        ['Histories', 'Events', 'Passed / failed', 'Seconds', 'Histories/s', 'Events/s'],
+        [
+          [
+            `${p.histories} (${p.files} files x ${p.passes})`,
+            num(p.events, 0),
+            `${p.passed} / ${p.failed}`,
+            num(p.seconds, 2),
+            num(p.historiesPerSecond),
+            num(p.eventsPerSecond, 0),
+          ],
+        ],
+      ),
+      '',
+    );
+    if (p.failures.length) out.push('Replay failures:', '', ...p.failures.map((f) => `- ${f}`), '');
+  }
+  if (r.memory) {
+    const mm = r.memory;
+    out.push(
+      '### Worker memory (separate process, VmRSS)',
+      '',
+      table(
+        ['Open incidents waiting on approval', 'RSS idle', 'RSS after', 'Per incident', 'Peak (VmHWM)'],
+        [
+          [
+            `${mm.waitingOnApproval}/${mm.incidents} (opened in ${num(mm.openSeconds)} s)`,
+            mib(mm.rssBeforeBytes),
+            mib(mm.rssAfterBytes),
+            `${num(mm.perIncidentBytes / 1024, 0)} KiB`,
+            mib(mm.peakBytes),
+          ],
+        ],
+      ),
+      '',
+    );
+  }
+  const errors = Object.entries(r.errors);
+  if (errors.length)
+    out.push('### Benchmarks that failed', '', ...errors.map(([k, v]) => `- ${k}: ${v}`), '');
+  return out.join('\n');
+}
+
+export async function writeResults(dir: string, r: BenchResults): Promise<{ json: string; md: string }> {
+  await fs.mkdir(dir, { recursive: true });
+  const stamp = r.startedAt.replace(/[:.]/g, '-');
+  const json = path.join(dir, `bench-${stamp}.json`);
+  const md = path.join(dir, `bench-${stamp}.md`);
+  await fs.writeFile(json, JSON.stringify(r, null, 2) + '\n');
+  await fs.writeFile(md, markdown(r) + '\n');
+  await fs.copyFile(json, path.join(dir, 'latest.json'));
+  await fs.copyFile(md, path.join(dir, 'latest.md'));
+  return { json, md };
+}

@@ -1,0 +1,238 @@
+/**
+ * `npm run bench`: Quell's benchmarks, all in one run against one embedded Temporal dev server.
+ * See bench/README.md for what each one measures.
+ */
+import path from 'node:path';
+import {
+  floorFigures,
+  quellFigures,
+  runFloorBlock,
+  runQuellBlock,
+  type Arrival,
+  type FloorBlock,
+  type QuellBlock,
+  type RunFigures,
+} from './benchmarks/containment';
+import { runIngest } from './benchmarks/ingest';
+import { runMemory } from './benchmarks/memory';
+import { runReplay } from './benchmarks/replay';
+import { BENCH_DIR, startBenchEnv, type BenchEnv, type DbMode } from './lib/env';
+import { say } from './lib/progress';
+import { machine, markdown, writeResults, type BenchResults } from './lib/report';
+import { sleep } from './lib/stats';
+
+const BENCHMARKS = ['latency', 'throughput', 'ingest', 'replay', 'memory'] as const;
+type BenchName = (typeof BENCHMARKS)[number];
+
+const HELP = `Usage: npm run bench -- [options]
+
+Runs Quell's benchmarks in one process against ONE embedded Temporal dev server (SQLite, synchronous=OFF),
+the lab estate, a Quell worker and the Quell HTTP API on loopback, and the floor (a bare Temporal workflow of
+the same shape on its own task queue). Prints progress on stderr and a Markdown table on stdout, and writes
+JSON and Markdown to bench/results/.
+
+Options:
+  --only <names>   comma-separated subset of: ${BENCHMARKS.join(', ')}
+                     latency     alert -> containment p50/p95/p99, steady arrivals and a burst, Quell vs floor
+                     throughput  incidents contained per second for a burst, Quell vs floor, none lost
+                     ingest      POST /api/v1/alerts req/s and p99 (dedup hits, misses) vs bare express
+                     replay      histories/s replaying test/histories against the current workflow code
+                     memory      worker RSS (separate process) idle and with open incidents awaiting approval
+  --quick          smoke sizes (about 2 minutes): 40 incidents, burst of 200, 3 s ingest runs, 200 open
+  --db <mode>      Temporal database: file (temp SQLite file, default) or memory (in-memory SQLite)
+  --help           this text
+`;
+
+interface Options {
+  only: BenchName[];
+  quick: boolean;
+  db: DbMode;
+}
+
+function parseArgs(argv: string[]): Options | undefined {
+  const opts: Options = { only: [...BENCHMARKS], quick: false, db: 'file' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--help' || a === '-h') return undefined;
+    else if (a === '--quick') opts.quick = true;
+    else if (a === '--only' || a.startsWith('--only=')) {
+      const names = (a.includes('=') ? a.slice(a.indexOf('=') + 1) : value()).split(',').map((s) => s.trim());
+      const unknown = names.filter((n) => !(BENCHMARKS as readonly string[]).includes(n));
+      if (unknown.length)
+        throw new Error(`unknown benchmark(s): ${unknown.join(', ')} (known: ${BENCHMARKS.join(', ')})`);
+      opts.only = BENCHMARKS.filter((b) => names.includes(b));
+    } else if (a === '--db' || a.startsWith('--db=')) {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : value();
+      if (v !== 'file' && v !== 'memory') throw new Error('--db is file or memory');
+      opts.db = v;
+    } else throw new Error(`unknown option ${a} (see --help)`);
+  }
+  return opts;
+}
+
+const SIZES = {
+  full: {
+    latencyN: 200,
+    steadyPerSecond: 10,
+    throughputN: 1_000,
+    ingestSeconds: 10,
+    ingestWarmup: 2,
+    connections: 10,
+    replayPasses: 5,
+    memoryN: 1_000,
+  },
+  quick: {
+    latencyN: 40,
+    steadyPerSecond: 10,
+    throughputN: 200,
+    ingestSeconds: 3,
+    ingestWarmup: 1,
+    connections: 10,
+    replayPasses: 1,
+    memoryN: 200,
+  },
+};
+
+/**
+ * Quell and the floor under the same arrivals. Steady arrivals run in two halves each, in the order Quell,
+ * floor, floor, Quell, so drift in the machine's state (other load, caches, the server's database) falls on both
+ * alike. A burst is one burst each (halving it would change what is measured), Quell first.
+ */
+async function pair(
+  env: BenchEnv,
+  label: string,
+  n: number,
+  arrival: Arrival,
+): Promise<{ quell: RunFigures; floor: RunFigures }> {
+  const quellBlocks: QuellBlock[] = [];
+  const floorBlocks: FloorBlock[] = [];
+  const order: ('quell' | 'floor')[] =
+    arrival.kind === 'steady' ? ['quell', 'floor', 'floor', 'quell'] : ['quell', 'floor'];
+  const size = arrival.kind === 'steady' ? Math.ceil(n / 2) : n;
+  const how = arrival.kind === 'burst' ? 'all at once' : `${arrival.perSecond}/s`;
+  for (const [i, system] of order.entries()) {
+    const block = `${label}${i}`;
+    if (system === 'quell') {
+      say(`Quell, ${label} (block ${i + 1}/${order.length}): ${size} alerts, ${how}`);
+      quellBlocks.push(await runQuellBlock(env, { label: `q${block}`, n: size, arrival }));
+    } else {
+      say(`Floor, ${label} (block ${i + 1}/${order.length}): ${size} alerts, ${how}`);
+      floorBlocks.push(await runFloorBlock(env, { label: `f${block}`, n: size, arrival }));
+    }
+    await sleep(1_000);
+  }
+  const quell = await quellFigures(env, quellBlocks, arrival);
+  const floor = await floorFigures(env, floorBlocks, arrival);
+  say(
+    `  ${label}: p50 ${quell.latency.p50.toFixed(1)} ms vs floor ${floor.latency.p50.toFixed(1)} ms; ` +
+      `p99 ${quell.latency.p99.toFixed(1)} ms vs ${floor.latency.p99.toFixed(1)} ms`,
+  );
+  return { quell, floor };
+}
+
+/** A few untimed incidents through both first: JIT, connections, the lab's OAuth token, the workers' caches. */
+async function warmUp(env: BenchEnv): Promise<void> {
+  say('Warm-up: 20 untimed incidents through Quell and through the floor');
+  await runQuellBlock(env, { label: 'warm', n: 20, arrival: { kind: 'steady', perSecond: 20 } });
+  await runFloorBlock(env, { label: 'warm', n: 20, arrival: { kind: 'steady', perSecond: 20 } });
+}
+
+async function main(): Promise<number> {
+  let opts: Options | undefined;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (!opts) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const size = SIZES[opts.quick ? 'quick' : 'full'];
+  const startedAt = new Date().toISOString();
+  say(`Quell benchmarks (${opts.quick ? 'quick' : 'full'}): ${opts.only.join(', ')}`);
+  const env = await startBenchEnv({ db: opts.db });
+  // Ctrl-C: stop what the run started (the dev server's guardian would stop the server anyway).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      say(`${signal}: stopping...`);
+      void env.stop().finally(() => process.exit(130));
+    });
+  }
+  const results: BenchResults = {
+    startedAt,
+    mode: opts.quick ? 'quick' : 'full',
+    temporalDb:
+      opts.db === 'file'
+        ? 'SQLite file in a temp dir, journal_mode=WAL, synchronous=OFF'
+        : 'in-memory SQLite, synchronous=OFF',
+    machine: await machine(env.temporalVersion),
+    errors: {},
+  };
+  say(
+    `Machine: ${results.machine.cores} cores, ${results.machine.model}, ${(results.machine.memoryBytes / 2 ** 30).toFixed(1)} GiB; ` +
+      `Temporal ${env.quell.temporal.address} (pid ${env.temporalServerPid ?? '?'}); API ${env.apiUrl}; lab ${env.lab.url}; ` +
+      `${env.workflowThreadIds.size} SDK workflow thread(s)`,
+  );
+  const attempt = async (name: BenchName, fn: () => Promise<void>) => {
+    if (!opts.only.includes(name)) return;
+    say(`== ${name} ==`);
+    const started = Date.now();
+    try {
+      await fn();
+    } catch (err) {
+      results.errors[name] = err instanceof Error ? err.message : String(err);
+      say(`${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
+    say(`== ${name} done in ${((Date.now() - started) / 1000).toFixed(0)} s ==`);
+  };
+  try {
+    if (opts.only.includes('latency') || opts.only.includes('throughput')) await warmUp(env);
+    await attempt('latency', async () => {
+      const steady = await pair(env, 'steady', size.latencyN, {
+        kind: 'steady',
+        perSecond: size.steadyPerSecond,
+      });
+      const burst = await pair(env, 'burst', size.latencyN, { kind: 'burst' });
+      results.latency = { steady, burst };
+    });
+    await attempt('throughput', async () => {
+      results.throughput = await pair(env, 'tput', size.throughputN, { kind: 'burst' });
+    });
+    await attempt('ingest', async () => {
+      results.ingest = await runIngest(env, {
+        seconds: size.ingestSeconds,
+        warmupSeconds: size.ingestWarmup,
+        connections: size.connections,
+      });
+    });
+    await attempt('replay', async () => {
+      results.replay = await runReplay(env, { passes: size.replayPasses });
+    });
+    await attempt('memory', async () => {
+      results.memory = await runMemory(env, { incidents: size.memoryN });
+    });
+  } finally {
+    say('Stopping the API, the workers, the lab and Temporal...');
+    await env.stop();
+  }
+  results.finishedAt = new Date().toISOString();
+  const files = await writeResults(path.join(BENCH_DIR, 'results'), results);
+  process.stdout.write(`\n${markdown(results)}\n`);
+  say(`Results: ${path.relative(process.cwd(), files.json)} and ${path.relative(process.cwd(), files.md)}`);
+  return Object.keys(results.errors).length ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
