@@ -311,7 +311,7 @@ export function renderReportMarkdown(r: IncidentReport, opts: { maxTimelineEntri
     '',
   );
   out.push('## Scope', '');
-  for (const [k, v] of Object.entries(r.scope))
+  for (const [k, v] of Object.entries(r.scope) as [string, string[]][])
     out.push(`- **${k}**: ${v.length ? v.map((x) => `\`${md(x)}\``).join(', ') : '-'}`);
   out.push(
     '',

@@ -1,23 +1,22 @@
-import { z } from 'zod';
+/**
+ * Alerts as workflows see them: plain types and pure helpers, no zod (this module is bundled into the
+ * workflow sandbox, where every new incident re-runs its module scope). The schemas live in ./alert-schema.
+ */
 
 export const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
 /** Incident severity, most severe first. */
-export const severitySchema = z.enum(SEVERITIES);
-export type Severity = z.infer<typeof severitySchema>;
+export type Severity = (typeof SEVERITIES)[number];
 
 /** An alert's own severity may also be informational; incidents never are. */
-export const alertSeveritySchema = z.enum([...SEVERITIES, 'informational']);
-export type AlertSeverity = z.infer<typeof alertSeveritySchema>;
+export const ALERT_SEVERITIES = [...SEVERITIES, 'informational'] as const;
+export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
 
-const entityList = z.array(z.string().trim().min(1).max(512)).max(500).default([]);
-
-export const alertEntitiesSchema = z.object({
-  hosts: entityList,
-  accounts: entityList,
-  ips: entityList,
-  domains: entityList,
-});
-export type AlertEntities = z.infer<typeof alertEntitiesSchema>;
+export interface AlertEntities {
+  hosts: string[];
+  accounts: string[];
+  ips: string[];
+  domains: string[];
+}
 
 export const ALERT_FORMATS = ['ocsf', 'elastic', 'alertmanager', 'generic'] as const;
 export type AlertFormat = (typeof ALERT_FORMATS)[number];
@@ -26,25 +25,26 @@ export type AlertFormat = (typeof ALERT_FORMATS)[number];
  * An alert after normalisation from its source format. This is what workflows see: small, source-neutral,
  * and identified by `source` + `sourceAlertId`.
  */
-export const normalizedAlertSchema = z.object({
-  source: z.string().min(1).max(200),
-  sourceAlertId: z.string().min(1).max(512),
-  format: z.enum(ALERT_FORMATS),
-  title: z.string().min(1).max(1000),
-  ruleName: z.string().min(1).max(500),
-  type: z.string().max(200).optional(),
-  severity: alertSeveritySchema,
-  detectedAt: z.iso.datetime({ offset: true }),
+export interface NormalizedAlert {
+  source: string;
+  sourceAlertId: string;
+  format: AlertFormat;
+  title: string;
+  ruleName: string;
+  type?: string | undefined;
+  severity: AlertSeverity;
+  /** ISO-8601: when the source detected it. */
+  detectedAt: string;
   /** When the detected activity began, when the source reports it (OCSF first_seen_time, Alertmanager startsAt). */
-  firstSeenAt: z.iso.datetime({ offset: true }).optional(),
-  receivedAt: z.iso.datetime({ offset: true }),
-  entities: alertEntitiesSchema,
-  description: z.string().max(10_000).optional(),
-  labels: z.record(z.string(), z.string().max(2_000)).optional(),
+  firstSeenAt?: string | undefined;
+  /** ISO-8601: when Quell received it. */
+  receivedAt: string;
+  entities: AlertEntities;
+  description?: string | undefined;
+  labels?: Record<string, string> | undefined;
   /** True when the source reports the alert as resolved (e.g. Alertmanager `status: resolved`). */
-  resolved: z.boolean().optional(),
-});
-export type NormalizedAlert = z.infer<typeof normalizedAlertSchema>;
+  resolved?: boolean | undefined;
+}
 
 /** The identity that makes redelivery idempotent: the same source and source alert ID record once. */
 export function alertIdentity(alert: Pick<NormalizedAlert, 'source' | 'sourceAlertId'>): string {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { alertSeveritySchema, type NormalizedAlert } from '../domain/alert';
+import type { NormalizedAlert } from '../domain/alert';
+import { alertSeveritySchema } from '../domain/alert-schema';
 
 const entity = z.string().trim().min(1).max(512);
 const entities = z.array(entity).max(500).optional();

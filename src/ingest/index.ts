@@ -1,10 +1,6 @@
 import type { z } from 'zod';
-import {
-  ALERT_FORMATS,
-  normalizedAlertSchema,
-  type AlertFormat,
-  type NormalizedAlert,
-} from '../domain/alert';
+import { ALERT_FORMATS, type AlertFormat, type NormalizedAlert } from '../domain/alert';
+import { normalizedAlertSchema } from '../domain/alert-schema';
 import { alertmanagerWebhookSchema, looksLikeAlertmanager, normalizeAlertmanager } from './alertmanager';
 import { elasticAlertFieldsSchema, elasticFieldView, looksLikeElastic, normalizeElastic } from './elastic';
 import { genericAlertSchema, normalizeGeneric } from './generic';

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { ALERT_FORMATS, ALERT_SEVERITIES, SEVERITIES, type NormalizedAlert } from './alert';
+
+/** Incident severity. */
+export const severitySchema = z.enum(SEVERITIES);
+/** An alert's own severity (may be informational). */
+export const alertSeveritySchema = z.enum(ALERT_SEVERITIES);
+
+const entityList = z.array(z.string().trim().min(1).max(512)).max(500).default([]);
+
+export const alertEntitiesSchema = z.object({
+  hosts: entityList,
+  accounts: entityList,
+  ips: entityList,
+  domains: entityList,
+});
+
+/** Checks a normalised alert at the edge (what normalizers produce) before it reaches a workflow. */
+export const normalizedAlertSchema = z.object({
+  source: z.string().min(1).max(200),
+  sourceAlertId: z.string().min(1).max(512),
+  format: z.enum(ALERT_FORMATS),
+  title: z.string().min(1).max(1000),
+  ruleName: z.string().min(1).max(500),
+  type: z.string().max(200).optional(),
+  severity: alertSeveritySchema,
+  detectedAt: z.iso.datetime({ offset: true }),
+  firstSeenAt: z.iso.datetime({ offset: true }).optional(),
+  receivedAt: z.iso.datetime({ offset: true }),
+  entities: alertEntitiesSchema,
+  description: z.string().max(10_000).optional(),
+  labels: z.record(z.string(), z.string().max(2_000)).optional(),
+  resolved: z.boolean().optional(),
+});
+
+// The schema and the plain type must describe the same thing; this fails to compile when they drift.
+type Exact<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _sameShape: Exact<z.output<typeof normalizedAlertSchema>, NormalizedAlert> = true;
+void _sameShape;
