@@ -138,12 +138,19 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
         }),
         ...loadApiSettings(process.env),
       });
-      const server = http.createServer(app);
+      let draining = false;
+      const server = http.createServer((req, res) => {
+        // While draining, each answer closes its keep-alive connection, so shutdown waits only for requests
+        // in flight, not for idle clients to hang up.
+        if (draining) res.setHeader('Connection', 'close');
+        app(req, res);
+      });
       const addr = await listen(server, config.api.host, config.api.port);
       apiUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
       cleanups.push(
         () =>
           new Promise<void>((resolve) => {
+            draining = true;
             server.close(() => resolve());
             server.closeIdleConnections();
             // In-flight requests get the grace period, then their sockets are closed.

@@ -163,7 +163,7 @@ export class IncidentService implements IncidentOperations {
     if (!parsed) throw new IncidentNotFoundError(incidentId);
     try {
       const latest = this.client.workflow.getHandle(parsed.workflowId);
-      const state = await latest.query(incidentStateQuery);
+      const state = await this.readState(latest);
       if (state.incidentId === incidentId) return { handle: latest, state };
       // A later incident reused this correlation key; find the older one's last run through visibility.
       for await (const wf of this.client.workflow.list({
@@ -171,12 +171,22 @@ export class IncidentService implements IncidentOperations {
         pageSize: 1,
       })) {
         const handle = this.client.workflow.getHandle(wf.workflowId, wf.runId);
-        return { handle, state: await handle.query(incidentStateQuery) };
+        return { handle, state: await this.readState(handle) };
       }
       throw new IncidentNotFoundError(incidentId);
     } catch (err) {
       throw this.mapError(err, incidentId);
     }
+  }
+
+  /**
+   * An open incident's state comes from the workflow query. A closed one's is the workflow's result: reading it
+   * is one history event, where a query would make a worker replay the whole run.
+   */
+  private async readState(handle: WorkflowHandle): Promise<IncidentState> {
+    const { status } = await handle.describe();
+    if (status.name === 'COMPLETED') return (await handle.result()) as IncidentState;
+    return handle.query(incidentStateQuery);
   }
 
   private mapError(err: unknown, incidentId: string): Error {
