@@ -84,7 +84,11 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
     }
   };
   try {
-    const client = await connectClient(temporal, dataConverter ? { dataConverter } : {});
+    // The API's client: five tries (about 2 s) when Temporal is unavailable, then a 503 the sender retries.
+    const client = await connectClient(temporal, {
+      maxAttempts: 5,
+      ...(dataConverter ? { dataConverter } : {}),
+    });
     cleanups.push(() => client.connection.close());
     let worker: Worker | undefined;
     let nativeConnection: NativeConnection | undefined;

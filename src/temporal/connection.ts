@@ -1,5 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  defaultGrpcRetryOptions,
+  makeGrpcRetryInterceptor,
+  type ConnectionOptions,
+} from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
 import type { TemporalTlsConfig } from '../config';
@@ -30,13 +36,27 @@ function tlsOptions(tls: TemporalEndpoint['tls']): ConnectionOptions['tls'] {
  */
 export async function connectClient(
   endpoint: TemporalEndpoint,
-  opts: { dataConverter?: DataConverter } = {},
+  opts: {
+    dataConverter?: DataConverter;
+    /**
+     * How many times a call is tried when Temporal is unavailable (SDK default 10, about 20 s). The API uses
+     * fewer, so an outage reaches alert senders as a prompt 503 with Retry-After rather than a hung request.
+     */
+    maxAttempts?: number;
+  } = {},
 ): Promise<Client> {
   const tls = tlsOptions(endpoint.tls);
   const connection = await Connection.connect({
     address: endpoint.address,
     ...(tls ? { tls } : {}),
     ...(endpoint.apiKey ? { apiKey: endpoint.apiKey } : {}),
+    ...(opts.maxAttempts
+      ? {
+          interceptors: [
+            makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: opts.maxAttempts })),
+          ],
+        }
+      : {}),
   });
   return new Client({
     connection,
