@@ -254,6 +254,22 @@ function applyFault(
 // CrowdStrike Falcon
 // -------------------------------------------------------------------------------------------------------
 
+/** Refuses requests whose bearer token the lab did not issue to `audience` (or has since expired), in the vendor's shape. */
+function requireIssuedToken(
+  store: LabStore,
+  audience: 'crowdstrike' | 'defender' | 'graph',
+  message: string,
+  code?: string,
+): (req: Request, res: Response, next: NextFunction) => void {
+  return (req, res, next) => {
+    if (!store.tokenValid(bearer(req), audience)) {
+      fail(res, audience, 401, message, code);
+      return;
+    }
+    next();
+  };
+}
+
 function crowdstrikeRouter(store: LabStore): Router {
   const r = express.Router();
   const meta = () => ({ query_time: 0.001, powered_by: 'quell-lab', trace_id: randomUUID() });
@@ -267,13 +283,7 @@ function crowdstrikeRouter(store: LabStore): Router {
     const { token, expiresIn } = store.issueToken('crowdstrike');
     res.status(201).json({ access_token: token, token_type: 'bearer', expires_in: expiresIn });
   });
-  r.use((req, res, next) => {
-    if (!store.tokenValid(bearer(req), 'crowdstrike')) {
-      fail(res, 'crowdstrike', 401, 'access denied, authorization failed');
-      return;
-    }
-    next();
-  });
+  r.use(requireIssuedToken(store, 'crowdstrike', 'access denied, authorization failed'));
   const deviceJson = (h: LabHost) => ({
     device_id: h.deviceId,
     hostname: h.name,
@@ -398,13 +408,9 @@ function azureAdRouter(store: LabStore): Router {
 
 function defenderRouter(store: LabStore): Router {
   const r = express.Router();
-  r.use((req, res, next) => {
-    if (!store.tokenValid(bearer(req), 'defender')) {
-      fail(res, 'defender', 401, 'Authorization has been denied for this request.', 'Unauthorized');
-      return;
-    }
-    next();
-  });
+  r.use(
+    requireIssuedToken(store, 'defender', 'Authorization has been denied for this request.', 'Unauthorized'),
+  );
   const machineJson = (h: LabHost) => ({
     id: h.machineId,
     computerDnsName: h.name,
@@ -514,13 +520,14 @@ function defenderRouter(store: LabStore): Router {
 
 function graphRouter(store: LabStore): Router {
   const r = express.Router();
-  r.use((req, res, next) => {
-    if (!store.tokenValid(bearer(req), 'graph')) {
-      fail(res, 'graph', 401, 'Access token has expired or is not yet valid.', 'InvalidAuthenticationToken');
-      return;
-    }
-    next();
-  });
+  r.use(
+    requireIssuedToken(
+      store,
+      'graph',
+      'Access token has expired or is not yet valid.',
+      'InvalidAuthenticationToken',
+    ),
+  );
   const find = (req: Request, res: Response): LabAccount | undefined => {
     const key = String(req.params.key);
     const a = store.findAccount(key);
