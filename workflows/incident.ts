@@ -22,7 +22,13 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { ActionOutcome, FailureDetails, IncidentActivities } from '../activities';
-import { alertIdentity, type AlertSeverity, type NormalizedAlert, type Severity } from '../src/domain/alert';
+import {
+  alertIdentity,
+  maxSeverity,
+  severityRank,
+  type AlertSeverity,
+  type NormalizedAlert,
+} from '../src/domain/alert';
 import {
   addNoteUpdate,
   buildIncidentId,
@@ -722,11 +728,11 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     }
     const widened = added.size > 0;
     const previous = state.severity;
-    highestAlertSeverity = first ? alert.severity : maxAlertSeverity(highestAlertSeverity, alert.severity);
+    highestAlertSeverity = first ? alert.severity : maxSeverity(highestAlertSeverity, alert.severity);
     const next = evaluateSeverity(playbook, highestAlertSeverity, state.scope);
     // Severity never drops: dedup and correlation must never hide an escalation.
-    state.severity = first || rank(next) > rank(previous) ? next : previous;
-    const escalated = !first && rank(state.severity) > rank(previous);
+    state.severity = first || severityRank(next) > severityRank(previous) ? next : previous;
+    const escalated = !first && severityRank(state.severity) > severityRank(previous);
     syncSearchAttributes();
     if (state.phase === 'identification') return;
     if (escalated) {
@@ -1204,15 +1210,6 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     // Let in-flight message handlers finish before the run completes, so no update is cut off.
     await condition(allHandlersFinished);
   }
-}
-
-function rank(s: Severity): number {
-  return ['low', 'medium', 'high', 'critical'].indexOf(s);
-}
-
-function maxAlertSeverity(a: AlertSeverity, b: AlertSeverity): AlertSeverity {
-  const order: AlertSeverity[] = ['informational', 'low', 'medium', 'high', 'critical'];
-  return order.indexOf(a) >= order.indexOf(b) ? a : b;
 }
 
 function fmt(seconds: number | null): string {

@@ -2,15 +2,15 @@
  * Pure playbook evaluation shared by the API (playbook selection, correlation) and the incident workflow
  * (severity, approval policy, notification routes). Workflow-safe: no Node builtins, no I/O, no zod at runtime.
  */
-import type { AlertEntities, AlertSeverity, NormalizedAlert, Severity } from '../domain/alert';
+import {
+  maxSeverity,
+  type AlertEntities,
+  type AlertSeverity,
+  type NormalizedAlert,
+  type Severity,
+} from '../domain/alert';
 import type { ApprovalPolicy, ContainmentKind, Phase } from '../domain/incident';
 import type { Playbook } from './schema';
-
-const SEVERITY_ORDER: Severity[] = ['low', 'medium', 'high', 'critical'];
-
-export function severityAtLeast(a: Severity, b: Severity): Severity {
-  return SEVERITY_ORDER.indexOf(a) >= SEVERITY_ORDER.indexOf(b) ? a : b;
-}
 
 export function incidentSeverityOf(alertSeverity: AlertSeverity): Severity {
   return alertSeverity === 'informational' ? 'low' : alertSeverity;
@@ -57,7 +57,7 @@ export function evaluateSeverity(
   highestAlertSeverity: AlertSeverity,
   scope: AlertEntities,
 ): Severity {
-  let severity = severityAtLeast(incidentSeverityOf(highestAlertSeverity), playbook.severity.minimum);
+  let severity = maxSeverity(incidentSeverityOf(highestAlertSeverity), playbook.severity.minimum);
   for (const rule of playbook.severity.rules) {
     const w = rule.when;
     const holds =
@@ -66,7 +66,7 @@ export function evaluateSeverity(
       (w.assetTags === undefined ||
         scope.hosts.some((h) => hostTags(playbook, h).some((t) => w.assetTags?.includes(t)))) &&
       (w.minScopeSize === undefined || scopeSize(scope) >= w.minScopeSize);
-    if (holds) severity = severityAtLeast(severity, rule.atLeast);
+    if (holds) severity = maxSeverity(severity, rule.atLeast);
   }
   return severity;
 }
