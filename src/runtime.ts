@@ -71,7 +71,7 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
   const codec = codecFromEnv();
   const dataConverter = codec ? encryptionDataConverter(codec) : undefined;
   const signer = opts.components.api ? signerFromEnv() : undefined;
-  if (opts.components.api) loadApiSettings(process.env);
+  const apiSettings = opts.components.api ? loadApiSettings(process.env) : undefined;
   const playbooks = await loadPlaybooks(config.playbooksDir);
   report(
     `Loaded ${playbooks.playbooks.length} playbooks from ${config.playbooksDir}: ${playbooks.playbooks.map((p) => p.playbook.id).join(', ')}`,
@@ -140,7 +140,7 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
           ...(signer ? { signer } : {}),
           ...(connectors ? { evidenceStore: connectors.evidence } : {}),
         }),
-        ...loadApiSettings(process.env),
+        ...apiSettings,
       });
       let draining = false;
       const server = http.createServer((req, res) => {
