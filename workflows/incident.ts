@@ -73,6 +73,7 @@ import {
   type UndoKind,
 } from '../src/domain/incident';
 import { computeMetrics } from '../src/domain/metrics';
+import { oneLine } from '../src/domain/untrusted-text';
 import {
   containmentPolicy,
   evaluateSeverity,
@@ -288,8 +289,12 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
       .join('; ');
   }
 
-  /** Sends to each route; a failed notification is recorded, never fatal to the incident. */
-  async function notify(routes: string[], subject: string, text: string, reason: string): Promise<void> {
+  /**
+   * Sends to each route; a failed notification is recorded, never fatal to the incident. Subject and text are
+   * one line each: alert titles and entity names inside them cannot add lines to what people read.
+   */
+  async function notify(routes: string[], subjectText: string, text: string, reason: string): Promise<void> {
+    const subject = oneLine(subjectText);
     await Promise.all(
       [...new Set(routes)].map(async (route) => {
         const seq = ++notificationSeq;
@@ -306,8 +311,9 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
           const result = await notifyActivities.notifyStakeholders({
             route,
             incidentId: state.incidentId,
-            subject: `[${state.severity.toUpperCase()}] ${state.incidentId}: ${subject}`,
-            text,
+            // Channels put the severity and the incident ID in front themselves.
+            subject,
+            text: oneLine(text),
             severity: state.severity,
             dedupKey: state.incidentId,
             idempotencyKey: `${state.incidentId}:notify:${seq}`,
@@ -486,7 +492,7 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
       incidentId: state.incidentId,
       actionId: action.actionId,
       target: action.target,
-      comment: `${action.kind} ${action.target} (${state.title})`, // connectors prefix the incident ID
+      comment: oneLine(`${action.kind} ${action.target} (${state.title})`), // connectors prefix the incident ID
     });
     action.attempts += outcome.attempt;
     action.result = {
@@ -620,7 +626,7 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
           openApproval(
             [action],
             policy,
-            `${DESCRIBE[kind].verb} ${target}: in scope of ${state.severity} incident "${state.title}" ` +
+            `${DESCRIBE[kind].verb} ${target}: in scope of ${state.severity} incident "${oneLine(state.title)}" ` +
               `(playbook ${playbook.id}; ${state.alerts.count} alert(s)).`,
             requestedBy,
           );

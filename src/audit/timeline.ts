@@ -33,6 +33,7 @@ import type {
   IncidentNote,
   IncidentState,
 } from '../domain/incident';
+import { oneLine } from '../domain/untrusted-text';
 import { eventAttributes, shortEventType, type HistoryEventJson } from './history-json';
 import type { IncidentHistoryExport } from './history';
 import type { JsonPayload } from './history-json';
@@ -1102,5 +1103,6 @@ export function formatTimelineLine(e: TimelineEntry): string {
   const ids = e.refs.map((r) =>
     r.runId === e.runId ? `#${r.eventId}` : `${r.runId.slice(0, 8)}#${r.eventId}`,
   );
-  return `${e.at}  ${e.summary}  [run ${e.runId.slice(0, 8)} ${ids.join(' ')}]`;
+  // One line whatever the summary quotes (alert titles, comments): a title cannot forge a timeline line.
+  return oneLine(`${e.at}  ${e.summary}  [run ${e.runId.slice(0, 8)} ${ids.join(' ')}]`);
 }

@@ -1,12 +1,27 @@
 import { z } from 'zod';
 import { ALERT_FORMATS, ALERT_SEVERITIES, SEVERITIES, type NormalizedAlert } from './alert';
+import { firstLayoutControl } from './untrusted-text';
 
 /** Incident severity. */
 export const severitySchema = z.enum(SEVERITIES);
 /** An alert's own severity (may be informational). */
 export const alertSeveritySchema = z.enum(ALERT_SEVERITIES);
 
-const entityList = z.array(z.string().trim().min(1).max(512)).max(500).default([]);
+/** Identifiers and entity names: printable text only (see ingest/common.ts for the per-format checks). */
+const printable = (schema: z.ZodString) =>
+  schema.superRefine((value, ctx) => {
+    const control = firstLayoutControl(value);
+    if (control)
+      ctx.addIssue({
+        code: 'custom',
+        message: `contains the control character ${control}; use printable text`,
+      });
+  });
+
+const entityList = z
+  .array(printable(z.string().trim().min(1).max(512)))
+  .max(500)
+  .default([]);
 
 export const alertEntitiesSchema = z.object({
   hosts: entityList,
@@ -17,8 +32,8 @@ export const alertEntitiesSchema = z.object({
 
 /** Checks a normalised alert at the edge (what normalizers produce) before it reaches a workflow. */
 export const normalizedAlertSchema = z.object({
-  source: z.string().min(1).max(200),
-  sourceAlertId: z.string().min(1).max(512),
+  source: printable(z.string().min(1).max(200)),
+  sourceAlertId: printable(z.string().min(1).max(512)),
   format: z.enum(ALERT_FORMATS),
   title: z.string().min(1).max(1000),
   ruleName: z.string().min(1).max(500),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { NormalizedAlert } from '../domain/alert';
+import { firstLayoutControl } from '../domain/untrusted-text';
 import {
   EntityCollector,
   RESOLVED_ID_SUFFIX,
@@ -19,12 +20,36 @@ const labels = z.record(labelName, z.string().max(2_000)).refine((r) => Object.k
   message: 'at most 200 labels',
 });
 
+const HOST_LABELS = ['host', 'hostname', 'node', 'nodename'] as const;
+const ACCOUNT_LABELS = ['user', 'username', 'account'] as const;
+const IP_LABELS = ['ip', 'source_ip', 'src_ip', 'destination_ip', 'dst_ip'] as const;
+const DOMAIN_LABELS = ['domain', 'dns_domain'] as const;
+/** Labels an alert's entities are read from (`instance` too): printable text only, as every entity name. */
+const ENTITY_LABELS: readonly string[] = [
+  'instance',
+  ...HOST_LABELS,
+  ...ACCOUNT_LABELS,
+  ...IP_LABELS,
+  ...DOMAIN_LABELS,
+];
+
 const alertSchema = z.looseObject({
   status: z.enum(['firing', 'resolved'], { error: 'expected "firing" or "resolved"' }),
   labels: z
     .object({ alertname: z.string().trim().min(1).max(500) })
     .catchall(z.string().max(2_000))
-    .refine((r) => Object.keys(r).length <= 200, { message: 'at most 200 labels' }),
+    .refine((r) => Object.keys(r).length <= 200, { message: 'at most 200 labels' })
+    .superRefine((r, ctx) => {
+      for (const name of ENTITY_LABELS) {
+        const control = r[name] === undefined ? undefined : firstLayoutControl(r[name]);
+        if (control)
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            message: `contains the control character ${control}; entity names must be printable text`,
+          });
+      }
+    }),
   annotations: z.record(labelName, z.string().max(50_000)).optional(),
   startsAt: rfc3339,
   endsAt: rfc3339.optional(),
@@ -58,11 +83,6 @@ export type AlertmanagerWebhook = z.infer<typeof alertmanagerWebhookSchema>;
 export function looksLikeAlertmanager(body: Record<string, unknown>): boolean {
   return 'version' in body && Array.isArray(body.alerts) && ('receiver' in body || 'groupKey' in body);
 }
-
-const HOST_LABELS = ['host', 'hostname', 'node', 'nodename'] as const;
-const ACCOUNT_LABELS = ['user', 'username', 'account'] as const;
-const IP_LABELS = ['ip', 'source_ip', 'src_ip', 'destination_ip', 'dst_ip'] as const;
-const DOMAIN_LABELS = ['domain', 'dns_domain'] as const;
 
 const entityOk = (v: string | undefined): v is string =>
   v !== undefined && v.trim().length > 0 && v.length <= 512;

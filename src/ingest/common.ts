@@ -1,12 +1,28 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { AlertEntities, AlertSeverity } from '../domain/alert';
+import { firstLayoutControl } from '../domain/untrusted-text';
 
 /** Suffix of the source alert ID of a message saying that an alert resolved (so it is not deduplicated away). */
 export const RESOLVED_ID_SUFFIX = '#resolved';
 
-/** Entity values: what a scope entry may be. */
-export const entityString = z.string().trim().min(1).max(512);
+/**
+ * Entity values: what a scope entry may be. Control characters (NUL, ESC, CR/LF, bidirectional overrides...)
+ * are refused here, naming the field: no EDR, IdP or firewall takes such a name, and it would be shown to people.
+ */
+export const entityString = z
+  .string()
+  .trim()
+  .min(1)
+  .max(512)
+  .superRefine((value, ctx) => {
+    const control = firstLayoutControl(value);
+    if (control)
+      ctx.addIssue({
+        code: 'custom',
+        message: `contains the control character ${control}; entity names must be printable text`,
+      });
+  });
 export const ipString = z.union([z.ipv4(), z.ipv6()], { error: 'expected an IPv4 or IPv6 address' });
 
 /** Collects entities in order, trimmed, without duplicates. */

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import type { NormalizedAlert } from '../domain/alert';
 import { alertSeveritySchema } from '../domain/alert-schema';
+import { entityString } from './common';
 
-const entity = z.string().trim().min(1).max(512);
-const entities = z.array(entity).max(500).optional();
+const entities = z.array(entityString).max(500).optional();
 
 /**
  * Quell's documented generic alert format, for sources without a standard one.

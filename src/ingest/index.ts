@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { ALERT_FORMATS, type AlertFormat, type NormalizedAlert } from '../domain/alert';
 import { normalizedAlertSchema } from '../domain/alert-schema';
+import { normalizedLine, normalizedText } from '../domain/untrusted-text';
 import { alertmanagerWebhookSchema, looksLikeAlertmanager, normalizeAlertmanager } from './alertmanager';
 import { elasticAlertFieldsSchema, elasticFieldView, looksLikeElastic, normalizeElastic } from './elastic';
 import { genericAlertSchema, normalizeGeneric } from './generic';
@@ -86,12 +87,27 @@ function parseAndNormalize(
 }
 
 /**
+ * Titles, rule names and types on one printable line, descriptions without control characters: a title's
+ * CR/LF can then not add lines to a report or a message even before the renderers escape it.
+ */
+function withPrintableText(alert: NormalizedAlert): NormalizedAlert {
+  return {
+    ...alert,
+    title: normalizedLine(alert.title) || alert.sourceAlertId,
+    ruleName: normalizedLine(alert.ruleName) || alert.sourceAlertId,
+    ...(alert.type !== undefined ? { type: normalizedLine(alert.type) } : {}),
+    ...(alert.description !== undefined ? { description: normalizedText(alert.description) } : {}),
+  };
+}
+
+/**
  * Validates a parsed body as `format` and normalizes it: one alert, or for an Alertmanager webhook, one per
  * entry. Every result is checked against the NormalizedAlert schema, so nothing malformed reaches a workflow.
  */
 export function normalizeAlertBody(body: unknown, format: AlertFormat, receivedAt: string): NormalizeOutcome {
   const r = parseAndNormalize(body, format, receivedAt);
   if (!r.ok) return { ok: false, format, stage: 'input', error: r.error };
+  r.alerts = r.alerts.map(withPrintableText);
   for (let i = 0; i < r.alerts.length; i++) {
     const check = normalizedAlertSchema.safeParse(r.alerts[i]);
     if (!check.success) {

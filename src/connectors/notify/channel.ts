@@ -1,3 +1,4 @@
+import { oneLine, slackText } from '../../domain/untrusted-text';
 import type { Notification } from '../types';
 
 /** One delivery channel (a Slack channel, a PagerDuty service, a mailbox, a webhook). */
@@ -17,28 +18,26 @@ const SEVERITY_EMOJI: Record<Notification['severity'], string> = {
   low: ':white_circle:',
 };
 
-/** Escapes Slack mrkdwn control characters (`&`, `<`, `>`). */
-export function slackEscape(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-/** The one-line text of a notification (Slack fallback text, e-mail subject). */
+/**
+ * The one-line text of a notification (Slack fallback text, e-mail subject): the channel, not the workflow, puts
+ * the severity and the incident ID in front, once.
+ */
 export function plainLine(n: Notification): string {
   const action = n.eventAction === 'resolve' ? 'RESOLVED ' : '';
-  return `[${n.severity.toUpperCase()}] ${action}${n.incidentId}: ${n.subject}`;
+  return oneLine(`[${n.severity.toUpperCase()}] ${action}${n.incidentId}: ${n.subject}`);
 }
 
 /** Slack Block Kit blocks for a notification: a header, the text, and a context line. */
 export function slackBlocks(n: Notification): unknown[] {
-  const header = `${n.eventAction === 'resolve' ? 'Resolved: ' : ''}${n.subject}`.slice(0, 150);
+  const header = oneLine(`${n.eventAction === 'resolve' ? 'Resolved: ' : ''}${n.subject}`).slice(0, 150);
   const context = [
     `${SEVERITY_EMOJI[n.severity]} *${n.severity}*`,
-    `incident \`${slackEscape(n.incidentId)}\``,
+    `incident \`${slackText(n.incidentId)}\``,
     ...(n.link ? [`<${n.link.replace(/[<>|]/g, '')}|open in Quell>`] : []),
   ].join('  ·  ');
   return [
     { type: 'header', text: { type: 'plain_text', text: header || n.incidentId } },
-    { type: 'section', text: { type: 'mrkdwn', text: slackEscape(n.text).slice(0, 3000) || '_(no text)_' } },
+    { type: 'section', text: { type: 'mrkdwn', text: slackText(n.text).slice(0, 3000) || '_(no text)_' } },
     { type: 'context', elements: [{ type: 'mrkdwn', text: context }] },
   ];
 }

@@ -6,6 +6,7 @@ import {
   PermanentConnectorError,
   TransientConnectorError,
 } from '../errors';
+import { multiLine } from '../../domain/untrusted-text';
 import type { Notification } from '../types';
 import { sha256Hex, truncate } from '../util';
 import { type NotificationChannel, plainLine } from './channel';
@@ -101,7 +102,7 @@ export class EmailChannel implements NotificationChannel {
 
   async deliver(n: Notification): Promise<{ vendorRef?: string }> {
     const lines = [
-      n.text,
+      multiLine(n.text),
       '',
       `Incident: ${n.incidentId}`,
       `Severity: ${n.severity}`,
@@ -113,7 +114,7 @@ export class EmailChannel implements NotificationChannel {
       const info = await this.transport.sendMail({
         from: this.opts.from,
         to: this.opts.to,
-        subject: `[Quell] ${plainLine(n)}`.replace(/[\r\n]+/g, ' '),
+        subject: `[Quell] ${plainLine(n)}`,
         text: lines.join('\n'),
         messageId: `<${sha256Hex(n.idempotencyKey).slice(0, 40)}@quell>`,
         headers: { 'X-Quell-Incident': n.incidentId, 'X-Quell-Route': n.route },
