@@ -12,12 +12,14 @@ import type { QuellConfig } from './config';
 import { buildConnectors, connectorsSummary, resolveConnectorsConfig } from './connectors/config';
 import { startLabServer } from './connectors/lab';
 import type { Connectors } from './connectors/types';
+import { incidentIdDeriverFromEnv } from './incidents/correlation';
 import { IncidentService } from './incidents/service';
 import { loadPlaybooks } from './playbooks/loader';
 import type { Logger } from './logging';
 import type { ProgressReporter } from './temporal/cli-binary';
 import { connectClient, connectWorker } from './temporal/connection';
 import { provisionTemporal, type ProvisionedTemporal, type ProvisionOptions } from './temporal/provision';
+import { WORKER_HEARTBEAT_INTERVAL_MS } from './temporal/worker-liveness';
 import { createIncidentWorker } from './worker';
 import { pinoSdkLogger } from './worker/sdk-logger';
 
@@ -61,7 +63,11 @@ async function listen(server: Server, host: string, port: number): Promise<Addre
 export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
   const { config, logger, report } = opts;
   // Must precede the first native connection: the runtime is process-wide and installed once.
-  Runtime.install({ logger: pinoSdkLogger(logger.child({ component: 'temporal-sdk' })) });
+  Runtime.install({
+    logger: pinoSdkLogger(logger.child({ component: 'temporal-sdk' })),
+    // Worker heartbeats let the API's readiness and intake notice a dead worker within seconds.
+    workerHeartbeatInterval: WORKER_HEARTBEAT_INTERVAL_MS,
+  });
   // Configuration errors stop start-up before anything starts: API auth (production refuses to run without
   // tokens), then preparation (a bad playbook names its file and field).
   const auth = opts.components.api
@@ -72,6 +78,9 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
   const dataConverter = codec ? encryptionDataConverter(codec) : undefined;
   const signer = opts.components.api ? signerFromEnv() : undefined;
   const apiSettings = opts.components.api ? loadApiSettings(process.env) : undefined;
+  const incidentIds = opts.components.api
+    ? incidentIdDeriverFromEnv(process.env, { encryptionEnabled: codec !== undefined })
+    : undefined;
   const playbooks = await loadPlaybooks(config.playbooksDir);
   report(
     `Loaded ${playbooks.playbooks.length} playbooks from ${config.playbooksDir}: ${playbooks.playbooks.map((p) => p.playbook.id).join(', ')}`,
@@ -128,6 +137,8 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
     if (opts.components.api) {
       const incidents = new IncidentService(client, config.taskQueue, playbooks, logger, {
         redactSearchAttributes: codec !== undefined,
+        ...(incidentIds ? { ids: incidentIds } : {}),
+        workerWaitMs: config.workerWaitMs,
       });
       const app = createApp({
         client,

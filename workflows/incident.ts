@@ -244,7 +244,7 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
       {
         key: SA_CORRELATION_KEY,
         value: input.redactSearchAttributes
-          ? `digest:${digest53(state.correlationKey)}`
+          ? (input.correlationTag ?? `digest:${digest53(state.correlationKey)}`)
           : state.correlationKey,
       },
       { key: SA_HOSTS, value: input.redactSearchAttributes ? [] : [...state.scope.hosts] },

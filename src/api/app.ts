@@ -11,7 +11,12 @@ import type { Client } from '@temporalio/client';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { REFUSALS, isRefusalType } from '../domain/contracts';
 import type { Actor } from '../domain/incident';
-import { IncidentNotFoundError, IncidentRefusedError, TemporalUnavailableError } from '../incidents/errors';
+import {
+  IncidentNotFoundError,
+  IncidentRefusedError,
+  NoWorkerError,
+  TemporalUnavailableError,
+} from '../incidents/errors';
 import type { IncidentOperations } from '../incidents/types';
 import type { Logger } from '../logging';
 import {
@@ -79,6 +84,16 @@ export function mapDomainError(err: unknown): ApiProblem | undefined {
         : 409;
     return refusalProblem(err.type, err.message, status);
   }
+  if (err instanceof NoWorkerError) {
+    return new ApiProblem(
+      503,
+      'no-worker',
+      'No worker available',
+      'No Quell worker is serving incidents right now, so this request could not be confirmed; send it again ' +
+        'later (an alert sent again is recorded once).',
+      { retryAfterSeconds: err.retryAfterSeconds },
+    );
+  }
   if (err instanceof TemporalUnavailableError) {
     return new ApiProblem(
       503,
@@ -120,16 +135,24 @@ const validated = (res: Response): Validated => {
 const routeOf = (res: Response): string | undefined => (res.locals as { route?: string }).route;
 const actorOrUndefined = (res: Response): Actor | undefined => (res.locals as { actor?: Actor }).actor;
 
-/** Query parameters whose values never reach the logs, whatever route they are sent to. */
-const SENSITIVE_QUERY = /token|secret|signature|password|key|auth/i;
+/**
+ * Query parameters whose values the access log keeps: the API's own filters and paging. Every other value is
+ * redacted, whatever its name (`?bearer=`, `?access_token=`, `?x=<secret>`): a caller who puts a secret in a
+ * URL must not find it in the logs.
+ */
+const LOGGED_QUERY_PARAMS = new Set(['format', 'status', 'severity', 'phase', 'playbook', 'limit', 'cursor']);
 
-function loggableUrl(url: string): string {
+export function loggableUrl(url: string): string {
   const q = url.indexOf('?');
   if (q < 0) return url;
-  const params = new URLSearchParams(url.slice(q + 1));
-  for (const key of [...params.keys()]) if (SENSITIVE_QUERY.test(key)) params.set(key, '[redacted]');
-  const rest = params.toString();
-  return `${url.slice(0, q)}${rest ? `?${rest}` : ''}`;
+  const kept = new URLSearchParams();
+  for (const [key, value] of new URLSearchParams(url.slice(q + 1))) {
+    if (LOGGED_QUERY_PARAMS.has(key)) kept.append(key, value);
+    // A name is kept when it looks like one (a token sent as `?<token>` does not).
+    else kept.append(/^[A-Za-z_]{1,20}$/.test(key) ? key : '[redacted]', '[redacted]');
+  }
+  const rest = kept.toString();
+  return `${url.slice(0, q)}${rest ? `?${rest.replace(/%5Bredacted%5D/g, '[redacted]')}` : ''}`;
 }
 
 /** Builds Quell's HTTP API (no listen: the caller, tests or `quell start`, decides where it listens). */

@@ -174,6 +174,7 @@ export function problemHandler(
       return;
     }
     const id = (req as { id?: unknown }).id;
-    sendProblem(res, problem, req.originalUrl, typeof id === 'string' ? id : undefined);
+    // The path only: query values (a token pasted into a URL) are not echoed where proxies may log them.
+    sendProblem(res, problem, req.originalUrl.split('?')[0], typeof id === 'string' ? id : undefined);
   };
 }

@@ -136,6 +136,10 @@ export const incidentListItemSchema = z.object({
   incidentId: z.string(),
   workflowId: z.string(),
   runId: z.string(),
+  title: z
+    .string()
+    .optional()
+    .describe("The first alert's title (incidents opened before titles were listed have none)."),
   severity: z.string().optional(),
   phase: z.string().optional(),
   status: z.string().optional(),
@@ -339,7 +343,17 @@ export const healthSchema = z.object({ status: z.literal('ok') });
 export const readinessSchema = z.object({
   ready: z.boolean(),
   temporal: z.object({ reachable: z.boolean(), error: z.string().optional() }),
-  worker: z.object({ polling: z.boolean(), pollers: z.number().int(), error: z.string().optional() }),
+  worker: z.object({
+    polling: z.boolean(),
+    pollers: z.number().int().describe('Workers seen live on the incident task queue.'),
+    source: z
+      .enum(['heartbeats', 'pollers'])
+      .optional()
+      .describe(
+        "Temporal's worker heartbeats (a dead worker shows within seconds) or the poller list (about a minute).",
+      ),
+    error: z.string().optional(),
+  }),
 });
 /** Audit outputs (timeline, history, JSON report) belong to the audit module; documented as JSON objects. */
 export const auditDocumentSchema = z

@@ -21,10 +21,12 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { isGrpcServiceError, type Client } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import { incidentRunTag, parseIncidentId, SA_INCIDENT_ID } from '../domain/contracts';
 import { IncidentNotFoundError } from '../incidents/errors';
+import { describeRun, listRuns } from '../temporal/visibility';
 import { eventAttributes, formatHistoryJson, historyToJson, type HistoryJson } from './history-json';
 import { decryptHistoryJson, encryptionKeyIdsIn, firstPayloadValue } from './payloads';
 
@@ -162,19 +164,19 @@ export async function findFirstRunId(
     return { workflowId, firstRunId: opts.firstRunId };
   }
   const candidates = new Set<string>();
+  // Raw calls: they do not decode memos, which need the payload key an export may lack.
   try {
-    const desc = await client.workflow.getHandle(workflowId).describe();
-    const first = desc.raw.workflowExecutionInfo?.firstRunId;
-    if (matches(first)) candidates.add(first);
+    const latest = await describeRun(client, workflowId);
+    if (matches(latest.firstRunId)) candidates.add(latest.firstRunId);
   } catch (err) {
-    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    if (!(isGrpcServiceError(err) && err.code === GrpcStatus.NOT_FOUND)) throw err;
     throw new IncidentNotFoundError(incidentId);
   }
-  for await (const wf of client.workflow.list({
-    query: `WorkflowId = ${quote(workflowId)} AND ${SA_INCIDENT_ID.name} = ${quote(incidentId)}`,
-  })) {
-    const first = wf.raw.firstRunId || wf.runId;
-    if (matches(first)) candidates.add(first);
+  for await (const wf of listRuns(
+    client,
+    `WorkflowId = ${quote(workflowId)} AND ${SA_INCIDENT_ID.name} = ${quote(incidentId)}`,
+  )) {
+    if (matches(wf.firstRunId)) candidates.add(wf.firstRunId);
   }
   if (candidates.size > 1) throw new AmbiguousIncidentIdError(incidentId, [...candidates].sort());
   const [only] = candidates;

@@ -14,6 +14,7 @@ import type { DataConverter, PayloadCodec } from '@temporalio/common';
 import { Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { INCIDENT_WORKFLOW_TYPE, SA_INCIDENT_ID } from '../domain/contracts';
 import { encryptionCodecOf, MissingEncryptionKeyError } from '../temporal/codec';
+import { listRuns } from '../temporal/visibility';
 import { bundleWorkflows } from '../worker';
 import {
   eventAttributes,
@@ -435,7 +436,8 @@ export async function* historiesFromQuery(
   concurrency = 4,
 ): AsyncGenerator<ReplayItem> {
   const pending: Promise<ReplayItem>[] = [];
-  const iterator = client.workflow.list({ query })[Symbol.asyncIterator]();
+  // Raw listing: memos are not decoded (they need the payload key, which replaying does not).
+  const iterator = listRuns(client, query)[Symbol.asyncIterator]();
   let exhausted = false;
   const fill = async () => {
     while (!exhausted && pending.length < concurrency) {
@@ -445,7 +447,8 @@ export async function* historiesFromQuery(
         break;
       }
       const wf = next.value;
-      const incidentId = wf.typedSearchAttributes.get(SA_INCIDENT_ID);
+      const listedId = wf.searchAttribute(SA_INCIDENT_ID.name);
+      const incidentId = typeof listedId === 'string' ? listedId : undefined;
       pending.push(
         fetchRunHistory(client, wf.workflowId, wf.runId).then((history) => ({
           label: `${incidentId ?? wf.workflowId} run ${wf.runId}`,

@@ -28,6 +28,8 @@ const envSchema = z.object({
   QUELL_LAB_HOST: z.string().min(1).default('127.0.0.1'),
   QUELL_LAB_PORT: port.default(8081),
   QUELL_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  /** How long the API waits for a worker to take a request before asking Temporal whether any worker is live. */
+  QUELL_WORKER_WAIT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   // An existing Temporal service (cluster, docker-compose, Temporal Cloud). When unset, Quell embeds a dev server.
   TEMPORAL_ADDRESS: optionalString,
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
@@ -86,6 +88,8 @@ export interface QuellConfig {
   taskQueue: string;
   playbooksDir: string;
   shutdownGraceMs: number;
+  /** See QUELL_WORKER_WAIT_MS. */
+  workerWaitMs: number;
   /** Where the built-in lab estate listens when a capability uses it (and QUELL_LAB_URL does not point elsewhere). */
   lab: { host: string; port: number };
   workflowBundlePath?: string;
@@ -166,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QuellConfig {
     taskQueue: e.QUELL_TASK_QUEUE,
     playbooksDir: path.resolve(e.QUELL_PLAYBOOKS_DIR),
     shutdownGraceMs: e.QUELL_SHUTDOWN_GRACE_MS,
+    workerWaitMs: e.QUELL_WORKER_WAIT_MS,
     lab: { host: e.QUELL_LAB_HOST, port: e.QUELL_LAB_PORT },
     ...(e.QUELL_WORKFLOW_BUNDLE ? { workflowBundlePath: path.resolve(e.QUELL_WORKFLOW_BUNDLE) } : {}),
     temporal,

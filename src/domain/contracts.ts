@@ -160,6 +160,11 @@ export interface IncidentWorkflowInput {
    * plain text where no payload codec reaches. Set when payload encryption is on.
    */
   redactSearchAttributes?: boolean;
+  /**
+   * With `redactSearchAttributes`: the correlation search attribute's value, keyed by the API with the
+   * deployment secret (incidents started before have none: the workflow then writes an unkeyed digest).
+   */
+  correlationTag?: string;
   /** Set only when continuing as new. */
   carried?: CarriedIncident;
 }

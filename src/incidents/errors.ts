@@ -8,7 +8,7 @@ export class IncidentNotFoundError extends Error {
 
 /** Thrown when Temporal cannot be reached; the caller should retry later (the API answers 503). */
 export class TemporalUnavailableError extends Error {
-  override readonly name = 'TemporalUnavailableError';
+  override readonly name: string = 'TemporalUnavailableError';
   constructor(
     message: string,
     readonly retryAfterSeconds = 5,
@@ -26,5 +26,16 @@ export class IncidentRefusedError extends Error {
     readonly httpStatus: number,
   ) {
     super(message);
+  }
+}
+
+/**
+ * Thrown when no worker serves the incident task queue, so an alert cannot be confirmed. The API answers 503
+ * with Retry-After; the sender's retry is recorded once (a copy that reaches the incident later is deduplicated).
+ */
+export class NoWorkerError extends TemporalUnavailableError {
+  override readonly name = 'NoWorkerError';
+  constructor(message: string) {
+    super(message, 15);
   }
 }

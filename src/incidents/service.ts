@@ -29,19 +29,31 @@ import {
   SA_PLAYBOOK,
   SA_SEVERITY,
   SA_STATUS,
+  type AlertReceipt,
   type IncidentWorkflowInput,
 } from '../domain/contracts';
 import type { Actor, IncidentState, Resolution } from '../domain/incident';
 import type { Logger } from '../logging';
 import type { PlaybookRegistry } from '../playbooks/loader';
 import { correlationKeyFor } from '../playbooks/policy';
-import { correlationDigest } from './correlation';
-import { IncidentNotFoundError, IncidentRefusedError, TemporalUnavailableError } from './errors';
+import { decodeMapFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import { temporal } from '@temporalio/proto';
+import { describeRun, listRuns } from '../temporal/visibility';
+import { workerLiveness } from '../temporal/worker-liveness';
+import { IncidentIdDeriver } from './correlation';
+import {
+  IncidentNotFoundError,
+  IncidentRefusedError,
+  NoWorkerError,
+  TemporalUnavailableError,
+} from './errors';
 import type { IncidentListFilter, IncidentListItem, IncidentOperations, IngestResult } from './types';
 
 export type { IngestResult } from './types';
 
 const UNAVAILABLE_CODES = new Set<number>([GrpcStatus.UNAVAILABLE, GrpcStatus.DEADLINE_EXCEEDED]);
+const { WORKFLOW_EXECUTION_STATUS_COMPLETED: COMPLETED, WORKFLOW_EXECUTION_STATUS_RUNNING: RUNNING } =
+  temporal.api.enums.v1.WorkflowExecutionStatus;
 
 function causes(err: unknown): unknown[] {
   const chain: unknown[] = [];
@@ -74,33 +86,56 @@ function refusalOf(err: unknown): IncidentRefusedError | undefined {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const quote = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
+export interface IncidentServiceOptions {
+  /** With payload encryption on: keep hosts and accounts out of search attributes (see IncidentWorkflowInput). */
+  redactSearchAttributes?: boolean;
+  /** How workflow IDs and the correlation tag derive from correlation keys (keyed with QUELL_INCIDENT_ID_KEY). */
+  ids?: IncidentIdDeriver;
+  /**
+   * How long intake waits for a worker to take an alert before it asks Temporal whether any worker is live
+   * (and then every as long again); with none live it answers 503 instead of waiting. Default 5 s.
+   */
+  workerWaitMs?: number;
+}
+
 /** What the API and the CLI do with incidents, over the Temporal client. */
 export class IncidentService implements IncidentOperations {
+  private readonly ids: IncidentIdDeriver;
+  private readonly workerWaitMs: number;
+
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
     private readonly playbooks: PlaybookRegistry,
     private readonly logger?: Logger,
-    private readonly options: {
-      /** With payload encryption on: keep hosts and accounts out of search attributes (see IncidentWorkflowInput). */
-      redactSearchAttributes?: boolean;
-    } = {},
-  ) {}
+    private readonly options: IncidentServiceOptions = {},
+  ) {
+    this.ids = options.ids ?? new IncidentIdDeriver();
+    this.workerWaitMs = options.workerWaitMs ?? 5_000;
+  }
 
   /**
    * Records an alert: joins the open incident for its correlation key or opens one, atomically
    * (update-with-start), so a burst of the same alert never opens two incidents.
-   * Thrown: {@link TemporalUnavailableError} when Temporal cannot be reached.
+   * Thrown: {@link TemporalUnavailableError} when Temporal cannot be reached; {@link NoWorkerError} when no
+   * worker serves the incident task queue (the alert may still be recorded once a worker returns: a retry of
+   * the same alert is then answered as deduplicated).
    */
   async ingestAlert(alert: NormalizedAlert, raisedBy: string): Promise<IngestResult> {
     const { playbook, hash } = this.playbooks.select(alert);
     const correlationKey = correlationKeyFor(playbook, alert);
-    const workflowId = incidentWorkflowId(correlationDigest(correlationKey));
+    for (const previous of this.ids.previousDigests(correlationKey)) {
+      const joined = await this.joinOpenIncident(incidentWorkflowId(previous), alert, raisedBy);
+      if (joined) return { ...joined, workflowId: incidentWorkflowId(previous), playbookId: playbook.id };
+    }
+    const workflowId = incidentWorkflowId(this.ids.digest(correlationKey));
     const input: IncidentWorkflowInput = {
       correlationKey,
       playbook,
       playbookHash: hash,
-      ...(this.options.redactSearchAttributes ? { redactSearchAttributes: true } : {}),
+      ...(this.options.redactSearchAttributes
+        ? { redactSearchAttributes: true, correlationTag: this.ids.correlationTag(correlationKey) }
+        : {}),
     };
     const deadline = Date.now() + 60_000;
     for (let attempt = 1; ; attempt++) {
@@ -109,14 +144,19 @@ export class IncidentService implements IncidentOperations {
         taskQueue: this.taskQueue,
         args: [input],
         workflowIdConflictPolicy: 'USE_EXISTING',
+        // The list view's title without a query per incident (the memo goes through the payload codec).
+        memo: { title: alert.title },
       });
       try {
-        const receipt = await this.client.workflow.executeUpdateWithStart(ingestAlertUpdate, {
-          args: [{ alert, raisedBy }],
-          startWorkflowOperation,
-        });
+        const receipt = await this.whileWorkersLive(() =>
+          this.client.workflow.executeUpdateWithStart(ingestAlertUpdate, {
+            args: [{ alert, raisedBy }],
+            startWorkflowOperation,
+          }),
+        );
         return { ...receipt, workflowId, playbookId: playbook.id };
       } catch (err) {
+        if (err instanceof NoWorkerError) throw err;
         // The server aborts updates in flight when the incident continues as new (reported as UNAVAILABLE):
         // the incident is fine and the next run takes the alert, so this is a retry, not an outage.
         const abortedByContinueAsNew = causes(err).some(
@@ -157,21 +197,100 @@ export class IncidentService implements IncidentOperations {
     }
   }
 
+  /**
+   * Runs a call that needs a worker to answer (an update), giving up with {@link NoWorkerError} as soon as
+   * Temporal says no worker serves the task queue: checked after `workerWaitMs`, then every as long again, so
+   * a busy but live worker pool is waited for, and a dead one answers within seconds instead of never.
+   */
+  private async whileWorkersLive<T>(call: () => Promise<T>): Promise<T> {
+    const abort = new AbortController();
+    let noWorker = false;
+    let timer: NodeJS.Timeout | undefined;
+    const check = async () => {
+      try {
+        const liveness = await workerLiveness(this.client, this.taskQueue);
+        if (liveness.live === 0) {
+          noWorker = true;
+          abort.abort();
+          return;
+        }
+      } catch {
+        // Temporal itself is unreachable: the call in flight fails on its own and says so.
+      }
+      if (!abort.signal.aborted) timer = setTimeout(() => void check(), this.workerWaitMs);
+    };
+    timer = setTimeout(() => void check(), this.workerWaitMs);
+    try {
+      return await this.client.connection.withAbortSignal(abort.signal, call);
+    } catch (err) {
+      if (noWorker) {
+        throw new NoWorkerError(
+          `no worker is serving the incident task queue "${this.taskQueue}"; the alert is not confirmed`,
+        );
+      }
+      throw err;
+    } finally {
+      abort.abort();
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Records the alert on the incident under a previous derivation of its workflow ID, if that incident is
+   * still open; undefined when there is none (or it is closing: the alert then opens a new incident).
+   */
+  private async joinOpenIncident(
+    workflowId: string,
+    alert: NormalizedAlert,
+    raisedBy: string,
+  ): Promise<AlertReceipt | undefined> {
+    const handle = this.client.workflow.getHandle(workflowId);
+    try {
+      const { raw } = await this.describe(workflowId);
+      if (raw.status !== RUNNING) return undefined;
+      return await this.whileWorkersLive(() =>
+        handle.executeUpdate(ingestAlertUpdate, { args: [{ alert, raisedBy }] }),
+      );
+    } catch (err) {
+      if (err instanceof NoWorkerError) throw err;
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      const refusal = refusalOf(err);
+      if (refusal?.type === 'IncidentClosing' || refusal?.type === 'IncidentClosed') return undefined;
+      if (causes(err).some((e) => e instanceof Error && /already completed/i.test(e.message)))
+        return undefined;
+      if (isTemporalUnavailable(err))
+        throw new TemporalUnavailableError(`Temporal is unreachable: ${(err as Error).message}`);
+      throw err;
+    }
+  }
+
+  /** A run's status without decoding its memo. Thrown: WorkflowNotFoundError when there is no such run. */
+  private async describe(workflowId: string, runId?: string) {
+    try {
+      return await describeRun(this.client, workflowId, runId);
+    } catch (err) {
+      if (isGrpcServiceError(err) && err.code === GrpcStatus.NOT_FOUND)
+        throw new WorkflowNotFoundError(`no workflow ${workflowId}`, workflowId, runId);
+      throw err;
+    }
+  }
+
   /** The handle of the run that holds an incident (the latest run of its workflow, or an older one). */
   private async handleFor(incidentId: string): Promise<{ handle: WorkflowHandle; state: IncidentState }> {
     const parsed = parseIncidentId(incidentId);
     if (!parsed) throw new IncidentNotFoundError(incidentId);
     try {
       const latest = this.client.workflow.getHandle(parsed.workflowId);
-      const state = await this.readState(latest);
+      const state = await this.readState(latest, parsed.workflowId);
       if (state.incidentId === incidentId) return { handle: latest, state };
       // A later incident reused this correlation key; find the older one's last run through visibility.
-      for await (const wf of this.client.workflow.list({
-        query: `WorkflowId = ${quote(parsed.workflowId)} AND ${SA_INCIDENT_ID.name} = ${quote(incidentId)}`,
-        pageSize: 1,
-      })) {
+      for await (const wf of listRuns(
+        this.client,
+        `WorkflowId = ${quote(parsed.workflowId)} AND ${SA_INCIDENT_ID.name} = ${quote(incidentId)}`,
+        1,
+      )) {
         const handle = this.client.workflow.getHandle(wf.workflowId, wf.runId);
-        return { handle, state: await this.readState(handle) };
+        return { handle, state: await this.readState(handle, wf.workflowId, wf.runId) };
       }
       throw new IncidentNotFoundError(incidentId);
     } catch (err) {
@@ -183,9 +302,13 @@ export class IncidentService implements IncidentOperations {
    * An open incident's state comes from the workflow query. A closed one's is the workflow's result: reading it
    * is one history event, where a query would make a worker replay the whole run.
    */
-  private async readState(handle: WorkflowHandle): Promise<IncidentState> {
-    const { status } = await handle.describe();
-    if (status.name === 'COMPLETED') return (await handle.result()) as IncidentState;
+  private async readState(
+    handle: WorkflowHandle,
+    workflowId: string,
+    runId?: string,
+  ): Promise<IncidentState> {
+    const { raw } = await this.describe(workflowId, runId);
+    if (raw.status === COMPLETED) return (await handle.result()) as IncidentState;
     return handle.query(incidentStateQuery);
   }
 
@@ -204,8 +327,9 @@ export class IncidentService implements IncidentOperations {
     if (state.status === 'closed')
       throw new IncidentRefusedError('IncidentClosed', `incident ${incidentId} is closed`, 409);
     try {
-      return await handle.executeUpdate(def, { args: [arg] });
+      return await this.whileWorkersLive(() => handle.executeUpdate(def, { args: [arg] }));
     } catch (err) {
+      if (err instanceof NoWorkerError) throw err;
       throw this.mapError(err, incidentId);
     }
   }
@@ -236,6 +360,10 @@ export class IncidentService implements IncidentOperations {
       const items: IncidentListItem[] = [];
       const seen = new Set<string>();
       for (const exec of response.executions ?? []) {
+        const memo = await decodeMapFromPayloads(
+          this.client.options.loadedDataConverter,
+          exec.memo?.fields ?? undefined,
+        ).catch(() => undefined);
         const fields = exec.searchAttributes?.indexedFields ?? {};
         const read = (name: string): unknown => {
           const payload = fields[name];
@@ -249,10 +377,12 @@ export class IncidentService implements IncidentOperations {
         const hosts = read(SA_HOSTS.name);
         const startSeconds = Number(exec.startTime?.seconds ?? 0);
         const closeSeconds = exec.closeTime ? Number(exec.closeTime.seconds ?? 0) : undefined;
+        const title = str(memo?.title);
         items.push({
           incidentId,
           workflowId: exec.execution?.workflowId ?? '',
           runId: exec.execution?.runId ?? '',
+          ...(title ? { title } : {}),
           ...(str(read(SA_SEVERITY.name)) ? { severity: str(read(SA_SEVERITY.name)) } : {}),
           ...(str(read(SA_PHASE.name)) ? { phase: str(read(SA_PHASE.name)) } : {}),
           ...(str(read(SA_STATUS.name)) ? { status: str(read(SA_STATUS.name)) } : {}),

@@ -30,6 +30,8 @@ export interface IncidentListItem {
   incidentId: string;
   workflowId: string;
   runId: string;
+  /** The first alert's title (from the workflow memo; older incidents have none). */
+  title?: string;
   severity?: string;
   phase?: string;
   status?: string;

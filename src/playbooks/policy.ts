@@ -122,7 +122,9 @@ export function primaryEntity(alert: NormalizedAlert): string | undefined {
 
 /**
  * The correlation key from the playbook's template. Alerts with equal keys join one open incident. An alert
- * without the entity the template needs correlates only with itself (never with unrelated alerts).
+ * without the entity the template needs correlates only with itself (never with unrelated alerts), except one
+ * that names no entity at all: it joins the other entity-less alerts of its rule within the playbook's
+ * `entitylessWindow` (a window of the alert's detection time).
  */
 export function correlationKeyFor(playbook: Playbook, alert: NormalizedAlert): string {
   const self = `alert:${alert.source}:${alert.sourceAlertId}`;
@@ -142,5 +144,12 @@ export function correlationKeyFor(playbook: Playbook, alert: NormalizedAlert): s
     if (v === undefined) missing = true;
     return v ?? '';
   });
-  return `${playbook.id}|${missing ? self : key}`;
+  if (!missing) return `${playbook.id}|${key}`;
+  const window = playbook.correlation.entitylessWindow;
+  const detected = Date.parse(alert.detectedAt);
+  if (primaryEntity(alert) === undefined && window > 0 && Number.isFinite(detected)) {
+    const start = new Date(Math.floor(detected / window) * window).toISOString();
+    return `${playbook.id}|rule:${alert.ruleName.toLowerCase()}|no-entity|window:${start}/${window}ms`;
+  }
+  return `${playbook.id}|${self}`;
 }

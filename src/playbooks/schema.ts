@@ -105,6 +105,12 @@ export const playbookSchema = z
       .object({
         /** Template over {rule}, {source}, {type}, {primaryEntity}, {host}, {account}, {ip}, {domain}. */
         key: z.string().min(1).max(300).default('{rule}|{primaryEntity}'),
+        /**
+         * Alerts that name no host, account, IP or domain at all join one incident per rule and window of this
+         * length (windows aligned to the epoch, by the alert's detection time, so a redelivery lands in the
+         * same one). 0: each such alert is its own incident.
+         */
+        entitylessWindow: duration.default(3_600_000),
       })
       .strict()
       .prefault({}),

@@ -108,6 +108,15 @@ async function waitUntilServing(
  * crashes, or is killed, and waits until it serves the namespace.
  * Thrown: {@link DevServerStartError} with the server's last log lines when it does not come up.
  */
+/**
+ * Dynamic config Quell relies on, for the embedded server (the same keys are in docker-compose's
+ * deploy/temporal/dynamicconfig/development-sql.yaml).
+ */
+export const TEMPORAL_DYNAMIC_CONFIG: readonly (readonly [string, string])[] = [
+  ['frontend.WorkerHeartbeatsEnabled', 'true'],
+  ['frontend.ListWorkersEnabled', 'true'],
+];
+
 export async function startDevServer(opts: DevServerOptions): Promise<RunningDevServer> {
   const port = opts.port === 0 ? await freePort(opts.ip) : opts.port;
   if (await portInUse(opts.ip, port)) {
@@ -133,6 +142,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<RunningDev
     ...(opts.dbFile ? ['--db-filename', opts.dbFile] : []),
     ...(uiPort === undefined ? ['--headless'] : ['--ui-port', String(uiPort)]),
     ...opts.searchAttributes.flatMap((sa) => ['--search-attribute', sa]),
+    // Worker heartbeats (and listing them): how the API tells within seconds that no worker is serving.
+    ...TEMPORAL_DYNAMIC_CONFIG.flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${value}`]),
     ...(opts.extraArgs ?? []),
   ];
   if (opts.dbFile) await fs.mkdir(path.dirname(opts.dbFile), { recursive: true });

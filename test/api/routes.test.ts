@@ -517,6 +517,33 @@ describe('HTTP behaviour', () => {
       ),
     ).toBe(true);
   });
+
+  it("logs query values only for the API's own parameters: a token in any other one is redacted", async () => {
+    const secret = 'leaked-secret-value-0123456789abcdef';
+    const urls = [
+      `/api/v1/incidents?bearer=${secret}`,
+      `/api/v1/incidents?limit=5&x=${secret}`,
+      `/api/v1/incidents?${secret}`,
+      `/api/v1/nothing?session=${secret}`,
+    ];
+    for (const url of urls) await request(app).get(url).set('Authorization', bearer('admin'));
+    const unauthorised = await request(app).get(`/api/v1/incidents?bearer=${secret}`);
+    expect(unauthorised.status).toBe(401);
+    expect(JSON.stringify(unauthorised.body)).not.toContain(secret);
+    expect(log.text()).not.toContain(secret);
+    const logged = log
+      .lines()
+      .map((l) => (l.req as { url?: string } | undefined)?.url)
+      .filter((u): u is string => !!u && u.includes('redacted'));
+    expect(logged).toEqual(
+      expect.arrayContaining([
+        '/api/v1/incidents?bearer=[redacted]',
+        '/api/v1/incidents?limit=5&x=[redacted]',
+        '/api/v1/incidents?[redacted]=[redacted]',
+        '/api/v1/nothing?session=[redacted]',
+      ]),
+    );
+  });
 });
 
 describe('GET /metrics', () => {

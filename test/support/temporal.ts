@@ -4,6 +4,7 @@ import { Runtime, type NativeConnection, type Worker } from '@temporalio/worker'
 import type { ActivityDeps } from '../../activities';
 import { connectClient, connectWorker, type TemporalEndpoint } from '../../src/temporal/connection';
 import { createIncidentWorker } from '../../src/worker';
+import { WORKER_HEARTBEAT_INTERVAL_MS } from '../../src/temporal/worker-liveness';
 import { requireEnv, TEST_ENV } from './env';
 import { quietSdkLogger } from './logger';
 
@@ -12,7 +13,7 @@ function installQuietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: quietSdkLogger() });
+    Runtime.install({ logger: quietSdkLogger(), workerHeartbeatInterval: WORKER_HEARTBEAT_INTERVAL_MS });
   } catch {
     // Already installed in this test worker.
   }

@@ -5,7 +5,11 @@ import {
   parseIncidentId,
   searchAttributeFlags,
 } from '../../src/domain/contracts';
-import { correlationDigest } from '../../src/incidents/correlation';
+import {
+  correlationDigest,
+  IncidentIdDeriver,
+  incidentIdDeriverFromEnv,
+} from '../../src/incidents/correlation';
 
 describe('incident and workflow IDs', () => {
   it('round-trips an incident ID to the workflow it lives in', () => {
@@ -52,5 +56,54 @@ describe('isInternalIp', () => {
     for (const ip of ['203.0.113.66', '8.8.8.8', '172.32.0.1', '2001:db8::1', '::ffff:8.8.8.8']) {
       expect([ip, isInternalIp(ip)]).toEqual([ip, false]);
     }
+  });
+});
+
+describe('keyed incident IDs (QUELL_INCIDENT_ID_KEY)', () => {
+  const key = 'k'.repeat(40);
+  const correlationKey = 'ransomware-host|ransomware.mass_encryption|host:ws-fin-042';
+
+  it('keys the workflow digest and the correlation tag, so guessed host names confirm nothing', () => {
+    const keyed = new IncidentIdDeriver({ key });
+    expect(keyed.keyed).toBe(true);
+    expect(keyed.digest(correlationKey)).toMatch(/^[0-9a-f]{16}$/);
+    expect(keyed.digest(correlationKey)).toBe(keyed.digest(correlationKey));
+    // The unkeyed digest is what a dictionary attack computes; the keyed one differs (and differs per key).
+    expect(keyed.digest(correlationKey)).not.toBe(correlationDigest(correlationKey));
+    expect(new IncidentIdDeriver({ key: 'z'.repeat(40) }).digest(correlationKey)).not.toBe(
+      keyed.digest(correlationKey),
+    );
+    expect(keyed.correlationTag(correlationKey)).toMatch(/^hmac:[0-9a-f]{16}$/);
+    expect(keyed.correlationTag(correlationKey)).not.toContain(keyed.digest(correlationKey));
+    // Without a key: exactly today's derivation, so existing deployments keep their IDs.
+    const unkeyed = new IncidentIdDeriver();
+    expect(unkeyed.digest(correlationKey)).toBe(correlationDigest(correlationKey));
+    expect(unkeyed.correlationTag(correlationKey)).toMatch(/^digest:[0-9a-f]{14}$/);
+  });
+
+  it('lists the digests of earlier derivations, for incidents opened before a key or a rotation', () => {
+    const rotated = new IncidentIdDeriver({ key, previous: ['unkeyed', 'o'.repeat(40)] });
+    expect(rotated.previousDigests(correlationKey)).toEqual([
+      correlationDigest(correlationKey),
+      new IncidentIdDeriver({ key: 'o'.repeat(40) }).digest(correlationKey),
+    ]);
+    expect(new IncidentIdDeriver({ key }).previousDigests(correlationKey)).toEqual([]);
+  });
+
+  it('is required with payload encryption, and refuses short keys', () => {
+    expect(() => incidentIdDeriverFromEnv({}, { encryptionEnabled: true })).toThrow(/QUELL_INCIDENT_ID_KEY/);
+    expect(() =>
+      incidentIdDeriverFromEnv({ QUELL_INCIDENT_ID_KEY: 'short' }, { encryptionEnabled: false }),
+    ).toThrow(/at least 32/);
+    expect(() =>
+      incidentIdDeriverFromEnv(
+        { QUELL_INCIDENT_ID_KEY: key, QUELL_INCIDENT_ID_KEY_PREVIOUS: 'unkeyed,tooshort' },
+        { encryptionEnabled: true },
+      ),
+    ).toThrow(/QUELL_INCIDENT_ID_KEY_PREVIOUS/);
+    expect(incidentIdDeriverFromEnv({}, { encryptionEnabled: false }).keyed).toBe(false);
+    expect(incidentIdDeriverFromEnv({ QUELL_INCIDENT_ID_KEY: key }, { encryptionEnabled: true }).keyed).toBe(
+      true,
+    );
   });
 });

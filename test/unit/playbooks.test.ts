@@ -44,6 +44,28 @@ describe('shipped playbooks', () => {
     expect(correlationKeyFor(pb, alert({ hosts: ['WS-1'] }))).toBe('ransomware-host|ws-1');
     expect(correlationKeyFor(pb, alert({ id: 'x9', accounts: ['a'] }))).toBe('ransomware-host|alert:edr:x9');
   });
+
+  it('alerts with no entity at all correlate by rule within the playbook window (default 1 h)', () => {
+    const pb = registry.get('ransomware-host')!.playbook;
+    expect(pb.correlation.entitylessWindow).toBe(3_600_000);
+    const at = (id: string, detectedAt: string, rule = 'ransomware.canary') =>
+      correlationKeyFor(pb, alert({ id, rule, detectedAt }));
+    const a = at('1', '2026-11-28T10:05:00Z');
+    expect(a).toBe(
+      'ransomware-host|rule:ransomware.canary|no-entity|window:2026-11-28T10:00:00.000Z/3600000ms',
+    );
+    expect(at('2', '2026-11-28T10:59:59Z')).toBe(a);
+    expect(at('3', '2026-11-28T11:00:00Z')).not.toBe(a);
+    expect(at('4', '2026-11-28T10:30:00Z', 'ransomware.other')).not.toBe(a);
+    // An alert that names an entity, though not the one the template needs, still correlates only with itself.
+    expect(correlationKeyFor(pb, alert({ id: 'x9', accounts: ['a'] }))).toBe('ransomware-host|alert:edr:x9');
+    // A window of 0 keeps each entity-less alert alone.
+    const alone = parsePlaybook(
+      `id: p\nname: P\nversion: 1\ndefault: true\ncorrelation: { entitylessWindow: 0 }\n`,
+      'p.yaml',
+    ).playbook;
+    expect(correlationKeyFor(alone, alert({ id: '5' }))).toBe('p|alert:edr:5');
+  });
 });
 
 describe('playbook validation', () => {
