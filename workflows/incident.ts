@@ -17,6 +17,7 @@ import {
   patched,
   proxyActivities,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
@@ -62,6 +63,9 @@ import { isInternalIp } from '../src/domain/ip';
 import {
   CONTAINMENT_KINDS,
   ENTITY_OF,
+  type Actor,
+  type RefusedDecision,
+  type RefusedRequest,
   UNDO_OF,
   summarizeAlert,
   type ActionKind,
@@ -91,6 +95,10 @@ const RECENT_ALERTS = 10;
 const PATCH_SKIP_INTERNAL_IPS = 'skip-internal-ips';
 const PATCH_INCIDENT_ID_RUN_TAIL = 'incident-id-run-tail';
 const PATCH_REOPEN_NEW_ENTITIES_ONLY = 'reopen-new-entities-only';
+/** Hosts that join the scope after investigation began get their log snapshot too. */
+const PATCH_LATE_ENTITY_EVIDENCE = 'late-entity-evidence';
+/** What recovery waits for is recorded in the memo (hence in history), not only in the state. */
+const PATCH_RECOVERY_WAIT_VISIBLE = 'recovery-wait-visible';
 
 /** Incident IDs before PATCH_INCIDENT_ID_RUN_TAIL took the head of the run ID. */
 function legacyIncidentId(workflowId: string, firstExecutionRunId: string): string {
@@ -98,6 +106,8 @@ function legacyIncidentId(workflowId: string, firstExecutionRunId: string): stri
 }
 /** Continue as new well before Temporal's history warning (10,240 events) and its 2,000-updates-per-run cap. */
 const HISTORY_EVENTS_BEFORE_CONTINUE = 8_000;
+/** Most recent refusals kept in the state per approval and per incident (the history holds every one). */
+const REFUSALS_KEPT = 100;
 const MESSAGES_BEFORE_CONTINUE = 1_000;
 
 type EffectActivity =
@@ -137,6 +147,27 @@ const DESCRIBE: Record<ContainmentKind, { verb: string; undo: string }> = {
   block_domain: { verb: 'Block domain', undo: 'remove the block rule for the domain' },
 };
 
+interface Refusal {
+  type: RefusalType;
+  message: string;
+}
+
+/**
+ * Decisions (approve, reject, close) need the approver role itself: admin alone does not pass, so whoever
+ * administers Quell is not also the one who approves containment (separation of duties).
+ */
+function approverRefusal(actor: Actor | undefined): Refusal | undefined {
+  if (actor?.roles?.includes('approver')) return undefined;
+  const subject = actor?.subject ?? '(unknown)';
+  return {
+    type: 'NotAnApprover',
+    message: actor?.roles?.includes('admin')
+      ? `${subject} holds admin but not the approver role; decisions need the approver role (separation of duties)`
+      : `${subject} does not hold the approver role`,
+  };
+}
+
+/** Refuses a message in its update validator: the update leaves no trace in history. */
 function refuse(type: RefusalType, message: string): never {
   throw ApplicationFailure.create({ type, message, nonRetryable: true });
 }
@@ -229,6 +260,8 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
   let messagesThisRun = 0;
   let reopenRequested = false;
   let notificationSeq = state.notifications.length;
+  /** Log snapshots of hosts that joined after investigation, still running (closing waits for them). */
+  let lateSnapshots = 0;
 
   // ---------------------------------------------------------------------------------------------------------
   // Bookkeeping
@@ -270,9 +303,9 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     }
   }
 
-  function enterPhase(phase: Phase): void {
+  function enterPhase(phase: Phase, at = now()): void {
     state.phase = phase;
-    state.phaseTimestamps[phase] = now();
+    state.phaseTimestamps[phase] = at;
     syncSearchAttributes();
     log.info('incident phase', { incidentId: state.incidentId, phase });
   }
@@ -395,10 +428,9 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
   }
 
   /** The refusal for a decision, or undefined when it may be applied. Same rules for updates and signals. */
-  function decisionRefusal(req: ApprovalDecisionRequest): { type: RefusalType; message: string } | undefined {
-    if (!req.actor.roles.includes('approver')) {
-      return { type: 'NotAnApprover', message: `${req.actor.subject} does not hold the approver role` };
-    }
+  function decisionRefusal(req: ApprovalDecisionRequest): Refusal | undefined {
+    const notApprover = approverRefusal(req.actor);
+    if (notApprover) return notApprover;
     const approval = approvalById(req.approvalId);
     if (!approval)
       return { type: 'ApprovalNotFound', message: `no approval ${req.approvalId} on ${state.incidentId}` };
@@ -555,7 +587,12 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
           const failure = failureOf(err);
           if (failure.attempt !== undefined) action.attempts += failure.attempt;
           action.state = 'failed';
-          action.lastError = { ...failure, at: now() };
+          // The attempt that failed, counted like `attempts` (across responder retries), not within one run.
+          action.lastError = {
+            ...failure,
+            ...(failure.attempt !== undefined ? { attempt: action.attempts } : {}),
+            at: now(),
+          };
           log.warn('action failed', {
             incidentId: state.incidentId,
             actionId: action.actionId,
@@ -733,6 +770,19 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
       }
     }
     const widened = added.size > 0;
+    // A host that joins once investigation is over (eradication onwards) is snapshotted at once: every host in
+    // scope gets its evidence, whenever it was added. (During investigation the phase loop takes it.)
+    if (
+      widened &&
+      ['eradication', 'recovery', 'lessons_learned'].includes(state.phase) &&
+      !closeRequest &&
+      uninvestigatedHosts().length > 0 &&
+      patched(PATCH_LATE_ENTITY_EVIDENCE)
+    ) {
+      const hosts = uninvestigatedHosts();
+      lateSnapshots++;
+      void collectEvidence(hosts).finally(() => lateSnapshots--);
+    }
     const previous = state.severity;
     highestAlertSeverity = first ? alert.severity : maxSeverity(highestAlertSeverity, alert.severity);
     const next = evaluateSeverity(playbook, highestAlertSeverity, state.scope);
@@ -761,17 +811,28 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     }
   }
 
+  // Refused decisions are accepted, recorded, then failed with their refusal type: a validator's refusal would
+  // leave no trace in history, and auditors must see self-approvals, second decisions and non-approvers trying.
+  // (Histories from before hold no refused updates at all, so replaying them takes no other path.)
   setHandler(
     decideApprovalUpdate,
     (req) => {
       countMessage();
+      const refusal = decisionRefusal(req);
+      if (refusal) {
+        recordRefusedDecision(req, refusal, 'update');
+        throw ApplicationFailure.create({ type: refusal.type, message: refusal.message, nonRetryable: true });
+      }
       return applyDecision(req, 'update');
     },
     {
       validator: (req: ApprovalDecisionRequest) => {
         if (state.status !== 'open') refuse('IncidentClosed', `incident ${state.incidentId} is closed`);
-        const refusal = decisionRefusal(req);
-        if (refusal) refuse(refusal.type, refusal.message);
+        if (!req?.actor?.subject || !req.approvalId || !['approve', 'reject'].includes(req.decision))
+          refuse(
+            'InvalidRequest',
+            'a decision needs an approval ID, approve or reject, and the verified actor',
+          );
       },
     },
   );
@@ -784,25 +845,51 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
         : decisionRefusal(req);
     if (refusal) {
       // A signal cannot be answered, so the refusal is kept where responders and auditors can see it.
-      const approval = approvalById(req.approvalId);
-      const attempt = {
-        decider: req.actor?.subject ?? '(unknown)',
-        decision: req.decision,
-        reason: refusal.message,
-        type: refusal.type,
-        at: now(),
-        via: 'signal' as const,
-      };
-      if (approval) approval.refusedAttempts.push(attempt);
-      else
-        state.refusedSignals = [
-          ...(state.refusedSignals ?? []),
-          { ...attempt, approvalId: req.approvalId },
-        ].slice(-50);
+      recordRefusedDecision(req, refusal, 'signal');
       return;
     }
     applyDecision(req, 'signal');
   });
+
+  /** Keeps a refused decision on its approval, or on the incident when the approval does not exist. */
+  function recordRefusedDecision(
+    req: ApprovalDecisionRequest,
+    refusal: Refusal,
+    via: 'update' | 'signal',
+  ): void {
+    const attempt: RefusedDecision = {
+      decider: req.actor?.subject ?? '(unknown)',
+      ...(req.actor?.roles ? { roles: req.actor.roles } : {}),
+      decision: req.decision,
+      reason: refusal.message,
+      type: refusal.type,
+      at: now(),
+      via,
+    };
+    const approval = approvalById(req.approvalId);
+    if (approval) approval.refusedAttempts = [...approval.refusedAttempts, attempt].slice(-REFUSALS_KEPT);
+    else if (via === 'signal')
+      state.refusedSignals = [
+        ...(state.refusedSignals ?? []),
+        { ...attempt, approvalId: req.approvalId },
+      ].slice(-50);
+    else
+      recordRefusedRequest({
+        request: 'decideApproval',
+        approvalId: req.approvalId,
+        decision: req.decision,
+        decider: attempt.decider,
+        roles: req.actor?.roles ?? [],
+        reason: refusal.message,
+        type: refusal.type,
+        at: attempt.at,
+        via,
+      });
+  }
+
+  function recordRefusedRequest(refused: RefusedRequest): void {
+    state.refusedRequests = [...(state.refusedRequests ?? []), refused].slice(-REFUSALS_KEPT);
+  }
 
   setHandler(
     resolveFailedActionUpdate,
@@ -811,7 +898,14 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
       acknowledge();
       const action = actionById(req.actionId)!;
       action.requestedResolution = req.resolution;
-      if (req.resolution === 'retry') action.responderRetries++;
+      // The answer shows what happens next: queued to run again, or skipped (the runner takes it from here).
+      if (req.resolution === 'retry') {
+        action.responderRetries++;
+        action.state = 'approved';
+      } else {
+        action.state = 'skipped';
+        action.finishedAt = now();
+      }
       action.resolutions.push({
         resolution: req.resolution,
         by: req.actor.subject,
@@ -884,10 +978,38 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     },
   );
 
+  function closeRefusal(req: CloseIncidentRequest): Refusal | undefined {
+    if (closeRequest)
+      return { type: 'IncidentClosed', message: `incident ${state.incidentId} is already closing` };
+    const notApprover = approverRefusal(req.actor);
+    if (notApprover) return notApprover;
+    if (req.resolution === 'resolved' && state.phase !== 'lessons_learned') {
+      return {
+        type: 'WrongPhase',
+        message: `an incident closes as resolved only after recovery (it is in ${state.phase}); close it as a false positive instead`,
+      };
+    }
+    return undefined;
+  }
+
   setHandler(
     closeIncidentUpdate,
     (req) => {
       countMessage();
+      const refusal = closeRefusal(req);
+      if (refusal) {
+        recordRefusedRequest({
+          request: 'closeIncident',
+          decision: req.resolution,
+          decider: req.actor?.subject ?? '(unknown)',
+          roles: req.actor?.roles ?? [],
+          reason: refusal.message,
+          type: refusal.type,
+          at: now(),
+          via: 'update',
+        });
+        throw ApplicationFailure.create({ type: refusal.type, message: refusal.message, nonRetryable: true });
+      }
       acknowledge();
       closeRequest = { ...req, at: now() };
       return {
@@ -898,16 +1020,12 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     },
     {
       validator: (req: CloseIncidentRequest) => {
-        if (state.status !== 'open' || closeRequest)
-          refuse('IncidentClosed', `incident ${state.incidentId} is closed or closing`);
-        if (!req.actor.roles.includes('approver'))
-          refuse('NotAnApprover', `${req.actor.subject} does not hold the approver role`);
-        if (req.resolution === 'resolved' && state.phase !== 'lessons_learned') {
+        if (state.status !== 'open') refuse('IncidentClosed', `incident ${state.incidentId} is closed`);
+        if (!req?.actor?.subject || !['resolved', 'false_positive'].includes(req.resolution))
           refuse(
-            'WrongPhase',
-            `an incident closes as resolved only after recovery (it is in ${state.phase}); close it as a false positive instead`,
+            'InvalidRequest',
+            'a close needs a resolution (resolved or false_positive) and the verified actor',
           );
-        }
       },
     },
   );
@@ -1007,6 +1125,13 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
         }
         case 'investigation': {
           await collectEvidence();
+          // Hosts that joined while the snapshots ran are investigated before the phase ends.
+          while (
+            !closingAsFalsePositive() &&
+            uninvestigatedHosts().length > 0 &&
+            patched(PATCH_LATE_ENTITY_EVIDENCE)
+          )
+            await collectEvidence(uninvestigatedHosts());
           if (closingAsFalsePositive()) continue;
           await notifyPhase(
             'investigation',
@@ -1071,13 +1196,26 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     return actions.map((a) => `${a.kind} ${a.target}: ${a.state}`).join('; ');
   }
 
-  async function collectEvidence(): Promise<void> {
+  function hasLogEvidence(host: string): boolean {
+    return state.evidence.some((e) => e.subject === host && e.name === `logs:${host}`);
+  }
+
+  /** Hosts in scope that no investigation has looked at yet (they joined after it began). */
+  function uninvestigatedHosts(): string[] {
+    return state.scope.hosts.filter((h) => !hasLogEvidence(h) && !state.investigatedHosts?.includes(h));
+  }
+
+  /**
+   * Snapshots the logs of each host into the evidence store (by default: every host in scope without its
+   * snapshot, so a host whose snapshot failed is tried again at the next investigation).
+   */
+  async function collectEvidence(
+    hosts: string[] = state.scope.hosts.filter((h) => !hasLogEvidence(h)),
+  ): Promise<void> {
     const anchor = Date.parse(state.milestones.detectedAt ?? state.openedAt);
     const from = new Date(anchor - playbook.evidence.windowBefore).toISOString();
     const to = new Date(anchor + playbook.evidence.windowAfter).toISOString();
-    const hosts = state.scope.hosts.filter(
-      (h) => !state.evidence.some((e) => e.subject === h && e.name === `logs:${h}`),
-    );
+    state.investigatedHosts = [...new Set([...(state.investigatedHosts ?? []), ...hosts])];
     await Promise.all(
       hosts.map(async (host) => {
         inFlight++;
@@ -1113,7 +1251,7 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
 
   /** Undoes every containment still in place, each under the recovery approval policy, then verifies it. */
   async function recover(): Promise<void> {
-    await parkUntil(() => containmentSettled() || closingAsFalsePositive());
+    await waitForContainmentToSettle();
     if (closingAsFalsePositive()) return;
     const policy = recoveryPolicy(playbook, state.severity);
     const eradicators = [
@@ -1152,6 +1290,67 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
       if (policy !== 'never') startRunner(undo);
     }
     await parkUntil(() => recoverySettled() || closingAsFalsePositive() || reopenRequested);
+  }
+
+  /**
+   * Recovery undoes only containment that took effect, so it first waits for every containment action to
+   * settle: running ones to finish, pending approvals to be decided (or to expire), failed ones to be retried
+   * or skipped. While it waits, `state.waitingFor` (and the memo, hence the history and the timeline) says for
+   * what; approvals still pending say that approving now contains, and recovery then asks to undo it.
+   */
+  async function waitForContainmentToSettle(): Promise<void> {
+    if (containmentSettled() || closingAsFalsePositive()) return;
+    const recordInHistory = patched(PATCH_RECOVERY_WAIT_VISIBLE);
+    const since = now();
+    for (;;) {
+      const waiting = describeContainmentWait(since);
+      const key = waiting.summary;
+      state.waitingFor = waiting;
+      for (const a of waiting.approvals) {
+        const approval = approvalById(a.approvalId);
+        if (approval && !approval.notice) {
+          approval.notice =
+            'Eradication is complete and recovery waits for this decision: approving applies the containment ' +
+            'now, and recovery then asks to undo it. Reject it if the containment is no longer needed.';
+        }
+      }
+      if (recordInHistory) upsertMemo({ waitingFor: waiting.summary });
+      await parkUntil(
+        () =>
+          containmentSettled() || closingAsFalsePositive() || describeContainmentWait(since).summary !== key,
+      );
+      if (containmentSettled() || closingAsFalsePositive()) break;
+    }
+    delete state.waitingFor;
+    if (recordInHistory) upsertMemo({ waitingFor: undefined });
+  }
+
+  function describeContainmentWait(since: string): NonNullable<IncidentState['waitingFor']> {
+    const unsettled = state.actions.filter((a) => a.purpose === 'containment' && !terminal(a));
+    const approvals = unsettled
+      .filter((a) => a.state === 'pending_approval' && a.approvalId)
+      .map((a) => ({ approvalId: a.approvalId!, action: a.kind, target: a.target }));
+    const failedActions = unsettled
+      .filter((a) => a.state === 'failed')
+      .map((a) => ({ actionId: a.actionId, kind: a.kind, target: a.target }));
+    const runningActions = unsettled
+      .filter((a) => a.state === 'running' || a.state === 'approved')
+      .map((a) => a.actionId);
+    const parts = [
+      ...approvals.map(
+        (a) => `${a.approvalId} (${a.action} ${oneLine(a.target)}) awaits an approver's decision`,
+      ),
+      ...failedActions.map((a) => `${a.actionId} (${a.kind} ${oneLine(a.target)}) failed: retry or skip it`),
+      ...(runningActions.length ? [`${runningActions.join(', ')} still running`] : []),
+    ];
+    return {
+      phase: state.phase,
+      since,
+      summary: `Recovery waits for containment to settle: ${parts.join('; ')}.`,
+      approvals,
+      failedActions,
+      runningActions,
+    };
   }
 
   /** Saga compensation: undo every containment already done, newest first, each retried until done. */
@@ -1200,6 +1399,7 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
   }
 
   async function finishClose(resolution: 'false_positive' | 'resolved'): Promise<void> {
+    if (lateSnapshots > 0) await condition(() => lateSnapshots === 0);
     state.resolution = resolution;
     if (!state.milestones.recoveredAt) state.milestones.recoveredAt = now();
     state.milestones.closedAt = now();
@@ -1212,7 +1412,8 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
       'closed',
     );
     state.status = 'closed';
-    enterPhase('closed');
+    // One closing time: the report's "Closed" and the phase table's must not differ by the notification's time.
+    enterPhase('closed', state.milestones.closedAt);
     // Let in-flight message handlers finish before the run completes, so no update is cut off.
     await condition(allHandlersFinished);
   }

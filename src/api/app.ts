@@ -10,7 +10,7 @@ import { pinoHttp } from 'pino-http';
 import type { Client } from '@temporalio/client';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { REFUSALS, isRefusalType } from '../domain/contracts';
-import type { Actor } from '../domain/incident';
+import type { Actor, Role } from '../domain/incident';
 import {
   IncidentNotFoundError,
   IncidentRefusedError,
@@ -58,6 +58,8 @@ export interface ApiDeps {
 }
 
 const ANONYMOUS: Actor = Object.freeze({ subject: 'anonymous', roles: [] });
+/** Who may reach a decision route: the incident then refuses (and records) those who are not approvers. */
+const INCIDENT_READERS: readonly Role[] = ['responder', 'approver', 'auditor'];
 const API_INFO = { title: 'Quell API', version: '1.0.0' };
 
 function kebab(type: string): string {
@@ -358,10 +360,13 @@ export function createApp(deps: ApiDeps): Express {
     const chain: RequestHandler[] = [stages.mark(r)];
     const ingest = r.auth === 'ingest' ? stages.ingest(r) : undefined;
     if (r.auth === 'bearer') {
-      chain.push((req, res, next) => {
-        setActor(res, authenticateBearer(deps.auth, req));
-        next();
-      }, requireRoles(r.roles));
+      chain.push(
+        (req, res, next) => {
+          setActor(res, authenticateBearer(deps.auth, req));
+          next();
+        },
+        requireRoles(r.decision ? INCIDENT_READERS : r.roles),
+      );
     }
     if (ingest) chain.push(ingest.beforeBody);
     if (r.params) chain.push(stages.params(r));

@@ -151,7 +151,8 @@ export function buildOpenApiDocument(
       op.security = [];
     } else {
       op.security = r.auth === 'ingest' ? [{ bearer: [] }, { quellSignature: [] }] : [{ bearer: [] }];
-      op['x-quell-roles'] = [...new Set([...r.roles, 'admin'])];
+      // Decisions need the approver role itself; everywhere else admin passes.
+      op['x-quell-roles'] = r.decision ? [...r.roles] : [...new Set([...r.roles, 'admin'])];
     }
     const params = [...parameters(r.params, 'path'), ...parameters(r.query, 'query')];
     if (r.auth === 'ingest') {

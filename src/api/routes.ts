@@ -111,6 +111,12 @@ export interface RouteSpec {
   /** The route calls IncidentOperations, so Temporal being down answers 503. */
   usesIncidents: boolean;
   responses: Record<number, ResponseDoc>;
+  /**
+   * An approver's decision (approve, reject, close). The incident itself checks `roles` (admin alone does not
+   * pass: separation of duties) and records every refused attempt for auditors, so any caller who may read
+   * incidents is let through to it; the others are refused here.
+   */
+  decision?: true;
   /** Problem statuses beyond those the auth/validation settings imply (e.g. refusals: 403, 409). */
   errors?: Record<number, string>;
   handle(ctx: RouteContext<unknown, unknown, unknown>): Promise<Reply>;
@@ -337,8 +343,13 @@ export function apiRoutes(deps: RouteDeps): RouteSpec[] {
       path: '/api/v1/incidents/:id/approvals/:approvalId',
       tag: 'responders',
       summary: 'Approve or reject a pending approval (as the verified caller).',
+      description:
+        'Needs the approver role itself (admin alone does not pass). The incident checks the rules (approver ' +
+        'role, no self-approval, distinct approvers, not decided or expired) and records every refused attempt ' +
+        'in its history, state, timeline and report; the answer is 403/409 with the refusal type.',
       auth: 'bearer',
       roles: ['approver'],
+      decision: true,
       params: approvalParams,
       body: approvalDecisionBody,
       usesIncidents: true,
@@ -427,8 +438,11 @@ export function apiRoutes(deps: RouteDeps): RouteSpec[] {
       path: '/api/v1/incidents/:id/close',
       tag: 'responders',
       summary: 'Close an incident as resolved, or as a false positive (undoing all containment first).',
+      description:
+        'Needs the approver role itself (admin alone does not pass); refused attempts are recorded by the incident.',
       auth: 'bearer',
       roles: ['approver'],
+      decision: true,
       params: incidentParams,
       body: closeBody,
       usesIncidents: true,

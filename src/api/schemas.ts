@@ -200,12 +200,36 @@ export const actionSchema = z.object({
 
 const refusedDecisionSchema = z.object({
   decider: z.string(),
+  roles: z.array(role).optional(),
   decision: z.enum(['approve', 'reject']),
+  reason: z.string(),
+  type: z.string().describe('The refusal type, as in the 403/409 answer (e.g. SelfApproval).'),
+  at: timestamp,
+  via: z.enum(['update', 'signal']),
+});
+
+const refusedRequestSchema = z.object({
+  request: z.enum(['decideApproval', 'closeIncident']),
+  approvalId: z.string().optional(),
+  decision: z.string().describe('approve or reject for a decision; the requested resolution for a close.'),
+  decider: z.string(),
+  roles: z.array(role),
   reason: z.string(),
   type: z.string(),
   at: timestamp,
-  via: z.literal('signal'),
+  via: z.enum(['update', 'signal']),
 });
+
+const waitingForSchema = z
+  .object({
+    phase,
+    since: timestamp,
+    summary: z.string(),
+    approvals: z.array(z.object({ approvalId: z.string(), action: actionKind, target: z.string() })),
+    failedActions: z.array(z.object({ actionId: z.string(), kind: actionKind, target: z.string() })),
+    runningActions: z.array(z.string()),
+  })
+  .describe('What the incident waits for before its next step, when people must act.');
 
 export const approvalSchema = z.object({
   approvalId: z.string(),
@@ -232,6 +256,7 @@ export const approvalSchema = z.object({
   escalatedAt: timestamp.optional(),
   decidedAt: timestamp.optional(),
   expiryOutcome: z.enum(['approve', 'reject']).optional(),
+  notice: z.string().optional(),
 });
 
 export const checklistItemSchema = z.object({
@@ -336,6 +361,9 @@ export const incidentStateSchema = z.object({
   }),
   runs: z.number().int(),
   refusedSignals: z.array(refusedDecisionSchema.extend({ approvalId: z.string() })).optional(),
+  refusedRequests: z.array(refusedRequestSchema).optional(),
+  investigatedHosts: z.array(z.string()).optional(),
+  waitingFor: waitingForSchema.optional(),
   reopened: z.number().int(),
 });
 

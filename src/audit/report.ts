@@ -4,9 +4,10 @@
  * state (as its history records it, or as the workflow query answers for an open incident) and the timeline
  * derived from its history; every section that comes from history cites the event IDs.
  */
-import type { EvidenceSummary, IncidentState, Phase } from '../domain/incident';
+import type { EvidenceSummary, IncidentState, Phase, RefusedRequest } from '../domain/incident';
 import { PHASES } from '../domain/incident';
 import type { IncidentHistoryExport } from './history';
+import { markdownCode, markdownCodeBlock, markdownText } from '../domain/untrusted-text';
 import { formatTimelineLine, type EventRef, type TimelineEntry } from './timeline';
 
 export const REPORT_FORMAT = 'quell.incident-report/v1';
@@ -85,8 +86,18 @@ export interface IncidentReport {
       at: string;
       via: string;
     }[];
-    refused: { decider: string; decision: string; type: string; reason: string; at: string }[];
+    refused: {
+      decider: string;
+      roles?: string[];
+      decision: string;
+      type: string;
+      reason: string;
+      at: string;
+      via: string;
+    }[];
   }[];
+  /** Refused requests with no approval to be kept on (decisions on unknown approvals, refused closes). */
+  refusedRequests: RefusedRequest[];
   evidence: (EvidenceSummary & { refs: EventRef[] })[];
   notifications: { total: number; failed: number; byRoute: Record<string, number> };
   checklist: IncidentState['checklist'];
@@ -251,12 +262,28 @@ export function buildReport(
       })),
       refused: ap.refusedAttempts.map((r) => ({
         decider: r.decider,
+        ...(r.roles ? { roles: r.roles } : {}),
         decision: r.decision,
         type: r.type,
         reason: r.reason,
         at: r.at,
+        via: r.via,
       })),
     })),
+    refusedRequests: [
+      ...(state.refusedRequests ?? []),
+      ...(state.refusedSignals ?? []).map((x): RefusedRequest => ({
+        request: 'decideApproval',
+        approvalId: x.approvalId,
+        decision: x.decision,
+        decider: x.decider,
+        roles: x.roles ?? [],
+        reason: x.reason,
+        type: x.type,
+        at: x.at,
+        via: x.via,
+      })),
+    ].sort((a, b) => a.at.localeCompare(b.at)),
     evidence: state.evidence.map((e) => ({ ...e, refs: evidenceRefs.get(e.evidenceId) ?? [] })),
     notifications: {
       total: state.notifications.length,
@@ -278,12 +305,11 @@ export function buildReport(
   };
 }
 
-const md = (s: string | number | undefined | null) =>
-  String(s ?? '')
-    .replace(/\|/g, '\\|')
-    .replace(/\r?\n/g, ' ');
+/** Untrusted text inside the Markdown: escaped, one line (see src/domain/untrusted-text.ts). */
+const md = (s: string | number | undefined | null) => markdownText(String(s ?? ''));
+const code = (s: string | number | undefined | null) => markdownCode(String(s ?? ''));
 
-/** The report as Markdown (GitHub-flavoured tables). */
+/** The report as Markdown (GitHub-flavoured tables). Every value that came from outside is escaped. */
 export function renderReportMarkdown(r: IncidentReport, opts: { maxTimelineEntries?: number } = {}): string {
   const i = r.incident;
   const out: string[] = [];
@@ -291,17 +317,17 @@ export function renderReportMarkdown(r: IncidentReport, opts: { maxTimelineEntri
   out.push(
     `| | |`,
     `|---|---|`,
-    `| Incident | \`${i.incidentId}\` |`,
-    `| Workflow | \`${i.workflowId}\` (${i.runs} run${i.runs === 1 ? '' : 's'}) |`,
-    `| Severity | ${i.severity} |`,
-    `| Status | ${i.status}${i.resolution ? ` (${i.resolution.replace('_', ' ')})` : ''}, phase ${i.phase.replace('_', ' ')} |`,
-    `| Playbook | ${md(i.playbook.name)} (\`${i.playbook.id}\` v${i.playbook.version}, sha256 \`${i.playbook.hash.slice(0, 12)}…\`) |`,
-    `| Opened | ${i.openedAt} |`,
-    ...(i.closedAt ? [`| Closed | ${i.closedAt} |`] : []),
-    `| Report generated | ${r.generatedAt} (state from ${r.stateSource}) |`,
+    `| Incident | ${code(i.incidentId)} |`,
+    `| Workflow | ${code(i.workflowId)} (${i.runs} run${i.runs === 1 ? '' : 's'}) |`,
+    `| Severity | ${md(i.severity)} |`,
+    `| Status | ${md(i.status)}${i.resolution ? ` (${md(i.resolution.replace('_', ' '))})` : ''}, phase ${md(i.phase.replace('_', ' '))} |`,
+    `| Playbook | ${md(i.playbook.name)} (${code(i.playbook.id)} v${i.playbook.version}, sha256 ${code(`${i.playbook.hash.slice(0, 12)}…`)}) |`,
+    `| Opened | ${md(i.openedAt)} |`,
+    ...(i.closedAt ? [`| Closed | ${md(i.closedAt)} |`] : []),
+    `| Report generated | ${md(r.generatedAt)} (state from ${r.stateSource}) |`,
     '',
   );
-  out.push('## Summary', '', r.summary, '');
+  out.push('## Summary', '', md(r.summary), '');
   out.push('## Metrics', '', '| MTTD | MTTA | MTTC | MTTR |', '|---|---|---|---|');
   out.push(
     `| ${r.metrics.formatted.MTTD} | ${r.metrics.formatted.MTTA} | ${r.metrics.formatted.MTTC} | ${r.metrics.formatted.MTTR} |`,
@@ -312,14 +338,14 @@ export function renderReportMarkdown(r: IncidentReport, opts: { maxTimelineEntri
   );
   out.push('## Scope', '');
   for (const [k, v] of Object.entries(r.scope) as [string, string[]][])
-    out.push(`- **${k}**: ${v.length ? v.map((x) => `\`${md(x)}\``).join(', ') : '-'}`);
+    out.push(`- **${md(k)}**: ${v.length ? v.map((x) => code(x)).join(', ') : '-'}`);
   out.push(
     '',
-    `Alerts: ${r.alerts.count} (${r.alerts.deduplicated} duplicate deliveries) from ${r.alerts.sources.join(', ') || '-'}, raised by ${r.alerts.raisedBy.join(', ') || '-'}.`,
+    `Alerts: ${r.alerts.count} (${r.alerts.deduplicated} duplicate deliveries) from ${md(r.alerts.sources.join(', ')) || '-'}, raised by ${md(r.alerts.raisedBy.join(', ')) || '-'}.`,
     '',
   );
   out.push('## Phases', '', '| Phase | Entered |', '|---|---|');
-  for (const p of r.phases) out.push(`| ${p.phase.replace('_', ' ')} | ${p.enteredAt} |`);
+  for (const p of r.phases) out.push(`| ${md(p.phase.replace('_', ' '))} | ${md(p.enteredAt)} |`);
   out.push('');
   out.push(
     '## Actions',
@@ -335,7 +361,7 @@ export function renderReportMarkdown(r: IncidentReport, opts: { maxTimelineEntri
       )
       .join('; ');
     out.push(
-      `| ${a.actionId} ${a.kind} | \`${md(a.target)}\` | ${a.purpose} | ${a.policy} | ${a.state}${a.reason ? ` (${md(a.reason)})` : ''} | ${a.attempts}${a.responderRetries ? ` (${a.responderRetries} responder retr${a.responderRetries === 1 ? 'y' : 'ies'})` : ''} | ${md(execs) || '-'} |`,
+      `| ${md(a.actionId)} ${md(a.kind)} | ${code(a.target)} | ${md(a.purpose)} | ${md(a.policy)} | ${md(a.state)}${a.reason ? ` (${md(a.reason)})` : ''} | ${a.attempts}${a.responderRetries ? ` (${a.responderRetries} responder retr${a.responderRetries === 1 ? 'y' : 'ies'})` : ''} | ${md(execs) || '-'} |`,
     );
   }
   out.push('');
@@ -349,15 +375,36 @@ export function renderReportMarkdown(r: IncidentReport, opts: { maxTimelineEntri
     const deciders = ap.deciders
       .map(
         (d) =>
-          `${d.decider} (${d.roles.join('/')}) ${d.decision} via ${d.via} at ${d.at}${d.comment ? `: "${md(d.comment)}"` : ''}`,
+          `${md(d.decider)} (${md(d.roles.join('/'))}) ${md(d.decision)} via ${md(d.via)} at ${md(d.at)}${d.comment ? `: "${md(d.comment)}"` : ''}`,
       )
       .join('; ');
-    const refused = ap.refused.map((x) => `${x.decider}: ${x.type}`).join('; ');
+    const refused = ap.refused
+      .map(
+        (x) =>
+          `${md(x.decider)}${x.roles?.length ? ` (${md(x.roles.join('/'))})` : ''} ${md(x.decision)} via ${md(x.via)} at ${md(x.at)}: ${md(x.type)}`,
+      )
+      .join('; ');
     out.push(
-      `| ${ap.approvalId} | ${ap.action} \`${md(ap.target)}\` (requested ${ap.requestedAt} by ${ap.requestedBy.join(', ') || '-'}) | ${ap.policy} | ${ap.state}${ap.expiryOutcome ? ` (on expiry: ${ap.expiryOutcome})` : ''}${ap.escalatedAt ? `, escalated ${ap.escalatedAt}` : ''} | ${deciders || '-'} | ${refused || '-'} |`,
+      `| ${md(ap.approvalId)} | ${md(ap.action)} ${code(ap.target)} (requested ${md(ap.requestedAt)} by ${md(ap.requestedBy.join(', ')) || '-'}) | ${md(ap.policy)} | ${md(ap.state)}${ap.expiryOutcome ? ` (on expiry: ${md(ap.expiryOutcome)})` : ''}${ap.escalatedAt ? `, escalated ${md(ap.escalatedAt)}` : ''} | ${deciders || '-'} | ${refused || '-'} |`,
     );
   }
   out.push('');
+  if (r.refusedRequests.length) {
+    out.push(
+      '### Refused requests without an approval',
+      '',
+      'Decisions on approvals that do not exist, and close requests the incident refused.',
+      '',
+      '| When | Who | Request | Refusal |',
+      '|---|---|---|---|',
+    );
+    for (const x of r.refusedRequests) {
+      out.push(
+        `| ${md(x.at)} | ${md(x.decider)}${x.roles.length ? ` (${md(x.roles.join('/'))})` : ''} | ${md(x.request)} ${md(x.decision)}${x.approvalId ? ` on ${md(x.approvalId)}` : ''} via ${md(x.via)} | ${md(x.type)}: ${md(x.reason)} |`,
+      );
+    }
+    out.push('');
+  }
   out.push(
     '## Evidence',
     '',
@@ -366,7 +413,7 @@ export function renderReportMarkdown(r: IncidentReport, opts: { maxTimelineEntri
   );
   for (const e of r.evidence) {
     out.push(
-      `| \`${md(e.evidenceId)}\` ${md(e.name)} | \`${md(e.subject)}\` | \`${e.sha256}\` | ${e.sizeBytes} B | ${e.collectedAt} (${e.timeZone}) | ${md(e.collectedBy)}, ${md(e.location)} | ${e.refs.map((x) => `#${x.eventId}`).join(' ') || '-'} |`,
+      `| ${code(e.evidenceId)} ${md(e.name)} | ${code(e.subject)} | ${code(e.sha256)} | ${e.sizeBytes} B | ${md(e.collectedAt)} (${md(e.timeZone)}) | ${md(e.collectedBy)}, ${md(e.location)} | ${e.refs.map((x) => `#${x.eventId}`).join(' ') || '-'} |`,
     );
   }
   if (!r.evidence.length) out.push('| - | | | | | | |');
@@ -376,7 +423,7 @@ export function renderReportMarkdown(r: IncidentReport, opts: { maxTimelineEntri
     '',
     `${r.notifications.total} sent (${r.notifications.failed} failed): ${
       Object.entries(r.notifications.byRoute)
-        .map(([k, v]) => `${k} ${v}`)
+        .map(([k, v]) => `${md(k)} ${v}`)
         .join(', ') || '-'
     }.`,
     '',
@@ -384,17 +431,17 @@ export function renderReportMarkdown(r: IncidentReport, opts: { maxTimelineEntri
   out.push('## Eradication checklist', '');
   for (const c of r.checklist)
     out.push(
-      `- [${c.completedAt ? 'x' : ' '}] ${md(c.text)}${c.completedBy ? ` — ${c.completedBy}, ${c.completedAt}${c.note ? `: ${md(c.note)}` : ''}` : ''}`,
+      `- [${c.completedAt ? 'x' : ' '}] ${md(c.text)}${c.completedBy ? ` — ${md(c.completedBy)}, ${md(c.completedAt)}${c.note ? `: ${md(c.note)}` : ''}` : ''}`,
     );
   out.push('');
   out.push('## Lessons learned', '');
   if (r.lessonsLearned.length)
-    for (const n of r.lessonsLearned) out.push(`- ${md(n.text)} — ${n.author}, ${n.at}`);
+    for (const n of r.lessonsLearned) out.push(`- ${md(n.text)} — ${md(n.author)}, ${md(n.at)}`);
   else out.push('_None recorded._');
   const otherNotes = r.notes.filter((n) => n.kind !== 'lessons_learned');
   if (otherNotes.length) {
     out.push('', '### Notes', '');
-    for (const n of otherNotes) out.push(`- ${md(n.text)} — ${n.author}, ${n.at}`);
+    for (const n of otherNotes) out.push(`- ${md(n.text)} — ${md(n.author)}, ${md(n.at)}`);
   }
   out.push('');
   const max = opts.maxTimelineEntries ?? 500;
@@ -405,10 +452,9 @@ export function renderReportMarkdown(r: IncidentReport, opts: { maxTimelineEntri
     `From the workflow history (${r.history.events} events in ${r.history.runs.length || r.incident.runs} run(s)); ` +
       'each line cites its history events as `#<event ID>` in the run shown.',
     '',
-    '```text',
   );
-  for (const e of shown.slice(0, max)) out.push(formatTimelineLine(e));
-  if (shown.length > max) out.push(`... ${shown.length - max} more entries (see the JSON report)`);
-  out.push('```', '');
+  const lines = shown.slice(0, max).map((e) => formatTimelineLine(e));
+  if (shown.length > max) lines.push(`... ${shown.length - max} more entries (see the JSON report)`);
+  out.push(...markdownCodeBlock(lines), '');
   return out.join('\n');
 }

@@ -69,6 +69,7 @@ export type TimelineKind =
   | 'checklist_item_completed'
   | 'note_added'
   | 'close_requested'
+  | 'waiting'
   | 'continued_as_new'
   | 'incident_closed'
   | 'update_failed'
@@ -432,6 +433,34 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
           }
           break;
         }
+        case 'EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED': {
+          // The memo's `waitingFor`: what the incident waits for people to do (set, changed, or cleared).
+          const fields =
+            (a.upsertedMemo as { fields?: Record<string, JsonPayload> } | undefined)?.fields ?? {};
+          if (!('waitingFor' in fields)) break;
+          let waiting: unknown;
+          try {
+            waiting = payloadValue(fields.waitingFor);
+          } catch {
+            waiting = undefined;
+          }
+          const text = typeof waiting === 'string' && waiting ? waiting : undefined;
+          if (text === last.waitingFor) break;
+          const cleared = text === undefined;
+          if (cleared && last.waitingFor === undefined) break;
+          last.waitingFor = text;
+          push(
+            { runIndex, eventId: id },
+            {
+              at: e.eventTime ?? '',
+              kind: 'waiting',
+              summary: text ?? 'No longer waiting: the phase goes on',
+              refs: [ref(runId, e)],
+              details: { waitingFor: text ?? null },
+            },
+          );
+          break;
+        }
         case 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED': {
           const type = (a.activityType as { name?: string } | undefined)?.name ?? '?';
           activities.set(id, { runIndex, runId, scheduled: e, type, input: firstPayloadValue(a.input) });
@@ -761,6 +790,41 @@ function updateEntry(
     ...(actor?.roles ? { roles: actor.roles } : {}),
   };
   const inProgress = result === undefined && !failure;
+  if (failure && name === 'decideApproval') {
+    // A decision the incident refused (recorded in history since it accepts refusals and then fails them).
+    const f = failureSummary(failure);
+    const req = arg as ApprovalDecisionRequest | undefined;
+    return {
+      kind: 'approval_decision',
+      summary: `${actor?.subject ?? '?'}'s "${req?.decision ?? '?'}" on ${req?.approvalId ?? '?'} refused: ${f.type ? `${f.type}: ` : ''}${f.message}`,
+      ...who,
+      refs,
+      details: {
+        via: 'update',
+        approvalId: req?.approvalId,
+        decision: req?.decision,
+        ...(req?.comment ? { comment: req.comment } : {}),
+        outcome: 'refused',
+        refusal: { type: f.type, reason: f.message },
+      },
+    };
+  }
+  if (failure && name === 'closeIncident') {
+    const f = failureSummary(failure);
+    const req = arg as { resolution?: string; comment?: string } | undefined;
+    return {
+      kind: 'close_requested',
+      summary: `${actor?.subject ?? '?'}'s close as ${req?.resolution?.replace('_', ' ') ?? '?'} refused: ${f.type ? `${f.type}: ` : ''}${f.message}`,
+      ...who,
+      refs,
+      details: {
+        resolution: req?.resolution,
+        ...(req?.comment ? { comment: req.comment } : {}),
+        outcome: 'refused',
+        refusal: { type: f.type, reason: f.message },
+      },
+    };
+  }
   if (failure) {
     const f = failureSummary(failure);
     return {

@@ -108,13 +108,43 @@ export interface ApprovalDecision {
   via: 'update' | 'signal';
 }
 
+/** A decision the workflow refused, kept for auditors (self-approval, a second decision, not an approver...). */
 export interface RefusedDecision {
   decider: string;
+  /** The roles the decider held (records made before roles were kept have none). */
+  roles?: Role[];
   decision: 'approve' | 'reject';
+  reason: string;
+  /** The refusal type (one of the contracts' REFUSALS). */
+  type: string;
+  at: string;
+  via: 'update' | 'signal';
+}
+
+/** A refused request with no approval to be kept on: a decision on an unknown approval, or a close request. */
+export interface RefusedRequest {
+  request: 'decideApproval' | 'closeIncident';
+  approvalId?: string;
+  /** `approve` or `reject` for a decision; the requested resolution for a close. */
+  decision: string;
+  decider: string;
+  roles: Role[];
   reason: string;
   type: string;
   at: string;
-  via: 'signal';
+  via: 'update' | 'signal';
+}
+
+/** What the incident waits for before its next step, when people must act; shown to responders. */
+export interface WaitingFor {
+  phase: Phase;
+  since: string;
+  /** One line for people: what is awaited and what to do about it. */
+  summary: string;
+  approvals: { approvalId: string; action: ActionKind; target: string }[];
+  failedActions: { actionId: string; kind: ActionKind; target: string }[];
+  /** Actions still running (their outcome decides what recovery undoes). */
+  runningActions: string[];
 }
 
 export type ApprovalState = 'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled';
@@ -138,6 +168,8 @@ export interface Approval {
   decidedAt?: string;
   /** For expired approvals: what `onExpiry` applied. */
   expiryOutcome?: 'approve' | 'reject';
+  /** Context that arose after the request, e.g. that eradication completed while it waited. */
+  notice?: string;
 }
 
 export interface ChecklistItem {
@@ -238,6 +270,12 @@ export interface IncidentState {
   runs: number;
   /** Decisions sent as signals on approvals that do not exist (refusals on known approvals are kept on them). */
   refusedSignals?: (RefusedDecision & { approvalId: string })[];
+  /** Refused updates with no approval to be kept on: decisions on unknown approvals, refused close requests. */
+  refusedRequests?: RefusedRequest[];
+  /** Hosts whose logs were snapshotted (or whose snapshot failed, see the notes): each host once. */
+  investigatedHosts?: string[];
+  /** Set while the incident waits for people before its next step (today: recovery waiting on containment). */
+  waitingFor?: WaitingFor;
   /** Times the incident went back to containment because a correlated alert widened it after recovery began. */
   reopened: number;
 }

@@ -66,6 +66,8 @@ describe('actions that fail: retries, responder retry/skip, false-positive compe
       actors.rita,
     );
     expect(retried.resolutions).toEqual([expect.objectContaining({ resolution: 'retry', by: 'rita' })]);
+    // The answer says what happens next (queued to run again), and the error's attempt counts like `attempts`.
+    expect(retried).toMatchObject({ state: 'approved', attempts: 1, lastError: { attempt: 1 } });
     s = await h.until(
       id,
       (x) => actionOf(x, 'isolate_host', 'ws-perm-1').state === 'succeeded',
@@ -79,13 +81,15 @@ describe('actions that fail: retries, responder retry/skip, false-positive compe
     // The block that still fails keeps the incident in containment until someone skips it.
     expect(s.phase).toBe('containment');
     const block = actionOf(s, 'block_ip', '198.51.100.9');
-    await h.service.resolveFailedAction(
+    expect(block.lastError?.attempt).toBe(block.attempts);
+    const skipped = await h.service.resolveFailedAction(
       id,
       block.actionId,
       'skip',
       'blocked at the ISP instead',
       actors.rita,
     );
+    expect(skipped.state).toBe('skipped');
     s = await h.until(id, (x) => x.phase === 'eradication', 'eradication');
     expect(actionOf(s, 'block_ip', '198.51.100.9').state).toBe('skipped');
   });

@@ -135,6 +135,11 @@ describe('incident workflow: phases, approvals, recovery (real Temporal, memory 
     expect(receipt2.compensating).toEqual([]);
     s = await h.until(id, (x) => x.status === 'closed', 'closed');
     expect(s).toMatchObject({ phase: 'closed', resolution: 'resolved' });
+    // One closing time: the report's "Closed" is the phase table's.
+    expect(s.phaseTimestamps.closed).toBe(s.milestones.closedAt);
+    // Channels put the severity and incident ID in front; the workflow sends the bare subject.
+    expect(estate.notifications.length).toBeGreaterThan(0);
+    for (const n of estate.notifications) expect(n.subject).not.toContain(n.incidentId);
     expect(Object.keys(s.phaseTimestamps)).toEqual([
       'identification',
       'containment',
