@@ -365,6 +365,23 @@ export function demoTokenBanner(auth: AuthConfig): string[] {
   ];
 }
 
+/**
+ * The banner's "Try:" lines: a first alert that works pasted as printed. With demo tokens it carries the demo
+ * ingest token itself; with configured tokens it says where to put yours.
+ */
+export function firstAlertHint(apiUrl: string, auth: AuthConfig | undefined, samplePath: string): string[] {
+  const token = auth?.demoTokens?.ingest;
+  const post =
+    `curl -s -X POST ${apiUrl}/api/v1/alerts -H "Authorization: Bearer ${token ?? '$QUELL_INGEST_TOKEN'}" ` +
+    `-H 'content-type: application/json' -d @${samplePath}`;
+  return token
+    ? [`  Try:         ${post}`]
+    : [
+        '  Try:         export QUELL_INGEST_TOKEN=<a token with the ingest role from QUELL_API_TOKENS>',
+        `               ${post}`,
+      ];
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Request-time helpers
 

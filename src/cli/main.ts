@@ -1,10 +1,11 @@
 import { Command, Option } from 'commander';
-import { demoTokenBanner } from '../api/auth';
+import path from 'node:path';
+import { demoTokenBanner, firstAlertHint } from '../api/auth';
 import { SigningKeyError } from '../audit/bundle';
 import { PlaybookError } from '../playbooks/loader';
 import { EncryptionConfigError } from '../temporal/codec';
 import { registerAuditCommands } from './audit-commands';
-import { ConfigError, loadConfig } from '../config';
+import { ConfigError, loadConfig, projectRoot } from '../config';
 import { createLogger } from '../logging';
 import { startQuell } from '../runtime';
 import { locateTemporalCli, TemporalCliUnavailableError } from '../temporal/cli-binary';
@@ -53,8 +54,11 @@ async function runService(components: { worker: boolean; api: boolean }): Promis
       ? [
           `  API:         ${quell.apiUrl}  (health ${quell.apiUrl}/healthz, readiness ${quell.apiUrl}/readyz)`,
           ...(quell.auth ? demoTokenBanner(quell.auth) : []),
-          `  Try:         curl -s -X POST ${quell.apiUrl}/api/v1/alerts -H "Authorization: Bearer $QUELL_TOKEN" \\`,
-          `                 -H 'content-type: application/json' -d @samples/alerts/generic-ransomware.json`,
+          ...firstAlertHint(
+            quell.apiUrl,
+            quell.auth,
+            path.join(projectRoot(), 'samples', 'alerts', 'generic-ransomware.json'),
+          ),
         ]
       : []),
     'Press Ctrl-C to stop.',

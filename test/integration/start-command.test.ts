@@ -1,13 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { freePort } from '../../src/temporal/dev-server';
 import { genericAlert } from '../support/alerts';
 import { requireEnv, TEST_ENV } from '../support/env';
 import { findProcesses, waitFor } from '../support/processes';
 
 const root = path.resolve(__dirname, '..', '..');
+const execFileAsync = promisify(execFile);
 
 interface Started {
   child: ChildProcess;
@@ -93,6 +95,13 @@ describe('quell start (the README first command)', () => {
       expect((await fetch(`${quell.apiUrl}/api/v1/incidents/${receipt.incidentId}`)).status).toBe(401);
       expect(incident.status).toBe(200);
       expect(await incident.json()).toMatchObject({ incidentId: receipt.incidentId, title: alert.title });
+      // The banner's "Try:" line works pasted into a shell as printed.
+      const tryLine = /^\s+Try:\s+(curl .*)$/m.exec(quell.output())?.[1];
+      expect(tryLine).toBeDefined();
+      const tried = await execFileAsync('sh', ['-c', `${tryLine!} -w '\n%{http_code}'`], {
+        cwd: os.tmpdir(),
+      });
+      expect(tried.stdout.trim().split('\n').pop()).toBe('202');
       // The embedded server persists to the data dir.
       await expect(fs.stat(path.join(dataDir, 'temporal.sqlite'))).resolves.toBeTruthy();
     } finally {
