@@ -367,6 +367,67 @@ recovery:
     },
   },
   {
+    name: 'refused-decisions',
+    description:
+      'refused decisions recorded: self-approval, non-approver, admin without approver, second decision, unknown approval, refused closes; then two approvers pass',
+    async run(h) {
+      const { incidentId: id } = await h.ingest(
+        { id: 'refused-1', rule: 'rec.refused', severity: 'medium', hosts: ['ws-refused-1'], accounts: [] },
+        'alice',
+      );
+      const s = await h.until(id, (x) => pendingCount(x) === 1, 'approval');
+      const approvalId = approvalFor(s, actionOf(s, 'isolate_host', 'ws-refused-1').actionId).approvalId;
+      const admin = { subject: 'root-admin', roles: ['admin' as const] };
+      const refused = (p: Promise<unknown>) => p.then(() => Promise.reject(new Error('not refused')), () => undefined);
+      for (const actor of [actors.alice, actors.rita, admin])
+        await refused(h.service.decideApproval(id, approvalId, 'approve', undefined, actor));
+      await h.service.decideApproval(id, approvalId, 'approve', 'looks right', actors.bob);
+      await refused(h.service.decideApproval(id, approvalId, 'approve', undefined, actors.bob));
+      await refused(h.service.decideApproval(id, 'apr-404', 'reject', undefined, actors.bob));
+      await refused(h.service.close(id, 'false_positive', undefined, admin));
+      await refused(h.service.close(id, 'resolved', undefined, actors.carol));
+      await h.service.decideApproval(id, approvalId, 'approve', undefined, actors.carol);
+      await h.until(id, (x) => x.phase === 'eradication', 'eradication');
+      await closeFalsePositive(h, id);
+      return id;
+    },
+  },
+  {
+    name: 'late-host-recovery-wait',
+    description:
+      'a correlated alert adds a host during eradication: its logs are snapshotted at once; recovery waits (memo) for its containment approval, which is rejected; only the first host is released',
+    async run(h) {
+      const base = { rule: 'rec.late', severity: 'high' as const, accounts: [] };
+      const { incidentId: id } = await h.ingest({ ...base, id: 'late-1', hosts: ['ws-late-a'] });
+      let s = await h.until(id, (x) => pendingCount(x) === 1, 'approval');
+      await h.service.decideApproval(
+        id,
+        approvalFor(s, actionOf(s, 'isolate_host', 'ws-late-a').actionId).approvalId,
+        'approve',
+        undefined,
+        actors.bob,
+      );
+      await h.until(id, (x) => x.phase === 'eradication', 'eradication');
+      await h.ingest({ ...base, id: 'late-2', hosts: ['ws-late-a', 'ws-late-b'] });
+      s = await h.until(
+        id,
+        (x) => x.evidence.length === 2 && pendingCount(x) === 1,
+        'late evidence and approval',
+      );
+      const late = actionOf(s, 'isolate_host', 'ws-late-b');
+      await h.service.completeChecklistItem(id, 'reimage', undefined, actors.rita);
+      await h.service.completeChecklistItem(id, 'reset-credentials', undefined, actors.rita);
+      await h.until(id, (x) => x.waitingFor !== undefined, 'recovery waiting');
+      await h.service.decideApproval(id, late.approvalId!, 'reject', 'already gone', actors.bob);
+      s = await h.until(id, (x) => pendingCount(x) === 1 && x.waitingFor === undefined, 'recovery approval');
+      await h.service.decideApproval(id, s.approvals.find((a) => a.state === 'pending')!.approvalId, 'approve', undefined, actors.carol);
+      await h.until(id, (x) => x.phase === 'lessons_learned', 'lessons learned');
+      await h.service.close(id, 'resolved', undefined, actors.alice);
+      await h.until(id, (x) => x.status === 'closed', 'closed');
+      return id;
+    },
+  },
+  {
     name: 'continue-as-new',
     description:
       '1,100 correlated alerts: the workflow continues as new after 1,000 messages; dedup holds across runs',
@@ -536,13 +597,24 @@ look like these) fails CI. Check them by hand with:
 
 The script starts its own dev server (it never uses TEMPORAL_ADDRESS), rewrites the files and this README.
 Histories contain the test machine's worker identity and stack-trace paths; they hold no secrets. Files over
-1 MiB when indented are written without indentation (the same JSON).
+1 MiB when indented are written without indentation (the same JSON). Before re-recording after a change behind
+\`patched()\`, move the current files into a new \`legacy/<date>/\` folder: they prove the patch.
 
 ## Files
 
 | File | Scenario | Events | Size |
 |---|---|---|---|
 ${rows.join('\n')}
+
+## \`legacy/\`
+
+Histories recorded with earlier workflow code, one folder per generation, before changes that are now behind
+\`patched()\`. They are never regenerated: the test suite replays them against the current code to prove each
+patch keeps incidents that were already running replaying.
+
+- \`legacy/2026-11-28/\`: before \`skip-internal-ips\`, \`incident-id-run-tail\` and \`reopen-new-entities-only\`.
+- \`legacy/2026-12-01/\`: before \`late-entity-evidence\` and \`recovery-wait-visible\`, and before refused
+  decisions were recorded (these histories hold no refused updates: the validator dropped them).
 `;
 }
 

@@ -54,7 +54,8 @@ export function committedHistoryFiles(): string[] {
  */
 export function legacyHistoryFiles(): string[] {
   const dir = path.join(HISTORIES_DIR, 'legacy');
-  return readdirSync(dir)
+  // One folder per generation (legacy/<date>/), each recorded before a change now behind patched().
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .filter((f) => f.endsWith('.json'))
     .sort()
     .map((f) => path.join(dir, f));

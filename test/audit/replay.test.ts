@@ -69,7 +69,7 @@ describe('replay: committed histories against the current workflow code', () => 
 
   it('histories recorded with earlier workflow code still replay (every later change is behind patched())', async () => {
     const legacy = legacyHistoryFiles();
-    expect(legacy.length).toBeGreaterThanOrEqual(13);
+    expect(legacy.length).toBeGreaterThanOrEqual(27);
     const summary = await replayHistories(historiesFromFiles(legacy), {
       workflowBundle: current,
       progress: false,
