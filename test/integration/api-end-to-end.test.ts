@@ -162,7 +162,8 @@ describe('the API end to end: real HTTP handling, a real worker, the real Tempor
       expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
       if (type) expect(res.body.type).toMatch(type);
     };
-    problem(await decide(TOKENS.responder, { decision: 'approve' }), 403, /forbidden/); // not an approver (route role)
+    // Not an approver: refused (and recorded) by the incident itself.
+    problem(await decide(TOKENS.responder, { decision: 'approve' }), 403, /not-an-approver/);
     problem(await decide(TOKENS.alice, { decision: 'approve', approver: 'ceo' }), 400, /validation/); // smuggled field
     problem(await decide(TOKENS.alice, { decision: 'maybe' }), 400, /validation/);
     problem(await decide(TOKENS.alice, { decision: 'approve' }, 'apr-404'), 404, /approval-not-found/);
