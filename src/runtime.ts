@@ -32,7 +32,10 @@ export interface RunningQuell {
   client: Client;
   worker?: Worker;
   apiUrl?: string;
-  /** Stops everything in order: HTTP intake, then the worker (draining), then connections, then Temporal. */
+  /**
+   * Stops everything in order: HTTP intake, then the Temporal client (draining its calls), then the worker
+   * (draining), then connections, then Temporal.
+   */
   stop(): Promise<void>;
   /** Resolves when the worker stops on its own (e.g. a fatal error), with that error if any. */
   workerDone: Promise<void>;
@@ -61,7 +64,12 @@ async function listen(server: Server, host: string, port: number): Promise<Addre
 export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
   const { config, logger, report } = opts;
   // Must precede the first native connection: the runtime is process-wide and installed once.
-  Runtime.install({ logger: pinoSdkLogger(logger.child({ component: 'temporal-sdk' })) });
+  // No SDK signal handlers (its default): the caller's handler stops things in order (stop()), where the SDK's
+  // would begin draining the worker at once, before the API's requests in flight are done.
+  Runtime.install({
+    logger: pinoSdkLogger(logger.child({ component: 'temporal-sdk' })),
+    shutdownSignals: [],
+  });
   // Configuration errors stop start-up before anything starts: API auth (production refuses to run without
   // tokens), then preparation (a bad playbook names its file and field).
   const auth = opts.components.api
@@ -87,6 +95,7 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
     // The API's client: five tries (about 2 s) when Temporal is unavailable, then a 503 the sender retries.
     const client = await connectClient(temporal, {
       maxAttempts: 5,
+      closeGraceMs: config.shutdownGraceMs,
       ...(dataConverter ? { dataConverter } : {}),
     });
     cleanups.push(() => client.connection.close());
@@ -151,16 +160,18 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
       });
       const addr = await listen(server, config.api.host, config.api.port);
       apiUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
-      cleanups.push(
-        () =>
-          new Promise<void>((resolve) => {
-            draining = true;
-            server.close(() => resolve());
-            server.closeIdleConnections();
-            // In-flight requests get the grace period, then their sockets are closed.
-            setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs).unref();
-          }),
-      );
+      cleanups.push(async () => {
+        await new Promise<void>((resolve) => {
+          draining = true;
+          server.close(() => resolve());
+          server.closeIdleConnections();
+          // In-flight requests get the grace period, then their sockets are closed.
+          setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs).unref();
+        });
+        // Before the worker drains, so the calls of requests still running can complete; from here on the
+        // client issues and retries nothing (its own cleanup later finds it closed).
+        await client.connection.close();
+      });
     }
     return {
       temporal,
