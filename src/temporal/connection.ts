@@ -311,7 +311,7 @@ export interface ConnectClientOptions {
    * fewer, so an outage reaches alert senders as a prompt 503 with Retry-After rather than a hung request.
    */
   maxAttempts?: number;
-  /** How long connecting may take before {@link TemporalUnreachableError} (default 10 s, as the SDK). */
+  /** How long connecting may take before {@link TemporalUnreachableError} (default 5 s; the SDK's is 10 s). */
   connectTimeoutMs?: number;
   /** How long `client.connection.close()` waits for calls in flight before ending them (default 5 s). */
   closeGraceMs?: number;
@@ -331,13 +331,14 @@ export async function connectClient(
   opts: ConnectClientOptions = {},
 ): Promise<Client> {
   const tls = tlsOptions(endpoint.tls);
+  const connectTimeoutMs = opts.connectTimeoutMs ?? 5_000;
   const gate = new CallGate();
   const connection = DrainingConnection.open(
     {
       address: endpoint.address,
       ...(tls ? { tls } : {}),
       ...(endpoint.apiKey ? { apiKey: endpoint.apiKey } : {}),
-      connectTimeout: opts.connectTimeoutMs ?? 10_000,
+      connectTimeout: connectTimeoutMs,
       interceptors: [
         retryingInterceptor(
           gate,
@@ -355,7 +356,7 @@ export async function connectClient(
     if (isUnreachable(err)) {
       const message = (err as Error).message;
       const detail = /before the deadline/i.test(message)
-        ? `no connection within ${((opts.connectTimeoutMs ?? 10_000) / 1000).toFixed(0)} s`
+        ? `no connection within ${(connectTimeoutMs / 1000).toFixed(0)} s`
         : message;
       throw new TemporalUnreachableError(endpoint.address, endpoint.namespace, detail, opts.unreachableHint);
     }
