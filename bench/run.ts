@@ -180,6 +180,16 @@ async function main(): Promise<number> {
       `Temporal ${env.quell.temporal.address} (pid ${env.temporalServerPid ?? '?'}); API ${env.apiUrl}; lab ${env.lab.url}; ` +
       `${env.workflowThreadIds.size} SDK workflow thread(s)`,
   );
+  const resultsDir = path.join(BENCH_DIR, 'results');
+  // After every benchmark, so a later failure (or a crash while stopping) never loses the figures so far.
+  const save = async () => {
+    try {
+      return await writeResults(resultsDir, results);
+    } catch (err) {
+      say(`could not write the results: ${err instanceof Error ? err.message : String(err)}`);
+      return undefined;
+    }
+  };
   const attempt = async (name: BenchName, fn: () => Promise<void>) => {
     if (!opts.only.includes(name)) return;
     say(`== ${name} ==`);
@@ -190,7 +200,11 @@ async function main(): Promise<number> {
       results.errors[name] = err instanceof Error ? err.message : String(err);
       say(`${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     }
-    say(`== ${name} done in ${((Date.now() - started) / 1000).toFixed(0)} s ==`);
+    const saved = await save();
+    say(
+      `== ${name} done in ${((Date.now() - started) / 1000).toFixed(0)} s` +
+        (saved ? `; figures so far in ${path.relative(process.cwd(), saved.json)} ==` : ' =='),
+    );
   };
   try {
     if (opts.only.includes('latency') || opts.only.includes('throughput')) await warmUp(env);
@@ -220,13 +234,17 @@ async function main(): Promise<number> {
     });
   } finally {
     say('Stopping the API, the workers, the lab and Temporal...');
-    await env.stop();
+    await env.stop().catch((err: unknown) => {
+      results.errors.shutdown = err instanceof Error ? err.message : String(err);
+      say(`stopping failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    });
   }
   results.finishedAt = new Date().toISOString();
-  const files = await writeResults(path.join(BENCH_DIR, 'results'), results);
+  const files = await save();
   process.stdout.write(`\n${markdown(results)}\n`);
-  say(`Results: ${path.relative(process.cwd(), files.json)} and ${path.relative(process.cwd(), files.md)}`);
-  return Object.keys(results.errors).length ? 1 : 0;
+  if (files)
+    say(`Results: ${path.relative(process.cwd(), files.json)} and ${path.relative(process.cwd(), files.md)}`);
+  return Object.keys(results.errors).length || !files ? 1 : 0;
 }
 
 main().then(

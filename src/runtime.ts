@@ -34,7 +34,10 @@ export interface RunningQuell {
   client: Client;
   worker?: Worker;
   apiUrl?: string;
-  /** Stops everything in order: HTTP intake, then the worker (draining), then connections, then Temporal. */
+  /**
+   * Stops everything in order: HTTP intake, then the Temporal client (draining its calls), then the worker
+   * (draining), then connections, then Temporal.
+   */
   stop(): Promise<void>;
   /** Resolves when the worker stops on its own (e.g. a fatal error), with that error if any. */
   workerDone: Promise<void>;
@@ -63,8 +66,11 @@ async function listen(server: Server, host: string, port: number): Promise<Addre
 export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
   const { config, logger, report } = opts;
   // Must precede the first native connection: the runtime is process-wide and installed once.
+  // No SDK signal handlers (its default): the caller's handler stops things in order (stop()), where the SDK's
+  // would begin draining the worker at once, before the API's requests in flight are done.
   Runtime.install({
     logger: pinoSdkLogger(logger.child({ component: 'temporal-sdk' })),
+    shutdownSignals: [],
     // Worker heartbeats let the API's readiness and intake notice a dead worker within seconds.
     workerHeartbeatInterval: WORKER_HEARTBEAT_INTERVAL_MS,
   });
@@ -96,6 +102,7 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
     // The API's client: five tries (about 2 s) when Temporal is unavailable, then a 503 the sender retries.
     const client = await connectClient(temporal, {
       maxAttempts: 5,
+      closeGraceMs: config.shutdownGraceMs,
       ...(dataConverter ? { dataConverter } : {}),
     });
     cleanups.push(() => client.connection.close());
@@ -162,16 +169,18 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
       });
       const addr = await listen(server, config.api.host, config.api.port);
       apiUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
-      cleanups.push(
-        () =>
-          new Promise<void>((resolve) => {
-            draining = true;
-            server.close(() => resolve());
-            server.closeIdleConnections();
-            // In-flight requests get the grace period, then their sockets are closed.
-            setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs).unref();
-          }),
-      );
+      cleanups.push(async () => {
+        await new Promise<void>((resolve) => {
+          draining = true;
+          server.close(() => resolve());
+          server.closeIdleConnections();
+          // In-flight requests get the grace period, then their sockets are closed.
+          setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs).unref();
+        });
+        // Before the worker drains, so the calls of requests still running can complete; from here on the
+        // client issues and retries nothing (its own cleanup later finds it closed).
+        await client.connection.close();
+      });
     }
     return {
       temporal,

@@ -76,6 +76,7 @@ export function markdown(r: BenchResults): string {
   const out: string[] = [
     `Run ${r.startedAt} (${r.mode}), ${m.cores} cores ${m.model}, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB RAM, ` +
       `${m.os}, Node ${m.node}, ${m.temporal}; Temporal: one embedded dev server, ${r.temporalDb}.`,
+    ...(r.finishedAt ? [] : ['', '**Partial**: the benchmarks finished so far; the run had not finished.']),
     '',
   ];
   if (r.latency || r.throughput) {
@@ -236,14 +237,27 @@ export function markdown(r: BenchResults): string {
   return out.join('\n');
 }
 
+/** Replaces `file` whole (write, then rename), so a run that dies mid-write leaves the previous version. */
+async function replaceFile(file: string, text: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, text);
+  await fs.rename(tmp, file);
+}
+
+/**
+ * Writes the run's figures so far (called after every benchmark, and once more at the end) as
+ * `bench-<startedAt>.json|md`, and the same as `latest.json|md`.
+ */
 export async function writeResults(dir: string, r: BenchResults): Promise<{ json: string; md: string }> {
   await fs.mkdir(dir, { recursive: true });
   const stamp = r.startedAt.replace(/[:.]/g, '-');
   const json = path.join(dir, `bench-${stamp}.json`);
   const md = path.join(dir, `bench-${stamp}.md`);
-  await fs.writeFile(json, JSON.stringify(r, null, 2) + '\n');
-  await fs.writeFile(md, markdown(r) + '\n');
-  await fs.copyFile(json, path.join(dir, 'latest.json'));
-  await fs.copyFile(md, path.join(dir, 'latest.md'));
+  const jsonText = JSON.stringify(r, null, 2) + '\n';
+  const mdText = markdown(r) + '\n';
+  await replaceFile(json, jsonText);
+  await replaceFile(md, mdText);
+  await replaceFile(path.join(dir, 'latest.json'), jsonText);
+  await replaceFile(path.join(dir, 'latest.md'), mdText);
   return { json, md };
 }

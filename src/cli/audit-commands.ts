@@ -58,7 +58,7 @@ import {
   MissingEncryptionKeyError,
   PayloadDecryptionError,
 } from '../temporal/codec';
-import { connectClient } from '../temporal/connection';
+import { connectClient, TemporalUnreachableError } from '../temporal/connection';
 
 export interface AuditCommandDeps {
   /**
@@ -87,26 +87,24 @@ function dataConverterOf(env: NodeJS.ProcessEnv): DataConverter | undefined {
   return codec ? encryptionDataConverter(codec) : undefined;
 }
 
-/** The default `connect`: TEMPORAL_ADDRESS and friends, with QUELL_ENCRYPTION_KEY's data converter. */
+/**
+ * The default `connect`: TEMPORAL_ADDRESS and friends, with QUELL_ENCRYPTION_KEY's data converter.
+ * Thrown: TemporalUnreachableError (src/temporal/connection.ts) when nothing answers within its connect timeout.
+ */
 export async function connectFromEnvironment(env: NodeJS.ProcessEnv = process.env): Promise<Client> {
   const config = loadConfig(env);
   const dataConverter = dataConverterOf(env);
-  if (config.temporal.kind === 'external') {
-    return connectClient(config.temporal, dataConverter ? { dataConverter } : {});
-  }
+  const opts = dataConverter ? { dataConverter } : {};
+  if (config.temporal.kind === 'external') return connectClient(config.temporal, opts);
   // No TEMPORAL_ADDRESS: the embedded dev server a running `quell start` provides.
-  const address = `${config.temporal.ip}:${config.temporal.port}`;
-  try {
-    return await connectClient(
-      { address, namespace: config.temporal.namespace },
-      dataConverter ? { dataConverter } : {},
-    );
-  } catch (err) {
-    throw new AuditCommandError(
-      `Cannot reach Temporal at ${address} (${(err as Error).message}). Start Quell (\`npm start\`) or set ` +
-        'TEMPORAL_ADDRESS to the server the incidents run on.',
-    );
-  }
+  return connectClient(
+    { address: `${config.temporal.ip}:${config.temporal.port}`, namespace: config.temporal.namespace },
+    {
+      ...opts,
+      unreachableHint:
+        'Start Quell (`npm start`), or set TEMPORAL_ADDRESS to the Temporal server the incidents run on.',
+    },
+  );
 }
 
 /**
@@ -144,6 +142,7 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps =
           e instanceof IncidentNotFoundError ||
           e instanceof AmbiguousIncidentIdError ||
           e instanceof TemporalUnavailableError ||
+          e instanceof TemporalUnreachableError ||
           isTemporalUnavailable(e);
         if (!known) throw e;
         say(`quell: ${(e as Error).message}`);

@@ -9,12 +9,31 @@ import { ConfigError, loadConfig, projectRoot } from '../config';
 import { createLogger } from '../logging';
 import { startQuell } from '../runtime';
 import { locateTemporalCli, TemporalCliUnavailableError } from '../temporal/cli-binary';
+import { TemporalUnreachableError } from '../temporal/connection';
 import { DevServerStartError } from '../temporal/dev-server';
 
 const report = (message: string) => process.stderr.write(`quell: ${message}\n`);
 
+/** How a command stopped by a signal exits: 128 + the signal's number, as a shell reports it. */
+const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+type StopSignal = keyof typeof SIGNAL_EXIT_CODES;
+
+/**
+ * What SIGINT and SIGTERM do: exit at once, non-zero. Right for a one-shot command and for a service still
+ * starting (it has accepted nothing yet; an embedded dev server is stopped by its guardian). A running service
+ * replaces it with its draining stop.
+ */
+let onStopSignal = (signal: StopSignal): void => {
+  report(`${signal} received: stopping.`);
+  process.exit(SIGNAL_EXIT_CODES[signal]);
+};
+
 /** Known start-up failures print their message (which says what to do) instead of a stack trace. */
 function fail(err: unknown): never {
+  if (err instanceof TemporalUnreachableError) {
+    process.stderr.write(`quell: ${err.message}\n`);
+    process.exit(1);
+  }
   if (
     err instanceof ConfigError ||
     err instanceof TemporalCliUnavailableError ||
@@ -30,7 +49,8 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
-async function runService(components: { worker: boolean; api: boolean }): Promise<void> {
+/** Runs a service until it stops; resolves with the exit code (0 after a signal and a clean drain). */
+async function runService(components: { worker: boolean; api: boolean }): Promise<number> {
   const config = loadConfig();
   if (config.temporal.kind === 'embedded' && !(components.worker && components.api)) {
     throw new ConfigError(
@@ -66,36 +86,39 @@ async function runService(components: { worker: boolean; api: boolean }): Promis
   ];
   process.stdout.write(lines.join('\n') + '\n');
 
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) {
-      report(`${signal} again: exiting now.`);
-      process.exit(130);
-    }
-    stopping = true;
-    report(`${signal} received: draining the API and the worker, then stopping Temporal...`);
-    quell
-      .stop()
-      .then(() => {
-        report('stopped cleanly.');
-        process.exit(0);
-      })
-      .catch((err: unknown) => fail(err));
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  quell.workerDone.then(
-    () => {
-      if (!stopping) {
-        report('the worker stopped unexpectedly; shutting down.');
-        void quell.stop().finally(() => process.exit(1));
+  return new Promise<number>((resolve) => {
+    let stopping: Promise<void> | undefined;
+    let exitCode = 0;
+    const stop = (code: number, done?: string) => {
+      exitCode = Math.max(exitCode, code);
+      stopping ??= quell.stop().then(
+        () => {
+          if (done) report(done);
+          resolve(exitCode);
+        },
+        (err: unknown) => fail(err),
+      );
+    };
+    onStopSignal = (signal) => {
+      if (stopping) {
+        report(`${signal} again: exiting now.`);
+        process.exit(SIGNAL_EXIT_CODES[signal]);
       }
-    },
-    (err: unknown) => {
-      logger.fatal({ err }, 'worker failed');
-      void quell.stop().finally(() => process.exit(1));
-    },
-  );
+      report(`${signal} received: draining the API and the worker, then stopping Temporal...`);
+      stop(0, 'stopped cleanly.');
+    };
+    quell.workerDone.then(
+      () => {
+        if (stopping) return;
+        report('the worker stopped unexpectedly; shutting down.');
+        stop(1);
+      },
+      (err: unknown) => {
+        logger.fatal({ err }, 'worker failed');
+        stop(1);
+      },
+    );
+  });
 }
 
 export function buildProgram(): Command {
@@ -115,15 +138,21 @@ export function buildProgram(): Command {
     .description(
       'Run everything: Temporal (embedded unless TEMPORAL_ADDRESS is set), a worker and the HTTP API.',
     )
-    .action(() => runService({ worker: true, api: true }));
+    .action(async () => {
+      process.exitCode = await runService({ worker: true, api: true });
+    });
   program
     .command('worker')
     .description('Run only a worker (scale out by running more); needs TEMPORAL_ADDRESS.')
-    .action(() => runService({ worker: true, api: false }));
+    .action(async () => {
+      process.exitCode = await runService({ worker: true, api: false });
+    });
   program
     .command('api')
     .description('Run only the HTTP API; needs TEMPORAL_ADDRESS.')
-    .action(() => runService({ worker: false, api: true }));
+    .action(async () => {
+      process.exitCode = await runService({ worker: false, api: true });
+    });
 
   const temporal = program.command('temporal').description('Manage the Temporal server Quell uses.');
   temporal
@@ -156,9 +185,15 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {
+  for (const signal of Object.keys(SIGNAL_EXIT_CODES) as StopSignal[]) {
+    process.on(signal, () => onStopSignal(signal));
+  }
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
     fail(err);
   }
+  // Exit explicitly once the command is done: an installed Temporal runtime (replay) would keep the process alive.
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  process.exit(process.exitCode ?? 0);
 }

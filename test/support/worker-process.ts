@@ -21,7 +21,7 @@ export async function spawnWorker(opts: {
   taskQueue: string;
   labUrl: string;
   dataDir: string;
-  client: Client;
+  client?: Client;
   env?: Record<string, string>;
 }): Promise<WorkerProcess> {
   const child = spawn(process.execPath, [path.join(root, 'bin', 'quell.js'), 'worker'], {

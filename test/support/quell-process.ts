@@ -1,0 +1,108 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { waitFor } from './processes';
+
+const root = path.resolve(__dirname, '..', '..');
+
+export interface ApiProcess {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** `quell api` as its own process against the Temporal at `address`, waiting for its banner. */
+export async function spawnApi(opts: {
+  address: string;
+  namespace: string;
+  port: number;
+  taskQueue: string;
+  playbooksDir: string;
+  dataDir: string;
+  /** QUELL_API_TOKENS: token -> { subject, roles }. */
+  tokens: Record<string, { subject: string; roles: string[] }>;
+  env?: Record<string, string>;
+}): Promise<ApiProcess> {
+  const child = spawn(process.execPath, [path.join(root, 'bin', 'quell.js'), 'api'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: opts.address,
+      TEMPORAL_NAMESPACE: opts.namespace,
+      QUELL_TASK_QUEUE: opts.taskQueue,
+      QUELL_API_HOST: '127.0.0.1',
+      QUELL_API_PORT: String(opts.port),
+      QUELL_API_TOKENS: JSON.stringify(opts.tokens),
+      QUELL_PLAYBOOKS_DIR: opts.playbooksDir,
+      QUELL_DATA_DIR: opts.dataDir,
+      QUELL_LOG_LEVEL: 'warn',
+      ...opts.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  await waitFor(
+    async () => output.includes('Quell is running') || child.exitCode !== null,
+    60_000,
+    'quell api',
+  );
+  if (child.exitCode !== null) throw new Error(`quell api exited early:\n${output}`);
+  return { child, output: () => output, exited };
+}
+
+export interface StartedQuell extends ApiProcess {
+  apiUrl: string;
+  temporalPort: number;
+  /** The demo token the banner printed for a role. */
+  token(role: string): string;
+}
+
+/** `quell start` as a user runs it (embedded Temporal of its own under `dataDir`), waiting for its banner. */
+export async function spawnStart(opts: {
+  dataDir: string;
+  cliPath: string;
+  apiPort: number;
+  temporalPort: number;
+  env?: Record<string, string>;
+}): Promise<StartedQuell> {
+  const { TEMPORAL_ADDRESS: _ignored, ...env } = process.env;
+  const child = spawn(process.execPath, [path.join(root, 'bin', 'quell.js'), 'start'], {
+    cwd: root,
+    env: {
+      ...env,
+      TEMPORAL_CLI_PATH: opts.cliPath,
+      QUELL_DATA_DIR: opts.dataDir,
+      QUELL_API_PORT: String(opts.apiPort),
+      QUELL_TEMPORAL_PORT: String(opts.temporalPort),
+      QUELL_TEMPORAL_HEADLESS: '1',
+      QUELL_LAB_PORT: '0',
+      QUELL_LOG_LEVEL: 'warn',
+      ...opts.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  await waitFor(
+    async () => output.includes('Quell is running') || child.exitCode !== null,
+    90_000,
+    'quell start',
+  );
+  if (child.exitCode !== null) throw new Error(`quell start exited early:\n${output}`);
+  return {
+    child,
+    output: () => output,
+    exited,
+    apiUrl: `http://127.0.0.1:${opts.apiPort}`,
+    temporalPort: opts.temporalPort,
+    token: (role) => new RegExp(`^\\s+${role}\\s+(\\S+)$`, 'm').exec(output)?.[1] ?? '',
+  };
+}
