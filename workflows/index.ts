@@ -1,2 +1,2 @@
 // The workflow bundle's entry point: every workflow type the worker registers.
-export { incidentWorkflow } from './incident';
+export { incidentWorkflow } from './incident/workflow';

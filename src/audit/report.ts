@@ -6,6 +6,7 @@
  */
 import type { EvidenceSummary, IncidentState, Phase, RefusedRequest } from '../domain/incident';
 import { PHASES } from '../domain/incident';
+import { formatDuration } from '../domain/metrics';
 import type { IncidentHistoryExport } from './history';
 import { markdownCode, markdownCodeBlock, markdownText } from '../domain/untrusted-text';
 import { formatTimelineLine, type EventRef, type TimelineEntry } from './timeline';
@@ -105,14 +106,6 @@ export interface IncidentReport {
   lessonsLearned: IncidentState['notes'];
   timeline: TimelineEntry[];
   history: { runs: { runId: string; status: string; events: number }[]; events: number };
-}
-
-export function formatDuration(seconds: number | null | undefined): string {
-  if (seconds === null || seconds === undefined) return 'n/a';
-  if (seconds < 120) return `${seconds}s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
-  if (seconds < 172_800) return `${(seconds / 3600).toFixed(1)}h`;
-  return `${(seconds / 86_400).toFixed(1)}d`;
 }
 
 export function buildReport(

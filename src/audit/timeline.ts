@@ -33,6 +33,7 @@ import type {
   IncidentNote,
   IncidentState,
 } from '../domain/incident';
+import { ACTION_KIND_OF_ACTIVITY, CHECK_ACTIVITIES } from '../domain/actions';
 import { oneLine } from '../domain/untrusted-text';
 import { eventAttributes, shortEventType, type HistoryEventJson } from './history-json';
 import type { IncidentHistoryExport } from './history';
@@ -101,18 +102,6 @@ export interface TimelineOptions {
   /** Include one entry per deduplicated alert delivery (default true). */
   includeDeduplicated?: boolean;
 }
-
-const ACTION_ACTIVITIES: Record<string, string> = {
-  isolateHost: 'isolate_host',
-  releaseHost: 'release_host',
-  disableAccount: 'disable_account',
-  enableAccount: 'enable_account',
-  blockIp: 'block_ip',
-  unblockIp: 'unblock_ip',
-  blockDomain: 'block_domain',
-  unblockDomain: 'unblock_domain',
-};
-const CHECK_ACTIVITIES = new Set(['checkHostState', 'checkAccountState', 'checkIpState', 'checkDomainState']);
 
 /** Event times carry nanoseconds; workflow code sees milliseconds. */
 const toMs = (t: string | undefined): string | undefined =>
@@ -1030,7 +1019,7 @@ function activityEntry(
   const at = scheduledAt ?? '';
   const lastFailure = sa?.lastFailure ? failureSummary(sa.lastFailure) : undefined;
 
-  const actionKind = ACTION_ACTIVITIES[rec.type];
+  const actionKind = (ACTION_KIND_OF_ACTIVITY as Record<string, string | undefined>)[rec.type];
   if (actionKind) {
     const input = rec.input as
       { actionId?: string; target?: string; comment?: string; incidentId?: string } | undefined;

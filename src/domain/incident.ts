@@ -30,21 +30,6 @@ export const UNDO_KINDS = ['release_host', 'enable_account', 'unblock_ip', 'unbl
 export type UndoKind = (typeof UNDO_KINDS)[number];
 export type ActionKind = ContainmentKind | UndoKind;
 
-export const UNDO_OF: Record<ContainmentKind, UndoKind> = {
-  isolate_host: 'release_host',
-  disable_account: 'enable_account',
-  block_ip: 'unblock_ip',
-  block_domain: 'unblock_domain',
-};
-
-/** Which scope list each containment kind acts on. */
-export const ENTITY_OF: Record<ContainmentKind, keyof AlertEntities> = {
-  isolate_host: 'hosts',
-  disable_account: 'accounts',
-  block_ip: 'ips',
-  block_domain: 'domains',
-};
-
 export type ApprovalPolicy = 'auto' | 'approve' | 'two_person' | 'never';
 
 export const ACTION_STATES = [

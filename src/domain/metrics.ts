@@ -19,3 +19,12 @@ export function computeMetrics(m: TimelineMilestones): IncidentMetrics {
     mttrSeconds: secondsBetween(m.openedAt, m.recoveredAt),
   };
 }
+
+/** A metric for people: seconds, minutes, hours or days (`n/a` when not reached). */
+export function formatDuration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined) return 'n/a';
+  if (seconds < 120) return `${seconds}s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
+  if (seconds < 172_800) return `${(seconds / 3600).toFixed(1)}h`;
+  return `${(seconds / 86_400).toFixed(1)}d`;
+}

@@ -93,7 +93,7 @@ function runNo(file: string): number {
 
 /**
  * The current workflow code with one textual change applied before compilation (a webpack pre-loader on
- * workflows/incident.ts), so tests can prove the replay check catches a nondeterministic change.
+ * workflows/incident/workflow.ts), so tests can prove the replay check catches a nondeterministic change.
  */
 export async function bundleWithPatch(find: string, replace: string): Promise<{ code: string }> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'quell-patch-'));
@@ -113,7 +113,7 @@ export async function bundleWithPatch(find: string, replace: string): Promise<{ 
       logger: { log: silent, trace: silent, debug: silent, info: silent, warn: silent, error: silent },
       webpackConfigHook: (config) => {
         (config.module!.rules as unknown[]).push({
-          test: /workflows[\\/]incident\.ts$/,
+          test: /workflows[\\/]incident[\\/]workflow\.ts$/,
           enforce: 'pre',
           use: [{ loader, options: { find, replace } }],
         });

@@ -1,0 +1,16 @@
+/**
+ * Workflow changes made after histories existed. Each is taken behind `patched(id)`, so incidents recorded
+ * before the change replay the path they took (test/histories/legacy/ proves it).
+ */
+export const PATCHES = {
+  /** block_ip leaves internal addresses alone. */
+  skipInternalIps: 'skip-internal-ips',
+  /** Incident IDs take the tail of the first run ID (UUIDv7 heads are timestamps shared for hours). */
+  incidentIdRunTail: 'incident-id-run-tail',
+  /** Once recovery has begun, a correlated alert contains only the entities it adds. */
+  reopenNewEntitiesOnly: 'reopen-new-entities-only',
+  /** Hosts that join the scope after investigation began get their log snapshot too. */
+  lateEntityEvidence: 'late-entity-evidence',
+  /** What recovery waits for is recorded in the memo (hence in history), not only in the state. */
+  recoveryWaitVisible: 'recovery-wait-visible',
+} as const;

@@ -1,0 +1,196 @@
+/**
+ * Undoing containment: recovery once eradication is complete (each undo under the playbook's recovery
+ * policy), the saga that compensates everything when the incident is closed as a false positive, and closing.
+ */
+import { allHandlersFinished, condition, patched, upsertMemo } from '@temporalio/workflow';
+import { CONTAINMENT_ACTIONS, isContainmentKind, isSettled } from '../../src/domain/actions';
+import type { IncidentState, WaitingFor } from '../../src/domain/incident';
+import { formatDuration } from '../../src/domain/metrics';
+import { oneLine } from '../../src/domain/untrusted-text';
+import { phaseRoutes, recoveryPolicy } from '../../src/playbooks/policy';
+import { compensationOrder, proposeAction, startRunner } from './actions';
+import { settleApproval } from './approvals';
+import { notify } from './notify';
+import { PATCHES } from './patches';
+import type { IncidentRun } from './run';
+
+/** What recovery waits for while containment is unsettled (pure: the state says it all). */
+export function describeContainmentWait(state: IncidentState, since: string): WaitingFor {
+  const unsettled = state.actions.filter((a) => a.purpose === 'containment' && !isSettled(a));
+  const approvals = unsettled
+    .filter((a) => a.state === 'pending_approval' && a.approvalId)
+    .map((a) => ({ approvalId: a.approvalId!, action: a.kind, target: a.target }));
+  const failedActions = unsettled
+    .filter((a) => a.state === 'failed')
+    .map((a) => ({ actionId: a.actionId, kind: a.kind, target: a.target }));
+  const runningActions = unsettled
+    .filter((a) => a.state === 'running' || a.state === 'approved')
+    .map((a) => a.actionId);
+  const parts = [
+    ...approvals.map(
+      (a) => `${a.approvalId} (${a.action} ${oneLine(a.target)}) awaits an approver's decision`,
+    ),
+    ...failedActions.map((a) => `${a.actionId} (${a.kind} ${oneLine(a.target)}) failed: retry or skip it`),
+    ...(runningActions.length ? [`${runningActions.join(', ')} still running`] : []),
+  ];
+  return {
+    phase: state.phase,
+    since,
+    summary: `Recovery waits for containment to settle: ${parts.join('; ')}.`,
+    approvals,
+    failedActions,
+    runningActions,
+  };
+}
+
+const PENDING_AT_RECOVERY_NOTICE =
+  'Eradication is complete and recovery waits for this decision: approving applies the containment ' +
+  'now, and recovery then asks to undo it. Reject it if the containment is no longer needed.';
+
+/**
+ * Recovery undoes only containment that took effect, so it first waits for every containment action to
+ * settle: running ones to finish, pending approvals to be decided (or to expire), failed ones to be retried
+ * or skipped. While it waits, `state.waitingFor` (and the memo, hence the history and the timeline) says for
+ * what; approvals still pending say that approving now contains, and recovery then asks to undo it.
+ */
+async function waitForContainmentToSettle(run: IncidentRun): Promise<void> {
+  const { state } = run;
+  if (run.containmentSettled() || run.closingAsFalsePositive()) return;
+  const recordInHistory = patched(PATCHES.recoveryWaitVisible);
+  const since = run.now();
+  for (;;) {
+    const waiting = describeContainmentWait(state, since);
+    const key = waiting.summary;
+    state.waitingFor = waiting;
+    for (const a of waiting.approvals) {
+      const approval = run.approvalById(a.approvalId);
+      if (approval && !approval.notice) approval.notice = PENDING_AT_RECOVERY_NOTICE;
+    }
+    if (recordInHistory) upsertMemo({ waitingFor: waiting.summary });
+    await run.parkUntil(
+      () =>
+        run.containmentSettled() ||
+        run.closingAsFalsePositive() ||
+        describeContainmentWait(state, since).summary !== key,
+    );
+    if (run.containmentSettled() || run.closingAsFalsePositive()) break;
+  }
+  delete state.waitingFor;
+  if (recordInHistory) upsertMemo({ waitingFor: undefined });
+}
+
+/** Undoes every containment still in place, each under the recovery approval policy, then verifies it. */
+export async function recover(run: IncidentRun): Promise<void> {
+  const { state, playbook } = run;
+  await waitForContainmentToSettle(run);
+  if (run.closingAsFalsePositive()) return;
+  const policy = recoveryPolicy(playbook, state.severity);
+  // Whoever completed eradication may not approve undoing the containment (four eyes).
+  const eradicators = [...new Set(state.checklist.map((i) => i.completedBy).filter((s): s is string => !!s))];
+  for (const original of compensationOrder(state.actions)) {
+    const undoing = state.actions.some(
+      (a) =>
+        a.undoes === original.actionId &&
+        a.state !== 'failed' &&
+        a.state !== 'rejected' &&
+        a.state !== 'expired' &&
+        a.state !== 'skipped',
+    );
+    if (undoing || !isContainmentKind(original.kind)) continue;
+    const kind = CONTAINMENT_ACTIONS[original.kind].undo;
+    proposeAction(run, {
+      kind,
+      target: original.target,
+      purpose: 'recovery',
+      undoes: original.actionId,
+      policy,
+      neverReason: 'playbook recovery policy is never: undo it by hand',
+      approval: () => ({
+        why: `Recovery: ${kind} ${original.target}, undoing ${original.actionId} now that eradication is complete.`,
+        requestedBy: eradicators,
+      }),
+    });
+  }
+  await run.parkUntil(() => run.recoverySettled() || run.closingAsFalsePositive() || run.reopenRequested);
+}
+
+/** Saga compensation: undo every containment already done, newest first, each retried until done. */
+export async function closeAsFalsePositive(run: IncidentRun): Promise<void> {
+  const { state } = run;
+  for (const approval of state.approvals) {
+    if (approval.state === 'pending')
+      settleApproval(
+        state,
+        approval,
+        'cancelled',
+        'skipped',
+        run.now(),
+        'incident closed as a false positive',
+      );
+  }
+  // Let running actions finish first: their effect must be known before it can be undone.
+  await run.parkUntil(() => !state.actions.some((a) => a.state === 'running' || a.state === 'approved'));
+  for (const a of state.actions) {
+    if (a.state === 'failed' && a.purpose === 'containment') {
+      a.state = 'skipped';
+      a.reason = 'incident closed as a false positive';
+    }
+  }
+  for (const original of compensationOrder(state.actions)) {
+    if (!isContainmentKind(original.kind)) continue;
+    let undo = state.actions.find((a) => a.undoes === original.actionId && a.saga);
+    if (!undo) {
+      // A recovery undo that failed or waits for approval is superseded by the compensation.
+      for (const stale of state.actions) {
+        if (stale.undoes === original.actionId && !isSettled(stale)) {
+          stale.state = 'skipped';
+          stale.reason = 'superseded by false-positive compensation';
+          stale.finishedAt = run.now();
+        }
+      }
+      undo = run.newAction({
+        kind: CONTAINMENT_ACTIONS[original.kind].undo,
+        target: original.target,
+        purpose: 'recovery',
+        undoes: original.actionId,
+        policy: 'auto',
+        state: 'approved',
+        reason: 'false-positive compensation',
+        saga: true,
+      });
+      startRunner(run, undo);
+    }
+    const u = undo;
+    // One at a time, in reverse order: a later containment may depend on an earlier one still holding.
+    await run.parkUntil(() => isSettled(u));
+  }
+  await finishClose(run, 'false_positive');
+}
+
+/** Closes the incident: metrics, the closing notice, the closed phase; waits for message handlers to finish. */
+export async function finishClose(
+  run: IncidentRun,
+  resolution: 'false_positive' | 'resolved',
+): Promise<void> {
+  const { state, playbook } = run;
+  if (run.lateSnapshots > 0) await condition(() => run.lateSnapshots === 0);
+  state.resolution = resolution;
+  if (!state.milestones.recoveredAt) state.milestones.recoveredAt = run.now();
+  state.milestones.closedAt = run.now();
+  run.refreshMetrics();
+  const comment = run.closeRequest?.comment;
+  await notify(
+    run,
+    phaseRoutes(playbook, 'closed', state.severity).concat(playbook.notifications.responders),
+    `closed (${resolution.replace('_', ' ')})`,
+    `Incident closed as ${resolution.replace('_', ' ')}${comment ? `: ${comment}` : ''}. ` +
+      `MTTA ${formatDuration(state.metrics.mttaSeconds)}, MTTC ${formatDuration(state.metrics.mttcSeconds)}, ` +
+      `MTTR ${formatDuration(state.metrics.mttrSeconds)}.`,
+    'closed',
+  );
+  state.status = 'closed';
+  // One closing time: the report's "Closed" and the phase table's must not differ by the notification's time.
+  run.enterPhase('closed', state.milestones.closedAt);
+  // Let in-flight message handlers finish before the run completes, so no update is cut off.
+  await condition(allHandlersFinished);
+}
