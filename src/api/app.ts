@@ -11,7 +11,12 @@ import type { Client } from '@temporalio/client';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { REFUSALS, isRefusalType } from '../domain/contracts';
 import type { Actor } from '../domain/incident';
-import { IncidentNotFoundError, IncidentRefusedError, TemporalUnavailableError } from '../incidents/errors';
+import {
+  IncidentNotFoundError,
+  IncidentRefusedError,
+  InvalidCursorError,
+  TemporalUnavailableError,
+} from '../incidents/errors';
 import type { IncidentOperations } from '../incidents/types';
 import type { Logger } from '../logging';
 import {
@@ -66,7 +71,10 @@ function refusalProblem(type: string, message: string, status: number): ApiProbl
   });
 }
 
-/** Domain errors to problems: not found 404, refusals their status, Temporal down 503 with Retry-After. */
+/**
+ * Domain errors to problems: not found 404, refusals their status, a bad list cursor 400, Temporal down 503 with
+ * Retry-After.
+ */
 export function mapDomainError(err: unknown): ApiProblem | undefined {
   if (err instanceof IncidentNotFoundError) {
     return new ApiProblem(404, 'incident-not-found', 'Incident not found', err.message);
@@ -78,6 +86,15 @@ export function mapDomainError(err: unknown): ApiProblem | undefined {
         ? err.httpStatus
         : 409;
     return refusalProblem(err.type, err.message, status);
+  }
+  if (err instanceof InvalidCursorError) {
+    return new ApiProblem(
+      400,
+      'validation-error',
+      'Request validation failed',
+      `Invalid query: query.cursor: ${err.message}`,
+      { errors: [{ path: 'query.cursor', message: err.message }] },
+    );
   }
   if (err instanceof TemporalUnavailableError) {
     return new ApiProblem(

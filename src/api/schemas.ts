@@ -50,19 +50,28 @@ export const alertQuery = z.strictObject({
 });
 
 export const LIST_LIMIT_DEFAULT = 20;
+/** base64url of a version byte, an 8-byte checksum and Temporal's page token (see IncidentService.list). */
+export const LIST_CURSOR_PATTERN = /^[A-Za-z0-9_-]{12,4000}$/;
 export const LIST_LIMIT_MAX = 100;
 export const listQuery = z.strictObject({
   status: z.enum(['open', 'closed']).optional(),
   severity: z.enum(SEVERITIES).optional(),
   phase: z.enum(PHASES).optional(),
   limit: z.coerce
-    .number({ error: 'expected a number' })
+    // The one message covers every check: a type error, a fraction and each bound are all the same rule.
+    .number({ error: `expected an integer from 1 to ${LIST_LIMIT_MAX}` })
     .int()
     .min(1)
     .max(LIST_LIMIT_MAX)
     .default(LIST_LIMIT_DEFAULT)
     .describe(`Page size, 1-${LIST_LIMIT_MAX} (default ${LIST_LIMIT_DEFAULT}).`),
-  cursor: z.string().min(1).max(4_000).optional().describe('`nextCursor` from the previous page.'),
+  cursor: z
+    .string()
+    .regex(LIST_CURSOR_PATTERN, 'expected nextCursor from a previous page (base64url)')
+    .optional()
+    .describe(
+      '`nextCursor` from the previous page, with the same filters. Any other value, even well-formed, is a 400.',
+    ),
 });
 
 export const reportQuery = z.strictObject({

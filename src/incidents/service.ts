@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import {
   WithStartWorkflowOperation,
@@ -36,7 +37,12 @@ import type { Logger } from '../logging';
 import type { PlaybookRegistry } from '../playbooks/loader';
 import { correlationKeyFor } from '../playbooks/policy';
 import { correlationDigest } from './correlation';
-import { IncidentNotFoundError, IncidentRefusedError, TemporalUnavailableError } from './errors';
+import {
+  IncidentNotFoundError,
+  IncidentRefusedError,
+  InvalidCursorError,
+  TemporalUnavailableError,
+} from './errors';
 import type { IncidentListFilter, IncidentListItem, IncidentOperations, IngestResult } from './types';
 
 export type { IngestResult } from './types';
@@ -72,6 +78,43 @@ function refusalOf(err: unknown): IncidentRefusedError | undefined {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * List cursors are Temporal's page token behind a version byte and a checksum over the listing's query and the
+ * token. Temporal's answer to a garbage page token differs by visibility store (INVALID_ARGUMENT, or an
+ * UNKNOWN error its client retries for seconds), so a cursor Quell did not issue for this query is refused
+ * before Temporal sees it. A checksum, not a signature: the token is not secret, only checked for integrity.
+ */
+const CURSOR_VERSION = 1;
+const CURSOR_CHECK_BYTES = 8;
+const cursorCheck = (query: string, token: Uint8Array): Buffer =>
+  createHash('sha256')
+    .update('quell-incident-list\0')
+    .update(query)
+    .update('\0')
+    .update(token)
+    .digest()
+    .subarray(0, CURSOR_CHECK_BYTES);
+
+function encodeCursor(query: string, token: Uint8Array): string {
+  return Buffer.concat([Buffer.of(CURSOR_VERSION), cursorCheck(query, token), token]).toString('base64url');
+}
+
+function decodeCursor(query: string, cursor: string): Buffer {
+  const raw = Buffer.from(cursor, 'base64url');
+  const token = raw.subarray(1 + CURSOR_CHECK_BYTES);
+  if (
+    raw.toString('base64url') !== cursor ||
+    raw[0] !== CURSOR_VERSION ||
+    token.length === 0 ||
+    !cursorCheck(query, token).equals(raw.subarray(1, 1 + CURSOR_CHECK_BYTES))
+  ) {
+    throw new InvalidCursorError(
+      'not a cursor of this listing: pass nextCursor from the previous page, with the same filters',
+    );
+  }
+  return token;
+}
 const quote = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /** What the API and the CLI do with incidents, over the Temporal client. */
@@ -218,6 +261,11 @@ export class IncidentService implements IncidentOperations {
     return (await this.handleFor(incidentId)).state;
   }
 
+  /**
+   * A page of incidents, newest first.
+   * Thrown: {@link InvalidCursorError} when `cursor` is not a `nextCursor` of this listing;
+   * {@link TemporalUnavailableError}.
+   */
   async list(filter: IncidentListFilter): Promise<{ items: IncidentListItem[]; nextCursor?: string }> {
     const clauses = [`WorkflowType = ${quote(INCIDENT_WORKFLOW_TYPE)}`, `${SA_INCIDENT_ID.name} IS NOT NULL`];
     if (filter.status) clauses.push(`${SA_STATUS.name} = ${quote(filter.status)}`);
@@ -226,12 +274,13 @@ export class IncidentService implements IncidentOperations {
     // No ORDER BY: the SQLite visibility store of the dev server refuses it. Temporal's own order is newest
     // first (open incidents by start time, then closed ones by close time), which is what a responder wants.
     const query = clauses.join(' AND ');
+    const pageToken = filter.cursor !== undefined ? decodeCursor(query, filter.cursor) : undefined;
     try {
       const response = await this.client.workflowService.listWorkflowExecutions({
         namespace: this.client.options.namespace,
         query,
         pageSize: filter.limit,
-        ...(filter.cursor ? { nextPageToken: Buffer.from(filter.cursor, 'base64url') } : {}),
+        ...(pageToken ? { nextPageToken: pageToken } : {}),
       });
       const items: IncidentListItem[] = [];
       const seen = new Set<string>();
@@ -265,11 +314,19 @@ export class IncidentService implements IncidentOperations {
       const token = response.nextPageToken;
       return {
         items,
-        ...(token && token.length > 0 ? { nextCursor: Buffer.from(token).toString('base64url') } : {}),
+        ...(token && token.length > 0 ? { nextCursor: encodeCursor(query, token) } : {}),
       };
     } catch (err) {
       if (isTemporalUnavailable(err))
         throw new TemporalUnavailableError(`Temporal is unreachable: ${(err as Error).message}`);
+      if (
+        pageToken &&
+        causes(err).some((e) => isGrpcServiceError(e) && e.code === GrpcStatus.INVALID_ARGUMENT)
+      ) {
+        throw new InvalidCursorError(
+          'Temporal refused the page token in this cursor; list again from the start',
+        );
+      }
       throw err;
     }
   }
