@@ -20,6 +20,7 @@ import {
   type IncidentState,
 } from '../domain/incident';
 import type { IncidentListItem } from '../incidents/types';
+import { trimmedText } from '../ingest/common';
 
 // ---- Path parameters ----
 
@@ -81,7 +82,7 @@ export const reportQuery = z.strictObject({
 
 // ---- Request bodies (strict: an unknown field is an error, so nobody can smuggle in an approver or a role) ----
 
-const comment = z.string().trim().max(5_000).describe('Free text recorded with the decision.');
+const comment = z.string().max(5_000).trim().describe('Free text recorded with the decision.');
 
 export const approvalDecisionBody = z
   .strictObject({
@@ -93,11 +94,11 @@ export const approvalDecisionBody = z
 export const actionResolutionBody = z.strictObject({ comment: comment.optional() });
 
 export const checklistBody = z.strictObject({
-  note: z.string().trim().max(5_000).optional(),
+  note: z.string().max(5_000).trim().optional(),
 });
 
 export const noteBody = z.strictObject({
-  text: z.string().trim().min(1).max(20_000),
+  text: trimmedText(20_000),
   kind: z.enum(['note', 'lessons_learned']).default('note'),
 });
 

@@ -9,27 +9,30 @@ import {
   severityFromWord,
   stripPort,
   toIso,
+  trimmedText,
 } from './common';
 
 /** Most alerts one webhook may carry (Alertmanager's `max_alerts`; the body size limit applies as well). */
 export const MAX_BATCH_ALERTS = 1_000;
 
 const labelName = z.string().max(200);
-const labels = z.record(labelName, z.string().max(2_000)).refine((r) => Object.keys(r).length <= 200, {
-  message: 'at most 200 labels',
-});
+const labels = z
+  .record(labelName, z.string().max(2_000))
+  .refine((r) => Object.keys(r).length <= 200, { message: 'at most 200 labels' })
+  .meta({ maxProperties: 200 });
 
 const alertSchema = z.looseObject({
   status: z.enum(['firing', 'resolved'], { error: 'expected "firing" or "resolved"' }),
   labels: z
-    .object({ alertname: z.string().trim().min(1).max(500) })
+    .object({ alertname: trimmedText(500) })
     .catchall(z.string().max(2_000))
-    .refine((r) => Object.keys(r).length <= 200, { message: 'at most 200 labels' }),
+    .refine((r) => Object.keys(r).length <= 200, { message: 'at most 200 labels' })
+    .meta({ maxProperties: 200 }),
   annotations: z.record(labelName, z.string().max(50_000)).optional(),
   startsAt: rfc3339,
   endsAt: rfc3339.optional(),
   generatorURL: z.string().max(4_000).optional(),
-  fingerprint: z.string().trim().min(1).max(200),
+  fingerprint: trimmedText(200),
 });
 
 /**
@@ -39,7 +42,7 @@ const alertSchema = z.looseObject({
  */
 export const alertmanagerWebhookSchema = z.looseObject({
   version: z.literal('4', { error: 'expected "4" (Alertmanager webhook version)' }),
-  receiver: z.string().trim().min(1).max(150),
+  receiver: trimmedText(150),
   status: z.enum(['firing', 'resolved'], { error: 'expected "firing" or "resolved"' }),
   groupKey: z.string().max(10_000).optional(),
   truncatedAlerts: z.number().int().min(0).optional(),

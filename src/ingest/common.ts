@@ -5,8 +5,23 @@ import type { AlertEntities, AlertSeverity } from '../domain/alert';
 /** Suffix of the source alert ID of a message saying that an alert resolved (so it is not deduplicated away). */
 export const RESOLVED_ID_SUFFIX = '#resolved';
 
+/**
+ * What JavaScript's trim() removes (WhiteSpace and LineTerminator), spelled out: `\s` means something else in
+ * other regex engines, and the OpenAPI document publishes this pattern to clients and fuzzers.
+ */
+const TRIMMED = '\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff';
+export const NOT_BLANK = new RegExp(`[^${TRIMMED}]`);
+
+/**
+ * Text of at most `max` characters as sent, not blank, then trimmed. The limit applies before trimming and
+ * blankness is a pattern, so the JSON Schema (maxLength, pattern) says exactly what is accepted.
+ */
+export function trimmedText(max: number) {
+  return z.string().max(max).regex(NOT_BLANK, 'must not be blank').trim();
+}
+
 /** Entity values: what a scope entry may be. */
-export const entityString = z.string().trim().min(1).max(512);
+export const entityString = trimmedText(512);
 export const ipString = z.union([z.ipv4(), z.ipv6()], { error: 'expected an IPv4 or IPv6 address' });
 
 /** Collects entities in order, trimmed, without duplicates. */

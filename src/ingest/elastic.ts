@@ -11,6 +11,7 @@ import {
   oneOrMany,
   rfc3339,
   toIso,
+  trimmedText,
   typeFromAttack,
 } from './common';
 
@@ -62,8 +63,8 @@ const ips = oneOrMany(ipString);
 /** The Elastic fields Quell reads, by their dotted ECS / Kibana names (documents may nest them or not). */
 const fieldShape = {
   // Required (checked below, so the JSON Schema does not claim the dotted layout is the only one).
-  'kibana.alert.uuid': z.string().trim().min(1).max(400).optional(),
-  'kibana.alert.rule.name': z.string().trim().min(1).max(1_000).optional(),
+  'kibana.alert.uuid': trimmedText(400).optional(),
+  'kibana.alert.rule.name': trimmedText(1_000).optional(),
   'kibana.alert.rule.rule_id': z.string().max(400).optional(),
   'kibana.alert.rule.description': z.string().max(50_000).optional(),
   'kibana.alert.reason': z.string().max(50_000).optional(),
@@ -127,6 +128,114 @@ export const elasticAlertFieldsSchema = z
   )
   .describe('Elastic Security alert; fields may be nested objects or dotted keys (both are read).');
 export type ElasticAlertFields = z.infer<typeof elasticAlertFieldsSchema>;
+
+/**
+ * The raw document, validated the way it is read: its field view (see {@link elasticFieldView}) must satisfy
+ * {@link elasticAlertFieldsSchema}. Issues name the dotted fields. Zod cannot describe this in JSON Schema; see
+ * {@link elasticDocumentJsonSchema} for the OpenAPI document.
+ */
+export const elasticAlertDocumentSchema = z.looseObject({}).superRefine((doc, ctx) => {
+  const r = elasticAlertFieldsSchema.safeParse(elasticFieldView(doc));
+  if (!r.success) for (const issue of r.error.issues) ctx.addIssue({ ...issue, code: 'custom' });
+});
+
+type JsonSchema = Record<string, unknown>;
+const SCALAR = { type: ['string', 'number', 'boolean'] };
+
+/**
+ * The JSON Schema of an Elastic document as Quell reads it, for the OpenAPI document: each field may be a
+ * dotted key, nested objects, or any mix ("kibana": {"alert.uuid": ...}), and arrays on the way are read
+ * through. `ref(name)` names a sibling schema; `definitions` holds one per path prefix of the fields read. What
+ * it accepts, the API accepts, except a single-valued field given more than once (in two layouts, or in
+ * nested arrays), which JSON Schema cannot count. The API also accepts the required fields in mixed layouts.
+ */
+export function elasticDocumentJsonSchema(
+  rootName: string,
+  ref: (name: string) => string,
+): { root: JsonSchema; definitions: Record<string, JsonSchema> } {
+  const fieldDoc = (name: keyof typeof fieldShape): JsonSchema => {
+    const { $schema: _s, ...value } = z.toJSONSchema(fieldShape[name].unwrap(), {
+      target: 'draft-2020-12',
+      io: 'input',
+    }) as JsonSchema;
+    const many = Array.isArray(value.anyOf) && (value.anyOf as JsonSchema[]).some((v) => v.type === 'array');
+    // null and objects hold no value for the field (it is absent); arrays are read through.
+    return {
+      anyOf: [
+        { type: 'null' },
+        { type: 'object' },
+        value,
+        ...(many ? [] : [{ type: 'array', maxItems: 1, items: value }]),
+      ],
+    };
+  };
+  const nodeName = (path: string) => `${rootName}.${path}`;
+  type Continuation = { field?: keyof typeof fieldShape; node?: string };
+  const continuations = new Map<string, Map<string, Continuation>>();
+  for (const field of FIELD_NAMES) {
+    const segments = field.split('.');
+    for (let i = 0; i < segments.length; i++) {
+      const at = segments.slice(0, i).join('.');
+      const keys = continuations.get(at) ?? new Map<string, Continuation>();
+      continuations.set(at, keys);
+      for (let j = i + 1; j <= segments.length; j++) {
+        const key = segments.slice(i, j).join('.');
+        const target = segments.slice(0, j).join('.');
+        keys.set(key, j === segments.length ? { field } : { node: target });
+      }
+    }
+  }
+  const properties = (at: string): JsonSchema =>
+    Object.fromEntries(
+      [...continuations.get(at)!].map(([key, c]) => [
+        key,
+        c.field ? fieldDoc(c.field) : { $ref: ref(nodeName(c.node!)) },
+      ]),
+    );
+  const definitions: Record<string, JsonSchema> = {};
+  for (const at of continuations.keys()) {
+    if (at === '') continue;
+    const props = properties(at);
+    // Scalars here hold no field; objects continue the path; arrays are read through (one level documented).
+    definitions[nodeName(at)] = { properties: props, items: { properties: props, items: false } };
+  }
+  /**
+   * These fields have values, all as dotted keys or all nested. Mixes are read too, but a JSON Schema that
+   * spells out every mix is more than schema-driven generators (schemathesis) can expand.
+   */
+  const present = (layout: 'dotted' | 'nested', ...fields: string[]): JsonSchema => {
+    const leaf = { anyOf: [SCALAR, { type: 'array', minItems: 1 }] };
+    if (layout === 'dotted') {
+      return { required: fields, properties: Object.fromEntries(fields.map((f) => [f, leaf])) };
+    }
+    const tree: JsonSchema = {};
+    for (const field of fields) {
+      let node = tree;
+      const segments = field.split('.');
+      segments.forEach((segment, i) => {
+        node.required = [...new Set([...((node.required as string[] | undefined) ?? []), segment])];
+        const props = (node.properties ??= {}) as Record<string, JsonSchema>;
+        if (i === segments.length - 1) props[segment] = leaf;
+        else node = props[segment] ??= { type: 'object' };
+      });
+    }
+    return tree;
+  };
+  const either = (...fields: string[]) => [present('dotted', ...fields), present('nested', ...fields)];
+  const root: JsonSchema = {
+    type: 'object',
+    description:
+      `${elasticAlertFieldsSchema.description} Documented here: the required fields all dotted or all ` +
+      'nested (mixes such as {"kibana": {"alert.uuid": ...}} are read as well).',
+    properties: properties(''),
+    allOf: [
+      { anyOf: either('kibana.alert.uuid', 'kibana.alert.rule.name') },
+      { anyOf: [...either('kibana.alert.severity'), ...either('kibana.alert.risk_score')] },
+      { anyOf: [present('dotted', '@timestamp'), ...either('kibana.alert.original_time')] },
+    ],
+  };
+  return { root, definitions };
+}
 
 /** The document's values for the fields Quell reads: one value as itself, several as an array. */
 export function elasticFieldView(doc: unknown): Record<string, unknown> {
