@@ -56,42 +56,98 @@ export function flattenFields(doc: unknown, wanted?: Iterable<string>): Map<stri
   return out;
 }
 
-const strings = oneOrMany(z.string().max(1_000));
-const entities = oneOrMany(entityString);
-const ips = oneOrMany(ipString);
+/**
+ * Elasticsearch fields hold one value or several (an array, or the same field in two layouts). Every value is
+ * checked; a field Quell reads as one value takes the first.
+ */
+function firstOf<T extends z.ZodType>(item: T) {
+  const several = z.array(item).min(1).max(500);
+  return z.unknown().transform((value, ctx): z.output<T> => {
+    // One value is checked as itself, so its issues name the field rather than an array index.
+    const r = Array.isArray(value) ? several.safeParse(value) : item.safeParse(value);
+    if (!r.success) {
+      for (const issue of r.error.issues) ctx.addIssue({ ...issue, code: 'custom' });
+      return z.NEVER;
+    }
+    return (Array.isArray(value) ? (r.data as unknown[])[0] : r.data) as z.output<T>;
+  });
+}
 
-/** The Elastic fields Quell reads, by their dotted ECS / Kibana names (documents may nest them or not). */
-const fieldShape = {
+/** The Elastic fields Quell reads as one value, by their dotted ECS / Kibana names (documents may nest them or not). */
+const SINGLE_VALUED = {
   // Required (checked below, so the JSON Schema does not claim the dotted layout is the only one).
-  'kibana.alert.uuid': trimmedText(400).optional(),
-  'kibana.alert.rule.name': trimmedText(1_000).optional(),
-  'kibana.alert.rule.rule_id': z.string().max(400).optional(),
-  'kibana.alert.rule.description': z.string().max(50_000).optional(),
-  'kibana.alert.reason': z.string().max(50_000).optional(),
-  'kibana.alert.severity': z
-    .enum(['low', 'medium', 'high', 'critical'], { error: 'expected low, medium, high or critical' })
-    .optional(),
-  'kibana.alert.risk_score': z.number().min(0).max(100).optional(),
-  'kibana.alert.workflow_status': z.string().max(100).optional(),
-  'kibana.alert.original_time': rfc3339.optional(),
-  '@timestamp': rfc3339.optional(),
-  'kibana.alert.rule.tags': strings.optional(),
-  'kibana.alert.rule.threat.tactic.id': strings.optional(),
-  'kibana.alert.rule.threat.tactic.name': strings.optional(),
-  'kibana.alert.rule.threat.technique.id': strings.optional(),
-  'kibana.alert.rule.threat.technique.subtechnique.id': strings.optional(),
-  'threat.tactic.id': strings.optional(),
-  'threat.tactic.name': strings.optional(),
-  'threat.technique.id': strings.optional(),
-  'threat.technique.subtechnique.id': strings.optional(),
-  'host.name': entities.optional(),
-  'host.hostname': entities.optional(),
-  'user.name': entities.optional(),
-  'source.ip': ips.optional(),
-  'destination.ip': ips.optional(),
-  'destination.domain': entities.optional(),
-  'dns.question.name': entities.optional(),
-  'url.domain': entities.optional(),
+  'kibana.alert.uuid': trimmedText(400),
+  'kibana.alert.rule.name': trimmedText(1_000),
+  'kibana.alert.rule.rule_id': z.string().max(400),
+  'kibana.alert.rule.description': z.string().max(50_000),
+  'kibana.alert.reason': z.string().max(50_000),
+  'kibana.alert.severity': z.enum(['low', 'medium', 'high', 'critical'], {
+    error: 'expected low, medium, high or critical',
+  }),
+  'kibana.alert.risk_score': z.number().min(0).max(100),
+  'kibana.alert.workflow_status': z.string().max(100),
+  'kibana.alert.original_time': rfc3339,
+  '@timestamp': rfc3339,
+};
+const text = z.string().max(1_000);
+/** The fields Quell reads with all their values. */
+const MULTI_VALUED = {
+  'kibana.alert.rule.tags': text,
+  'kibana.alert.rule.threat.tactic.id': text,
+  'kibana.alert.rule.threat.tactic.name': text,
+  'kibana.alert.rule.threat.technique.id': text,
+  'kibana.alert.rule.threat.technique.subtechnique.id': text,
+  'threat.tactic.id': text,
+  'threat.tactic.name': text,
+  'threat.technique.id': text,
+  'threat.technique.subtechnique.id': text,
+  'host.name': entityString,
+  'host.hostname': entityString,
+  'user.name': entityString,
+  'source.ip': ipString,
+  'destination.ip': ipString,
+  'destination.domain': entityString,
+  'dns.question.name': entityString,
+  'url.domain': entityString,
+};
+const FIELD_ITEMS: Record<string, z.ZodType> = { ...SINGLE_VALUED, ...MULTI_VALUED };
+
+const fieldShape = {
+  'kibana.alert.uuid': firstOf(SINGLE_VALUED['kibana.alert.uuid']).optional(),
+  'kibana.alert.rule.name': firstOf(SINGLE_VALUED['kibana.alert.rule.name']).optional(),
+  'kibana.alert.rule.rule_id': firstOf(SINGLE_VALUED['kibana.alert.rule.rule_id']).optional(),
+  'kibana.alert.rule.description': firstOf(SINGLE_VALUED['kibana.alert.rule.description']).optional(),
+  'kibana.alert.reason': firstOf(SINGLE_VALUED['kibana.alert.reason']).optional(),
+  'kibana.alert.severity': firstOf(SINGLE_VALUED['kibana.alert.severity']).optional(),
+  'kibana.alert.risk_score': firstOf(SINGLE_VALUED['kibana.alert.risk_score']).optional(),
+  'kibana.alert.workflow_status': firstOf(SINGLE_VALUED['kibana.alert.workflow_status']).optional(),
+  'kibana.alert.original_time': firstOf(SINGLE_VALUED['kibana.alert.original_time']).optional(),
+  '@timestamp': firstOf(SINGLE_VALUED['@timestamp']).optional(),
+  'kibana.alert.rule.tags': oneOrMany(MULTI_VALUED['kibana.alert.rule.tags']).optional(),
+  'kibana.alert.rule.threat.tactic.id': oneOrMany(
+    MULTI_VALUED['kibana.alert.rule.threat.tactic.id'],
+  ).optional(),
+  'kibana.alert.rule.threat.tactic.name': oneOrMany(
+    MULTI_VALUED['kibana.alert.rule.threat.tactic.name'],
+  ).optional(),
+  'kibana.alert.rule.threat.technique.id': oneOrMany(
+    MULTI_VALUED['kibana.alert.rule.threat.technique.id'],
+  ).optional(),
+  'kibana.alert.rule.threat.technique.subtechnique.id': oneOrMany(
+    MULTI_VALUED['kibana.alert.rule.threat.technique.subtechnique.id'],
+  ).optional(),
+  'threat.tactic.id': oneOrMany(MULTI_VALUED['threat.tactic.id']).optional(),
+  'threat.tactic.name': oneOrMany(MULTI_VALUED['threat.tactic.name']).optional(),
+  'threat.technique.id': oneOrMany(MULTI_VALUED['threat.technique.id']).optional(),
+  'threat.technique.subtechnique.id': oneOrMany(MULTI_VALUED['threat.technique.subtechnique.id']).optional(),
+  'host.name': oneOrMany(MULTI_VALUED['host.name']).optional(),
+  'host.hostname': oneOrMany(MULTI_VALUED['host.hostname']).optional(),
+  'user.name': oneOrMany(MULTI_VALUED['user.name']).optional(),
+  'source.ip': oneOrMany(MULTI_VALUED['source.ip']).optional(),
+  'destination.ip': oneOrMany(MULTI_VALUED['destination.ip']).optional(),
+  'destination.domain': oneOrMany(MULTI_VALUED['destination.domain']).optional(),
+  'dns.question.name': oneOrMany(MULTI_VALUED['dns.question.name']).optional(),
+  'url.domain': oneOrMany(MULTI_VALUED['url.domain']).optional(),
 };
 const FIELD_NAMES = Object.keys(fieldShape) as (keyof typeof fieldShape)[];
 
@@ -146,27 +202,21 @@ const SCALAR = { type: ['string', 'number', 'boolean'] };
  * The JSON Schema of an Elastic document as Quell reads it, for the OpenAPI document: each field may be a
  * dotted key, nested objects, or any mix ("kibana": {"alert.uuid": ...}), and arrays on the way are read
  * through. `ref(name)` names a sibling schema; `definitions` holds one per path prefix of the fields read. What
- * it accepts, the API accepts, except a single-valued field given more than once (in two layouts, or in
- * nested arrays), which JSON Schema cannot count. The API also accepts the required fields in mixed layouts.
+ * it accepts, the API accepts (short of a field with over 500 values in all); the API also accepts the required
+ * fields in mixed layouts, nulls in arrays and arrays in arrays.
  */
 export function elasticDocumentJsonSchema(
   rootName: string,
   ref: (name: string) => string,
 ): { root: JsonSchema; definitions: Record<string, JsonSchema> } {
   const fieldDoc = (name: keyof typeof fieldShape): JsonSchema => {
-    const { $schema: _s, ...value } = z.toJSONSchema(fieldShape[name].unwrap(), {
+    const { $schema: _s, ...item } = z.toJSONSchema(FIELD_ITEMS[name]!, {
       target: 'draft-2020-12',
       io: 'input',
     }) as JsonSchema;
-    const many = Array.isArray(value.anyOf) && (value.anyOf as JsonSchema[]).some((v) => v.type === 'array');
-    // null and objects hold no value for the field (it is absent); arrays are read through.
+    // null and objects hold no value for the field (it is absent); arrays hold several.
     return {
-      anyOf: [
-        { type: 'null' },
-        { type: 'object' },
-        value,
-        ...(many ? [] : [{ type: 'array', maxItems: 1, items: value }]),
-      ],
+      anyOf: [{ type: 'null' }, { type: 'object' }, item, { type: 'array', maxItems: 500, items: item }],
     };
   };
   const nodeName = (path: string) => `${rootName}.${path}`;

@@ -106,6 +106,11 @@ suite('the documented alert body, checked by an independent JSON Schema validato
       toDotted({ ...elastic(), '@timestamp': ['2026-11-28T10:03:41Z'] }),
     ],
     ['Elastic, null where a field is optional', { ...elastic(), user: { name: null } }],
+    ['Elastic, the rule name in two layouts', { ...elastic(), 'kibana.alert.rule.name': 'identity.other' }],
+    [
+      'Elastic, two severities, one invalid',
+      { ...toDotted(elastic()), 'kibana.alert.severity': ['high', 'bad'] },
+    ],
     ['Elastic, only event.kind', { event: { kind: 'signal' } }],
     ['Elastic, no uuid', { ...elastic(), kibana: { alert: { ...elastic().kibana.alert, uuid: undefined } } }],
     ['Elastic, blank rule name', toDotted({ ...toDotted(elastic()), 'kibana.alert.rule.name': '\t' })],
