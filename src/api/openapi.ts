@@ -259,7 +259,8 @@ export function buildOpenApiDocument(
           name: 'X-Quell-Source',
           description:
             'Alert sources only, with X-Quell-Signature: the source name configured in ' +
-            'QUELL_INGEST_SIGNING_SECRETS. Sending either signature header selects signature authentication.',
+            'QUELL_INGEST_SIGNING_SECRETS. Sending either signature header selects signature authentication, ' +
+            'even beside an Authorization header: both must then be present and verify.',
         },
         quellSignature: {
           type: 'apiKey',
