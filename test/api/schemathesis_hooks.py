@@ -18,8 +18,9 @@ ISSUED_BY_THE_API = {"listIncidents": "cursor", "ingestAlert": "format"}
 
 @schemathesis.hook
 def map_case(context, case):
-    name = ISSUED_BY_THE_API.get(getattr(context.operation, "label", None) and context.operation.definition.raw.get("operationId"))
-    meta = case.meta
-    if name and case.query and name in case.query and not (meta and meta.is_negative_at(ParameterLocation.QUERY)):
+    operation_id = context.operation.definition.raw.get("operationId") if context.operation else None
+    name = ISSUED_BY_THE_API.get(operation_id)
+    negative = case.meta is not None and case.meta.is_negative_at(ParameterLocation.QUERY)
+    if name and case.query and name in case.query and not negative:
         case.query = {k: v for k, v in case.query.items() if k != name}
     return case
