@@ -47,7 +47,7 @@ export const alertQuery = z.strictObject({
   format: z
     .enum(ALERT_FORMATS, { error: `expected one of ${ALERT_FORMATS.join(', ')}` })
     .optional()
-    .describe('The body format; detected from the body when omitted.'),
+    .describe('The body format, which the body must then be in; detected from the body when omitted.'),
 });
 
 export const LIST_LIMIT_DEFAULT = 20;
