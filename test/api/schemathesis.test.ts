@@ -12,7 +12,9 @@ import { loadApiSettings } from '../../src/api/rate-limit';
 import { createApiServer } from '../../src/api/server';
 import { createAuditService } from '../../src/audit/service';
 import { IncidentService } from '../../src/incidents/service';
+import { loadConfig } from '../../src/config';
 import { loadPlaybooks } from '../../src/playbooks/loader';
+import { provisionTemporal, type ProvisionedTemporal } from '../../src/temporal/provision';
 import { testLogger } from '../support/logger';
 import { MemoryEstate } from '../support/memory-estate';
 import { startTestWorker, testClient, type TestWorker } from '../support/temporal';
@@ -171,14 +173,32 @@ suite('the documented alert body, checked by an independent JSON Schema validato
 });
 
 suite('schemathesis against the real API', () => {
+  let temporal: ProvisionedTemporal;
   let worker: TestWorker;
   let client: Client;
   let server: Server;
   let baseUrl: string;
 
   beforeAll(async () => {
-    worker = await startTestWorker({ activityDeps: { connectors: new MemoryEstate().connectors() } });
-    client = await testClient();
+    // A dev server of its own, started like the global one: suites that flood the shared server (1,000-alert
+    // storms) slow it until the API rightly answers 503, and this test is about the document, not about load.
+    const runDir = await fs.mkdtemp(path.join(os.tmpdir(), 'quell-schemathesis-'));
+    const { TEMPORAL_ADDRESS: _cluster, ...env } = process.env;
+    temporal = await provisionTemporal(loadConfig({ ...env, QUELL_DATA_DIR: runDir }), {
+      embeddedOverrides: {
+        port: 0,
+        headless: true,
+        dbFile: null,
+        logFile: path.join(runDir, 'temporal-server.log'),
+        extraArgs: ['--sqlite-pragma', 'synchronous=OFF'],
+      },
+    });
+    const endpoint = { address: temporal.address, namespace: temporal.namespace };
+    worker = await startTestWorker({
+      endpoint,
+      activityDeps: { connectors: new MemoryEstate().connectors() },
+    });
+    client = await testClient(endpoint);
     const logger = testLogger();
     const playbooks = await loadPlaybooks(path.join(ROOT, 'playbooks'));
     const settings = loadApiSettings({});
@@ -196,7 +216,7 @@ suite('schemathesis against the real API', () => {
     server = createApiServer(app, settings.http);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
+  }, 120_000);
 
   afterAll(async () => {
     if (server) {
@@ -205,6 +225,7 @@ suite('schemathesis against the real API', () => {
     }
     await worker?.stop();
     await client?.connection.close();
+    await temporal?.stop();
   });
 
   it(
