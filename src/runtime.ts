@@ -1,10 +1,11 @@
-import http, { type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import { Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
 import { createApp } from './api/app';
 import { loadAuthConfig, type AuthConfig } from './api/auth';
 import { loadApiSettings } from './api/rate-limit';
+import { createApiServer } from './api/server';
 import { signerFromEnv } from './audit/bundle';
 import { createAuditService } from './audit/service';
 import { codecFromEnv, encryptionDataConverter } from './temporal/codec';
@@ -161,12 +162,12 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
         ...apiSettings,
       });
       let draining = false;
-      const server = http.createServer((req, res) => {
+      const server = createApiServer((req, res) => {
         // While draining, each answer closes its keep-alive connection, so shutdown waits only for requests
         // in flight, not for idle clients to hang up.
         if (draining) res.setHeader('Connection', 'close');
         app(req, res);
-      });
+      }, apiSettings?.http);
       const addr = await listen(server, config.api.host, config.api.port);
       apiUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
       cleanups.push(async () => {

@@ -15,6 +15,7 @@ import {
   IncidentNotFoundError,
   IncidentRefusedError,
   NoWorkerError,
+  InvalidCursorError,
   TemporalUnavailableError,
 } from '../incidents/errors';
 import type { IncidentOperations } from '../incidents/types';
@@ -73,7 +74,10 @@ function refusalProblem(type: string, message: string, status: number): ApiProbl
   });
 }
 
-/** Domain errors to problems: not found 404, refusals their status, Temporal down 503 with Retry-After. */
+/**
+ * Domain errors to problems: not found 404, refusals their status, a bad list cursor 400, Temporal down 503 with
+ * Retry-After.
+ */
 export function mapDomainError(err: unknown): ApiProblem | undefined {
   if (err instanceof IncidentNotFoundError) {
     return new ApiProblem(404, 'incident-not-found', 'Incident not found', err.message);
@@ -94,6 +98,15 @@ export function mapDomainError(err: unknown): ApiProblem | undefined {
       'No Quell worker is serving incidents right now, so this request could not be confirmed; send it again ' +
         'later (an alert sent again is recorded once).',
       { retryAfterSeconds: err.retryAfterSeconds },
+    );
+  }
+  if (err instanceof InvalidCursorError) {
+    return new ApiProblem(
+      400,
+      'validation-error',
+      'Request validation failed',
+      `Invalid query: query.cursor: ${err.message}`,
+      { errors: [{ path: 'query.cursor', message: err.message }] },
     );
   }
   if (err instanceof TemporalUnavailableError) {

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ROLES } from '../domain/incident';
-import { ALERT_FORMAT_SCHEMAS } from '../ingest';
+import { ALERT_FORMAT_SCHEMAS, elasticDocumentJsonSchema } from '../ingest';
 import { PROBLEM_CONTENT_TYPE } from './problem';
 import type { RouteSpec } from './routes';
 import {
@@ -124,6 +124,12 @@ function problem(description: string, extraHeaders: Record<string, unknown> = {}
   };
 }
 
+function elasticLayouts(): Record<string, JsonSchema> {
+  const id = 'ElasticSecurityAlert';
+  const { root, definitions } = elasticDocumentJsonSchema(id, (name) => ref(name).$ref);
+  return { [id]: root, ...definitions };
+}
+
 /** Express `:param` to OpenAPI `{param}`. */
 export function openApiPath(expressPath: string): string {
   return expressPath.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, '{$1}');
@@ -150,30 +156,13 @@ export function buildOpenApiDocument(
     if (r.auth === 'public') {
       op.security = [];
     } else {
-      op.security = r.auth === 'ingest' ? [{ bearer: [] }, { quellSignature: [] }] : [{ bearer: [] }];
+      // Alternatives: a bearer token, or the two signature headers together.
+      op.security =
+        r.auth === 'ingest' ? [{ bearer: [] }, { quellSource: [], quellSignature: [] }] : [{ bearer: [] }];
       // Decisions need the approver role itself; everywhere else admin passes.
       op['x-quell-roles'] = r.decision ? [...r.roles] : [...new Set([...r.roles, 'admin'])];
     }
     const params = [...parameters(r.params, 'path'), ...parameters(r.query, 'query')];
-    if (r.auth === 'ingest') {
-      params.push(
-        {
-          name: 'X-Quell-Source',
-          in: 'header',
-          required: false,
-          description: 'For signed requests: the configured source name.',
-          schema: { type: 'string' },
-        },
-        {
-          name: 'X-Quell-Signature',
-          in: 'header',
-          required: false,
-          description:
-            'For signed requests: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + raw body)>.',
-          schema: { type: 'string' },
-        },
-      );
-    }
     if (params.length > 0) op.parameters = params;
 
     const bodySchema = r.body ?? r.rawBodyDoc;
@@ -265,16 +254,30 @@ export function buildOpenApiDocument(
     components: {
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'An API token (QUELL_API_TOKENS).' },
+        quellSource: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-Quell-Source',
+          description:
+            'Alert sources only, with X-Quell-Signature: the source name configured in ' +
+            'QUELL_INGEST_SIGNING_SECRETS. Sending either signature header selects signature authentication, ' +
+            'even beside an Authorization header: both must then be present and verify.',
+        },
         quellSignature: {
           type: 'apiKey',
           in: 'header',
           name: 'X-Quell-Signature',
           description:
-            'Alert sources only: HMAC-SHA256 over t + "." + raw body with a secret configured for the source ' +
-            'named in X-Quell-Source (QUELL_INGEST_SIGNING_SECRETS).',
+            'Alert sources only, with X-Quell-Source: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + ' +
+            'raw body)> with a secret of that source (300 s tolerance; several v1 values during rotation).',
         },
       },
-      schemas: { ...convert(requests, 'input'), ...convert(responses, 'output') },
+      schemas: {
+        ...convert(requests, 'input'),
+        // Zod describes the Elastic fields read, not the layouts they are read from (dotted, nested or mixed).
+        ...elasticLayouts(),
+        ...convert(responses, 'output'),
+      },
     },
   };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../config';
+import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from './server';
 
 export interface RateLimitConfig {
   /** Tokens added per second (sustained requests per second). */
@@ -56,13 +57,18 @@ export class TokenBucketLimiter {
 export interface ApiSettings {
   bodyLimit: string;
   rateLimit: RateLimitConfig;
+  /** For the HTTP server (`createApiServer`), not the app. */
+  http: HttpTimeouts;
 }
 
 const positive = z.coerce.number().positive();
+const milliseconds = z.coerce.number().int().min(1).max(3_600_000);
 
 /**
  * API limits from the environment: `QUELL_API_BODY_LIMIT` (default 1mb, i.e. 1 MiB; bytes or e.g. "512kb"),
- * `QUELL_INGEST_RATE_PER_SEC` (default 50) and `QUELL_INGEST_RATE_BURST` (default twice the rate, so 100).
+ * `QUELL_INGEST_RATE_PER_SEC` (default 50) and `QUELL_INGEST_RATE_BURST` (default twice the rate, so 100);
+ * the HTTP server's `QUELL_API_HEADERS_TIMEOUT_MS` (10000), `QUELL_API_REQUEST_TIMEOUT_MS` (30000, at least the
+ * headers timeout) and `QUELL_API_KEEPALIVE_TIMEOUT_MS` (5000).
  * Thrown: ConfigError naming the variable when a value is invalid.
  */
 export function loadApiSettings(env: Record<string, string | undefined>): ApiSettings {
@@ -73,6 +79,26 @@ export function loadApiSettings(env: Record<string, string | undefined>): ApiSet
     if (!r.success) throw new ConfigError(`${name} must be a positive number (got "${raw}").`);
     return r.data;
   };
+  const readMs = (name: string, fallback: number): number => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    const r = milliseconds.safeParse(raw);
+    if (!r.success) {
+      throw new ConfigError(`${name} must be whole milliseconds from 1 to 3600000 (got "${raw}").`);
+    }
+    return r.data;
+  };
+  const http: HttpTimeouts = {
+    headersTimeoutMs: readMs('QUELL_API_HEADERS_TIMEOUT_MS', DEFAULT_HTTP_TIMEOUTS.headersTimeoutMs),
+    requestTimeoutMs: readMs('QUELL_API_REQUEST_TIMEOUT_MS', DEFAULT_HTTP_TIMEOUTS.requestTimeoutMs),
+    keepAliveTimeoutMs: readMs('QUELL_API_KEEPALIVE_TIMEOUT_MS', DEFAULT_HTTP_TIMEOUTS.keepAliveTimeoutMs),
+  };
+  if (http.headersTimeoutMs > http.requestTimeoutMs) {
+    throw new ConfigError(
+      `QUELL_API_HEADERS_TIMEOUT_MS (${http.headersTimeoutMs}) must not exceed QUELL_API_REQUEST_TIMEOUT_MS ` +
+        `(${http.requestTimeoutMs}): the headers are part of the request.`,
+    );
+  }
   const perSecond = read('QUELL_INGEST_RATE_PER_SEC', DEFAULT_INGEST_RATE.perSecond);
   const burst = read('QUELL_INGEST_RATE_BURST', Math.max(1, perSecond * 2));
   const bodyLimit = env.QUELL_API_BODY_LIMIT?.trim() || '1mb';
@@ -81,5 +107,5 @@ export function loadApiSettings(env: Record<string, string | undefined>): ApiSet
       `QUELL_API_BODY_LIMIT must be a size like 1048576, 512kb or 1mb (got "${bodyLimit}").`,
     );
   }
-  return { bodyLimit, rateLimit: { perSecond, burst: Math.max(1, burst) } };
+  return { bodyLimit, rateLimit: { perSecond, burst: Math.max(1, burst) }, http };
 }

@@ -20,6 +20,7 @@ import {
   type IncidentState,
 } from '../domain/incident';
 import type { IncidentListItem } from '../incidents/types';
+import { trimmedText } from '../ingest/common';
 
 // ---- Path parameters ----
 
@@ -46,23 +47,32 @@ export const alertQuery = z.strictObject({
   format: z
     .enum(ALERT_FORMATS, { error: `expected one of ${ALERT_FORMATS.join(', ')}` })
     .optional()
-    .describe('The body format; detected from the body when omitted.'),
+    .describe('The body format, which the body must then be in; detected from the body when omitted.'),
 });
 
 export const LIST_LIMIT_DEFAULT = 20;
+/** base64url of a version byte, an 8-byte checksum and Temporal's page token (see IncidentService.list). */
+export const LIST_CURSOR_PATTERN = /^[A-Za-z0-9_-]{12,4000}$/;
 export const LIST_LIMIT_MAX = 100;
 export const listQuery = z.strictObject({
   status: z.enum(['open', 'closed']).optional(),
   severity: z.enum(SEVERITIES).optional(),
   phase: z.enum(PHASES).optional(),
   limit: z.coerce
-    .number({ error: 'expected a number' })
+    // The one message covers every check: a type error, a fraction and each bound are all the same rule.
+    .number({ error: `expected an integer from 1 to ${LIST_LIMIT_MAX}` })
     .int()
     .min(1)
     .max(LIST_LIMIT_MAX)
     .default(LIST_LIMIT_DEFAULT)
     .describe(`Page size, 1-${LIST_LIMIT_MAX} (default ${LIST_LIMIT_DEFAULT}).`),
-  cursor: z.string().min(1).max(4_000).optional().describe('`nextCursor` from the previous page.'),
+  cursor: z
+    .string()
+    .regex(LIST_CURSOR_PATTERN, 'expected nextCursor from a previous page (base64url)')
+    .optional()
+    .describe(
+      '`nextCursor` from the previous page, with the same filters. Any other value, even well-formed, is a 400.',
+    ),
 });
 
 export const reportQuery = z.strictObject({
@@ -72,7 +82,7 @@ export const reportQuery = z.strictObject({
 
 // ---- Request bodies (strict: an unknown field is an error, so nobody can smuggle in an approver or a role) ----
 
-const comment = z.string().trim().max(5_000).describe('Free text recorded with the decision.');
+const comment = z.string().max(5_000).trim().describe('Free text recorded with the decision.');
 
 export const approvalDecisionBody = z
   .strictObject({
@@ -84,11 +94,11 @@ export const approvalDecisionBody = z
 export const actionResolutionBody = z.strictObject({ comment: comment.optional() });
 
 export const checklistBody = z.strictObject({
-  note: z.string().trim().max(5_000).optional(),
+  note: z.string().max(5_000).trim().optional(),
 });
 
 export const noteBody = z.strictObject({
-  text: z.string().trim().min(1).max(20_000),
+  text: trimmedText(20_000),
   kind: z.enum(['note', 'lessons_learned']).default('note'),
 });
 

@@ -11,9 +11,9 @@
  * TAB...), DEL, the Unicode line and paragraph separators, and the bidirectional controls that make text read
  * in another order than it is stored (RLO, LRI, ...).
  */
-const LAYOUT_CONTROLS =
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+export const LAYOUT_CONTROL_CLASS =
+  '\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069';
+const LAYOUT_CONTROLS = new RegExp(`[${LAYOUT_CONTROL_CLASS}]`, 'g');
 
 const SHORT_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 

@@ -39,3 +39,11 @@ export class NoWorkerError extends TemporalUnavailableError {
     super(message, 15);
   }
 }
+
+/**
+ * Thrown when a list cursor was not issued for this listing: garbage, truncated, from a listing with other
+ * filters, or refused by Temporal as a page token. The API answers 400 naming `cursor`.
+ */
+export class InvalidCursorError extends Error {
+  override readonly name = 'InvalidCursorError';
+}

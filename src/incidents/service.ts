@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import {
   WithStartWorkflowOperation,
@@ -38,13 +39,14 @@ import type { PlaybookRegistry } from '../playbooks/loader';
 import { correlationKeyFor } from '../playbooks/policy';
 import { decodeMapFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
-import { describeRun, listRuns } from '../temporal/visibility';
+import { describeRun, listRuns, rawSearchAttribute } from '../temporal/visibility';
 import { workerLiveness } from '../temporal/worker-liveness';
 import { IncidentIdDeriver } from './correlation';
 import {
   IncidentNotFoundError,
   IncidentRefusedError,
   NoWorkerError,
+  InvalidCursorError,
   TemporalUnavailableError,
 } from './errors';
 import type { IncidentListFilter, IncidentListItem, IncidentOperations, IngestResult } from './types';
@@ -84,6 +86,43 @@ function refusalOf(err: unknown): IncidentRefusedError | undefined {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * List cursors are Temporal's page token behind a version byte and a checksum over the listing's query and the
+ * token. Temporal's answer to a garbage page token differs by visibility store (INVALID_ARGUMENT, or an
+ * UNKNOWN error its client retries for seconds), so a cursor Quell did not issue for this query is refused
+ * before Temporal sees it. A checksum, not a signature: the token is not secret, only checked for integrity.
+ */
+const CURSOR_VERSION = 1;
+const CURSOR_CHECK_BYTES = 8;
+const cursorCheck = (query: string, token: Uint8Array): Buffer =>
+  createHash('sha256')
+    .update('quell-incident-list\0')
+    .update(query)
+    .update('\0')
+    .update(token)
+    .digest()
+    .subarray(0, CURSOR_CHECK_BYTES);
+
+function encodeCursor(query: string, token: Uint8Array): string {
+  return Buffer.concat([Buffer.of(CURSOR_VERSION), cursorCheck(query, token), token]).toString('base64url');
+}
+
+function decodeCursor(query: string, cursor: string): Buffer {
+  const raw = Buffer.from(cursor, 'base64url');
+  const token = raw.subarray(1 + CURSOR_CHECK_BYTES);
+  if (
+    raw.toString('base64url') !== cursor ||
+    raw[0] !== CURSOR_VERSION ||
+    token.length === 0 ||
+    !cursorCheck(query, token).equals(raw.subarray(1, 1 + CURSOR_CHECK_BYTES))
+  ) {
+    throw new InvalidCursorError(
+      'not a cursor of this listing: pass nextCursor from the previous page, with the same filters',
+    );
+  }
+  return token;
+}
 const quote = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 export interface IncidentServiceOptions {
@@ -342,6 +381,11 @@ export class IncidentService implements IncidentOperations {
     return (await this.handleFor(incidentId)).state;
   }
 
+  /**
+   * A page of incidents, newest first.
+   * Thrown: {@link InvalidCursorError} when `cursor` is not a `nextCursor` of this listing;
+   * {@link TemporalUnavailableError}.
+   */
   async list(filter: IncidentListFilter): Promise<{ items: IncidentListItem[]; nextCursor?: string }> {
     const clauses = [`WorkflowType = ${quote(INCIDENT_WORKFLOW_TYPE)}`, `${SA_INCIDENT_ID.name} IS NOT NULL`];
     if (filter.status) clauses.push(`${SA_STATUS.name} = ${quote(filter.status)}`);
@@ -350,12 +394,13 @@ export class IncidentService implements IncidentOperations {
     // No ORDER BY: the SQLite visibility store of the dev server refuses it. Temporal's own order is newest
     // first (open incidents by start time, then closed ones by close time), which is what a responder wants.
     const query = clauses.join(' AND ');
+    const pageToken = filter.cursor !== undefined ? decodeCursor(query, filter.cursor) : undefined;
     try {
       const response = await this.client.workflowService.listWorkflowExecutions({
         namespace: this.client.options.namespace,
         query,
         pageSize: filter.limit,
-        ...(filter.cursor ? { nextPageToken: Buffer.from(filter.cursor, 'base64url') } : {}),
+        ...(pageToken ? { nextPageToken: pageToken } : {}),
       });
       const items: IncidentListItem[] = [];
       const seen = new Set<string>();
@@ -364,12 +409,7 @@ export class IncidentService implements IncidentOperations {
           this.client.options.loadedDataConverter,
           exec.memo?.fields ?? undefined,
         ).catch(() => undefined);
-        const fields = exec.searchAttributes?.indexedFields ?? {};
-        const read = (name: string): unknown => {
-          const payload = fields[name];
-          if (!payload?.data) return undefined;
-          return JSON.parse(Buffer.from(payload.data).toString('utf8')) as unknown;
-        };
+        const read = (name: string): unknown => rawSearchAttribute(exec, name);
         const incidentId = read(SA_INCIDENT_ID.name);
         if (typeof incidentId !== 'string' || seen.has(incidentId)) continue;
         seen.add(incidentId); // continue-as-new chains list every run; show each incident once
@@ -395,11 +435,19 @@ export class IncidentService implements IncidentOperations {
       const token = response.nextPageToken;
       return {
         items,
-        ...(token && token.length > 0 ? { nextCursor: Buffer.from(token).toString('base64url') } : {}),
+        ...(token && token.length > 0 ? { nextCursor: encodeCursor(query, token) } : {}),
       };
     } catch (err) {
       if (isTemporalUnavailable(err))
         throw new TemporalUnavailableError(`Temporal is unreachable: ${(err as Error).message}`);
+      if (
+        pageToken &&
+        causes(err).some((e) => isGrpcServiceError(e) && e.code === GrpcStatus.INVALID_ARGUMENT)
+      ) {
+        throw new InvalidCursorError(
+          'Temporal refused the page token in this cursor; list again from the start',
+        );
+      }
       throw err;
     }
   }

@@ -44,7 +44,7 @@ export interface IncidentListItem {
 /**
  * What the API and the CLI can do with incidents. Implemented over the Temporal client by IncidentService.
  * Errors: IncidentNotFoundError (404), IncidentRefusedError (the workflow's refusal type and its HTTP status),
- * TemporalUnavailableError (503).
+ * InvalidCursorError (400, from list), TemporalUnavailableError (503).
  */
 export interface IncidentOperations {
   ingestAlert(alert: NormalizedAlert, raisedBy: string): Promise<IngestResult>;

@@ -9,22 +9,32 @@ import {
   rfc3339,
   severityFromWord,
   stripPort,
+  PRINTABLE_ENTITY,
   toIso,
+  trimmedText,
 } from './common';
 
 /** Most alerts one webhook may carry (Alertmanager's `max_alerts`; the body size limit applies as well). */
 export const MAX_BATCH_ALERTS = 1_000;
 
 const labelName = z.string().max(200);
-const labels = z.record(labelName, z.string().max(2_000)).refine((r) => Object.keys(r).length <= 200, {
-  message: 'at most 200 labels',
-});
+const labels = z
+  .record(labelName, z.string().max(2_000))
+  .refine((r) => Object.keys(r).length <= 200, { message: 'at most 200 labels' })
+  .meta({ maxProperties: 200 });
 
 const HOST_LABELS = ['host', 'hostname', 'node', 'nodename'] as const;
 const ACCOUNT_LABELS = ['user', 'username', 'account'] as const;
 const IP_LABELS = ['ip', 'source_ip', 'src_ip', 'destination_ip', 'dst_ip'] as const;
 const DOMAIN_LABELS = ['domain', 'dns_domain'] as const;
-/** Labels an alert's entities are read from (`instance` too): printable text only, as every entity name. */
+const entityLabel = z
+  .string()
+  .max(2_000)
+  .regex(PRINTABLE_ENTITY, {
+    error: (issue) =>
+      `contains the control character ${firstLayoutControl(String(issue.input)) ?? '(unknown)'}; entity names must be printable text`,
+  });
+/** Labels an alert's entities are read from (`instance` too). */
 const ENTITY_LABELS: readonly string[] = [
   'instance',
   ...HOST_LABELS,
@@ -36,25 +46,19 @@ const ENTITY_LABELS: readonly string[] = [
 const alertSchema = z.looseObject({
   status: z.enum(['firing', 'resolved'], { error: 'expected "firing" or "resolved"' }),
   labels: z
-    .object({ alertname: z.string().trim().min(1).max(500) })
+    .object({
+      alertname: trimmedText(500),
+      // The labels entities are read from: printable text only, as every entity name.
+      ...Object.fromEntries(ENTITY_LABELS.map((name) => [name, entityLabel.optional()])),
+    })
     .catchall(z.string().max(2_000))
     .refine((r) => Object.keys(r).length <= 200, { message: 'at most 200 labels' })
-    .superRefine((r, ctx) => {
-      for (const name of ENTITY_LABELS) {
-        const control = r[name] === undefined ? undefined : firstLayoutControl(r[name]);
-        if (control)
-          ctx.addIssue({
-            code: 'custom',
-            path: [name],
-            message: `contains the control character ${control}; entity names must be printable text`,
-          });
-      }
-    }),
+    .meta({ maxProperties: 200 }),
   annotations: z.record(labelName, z.string().max(50_000)).optional(),
   startsAt: rfc3339,
   endsAt: rfc3339.optional(),
   generatorURL: z.string().max(4_000).optional(),
-  fingerprint: z.string().trim().min(1).max(200),
+  fingerprint: trimmedText(200),
 });
 
 /**
@@ -64,7 +68,7 @@ const alertSchema = z.looseObject({
  */
 export const alertmanagerWebhookSchema = z.looseObject({
   version: z.literal('4', { error: 'expected "4" (Alertmanager webhook version)' }),
-  receiver: z.string().trim().min(1).max(150),
+  receiver: trimmedText(150),
   status: z.enum(['firing', 'resolved'], { error: 'expected "firing" or "resolved"' }),
   groupKey: z.string().max(10_000).optional(),
   truncatedAlerts: z.number().int().min(0).optional(),

@@ -1,28 +1,42 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { AlertEntities, AlertSeverity } from '../domain/alert';
-import { firstLayoutControl } from '../domain/untrusted-text';
+import { firstLayoutControl, LAYOUT_CONTROL_CLASS } from '../domain/untrusted-text';
 
 /** Suffix of the source alert ID of a message saying that an alert resolved (so it is not deduplicated away). */
 export const RESOLVED_ID_SUFFIX = '#resolved';
 
 /**
- * Entity values: what a scope entry may be. Control characters (NUL, ESC, CR/LF, bidirectional overrides...)
- * are refused here, naming the field: no EDR, IdP or firewall takes such a name, and it would be shown to people.
+ * What JavaScript's trim() removes (WhiteSpace and LineTerminator), spelled out: `\s` means something else in
+ * other regex engines, and the OpenAPI document publishes this pattern to clients and fuzzers.
  */
+const TRIMMED = '\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff';
+export const NOT_BLANK = new RegExp(`[^${TRIMMED}]`);
+
+/**
+ * Text of at most `max` characters as sent, not blank, then trimmed. The limit applies before trimming and
+ * blankness is a pattern, so the JSON Schema (maxLength, pattern) says exactly what is accepted.
+ */
+export function trimmedText(max: number) {
+  return z.string().max(max).regex(NOT_BLANK, 'must not be blank').trim();
+}
+
+/**
+ * Entity values: what a scope entry may be. Control characters (NUL, ESC, CR/LF, bidirectional overrides...)
+ * are refused, naming the field (no EDR, IdP or firewall takes such a name, and it would be shown to people);
+ * whitespace around the name is trimmed. A pattern, so the OpenAPI document says it too.
+ */
+export const PRINTABLE_ENTITY = new RegExp(`^[${TRIMMED}]*[^${LAYOUT_CONTROL_CLASS}]*[${TRIMMED}]*$`);
+
 export const entityString = z
   .string()
-  .trim()
-  .min(1)
   .max(512)
-  .superRefine((value, ctx) => {
-    const control = firstLayoutControl(value);
-    if (control)
-      ctx.addIssue({
-        code: 'custom',
-        message: `contains the control character ${control}; entity names must be printable text`,
-      });
-  });
+  .regex(NOT_BLANK, 'must not be blank')
+  .regex(PRINTABLE_ENTITY, {
+    error: (issue) =>
+      `contains the control character ${firstLayoutControl(String(issue.input)) ?? '(unknown)'}; entity names must be printable text`,
+  })
+  .trim();
 export const ipString = z.union([z.ipv4(), z.ipv6()], { error: 'expected an IPv4 or IPv6 address' });
 
 /** Collects entities in order, trimmed, without duplicates. */

@@ -11,6 +11,7 @@ import {
   oneOrMany,
   rfc3339,
   toIso,
+  trimmedText,
   typeFromAttack,
 } from './common';
 
@@ -55,42 +56,98 @@ export function flattenFields(doc: unknown, wanted?: Iterable<string>): Map<stri
   return out;
 }
 
-const strings = oneOrMany(z.string().max(1_000));
-const entities = oneOrMany(entityString);
-const ips = oneOrMany(ipString);
+/**
+ * Elasticsearch fields hold one value or several (an array, or the same field in two layouts). Every value is
+ * checked; a field Quell reads as one value takes the first.
+ */
+function firstOf<T extends z.ZodType>(item: T) {
+  const several = z.array(item).min(1).max(500);
+  return z.unknown().transform((value, ctx): z.output<T> => {
+    // One value is checked as itself, so its issues name the field rather than an array index.
+    const r = Array.isArray(value) ? several.safeParse(value) : item.safeParse(value);
+    if (!r.success) {
+      for (const issue of r.error.issues) ctx.addIssue({ ...issue, code: 'custom' });
+      return z.NEVER;
+    }
+    return (Array.isArray(value) ? (r.data as unknown[])[0] : r.data) as z.output<T>;
+  });
+}
 
-/** The Elastic fields Quell reads, by their dotted ECS / Kibana names (documents may nest them or not). */
-const fieldShape = {
+/** The Elastic fields Quell reads as one value, by their dotted ECS / Kibana names (documents may nest them or not). */
+const SINGLE_VALUED = {
   // Required (checked below, so the JSON Schema does not claim the dotted layout is the only one).
-  'kibana.alert.uuid': z.string().trim().min(1).max(400).optional(),
-  'kibana.alert.rule.name': z.string().trim().min(1).max(1_000).optional(),
-  'kibana.alert.rule.rule_id': z.string().max(400).optional(),
-  'kibana.alert.rule.description': z.string().max(50_000).optional(),
-  'kibana.alert.reason': z.string().max(50_000).optional(),
-  'kibana.alert.severity': z
-    .enum(['low', 'medium', 'high', 'critical'], { error: 'expected low, medium, high or critical' })
-    .optional(),
-  'kibana.alert.risk_score': z.number().min(0).max(100).optional(),
-  'kibana.alert.workflow_status': z.string().max(100).optional(),
-  'kibana.alert.original_time': rfc3339.optional(),
-  '@timestamp': rfc3339.optional(),
-  'kibana.alert.rule.tags': strings.optional(),
-  'kibana.alert.rule.threat.tactic.id': strings.optional(),
-  'kibana.alert.rule.threat.tactic.name': strings.optional(),
-  'kibana.alert.rule.threat.technique.id': strings.optional(),
-  'kibana.alert.rule.threat.technique.subtechnique.id': strings.optional(),
-  'threat.tactic.id': strings.optional(),
-  'threat.tactic.name': strings.optional(),
-  'threat.technique.id': strings.optional(),
-  'threat.technique.subtechnique.id': strings.optional(),
-  'host.name': entities.optional(),
-  'host.hostname': entities.optional(),
-  'user.name': entities.optional(),
-  'source.ip': ips.optional(),
-  'destination.ip': ips.optional(),
-  'destination.domain': entities.optional(),
-  'dns.question.name': entities.optional(),
-  'url.domain': entities.optional(),
+  'kibana.alert.uuid': trimmedText(400),
+  'kibana.alert.rule.name': trimmedText(1_000),
+  'kibana.alert.rule.rule_id': z.string().max(400),
+  'kibana.alert.rule.description': z.string().max(50_000),
+  'kibana.alert.reason': z.string().max(50_000),
+  'kibana.alert.severity': z.enum(['low', 'medium', 'high', 'critical'], {
+    error: 'expected low, medium, high or critical',
+  }),
+  'kibana.alert.risk_score': z.number().min(0).max(100),
+  'kibana.alert.workflow_status': z.string().max(100),
+  'kibana.alert.original_time': rfc3339,
+  '@timestamp': rfc3339,
+};
+const text = z.string().max(1_000);
+/** The fields Quell reads with all their values. */
+const MULTI_VALUED = {
+  'kibana.alert.rule.tags': text,
+  'kibana.alert.rule.threat.tactic.id': text,
+  'kibana.alert.rule.threat.tactic.name': text,
+  'kibana.alert.rule.threat.technique.id': text,
+  'kibana.alert.rule.threat.technique.subtechnique.id': text,
+  'threat.tactic.id': text,
+  'threat.tactic.name': text,
+  'threat.technique.id': text,
+  'threat.technique.subtechnique.id': text,
+  'host.name': entityString,
+  'host.hostname': entityString,
+  'user.name': entityString,
+  'source.ip': ipString,
+  'destination.ip': ipString,
+  'destination.domain': entityString,
+  'dns.question.name': entityString,
+  'url.domain': entityString,
+};
+const FIELD_ITEMS: Record<string, z.ZodType> = { ...SINGLE_VALUED, ...MULTI_VALUED };
+
+const fieldShape = {
+  'kibana.alert.uuid': firstOf(SINGLE_VALUED['kibana.alert.uuid']).optional(),
+  'kibana.alert.rule.name': firstOf(SINGLE_VALUED['kibana.alert.rule.name']).optional(),
+  'kibana.alert.rule.rule_id': firstOf(SINGLE_VALUED['kibana.alert.rule.rule_id']).optional(),
+  'kibana.alert.rule.description': firstOf(SINGLE_VALUED['kibana.alert.rule.description']).optional(),
+  'kibana.alert.reason': firstOf(SINGLE_VALUED['kibana.alert.reason']).optional(),
+  'kibana.alert.severity': firstOf(SINGLE_VALUED['kibana.alert.severity']).optional(),
+  'kibana.alert.risk_score': firstOf(SINGLE_VALUED['kibana.alert.risk_score']).optional(),
+  'kibana.alert.workflow_status': firstOf(SINGLE_VALUED['kibana.alert.workflow_status']).optional(),
+  'kibana.alert.original_time': firstOf(SINGLE_VALUED['kibana.alert.original_time']).optional(),
+  '@timestamp': firstOf(SINGLE_VALUED['@timestamp']).optional(),
+  'kibana.alert.rule.tags': oneOrMany(MULTI_VALUED['kibana.alert.rule.tags']).optional(),
+  'kibana.alert.rule.threat.tactic.id': oneOrMany(
+    MULTI_VALUED['kibana.alert.rule.threat.tactic.id'],
+  ).optional(),
+  'kibana.alert.rule.threat.tactic.name': oneOrMany(
+    MULTI_VALUED['kibana.alert.rule.threat.tactic.name'],
+  ).optional(),
+  'kibana.alert.rule.threat.technique.id': oneOrMany(
+    MULTI_VALUED['kibana.alert.rule.threat.technique.id'],
+  ).optional(),
+  'kibana.alert.rule.threat.technique.subtechnique.id': oneOrMany(
+    MULTI_VALUED['kibana.alert.rule.threat.technique.subtechnique.id'],
+  ).optional(),
+  'threat.tactic.id': oneOrMany(MULTI_VALUED['threat.tactic.id']).optional(),
+  'threat.tactic.name': oneOrMany(MULTI_VALUED['threat.tactic.name']).optional(),
+  'threat.technique.id': oneOrMany(MULTI_VALUED['threat.technique.id']).optional(),
+  'threat.technique.subtechnique.id': oneOrMany(MULTI_VALUED['threat.technique.subtechnique.id']).optional(),
+  'host.name': oneOrMany(MULTI_VALUED['host.name']).optional(),
+  'host.hostname': oneOrMany(MULTI_VALUED['host.hostname']).optional(),
+  'user.name': oneOrMany(MULTI_VALUED['user.name']).optional(),
+  'source.ip': oneOrMany(MULTI_VALUED['source.ip']).optional(),
+  'destination.ip': oneOrMany(MULTI_VALUED['destination.ip']).optional(),
+  'destination.domain': oneOrMany(MULTI_VALUED['destination.domain']).optional(),
+  'dns.question.name': oneOrMany(MULTI_VALUED['dns.question.name']).optional(),
+  'url.domain': oneOrMany(MULTI_VALUED['url.domain']).optional(),
 };
 const FIELD_NAMES = Object.keys(fieldShape) as (keyof typeof fieldShape)[];
 
@@ -127,6 +184,108 @@ export const elasticAlertFieldsSchema = z
   )
   .describe('Elastic Security alert; fields may be nested objects or dotted keys (both are read).');
 export type ElasticAlertFields = z.infer<typeof elasticAlertFieldsSchema>;
+
+/**
+ * The raw document, validated the way it is read: its field view (see {@link elasticFieldView}) must satisfy
+ * {@link elasticAlertFieldsSchema}. Issues name the dotted fields. Zod cannot describe this in JSON Schema; see
+ * {@link elasticDocumentJsonSchema} for the OpenAPI document.
+ */
+export const elasticAlertDocumentSchema = z.looseObject({}).superRefine((doc, ctx) => {
+  const r = elasticAlertFieldsSchema.safeParse(elasticFieldView(doc));
+  if (!r.success) for (const issue of r.error.issues) ctx.addIssue({ ...issue, code: 'custom' });
+});
+
+type JsonSchema = Record<string, unknown>;
+const SCALAR = { type: ['string', 'number', 'boolean'] };
+
+/**
+ * The JSON Schema of an Elastic document as Quell reads it, for the OpenAPI document: each field may be a
+ * dotted key, nested objects, or any mix ("kibana": {"alert.uuid": ...}), and arrays on the way are read
+ * through. `ref(name)` names a sibling schema; `definitions` holds one per path prefix of the fields read. What
+ * it accepts, the API accepts (short of a field with over 500 values in all); the API also accepts the required
+ * fields in mixed layouts, nulls in arrays and arrays in arrays.
+ */
+export function elasticDocumentJsonSchema(
+  rootName: string,
+  ref: (name: string) => string,
+): { root: JsonSchema; definitions: Record<string, JsonSchema> } {
+  const fieldDoc = (name: keyof typeof fieldShape): JsonSchema => {
+    const { $schema: _s, ...item } = z.toJSONSchema(FIELD_ITEMS[name]!, {
+      target: 'draft-2020-12',
+      io: 'input',
+    }) as JsonSchema;
+    // null and objects hold no value for the field (it is absent); arrays hold several.
+    return {
+      anyOf: [{ type: 'null' }, { type: 'object' }, item, { type: 'array', maxItems: 500, items: item }],
+    };
+  };
+  const nodeName = (path: string) => `${rootName}.${path}`;
+  type Continuation = { field?: keyof typeof fieldShape; node?: string };
+  const continuations = new Map<string, Map<string, Continuation>>();
+  for (const field of FIELD_NAMES) {
+    const segments = field.split('.');
+    for (let i = 0; i < segments.length; i++) {
+      const at = segments.slice(0, i).join('.');
+      const keys = continuations.get(at) ?? new Map<string, Continuation>();
+      continuations.set(at, keys);
+      for (let j = i + 1; j <= segments.length; j++) {
+        const key = segments.slice(i, j).join('.');
+        const target = segments.slice(0, j).join('.');
+        keys.set(key, j === segments.length ? { field } : { node: target });
+      }
+    }
+  }
+  const properties = (at: string): JsonSchema =>
+    Object.fromEntries(
+      [...continuations.get(at)!].map(([key, c]) => [
+        key,
+        c.field ? fieldDoc(c.field) : { $ref: ref(nodeName(c.node!)) },
+      ]),
+    );
+  const definitions: Record<string, JsonSchema> = {};
+  for (const at of continuations.keys()) {
+    if (at === '') continue;
+    const props = properties(at);
+    // Scalars here hold no field; objects continue the path; arrays are read through (one level documented).
+    definitions[nodeName(at)] = { properties: props, items: { properties: props, items: false } };
+  }
+  /**
+   * These fields have values, all as dotted keys or all nested. Mixes are read too, but a JSON Schema that
+   * spells out every mix is more than schema-driven generators (schemathesis) can expand.
+   */
+  const present = (layout: 'dotted' | 'nested', ...fields: string[]): JsonSchema => {
+    const leaf = { anyOf: [SCALAR, { type: 'array', minItems: 1 }] };
+    if (layout === 'dotted') {
+      return { required: fields, properties: Object.fromEntries(fields.map((f) => [f, leaf])) };
+    }
+    const tree: JsonSchema = {};
+    for (const field of fields) {
+      let node = tree;
+      const segments = field.split('.');
+      segments.forEach((segment, i) => {
+        node.required = [...new Set([...((node.required as string[] | undefined) ?? []), segment])];
+        const props = (node.properties ??= {}) as Record<string, JsonSchema>;
+        if (i === segments.length - 1) props[segment] = leaf;
+        else node = props[segment] ??= { type: 'object' };
+      });
+    }
+    return tree;
+  };
+  const either = (...fields: string[]) => [present('dotted', ...fields), present('nested', ...fields)];
+  const root: JsonSchema = {
+    type: 'object',
+    description:
+      `${elasticAlertFieldsSchema.description} Documented here: the required fields all dotted or all ` +
+      'nested (mixes such as {"kibana": {"alert.uuid": ...}} are read as well).',
+    properties: properties(''),
+    allOf: [
+      { anyOf: either('kibana.alert.uuid', 'kibana.alert.rule.name') },
+      { anyOf: [...either('kibana.alert.severity'), ...either('kibana.alert.risk_score')] },
+      { anyOf: [present('dotted', '@timestamp'), ...either('kibana.alert.original_time')] },
+    ],
+  };
+  return { root, definitions };
+}
 
 /** The document's values for the fields Quell reads: one value as itself, several as an array. */
 export function elasticFieldView(doc: unknown): Record<string, unknown> {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { NormalizedAlert } from '../domain/alert';
 import { alertSeveritySchema } from '../domain/alert-schema';
-import { entityString } from './common';
+import { entityString, trimmedText } from './common';
 
 const entities = z.array(entityString).max(500).optional();
 
@@ -11,28 +11,11 @@ const entities = z.array(entityString).max(500).optional();
  */
 export const genericAlertSchema = z
   .object({
-    source: z.string().trim().min(1).max(200).describe('The sending system, e.g. "siem-eu-1".'),
-    id: z
-      .string()
-      .trim()
-      .min(1)
-      .max(512)
-      .describe("The source's own alert ID; with `source` it makes redelivery idempotent."),
-    title: z.string().trim().min(1).max(1000),
-    rule: z
-      .string()
-      .trim()
-      .min(1)
-      .max(500)
-      .optional()
-      .describe('Detection rule name; defaults to the title.'),
-    type: z
-      .string()
-      .trim()
-      .min(1)
-      .max(200)
-      .optional()
-      .describe('Alert type, e.g. "ransomware", "c2", "account_compromise".'),
+    source: trimmedText(200).describe('The sending system, e.g. "siem-eu-1".'),
+    id: trimmedText(512).describe("The source's own alert ID; with `source` it makes redelivery idempotent."),
+    title: trimmedText(1000),
+    rule: trimmedText(500).optional().describe('Detection rule name; defaults to the title.'),
+    type: trimmedText(200).optional().describe('Alert type, e.g. "ransomware", "c2", "account_compromise".'),
     severity: alertSeveritySchema,
     detectedAt: z.iso
       .datetime({ offset: true })

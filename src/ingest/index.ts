@@ -3,17 +3,24 @@ import { ALERT_FORMATS, type AlertFormat, type NormalizedAlert } from '../domain
 import { normalizedAlertSchema } from '../domain/alert-schema';
 import { normalizedLine, normalizedText } from '../domain/untrusted-text';
 import { alertmanagerWebhookSchema, looksLikeAlertmanager, normalizeAlertmanager } from './alertmanager';
-import { elasticAlertFieldsSchema, elasticFieldView, looksLikeElastic, normalizeElastic } from './elastic';
+import {
+  elasticAlertDocumentSchema,
+  elasticAlertFieldsSchema,
+  elasticFieldView,
+  looksLikeElastic,
+  normalizeElastic,
+} from './elastic';
 import { genericAlertSchema, normalizeGeneric } from './generic';
 import { looksLikeOcsf, normalizeOcsf, ocsfDetectionFindingSchema } from './ocsf';
 
 export { ALERT_FORMATS, type AlertFormat };
 export { RESOLVED_ID_SUFFIX } from './common';
+export { elasticDocumentJsonSchema } from './elastic';
 
-/** The schema each format's body is validated with (Elastic's applies to the document's field view). */
+/** The schema of each format's body (Elastic's reads the document's field view, whatever its layout). */
 export const ALERT_FORMAT_SCHEMAS = {
   ocsf: ocsfDetectionFindingSchema,
-  elastic: elasticAlertFieldsSchema,
+  elastic: elasticAlertDocumentSchema,
   alertmanager: alertmanagerWebhookSchema,
   generic: genericAlertSchema,
 } as const satisfies Record<AlertFormat, z.ZodType>;
@@ -33,19 +40,26 @@ function looksLikeGeneric(body: Record<string, unknown>): boolean {
   return 'source' in body && 'id' in body && 'title' in body;
 }
 
-/**
- * Which format a body is in, from its shape: Alertmanager (`version` + `alerts[]`), then OCSF (`class_uid` +
- * `finding_info`), then Elastic (`kibana.alert.*` or `event.kind: "signal"`), then generic (`source` + `id` +
- * `title`). Undefined when none fits. Detection is deliberately loose; the format's schema then says precisely
- * what is wrong, field by field.
- */
-export function detectAlertFormat(body: unknown): AlertFormat | undefined {
-  if (!isPlainObject(body)) return undefined;
+function looseFormat(body: Record<string, unknown>): AlertFormat | undefined {
   if (looksLikeAlertmanager(body)) return 'alertmanager';
   if (looksLikeOcsf(body)) return 'ocsf';
   if (looksLikeElastic(body)) return 'elastic';
   if (looksLikeGeneric(body)) return 'generic';
   return undefined;
+}
+
+/**
+ * Which format a body is in. A body valid in some format is in that format (first the one its shape suggests,
+ * then in the order of ALERT_FORMATS), so every body valid by one of the documented schemas is accepted. Else
+ * the format its shape suggests: Alertmanager (`version` + `alerts[]`), then OCSF (`class_uid` +
+ * `finding_info`), then Elastic (`kibana.alert.*` or `event.kind: "signal"`), then generic (`source` + `id` +
+ * `title`), whose schema then says precisely what is wrong, field by field. Undefined when none fits.
+ */
+export function detectAlertFormat(body: unknown): AlertFormat | undefined {
+  if (!isPlainObject(body)) return undefined;
+  const loose = looseFormat(body);
+  if (loose && ALERT_FORMAT_SCHEMAS[loose].safeParse(body).success) return loose;
+  return ALERT_FORMATS.find((f) => f !== loose && ALERT_FORMAT_SCHEMAS[f].safeParse(body).success) ?? loose;
 }
 
 export type NormalizeOutcome =

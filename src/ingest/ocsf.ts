@@ -9,6 +9,7 @@ import {
   epochMsToIso,
   earlier,
   ipString,
+  trimmedText,
   typeFromAttack,
 } from './common';
 
@@ -18,9 +19,9 @@ import {
  *
  * Permissive: every object accepts the many fields OCSF and vendor extensions add. Strict about what Quell
  * uses: `class_uid` must be 2004, `activity_id` and `type_uid` must agree, `finding_info.uid`, `severity_id`,
- * `time` and `metadata.product` are required, and the entity fields read below must be well-formed.
+ * `time` and `metadata.product` are required, and the entity fields read below must be well-formed. Every rule
+ * is also in the JSON Schema (refinements carry theirs in `meta`), so the OpenAPI document accepts exactly this.
  */
-const text = z.string().trim().min(1);
 const endpoint = z.looseObject({
   ip: ipString.optional(),
   hostname: entityString.optional(),
@@ -61,8 +62,10 @@ const resource = z.looseObject({
 
 /** OCSF Detection Finding activities. */
 const ACTIVITY = { 0: 'Unknown', 1: 'Create', 2: 'Update', 3: 'Close', 99: 'Other' } as const;
-const SEVERITY_IDS = [0, 1, 2, 3, 4, 5, 6, 99];
+const ACTIVITY_IDS = [0, 1, 2, 3, 99] as const;
+const SEVERITY_IDS = [0, 1, 2, 3, 4, 5, 6, 99] as const;
 const CLASS_UID = 2004;
+const typeUidOf = (activityId: number) => CLASS_UID * 100 + activityId;
 
 export const ocsfDetectionFindingSchema = z
   .looseObject({
@@ -70,35 +73,36 @@ export const ocsfDetectionFindingSchema = z
       error: 'expected 2004 (OCSF Detection Finding); other OCSF classes are not accepted',
     }),
     category_uid: z.literal(2, { error: 'expected 2 (Findings)' }).optional(),
-    activity_id: z
+    activity_id: z.literal(ACTIVITY_IDS, {
+      error: 'expected 0 (Unknown), 1 (Create), 2 (Update), 3 (Close) or 99 (Other)',
+    }),
+    type_uid: z
       .number()
       .int()
-      .refine((v) => v in ACTIVITY, 'expected 0 (Unknown), 1 (Create), 2 (Update), 3 (Close) or 99 (Other)'),
-    type_uid: z.number().int().optional(),
-    severity_id: z
-      .number()
-      .int()
-      .refine((v) => SEVERITY_IDS.includes(v), 'expected 0-6 or 99 (OCSF severity_id)'),
+      .optional()
+      .describe('class_uid * 100 + activity_id: 200400, 200401, 200402, 200403 or 200499.'),
+    severity_id: z.literal(SEVERITY_IDS, { error: 'expected 0-6 or 99 (OCSF severity_id)' }),
     time: epochMs,
     message: z.string().max(10_000).optional(),
     status_id: z.number().int().optional(),
     metadata: z.looseObject({
       product: z
         .looseObject({
-          name: text.max(200).optional(),
-          vendor_name: text.max(200).optional(),
+          name: trimmedText(200).optional(),
+          vendor_name: trimmedText(200).optional(),
         })
         .refine((p) => p.name !== undefined || p.vendor_name !== undefined, {
           message: 'metadata.product needs name or vendor_name (it names the alert source)',
-        }),
+        })
+        .meta({ anyOf: [{ required: ['name'] }, { required: ['vendor_name'] }] }),
       uid: z.string().optional(),
     }),
     finding_info: z.looseObject({
-      uid: text.max(400),
-      title: text.max(5_000).optional(),
+      uid: trimmedText(400),
+      title: trimmedText(5_000).optional(),
       desc: z.string().max(50_000).optional(),
-      types: z.array(text.max(200)).max(50).optional(),
-      analytic: z.looseObject({ name: text.max(1_000).optional(), uid: z.string().optional() }).optional(),
+      types: z.array(trimmedText(200)).max(50).optional(),
+      analytic: z.looseObject({ name: trimmedText(1_000).optional(), uid: z.string().optional() }).optional(),
       attacks: z.array(attack).max(100).optional(),
       first_seen_time: epochMs.optional(),
     }),
@@ -107,13 +111,19 @@ export const ocsfDetectionFindingSchema = z
     ...observables,
   })
   .superRefine((f, ctx) => {
-    if (f.type_uid !== undefined && f.type_uid !== CLASS_UID * 100 + f.activity_id) {
+    if (f.type_uid !== undefined && f.type_uid !== typeUidOf(f.activity_id)) {
       ctx.addIssue({
         code: 'custom',
         path: ['type_uid'],
-        message: `expected ${CLASS_UID * 100 + f.activity_id} (class_uid * 100 + activity_id)`,
+        message: `expected ${typeUidOf(f.activity_id)} (class_uid * 100 + activity_id)`,
       });
     }
+  })
+  // The same rule for the OpenAPI document: one pair per activity.
+  .meta({
+    oneOf: ACTIVITY_IDS.map((a) => ({
+      properties: { activity_id: { const: a }, type_uid: { const: typeUidOf(a) } },
+    })),
   });
 export type OcsfDetectionFinding = z.infer<typeof ocsfDetectionFindingSchema>;
 
@@ -203,7 +213,7 @@ export function normalizeOcsf(f: OcsfDetectionFinding, receivedAt: string): Norm
     entities: e.result(),
     ...(description?.trim() ? { description: clip(description, 10_000) } : {}),
     labels: {
-      'ocsf.activity': ACTIVITY[f.activity_id as keyof typeof ACTIVITY],
+      'ocsf.activity': ACTIVITY[f.activity_id],
       ...(f.metadata.product.vendor_name ? { 'ocsf.vendor': clip(f.metadata.product.vendor_name, 200) } : {}),
     },
     ...(firstSeen ? { firstSeenAt: earlier(firstSeen, detectedAt) ?? firstSeen } : {}),

@@ -226,6 +226,17 @@ describe('Elastic Security alerts', () => {
     expect(one(toDotted(sample('elastic')), 'elastic')).toEqual(one(sample('elastic'), 'elastic'));
   });
 
+  it('reads the first of several values of a single-valued field, checking every one', () => {
+    const body = { ...sample('elastic'), 'kibana.alert.rule.name': 'identity.second_name' };
+    expect(one(body, 'elastic').ruleName).toBe('identity.okta.impossible_travel');
+    expect(
+      fail({ ...toDotted(sample('elastic')), '@timestamp': ['2026-11-28T10:03:41Z', 'later?'] }, 'elastic'),
+    ).toEqual(['@timestamp.1']);
+    expect(
+      fail({ ...toDotted(sample('elastic')), 'kibana.alert.severity': ['high', 'apocalyptic'] }, 'elastic'),
+    ).toEqual(['kibana.alert.severity.1']);
+  });
+
   it('reads a mix of nested objects and dotted keys', () => {
     const body = {
       'kibana.alert': { uuid: 'u-1', 'rule.name': 'r' },

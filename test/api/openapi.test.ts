@@ -2,7 +2,7 @@ import request from 'supertest';
 import { z } from 'zod';
 import { INCIDENT_ID } from './support/fake-incidents';
 import { bearer, testApp } from './support/harness';
-import { sample, sampleText } from './support/samples';
+import { sample, sampleText, toDotted } from './support/samples';
 
 /**
  * The document is generated from the route table that also registers the routes, and from the zod schemas the
@@ -68,8 +68,18 @@ describe('GET /api/v1/openapi.json', () => {
       expect.objectContaining({ type: 'http', scheme: 'bearer' }),
     );
     expect(doc.components.securitySchemes.quellSignature).toEqual(
-      expect.objectContaining({ type: 'apiKey', in: 'header' }),
+      expect.objectContaining({ type: 'apiKey', in: 'header', name: 'X-Quell-Signature' }),
     );
+    expect(doc.components.securitySchemes.quellSource).toEqual(
+      expect.objectContaining({ type: 'apiKey', in: 'header', name: 'X-Quell-Source' }),
+    );
+  });
+
+  it('declares the signature headers only as security, never as ordinary parameters', () => {
+    const headerParams = Object.values(doc.paths).flatMap((ops) =>
+      Object.values(ops).flatMap((op) => (op.parameters ?? []).filter((p) => p.in === 'header')),
+    );
+    expect(headerParams).toEqual([]);
   });
 
   it('lists exactly the routes the app registers (walking the express router stack)', () => {
@@ -131,7 +141,7 @@ describe('GET /api/v1/openapi.json', () => {
       }
     }
     const alerts = doc.paths['/api/v1/alerts']!.post!;
-    expect(alerts.security).toEqual([{ bearer: [] }, { quellSignature: [] }]);
+    expect(alerts.security).toEqual([{ bearer: [] }, { quellSource: [], quellSignature: [] }]);
     expect(Object.keys(alerts.responses)).toEqual(
       expect.arrayContaining(['202', '400', '401', '403', '413', '415', '422', '429', '503']),
     );
@@ -148,6 +158,54 @@ describe('GET /api/v1/openapi.json', () => {
       'severity',
       'status',
     ]);
+  });
+
+  describe('the documented alert body accepts exactly what the API accepts', () => {
+    const { app: ingestApp } = testApp();
+    let ingest: z.ZodType;
+    beforeAll(() => {
+      ingest = validator(
+        doc.paths['/api/v1/alerts']!.post!.requestBody!.content['application/json']!.schema.$ref,
+      );
+    });
+    const apiStatus = async (body: unknown) =>
+      (
+        await request(ingestApp)
+          .post('/api/v1/alerts')
+          .set('Authorization', bearer('ingest'))
+          .send(body as object)
+      ).status;
+    const ocsf = (over: Record<string, unknown>) => ({ ...sample('ocsf'), ...over });
+    // Nested Kibana fields beside dotted ECS ones, as in the alerts index.
+    const mixedElastic = () => ({
+      ...sample('elastic'),
+      user: undefined,
+      source: undefined,
+      'user.name': 'm.chen',
+      'source.ip': '198.51.100.23',
+    });
+
+    it.each([
+      ['OCSF, activity 1 with type_uid 200401', () => ocsf({ activity_id: 1, type_uid: 200401 })],
+      ['OCSF, activity 99 with type_uid 200499', () => ocsf({ activity_id: 99, type_uid: 200499 })],
+      ['OCSF without type_uid', () => ocsf({ type_uid: undefined })],
+      ['OCSF named by vendor only', () => ocsf({ metadata: { product: { vendor_name: 'Acme' } } })],
+      ['Elastic, nested', () => sample('elastic')],
+      ['Elastic, dotted', () => toDotted(sample('elastic'))],
+      ['Elastic, mixed', mixedElastic],
+      ['generic', () => sample('generic')],
+      ['Alertmanager', () => sample('alertmanager')],
+    ])('accepts %s, as the API does', async (_what, body) => {
+      expectValid(ingest, JSON.parse(JSON.stringify(body())));
+      expect(await apiStatus(body())).toBe(202);
+    });
+  });
+
+  it('declares 422 for an alert in no known format', () => {
+    const alerts = doc.paths['/api/v1/alerts']!.post!;
+    expect(alerts.responses['422']?.content?.['application/problem+json']?.schema.$ref).toBe(
+      '#/components/schemas/Problem',
+    );
   });
 
   it('the documented request schemas accept the sample alerts and reject an invalid one', () => {

@@ -5,6 +5,7 @@ import { REFUSALS } from '../../src/domain/contracts';
 import {
   IncidentNotFoundError,
   IncidentRefusedError,
+  InvalidCursorError,
   TemporalUnavailableError,
 } from '../../src/incidents/errors';
 import { INCIDENT_ID, sampleState } from './support/fake-incidents';
@@ -301,16 +302,17 @@ describe('responder routes', () => {
   });
 
   it('lists incidents with validated filters (limit default 20, max 100)', async () => {
-    incidents.listResult = { items: [], nextCursor: 'c2' };
+    const cursor = 'AcursorFromPage1_-';
+    incidents.listResult = { items: [], nextCursor: cursor };
     const res = await as('responder').get('/api/v1/incidents').expect(200);
-    expect(res.body).toEqual({ items: [], nextCursor: 'c2' });
+    expect(res.body).toEqual({ items: [], nextCursor: cursor });
     await as('responder')
       .get('/api/v1/incidents')
-      .query({ status: 'open', severity: 'high', phase: 'containment', limit: '100', cursor: 'c2' })
+      .query({ status: 'open', severity: 'high', phase: 'containment', limit: '100', cursor })
       .expect(200);
     expect(incidents.callsOf('list')).toEqual([
       [{ limit: 20 }],
-      [{ status: 'open', severity: 'high', phase: 'containment', limit: 100, cursor: 'c2' }],
+      [{ status: 'open', severity: 'high', phase: 'containment', limit: 100, cursor }],
     ]);
     incidents.reset();
     for (const [query, path] of [
@@ -322,12 +324,32 @@ describe('responder routes', () => {
       ['phase=done', 'query.phase'],
       ['status=open&status=closed', 'query.status'],
       ['sort=asc', 'query.sort'],
+      ['cursor=0000', 'query.cursor'],
+      ['cursor=not%20base64url!!', 'query.cursor'],
     ]) {
       const bad = await as('responder').get(`/api/v1/incidents?${query}`);
       expectProblem(bad, 400);
       expect(paths(bad)).toEqual([path]);
     }
     expect(incidents.calls).toEqual([]);
+  });
+
+  it.each(['0', '101', '100000', '1.5', 'ten', ''])(
+    'limit=%s is a 400 that states the rule: an integer from 1 to 100',
+    async (limit) => {
+      const bad = await as('responder').get(`/api/v1/incidents?limit=${limit}`);
+      expectProblem(bad, 400);
+      expect(bad.body.errors).toEqual([
+        { path: 'query.limit', message: 'expected an integer from 1 to 100' },
+      ]);
+    },
+  );
+
+  it('a well-formed cursor the incidents refuse is a 400 naming the cursor', async () => {
+    incidents.fail('list', () => new InvalidCursorError('not a cursor of this listing'));
+    const bad = await as('responder').get('/api/v1/incidents?cursor=AAAAAAAAAAAAAAAA');
+    expectProblem(bad, 400);
+    expect(bad.body.errors).toEqual([{ path: 'query.cursor', message: 'not a cursor of this listing' }]);
   });
 });
 

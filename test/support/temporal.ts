@@ -37,11 +37,11 @@ export interface TestWorker {
 
 /** Runs a real worker on its own task queue against the run's dev server, with the prebuilt bundle. */
 export async function startTestWorker(
-  opts: { taskQueue?: string; activityDeps?: ActivityDeps } = {},
+  opts: { taskQueue?: string; activityDeps?: ActivityDeps; endpoint?: TemporalEndpoint } = {},
 ): Promise<TestWorker> {
   installQuietRuntime();
   const taskQueue = opts.taskQueue ?? uniqueTaskQueue();
-  const endpoint = testEndpoint();
+  const endpoint = opts.endpoint ?? testEndpoint();
   const connection = await connectWorker(endpoint);
   const worker = await createIncidentWorker({
     connection,
@@ -65,6 +65,6 @@ export async function startTestWorker(
   };
 }
 
-export async function testClient(): Promise<Client> {
-  return connectClient(testEndpoint());
+export async function testClient(endpoint: TemporalEndpoint = testEndpoint()): Promise<Client> {
+  return connectClient(endpoint);
 }

@@ -1,0 +1,69 @@
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { InvalidCursorError } from '../../src/incidents/errors';
+import { IncidentService } from '../../src/incidents/service';
+import { normalizeGeneric } from '../../src/ingest/generic';
+import { loadPlaybooks } from '../../src/playbooks/loader';
+import { genericAlert } from '../support/alerts';
+import { testLogger } from '../support/logger';
+import { MemoryEstate } from '../support/memory-estate';
+import { startTestWorker, testClient, type TestWorker } from '../support/temporal';
+
+describe('IncidentService.list cursors (real worker, real Temporal dev server)', () => {
+  let worker: TestWorker;
+  let client: Client;
+  let incidents: IncidentService;
+
+  beforeAll(async () => {
+    worker = await startTestWorker({ activityDeps: { connectors: new MemoryEstate().connectors() } });
+    client = await testClient();
+    incidents = new IncidentService(
+      client,
+      worker.taskQueue,
+      await loadPlaybooks(path.resolve(__dirname, '../../playbooks')),
+      testLogger(),
+    );
+    for (let i = 0; i < 2; i++) {
+      const alert = normalizeGeneric(genericAlert({ severity: 'low' }), new Date().toISOString());
+      await incidents.ingestAlert(alert, 'test');
+    }
+    // Visibility is eventually consistent: wait until a first page of one has a next page.
+    const deadline = Date.now() + 15_000;
+    while (!(await incidents.list({ limit: 1 })).nextCursor && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await client?.connection.close();
+  });
+
+  it('pages with the cursor it issued', async () => {
+    const first = await incidents.list({ limit: 1 });
+    expect(first.items).toHaveLength(1);
+    expect(first.nextCursor).toEqual(expect.any(String));
+    const second = await incidents.list({ limit: 1, cursor: first.nextCursor! });
+    expect(second.items).toHaveLength(1);
+    expect(second.items[0]!.incidentId).not.toBe(first.items[0]!.incidentId);
+  });
+
+  it.each([
+    ['decodable garbage', '0000'],
+    ['zero bytes', 'AAAAAAAAAAAAAAAAAAAA'],
+    ['a base64url JSON object', Buffer.from('{"a":1}').toString('base64url')],
+    ['not base64url at all', 'not a cursor!'],
+  ])('refuses %s with InvalidCursorError', async (_what, cursor) => {
+    await expect(incidents.list({ limit: 5, cursor })).rejects.toBeInstanceOf(InvalidCursorError);
+  });
+
+  it('refuses a real cursor under other filters, and a truncated one', async () => {
+    const { nextCursor } = await incidents.list({ limit: 1 });
+    await expect(incidents.list({ limit: 1, status: 'closed', cursor: nextCursor! })).rejects.toBeInstanceOf(
+      InvalidCursorError,
+    );
+    await expect(incidents.list({ limit: 1, cursor: nextCursor!.slice(0, -2) })).rejects.toBeInstanceOf(
+      InvalidCursorError,
+    );
+  });
+});
