@@ -32,8 +32,9 @@ export const alertEntitiesSchema = z.object({
 
 /** Checks a normalised alert at the edge (what normalizers produce) before it reaches a workflow. */
 export const normalizedAlertSchema = z.object({
-  source: printable(z.string().min(1).max(200)),
-  sourceAlertId: printable(z.string().min(1).max(512)),
+  // Ingest escapes control characters in identifiers (each at most 6 characters as \uXXXX).
+  source: printable(z.string().min(1).max(6 * 200)),
+  sourceAlertId: printable(z.string().min(1).max(6 * 512)),
   format: z.enum(ALERT_FORMATS),
   title: z.string().min(1).max(1000),
   ruleName: z.string().min(1).max(500),

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { ALERT_FORMATS, type AlertFormat, type NormalizedAlert } from '../domain/alert';
 import { normalizedAlertSchema } from '../domain/alert-schema';
-import { normalizedLine, normalizedText } from '../domain/untrusted-text';
+import { normalizedLine, normalizedText, oneLine } from '../domain/untrusted-text';
 import { alertmanagerWebhookSchema, looksLikeAlertmanager, normalizeAlertmanager } from './alertmanager';
 import {
   elasticAlertDocumentSchema,
@@ -101,12 +101,17 @@ function parseAndNormalize(
 }
 
 /**
- * Titles, rule names and types on one printable line, descriptions without control characters: a title's
- * CR/LF can then not add lines to a report or a message even before the renderers escape it.
+ * Titles, rule names and types on one printable line, descriptions without control characters, identifiers
+ * with their control characters escaped: a title's CR/LF can then not add lines to a report or a message even
+ * before the renderers escape it.
  */
 function withPrintableText(alert: NormalizedAlert): NormalizedAlert {
   return {
     ...alert,
+    // Identifiers keep every character, control characters shown as escapes: deterministic, so a redelivery
+    // still deduplicates, and printable wherever the alert ID is shown.
+    source: oneLine(alert.source),
+    sourceAlertId: oneLine(alert.sourceAlertId),
     title: normalizedLine(alert.title) || alert.sourceAlertId,
     ruleName: normalizedLine(alert.ruleName) || alert.sourceAlertId,
     ...(alert.type !== undefined ? { type: normalizedLine(alert.type) } : {}),

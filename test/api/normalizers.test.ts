@@ -422,3 +422,44 @@ describe('MITRE type derivation', () => {
     expect(typeFromAttack([], ['Discovery'])).toBeUndefined();
   });
 });
+
+describe('control characters in what alerts carry', () => {
+  const generic = (fields: Record<string, unknown>) => ({
+    source: 'siem',
+    id: 'det-1',
+    title: 't',
+    severity: 'high',
+    ...fields,
+  });
+
+  it('entity names with control characters are refused, naming the field', () => {
+    expect(fail(generic({ hosts: ['ws\u001b[31m'] }), 'generic')).toEqual(['hosts.0']);
+    expect(fail(generic({ accounts: ['a\u202eb'] }), 'generic')).toEqual(['accounts.0']);
+    // Whitespace around a name is trimmed, as before.
+    expect(one(generic({ hosts: [' ws-1\n'] }), 'generic').entities.hosts).toEqual(['ws-1']);
+  });
+
+  it('identifiers keep every character, control characters escaped, so redeliveries still deduplicate', () => {
+    const a = one(generic({ source: 'siem\u0007', id: 'det\u0000-1' }), 'generic');
+    expect(a).toMatchObject({ source: 'siem\\u0007', sourceAlertId: 'det\\u0000-1' });
+    expect(one(generic({ source: 'siem\u0007', id: 'det\u0000-1' }), 'generic').sourceAlertId).toBe(
+      a.sourceAlertId,
+    );
+  });
+
+  it('titles and rules are kept on one printable line; descriptions keep their lines', () => {
+    const a = one(
+      generic({
+        title: 'Ransomware\r\n## Approvals',
+        rule: 'r\u0000',
+        description: 'line 1\r\nline 2\u001b',
+      }),
+      'generic',
+    );
+    expect(a).toMatchObject({
+      title: 'Ransomware ## Approvals',
+      ruleName: 'r\ufffd',
+      description: 'line 1\nline 2\ufffd',
+    });
+  });
+});
