@@ -8,7 +8,6 @@ import express, {
 } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Client } from '@temporalio/client';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { REFUSALS, isRefusalType } from '../domain/contracts';
 import type { Actor, Role } from '../domain/incident';
 import {
@@ -127,13 +126,6 @@ export function mapDomainError(err: unknown): ApiProblem | undefined {
       'Encryption key missing',
       "This incident's payloads are encrypted with a key this server does not hold; configure the key.",
     );
-  }
-  if (err instanceof WorkflowUpdateFailedError) {
-    const cause = err.cause as { type?: unknown; message?: string } | undefined;
-    if (isRefusalType(cause?.type)) {
-      return refusalProblem(cause.type, cause.message ?? err.message, REFUSALS[cause.type]);
-    }
-    return new ApiProblem(409, 'update-refused', 'Refused by the incident', cause?.message ?? err.message);
   }
   return undefined;
 }

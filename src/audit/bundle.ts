@@ -48,6 +48,7 @@ import {
 import { encryptionKeyIdsIn } from './payloads';
 import type { IncidentReport } from './report';
 import { buildTimeline, type TimelineEntry } from './timeline';
+import { UserFixableError } from '../errors';
 
 export const BUNDLE_FORMAT = 'quell.audit-bundle/v1';
 export const SIGNING_KEY_ENV = 'QUELL_AUDIT_SIGNING_KEY';
@@ -156,7 +157,7 @@ export function entryHash(
 
 // ---- Signing keys -----------------------------------------------------------------------------------------------
 
-export class SigningKeyError extends Error {
+export class SigningKeyError extends UserFixableError {
   override readonly name = 'SigningKeyError';
 }
 

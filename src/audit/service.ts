@@ -9,7 +9,7 @@ import type { EvidenceRecord } from '../connectors/types';
 import { incidentStateQuery } from '../domain/contracts';
 import type { IncidentState } from '../domain/incident';
 import { IncidentNotFoundError, IncidentRefusedError, TemporalUnavailableError } from '../incidents/errors';
-import { isTemporalUnavailable } from '../incidents/service';
+import { isTemporalUnavailable } from '../temporal/errors';
 import { assembleBundle, type AuditBundle, type AuditSigner, type EvidenceManifestItem } from './bundle';
 import {
   AmbiguousIncidentIdError,

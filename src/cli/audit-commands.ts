@@ -14,13 +14,13 @@ import type { DataConverter } from '@temporalio/common';
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import { type Command, Option } from 'commander';
 import { ConfigError, loadConfig } from '../config';
+import { UserFixableError } from '../errors';
 import {
   formatVerifyResult,
   PUBLIC_KEY_ENV,
   readBundle,
   readPublicKey,
   SIGNING_KEY_ENV,
-  SigningKeyError,
   signerFromEnv,
   verifyBundle,
   writeBundle,
@@ -49,15 +49,8 @@ import { buildAuditBundle, loadIncidentAudit, reportOf, timelineDocument } from 
 import { renderReportMarkdown } from '../audit/report';
 import { formatTimelineLine } from '../audit/timeline';
 import { IncidentNotFoundError, TemporalUnavailableError } from '../incidents/errors';
-import { isTemporalUnavailable } from '../incidents/service';
-import {
-  codecFromEnv,
-  EncryptionConfigError,
-  encryptionDataConverter,
-  ENCRYPTION_KEY_ENV,
-  MissingEncryptionKeyError,
-  PayloadDecryptionError,
-} from '../temporal/codec';
+import { isTemporalUnavailable } from '../temporal/errors';
+import { codecFromEnv, encryptionDataConverter, ENCRYPTION_KEY_ENV } from '../temporal/codec';
 import { connectClient, TemporalUnreachableError } from '../temporal/connection';
 
 export interface AuditCommandDeps {
@@ -135,10 +128,7 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps =
         await fn(...args);
       } catch (e) {
         const known =
-          e instanceof MissingEncryptionKeyError ||
-          e instanceof EncryptionConfigError ||
-          e instanceof PayloadDecryptionError ||
-          e instanceof SigningKeyError ||
+          e instanceof UserFixableError ||
           e instanceof IncidentNotFoundError ||
           e instanceof AmbiguousIncidentIdError ||
           e instanceof TemporalUnavailableError ||

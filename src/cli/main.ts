@@ -1,16 +1,13 @@
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { demoTokenBanner, firstAlertHint } from '../api/auth';
-import { SigningKeyError } from '../audit/bundle';
-import { PlaybookError } from '../playbooks/loader';
-import { EncryptionConfigError } from '../temporal/codec';
+import { UserFixableError } from '../errors';
 import { registerAuditCommands } from './audit-commands';
 import { ConfigError, loadConfig, projectRoot } from '../config';
 import { createLogger } from '../logging';
 import { startQuell } from '../runtime';
 import { locateTemporalCli, TemporalCliUnavailableError } from '../temporal/cli-binary';
 import { TemporalUnreachableError } from '../temporal/connection';
-import { DevServerStartError } from '../temporal/dev-server';
 
 const report = (message: string) => process.stderr.write(`quell: ${message}\n`);
 
@@ -34,14 +31,7 @@ function fail(err: unknown): never {
     process.stderr.write(`quell: ${err.message}\n`);
     process.exit(1);
   }
-  if (
-    err instanceof ConfigError ||
-    err instanceof TemporalCliUnavailableError ||
-    err instanceof DevServerStartError ||
-    err instanceof EncryptionConfigError ||
-    err instanceof SigningKeyError ||
-    err instanceof PlaybookError
-  ) {
+  if (err instanceof UserFixableError) {
     process.stderr.write(`quell: ${err.message}\n`);
     process.exit(2);
   }

@@ -1,8 +1,9 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { UserFixableError } from '../errors';
 
 /** Thrown when the environment does not describe a valid Quell configuration. */
-export class ConfigError extends Error {
+export class ConfigError extends UserFixableError {
   override readonly name = 'ConfigError';
 }
 

@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
-import { status as GrpcStatus } from '@grpc/grpc-js';
 import {
   WithStartWorkflowOperation,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
-  isGrpcServiceError,
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
@@ -39,6 +37,14 @@ import type { PlaybookRegistry } from '../playbooks/loader';
 import { correlationKeyFor } from '../playbooks/policy';
 import { decodeMapFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
+import {
+  isInvalidArgument,
+  isNotFound,
+  isResourceExhausted,
+  isRunAlreadyCompleted,
+  isTemporalUnavailable,
+  isUpdateAbortedByContinueAsNew,
+} from '../temporal/errors';
 import { describeRun, listRuns, rawSearchAttribute } from '../temporal/visibility';
 import { workerLiveness } from '../temporal/worker-liveness';
 import { IncidentIdDeriver } from './correlation';
@@ -53,28 +59,8 @@ import type { IncidentListFilter, IncidentListItem, IncidentOperations, IngestRe
 
 export type { IngestResult } from './types';
 
-const UNAVAILABLE_CODES = new Set<number>([GrpcStatus.UNAVAILABLE, GrpcStatus.DEADLINE_EXCEEDED]);
 const { WORKFLOW_EXECUTION_STATUS_COMPLETED: COMPLETED, WORKFLOW_EXECUTION_STATUS_RUNNING: RUNNING } =
   temporal.api.enums.v1.WorkflowExecutionStatus;
-
-function causes(err: unknown): unknown[] {
-  const chain: unknown[] = [];
-  for (let e: unknown = err; e && chain.length < 10; e = (e as { cause?: unknown }).cause) chain.push(e);
-  return chain;
-}
-
-export function isTemporalUnavailable(err: unknown): boolean {
-  return causes(err).some(
-    (e) =>
-      (isGrpcServiceError(e) && UNAVAILABLE_CODES.has(e.code)) ||
-      (e instanceof Error &&
-        /Connection refused|ECONNREFUSED|failed to connect|No connection established/i.test(e.message)),
-  );
-}
-
-function isResourceExhausted(err: unknown): boolean {
-  return causes(err).some((e) => isGrpcServiceError(e) && e.code === GrpcStatus.RESOURCE_EXHAUSTED);
-}
 
 function refusalOf(err: unknown): IncidentRefusedError | undefined {
   if (!(err instanceof WorkflowUpdateFailedError)) return undefined;
@@ -196,11 +182,7 @@ export class IncidentService implements IncidentOperations {
         return { ...receipt, workflowId, playbookId: playbook.id };
       } catch (err) {
         if (err instanceof NoWorkerError) throw err;
-        // The server aborts updates in flight when the incident continues as new (reported as UNAVAILABLE):
-        // the incident is fine and the next run takes the alert, so this is a retry, not an outage.
-        const abortedByContinueAsNew = causes(err).some(
-          (e) => e instanceof Error && /update was aborted/i.test(e.message),
-        );
+        const abortedByContinueAsNew = isUpdateAbortedByContinueAsNew(err);
         if (isTemporalUnavailable(err) && !abortedByContinueAsNew) {
           throw new TemporalUnavailableError(`Temporal is unreachable: ${(err as Error).message}`);
         }
@@ -212,10 +194,7 @@ export class IncidentService implements IncidentOperations {
           isResourceExhausted(err) ||
           refusal?.type === 'IncidentClosing' ||
           (err instanceof WorkflowUpdateFailedError && !refusal) ||
-          causes(err).some(
-            (e) =>
-              e instanceof Error && /continued as new|workflow execution already completed/i.test(e.message),
-          );
+          isRunAlreadyCompleted(err);
         if (!retryable || Date.now() > deadline) {
           if (refusal?.type === 'IncidentClosing') {
             // The incident for this key is still undoing containment; the sender retries later (503).
@@ -295,8 +274,7 @@ export class IncidentService implements IncidentOperations {
       if (err instanceof WorkflowNotFoundError) return undefined;
       const refusal = refusalOf(err);
       if (refusal?.type === 'IncidentClosing' || refusal?.type === 'IncidentClosed') return undefined;
-      if (causes(err).some((e) => e instanceof Error && /already completed/i.test(e.message)))
-        return undefined;
+      if (isRunAlreadyCompleted(err)) return undefined;
       if (isTemporalUnavailable(err))
         throw new TemporalUnavailableError(`Temporal is unreachable: ${(err as Error).message}`);
       throw err;
@@ -308,8 +286,7 @@ export class IncidentService implements IncidentOperations {
     try {
       return await describeRun(this.client, workflowId, runId);
     } catch (err) {
-      if (isGrpcServiceError(err) && err.code === GrpcStatus.NOT_FOUND)
-        throw new WorkflowNotFoundError(`no workflow ${workflowId}`, workflowId, runId);
+      if (isNotFound(err)) throw new WorkflowNotFoundError(`no workflow ${workflowId}`, workflowId, runId);
       throw err;
     }
   }
@@ -358,6 +335,11 @@ export class IncidentService implements IncidentOperations {
     if (refusal) return refusal;
     if (isTemporalUnavailable(err))
       return new TemporalUnavailableError(`Temporal is unreachable: ${(err as Error).message}`);
+    // An update the workflow failed without a refusal type (it should not happen: every refusal is typed).
+    if (err instanceof WorkflowUpdateFailedError) {
+      const cause = err.cause as { message?: string } | undefined;
+      return new IncidentRefusedError('UpdateRefused', cause?.message ?? err.message, 409);
+    }
     return err instanceof Error ? err : new Error(String(err));
   }
 
@@ -440,10 +422,7 @@ export class IncidentService implements IncidentOperations {
     } catch (err) {
       if (isTemporalUnavailable(err))
         throw new TemporalUnavailableError(`Temporal is unreachable: ${(err as Error).message}`);
-      if (
-        pageToken &&
-        causes(err).some((e) => isGrpcServiceError(e) && e.code === GrpcStatus.INVALID_ARGUMENT)
-      ) {
+      if (pageToken && isInvalidArgument(err)) {
         throw new InvalidCursorError(
           'Temporal refused the page token in this cursor; list again from the start',
         );

@@ -5,9 +5,10 @@ import { parseDocument } from 'yaml';
 import type { NormalizedAlert } from '../domain/alert';
 import { playbookMatches } from './policy';
 import { playbookSchema, type Playbook } from './schema';
+import { UserFixableError } from '../errors';
 
 /** Thrown when a playbook file is invalid; the message names the file and the path inside it. */
-export class PlaybookError extends Error {
+export class PlaybookError extends UserFixableError {
   override readonly name = 'PlaybookError';
 }
 

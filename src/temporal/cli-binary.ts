@@ -2,6 +2,7 @@ import { spawn, execFile } from 'node:child_process';
 import { promises as fs, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { UserFixableError } from '../errors';
 
 const execFileAsync = promisify(execFile);
 
@@ -13,7 +14,7 @@ export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 
 /** Thrown when no usable Temporal CLI could be found or built; the message says what the user can do. */
-export class TemporalCliUnavailableError extends Error {
+export class TemporalCliUnavailableError extends UserFixableError {
   override readonly name = 'TemporalCliUnavailableError';
 }
 

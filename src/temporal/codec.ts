@@ -24,6 +24,7 @@ import {
   type Payload,
   type PayloadCodec,
 } from '@temporalio/common';
+import { UserFixableError } from '../errors';
 
 export const ENCRYPTION_KEY_ENV = 'QUELL_ENCRYPTION_KEY';
 export const ENCODING_ENCRYPTED = 'binary/encrypted';
@@ -33,12 +34,12 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
 /** Thrown when `QUELL_ENCRYPTION_KEY` is malformed; the message names the bad entry (never the key). */
-export class EncryptionConfigError extends Error {
+export class EncryptionConfigError extends UserFixableError {
   override readonly name = 'EncryptionConfigError';
 }
 
 /** Thrown when a payload was encrypted with a key this process does not hold. */
-export class MissingEncryptionKeyError extends Error {
+export class MissingEncryptionKeyError extends UserFixableError {
   override readonly name = 'MissingEncryptionKeyError';
   constructor(
     readonly keyIds: string[],
@@ -57,7 +58,7 @@ export class MissingEncryptionKeyError extends Error {
 }
 
 /** Thrown when an encrypted payload fails authentication (wrong key material for its ID, or tampering). */
-export class PayloadDecryptionError extends Error {
+export class PayloadDecryptionError extends UserFixableError {
   override readonly name = 'PayloadDecryptionError';
 }
 

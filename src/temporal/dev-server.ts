@@ -4,9 +4,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { ProgressReporter } from './cli-binary';
+import { UserFixableError } from '../errors';
 
 /** Thrown when the embedded dev server does not start or does not answer in time. */
-export class DevServerStartError extends Error {
+export class DevServerStartError extends UserFixableError {
   override readonly name = 'DevServerStartError';
 }
 

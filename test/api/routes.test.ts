@@ -1,6 +1,5 @@
 import express from 'express';
 import request from 'supertest';
-import { ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
 import { REFUSALS } from '../../src/domain/contracts';
 import {
   IncidentNotFoundError,
@@ -375,23 +374,6 @@ describe('error mapping', () => {
     expectProblem(await decide(), 422);
     incidents.fail('decideApproval', () => new IncidentRefusedError('NewRefusal', 'nope', 500));
     expectProblem(await decide(), 409);
-  });
-
-  it('a raw WorkflowUpdateFailedError with a refusal type maps the same way', async () => {
-    incidents.fail(
-      'close',
-      () =>
-        new WorkflowUpdateFailedError(
-          'update failed',
-          ApplicationFailure.create({ type: 'WrongPhase', message: 'not yet' }),
-        ),
-    );
-    const res = await request(app)
-      .post(`${P}/close`)
-      .set('Authorization', bearer('admin'))
-      .send({ resolution: 'resolved' });
-    expectProblem(res, 409);
-    expect(res.body.refusal).toBe('WrongPhase');
   });
 
   it('not found -> 404, Temporal down -> 503 with Retry-After', async () => {
