@@ -5,6 +5,22 @@ import { builtinModules } from 'node:module';
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
+/** What code bundled into Temporal's workflow sandbox must not import. */
+const workflowUnsafePaths = [
+  ...nodeBuiltins.map((name) => ({ name, message: 'Workflow-safe code must not use Node builtins.' })),
+  { name: 'zod', message: 'Workflow-safe code must not use zod: validate at the edges (src/ingest, src/api).' },
+];
+const workflowUnsafePatterns = [
+  {
+    group: ['**/connectors/**', '**/api/**', '**/worker/**', '**/cli/**', '**/config', '**/config/**', '**/ingest/**'],
+    message: 'Workflow-safe code must not import I/O modules.',
+  },
+  {
+    group: ['zod/**'],
+    message: 'Workflow-safe code must not use zod: validate at the edges (src/ingest, src/api).',
+  },
+];
+
 export default tseslint.config(
   {
     ignores: [
@@ -40,34 +56,33 @@ export default tseslint.config(
     },
   },
   {
-    // Workflow code is bundled into Temporal's deterministic sandbox: no Node builtins, no I/O, and
-    // activities only as types (the worker runs them; the workflow must never import their implementation).
+    // Workflow code is bundled into Temporal's deterministic sandbox: no Node builtins, no I/O, no zod (it ran
+    // again for every new incident when it was bundled), and activities only as types (the worker runs them;
+    // the workflow must never import their implementation).
     files: ['workflows/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
-          paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code must not use Node builtins.' })),
+          paths: workflowUnsafePaths,
           patterns: [
             {
               group: ['**/activities', '**/activities/**', '!**/activities/types'],
               allowTypeImports: true,
               message: 'Workflows may import activities as types only.',
             },
-            {
-              group: [
-                '**/connectors/**',
-                '**/api/**',
-                '**/worker/**',
-                '**/cli/**',
-                '**/config',
-                '**/config/**',
-              ],
-              message: 'Workflows must not import I/O modules.',
-            },
+            ...workflowUnsafePatterns,
           ],
         },
       ],
+    },
+  },
+  {
+    // Everything the workflow bundle imports besides workflows/ is held to the same rules
+    // (test/unit/workflow-bundle.test.ts checks the bundle holds nothing else).
+    files: ['src/domain/**/*.ts', 'src/playbooks/policy.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: workflowUnsafePaths, patterns: workflowUnsafePatterns }],
     },
   },
   {

@@ -1,6 +1,6 @@
 /**
  * Alerts as workflows see them: plain types and pure helpers, no zod (this module is bundled into the
- * workflow sandbox, where every new incident re-runs its module scope). The schemas live in ./alert-schema.
+ * workflow sandbox, where every new incident re-runs its module scope). The schemas live in src/ingest/alert-schema.ts.
  */
 
 export const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;

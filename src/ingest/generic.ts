@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { NormalizedAlert } from '../domain/alert';
-import { alertSeveritySchema } from '../domain/alert-schema';
+import { alertSeveritySchema } from './alert-schema';
 import { entityString, trimmedText } from './common';
 
 const entities = z.array(entityString).max(500).optional();

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { ALERT_FORMATS, type AlertFormat, type NormalizedAlert } from '../domain/alert';
-import { normalizedAlertSchema } from '../domain/alert-schema';
+import { normalizedAlertSchema } from './alert-schema';
 import { normalizedLine, normalizedText, oneLine } from '../domain/untrusted-text';
 import { alertmanagerWebhookSchema, looksLikeAlertmanager, normalizeAlertmanager } from './alertmanager';
 import {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { ALERT_FORMATS, ALERT_SEVERITIES, SEVERITIES, type NormalizedAlert } from './alert';
-import { firstLayoutControl } from './untrusted-text';
+import { ALERT_FORMATS, ALERT_SEVERITIES, SEVERITIES, type NormalizedAlert } from '../domain/alert';
+import { firstLayoutControl } from '../domain/untrusted-text';
 
 /** Incident severity. */
 export const severitySchema = z.enum(SEVERITIES);
