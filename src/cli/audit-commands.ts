@@ -127,8 +127,10 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps =
       try {
         await fn(...args);
       } catch (e) {
+        // Usage and configuration errors go on to main's handler (exit 2); the rest of what people can fix
+        // (keys, signatures) and what Temporal answered end here with one line and exit 1.
         const known =
-          e instanceof UserFixableError ||
+          (e instanceof UserFixableError && !(e instanceof ConfigError)) ||
           e instanceof IncidentNotFoundError ||
           e instanceof AmbiguousIncidentIdError ||
           e instanceof TemporalUnavailableError ||
