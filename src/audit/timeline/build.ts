@@ -23,8 +23,8 @@
  *   `TimerFired` event that woke it);
  * - opening, continue-as-new and closure: the run's first and last events.
  */
-import type { AlertReceipt, ApprovalDecisionRequest, CarriedIncident } from '../domain/contracts';
-import type { NormalizedAlert } from '../domain/alert';
+import type { AlertReceipt, ApprovalDecisionRequest, CarriedIncident } from '../../domain/contracts';
+import type { NormalizedAlert } from '../../domain/alert';
 import type {
   Approval,
   ChecklistItem,
@@ -32,13 +32,13 @@ import type {
   IncidentAction,
   IncidentNote,
   IncidentState,
-} from '../domain/incident';
-import { ACTION_KIND_OF_ACTIVITY, CHECK_ACTIVITIES } from '../domain/actions';
-import { oneLine } from '../domain/untrusted-text';
-import { eventAttributes, shortEventType, type HistoryEventJson } from './history-json';
-import type { IncidentHistoryExport } from './history';
-import type { JsonPayload } from './history-json';
-import { firstPayloadValue, payloadValue } from './payloads';
+} from '../../domain/incident';
+import { ACTION_KIND_OF_ACTIVITY, CHECK_ACTIVITIES } from '../../domain/actions';
+import { oneLine } from '../../domain/untrusted-text';
+import { eventAttributes, shortEventType, type HistoryEventJson } from '../history-json';
+import type { IncidentHistoryExport } from '../history';
+import type { JsonPayload } from '../history-json';
+import { firstPayloadValue, payloadValue } from '../payloads';
 
 export interface EventRef {
   runId: string;
