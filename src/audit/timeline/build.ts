@@ -34,85 +34,13 @@ import type {
   IncidentState,
 } from '../../domain/incident';
 import { ACTION_KIND_OF_ACTIVITY, CHECK_ACTIVITIES } from '../../domain/actions';
-import { oneLine } from '../../domain/untrusted-text';
 import { eventAttributes, shortEventType, type HistoryEventJson } from '../history-json';
 import type { IncidentHistoryExport } from '../history';
 import type { JsonPayload } from '../history-json';
 import { firstPayloadValue, payloadValue } from '../payloads';
-
-export interface EventRef {
-  runId: string;
-  eventId: number;
-  /** Short form, e.g. `ActivityTaskScheduled`. */
-  eventType: string;
-}
-
-export type TimelineKind =
-  | 'incident_opened'
-  | 'alert_received'
-  | 'alert_deduplicated'
-  | 'phase_changed'
-  | 'severity_changed'
-  | 'status_changed'
-  | 'action_planned'
-  | 'action_executed'
-  | 'action_verified'
-  | 'action_resolution'
-  | 'approval_requested'
-  | 'approval_decision'
-  | 'approval_escalated'
-  | 'approval_expired'
-  | 'approval_cancelled'
-  | 'escalation_notice'
-  | 'notification'
-  | 'evidence_collected'
-  | 'evidence_failed'
-  | 'checklist_item_completed'
-  | 'note_added'
-  | 'close_requested'
-  | 'waiting'
-  | 'continued_as_new'
-  | 'incident_closed'
-  | 'update_failed'
-  | 'update_received'
-  | 'signal_received'
-  | 'workflow_task_failed'
-  | 'workflow_ended';
-
-export interface TimelineEntry {
-  /** Position in the timeline (0-based). */
-  seq: number;
-  /** When it happened (ISO 8601). */
-  at: string;
-  kind: TimelineKind;
-  /** One human-readable line. */
-  summary: string;
-  /** The verified identity that did it (subject), when a person or system identity did. */
-  actor?: string;
-  roles?: string[];
-  /** The run of the primary event, and the IDs of the events in that run this entry was read from. */
-  runId: string;
-  eventIds: number[];
-  /** Every event this entry was read from (may span runs, e.g. a snapshot in a later run). */
-  refs: EventRef[];
-  details: Record<string, unknown>;
-}
-
-export interface TimelineOptions {
-  /** Include one entry per deduplicated alert delivery (default true). */
-  includeDeduplicated?: boolean;
-}
-
-/** Event times carry nanoseconds; workflow code sees milliseconds. */
-const toMs = (t: string | undefined): string | undefined =>
-  t ? new Date(Date.parse(t)).toISOString() : undefined;
-
-interface Pending {
-  sortRun: number;
-  sortEvent: number;
-  order: number;
-  entry: Omit<TimelineEntry, 'seq' | 'runId' | 'eventIds'>;
-}
+import { TimelineCollector } from './collector';
+import { failureSummary, ref, toMs, type FailureJson, type FailureSummary } from './events';
+import type { Anchor, EntryBody, EntryDraft, EventRef, TimelineEntry, TimelineOptions } from './types';
 
 interface WorkflowTask {
   runIndex: number;
@@ -147,44 +75,6 @@ interface ActivityRecord {
   closed?: HistoryEventJson;
 }
 
-const ref = (runId: string, e: HistoryEventJson): EventRef => ({
-  runId,
-  eventId: Number(e.eventId),
-  eventType: shortEventType(e.eventType),
-});
-
-interface FailureJson {
-  message?: string;
-  stackTrace?: string;
-  encodedAttributes?: JsonPayload;
-  applicationFailureInfo?: { type?: string; nonRetryable?: boolean; details?: unknown };
-  timeoutFailureInfo?: { timeoutType?: string };
-  cause?: FailureJson;
-}
-
-function failureSummary(f: FailureJson | undefined): {
-  type?: string;
-  message: string;
-  nonRetryable?: boolean;
-} {
-  if (!f) return { message: 'unknown failure' };
-  let message = f.message ?? '';
-  if (f.encodedAttributes) {
-    try {
-      const attrs = payloadValue(f.encodedAttributes) as { message?: string };
-      if (typeof attrs?.message === 'string') message = attrs.message;
-    } catch {
-      // Still encrypted: the caller decrypts first; keep what is readable.
-    }
-  }
-  const type = f.applicationFailureInfo?.type ?? f.timeoutFailureInfo?.timeoutType;
-  return {
-    ...(type ? { type } : {}),
-    message,
-    ...(f.applicationFailureInfo?.nonRetryable ? { nonRetryable: true } : {}),
-  };
-}
-
 const seconds = (from: string | undefined, to: string | undefined): number | undefined =>
   from && to ? Math.max(0, (Date.parse(to) - Date.parse(from)) / 1000) : undefined;
 
@@ -194,10 +84,8 @@ const seconds = (from: string | undefined, to: string | undefined): number | und
  */
 export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOptions = {}): TimelineEntry[] {
   const includeDedup = opts.includeDeduplicated ?? true;
-  const pending: Pending[] = [];
-  let order = 0;
-  const push = (anchor: { runIndex: number; eventId: number }, entry: Pending['entry']) =>
-    pending.push({ sortRun: anchor.runIndex, sortEvent: anchor.eventId, order: order++, entry });
+  const timeline = new TimelineCollector();
+  const push = (anchor: Anchor, entry: EntryDraft) => timeline.add(anchor, entry);
 
   const tasks: WorkflowTask[] = [];
   const tasksByTime = new Map<string, WorkflowTask[]>();
@@ -205,7 +93,7 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
   const approvalVersions: { approval: Approval; ref: EventRef; runIndex: number }[] = [];
   const noteIdsFromUpdates = new Set<string>();
   const signalEntries: {
-    pending: Pending;
+    entry: EntryDraft;
     req: ApprovalDecisionRequest;
     runIndex: number;
     eventId: number;
@@ -352,11 +240,9 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
           const name = typeof a.signalName === 'string' ? a.signalName : '';
           const req = firstPayloadValue<ApprovalDecisionRequest>(a.input);
           if (name === 'decideApproval' && req) {
-            const p: Pending = {
-              sortRun: runIndex,
-              sortEvent: id,
-              order: order++,
-              entry: {
+            const entry = push(
+              { runIndex, eventId: id },
+              {
                 at: e.eventTime ?? '',
                 kind: 'approval_decision',
                 summary: `${req.actor?.subject ?? '(unknown)'} sent "${req.decision}" on ${req.approvalId} (signal)`,
@@ -371,9 +257,8 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
                   outcome: 'unknown',
                 },
               },
-            };
-            pending.push(p);
-            signalEntries.push({ pending: p, req, runIndex, eventId: id });
+            );
+            signalEntries.push({ entry, req, runIndex, eventId: id });
           } else {
             push(
               { runIndex, eventId: id },
@@ -704,45 +589,19 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
           r.decider === subject &&
           (!processedAt || r.at === processedAt),
       );
-    const details = s.pending.entry.details;
+    const details = s.entry.details;
     if (applied) {
       details.outcome = 'applied';
-      s.pending.entry.summary = `${subject} ${s.req.decision === 'approve' ? 'approved' : 'rejected'} ${s.req.approvalId} (signal)`;
+      s.entry.summary = `${subject} ${s.req.decision === 'approve' ? 'approved' : 'rejected'} ${s.req.approvalId} (signal)`;
     } else if (refused) {
       details.outcome = 'refused';
       details.refusal = { type: refused.type, reason: refused.reason };
-      s.pending.entry.summary = `${subject}'s "${s.req.decision}" on ${s.req.approvalId} (signal) refused: ${refused.type}: ${refused.reason}`;
+      s.entry.summary = `${subject}'s "${s.req.decision}" on ${s.req.approvalId} (signal) refused: ${refused.type}: ${refused.reason}`;
     }
-    s.pending.entry.refs.push(...taskRefs(task));
+    s.entry.refs.push(...taskRefs(task));
   }
 
-  pending.sort((x, y) => x.sortRun - y.sortRun || x.sortEvent - y.sortEvent || x.order - y.order);
-  return pending.map((p, seq) => {
-    const refs = dedupeRefs(p.entry.refs);
-    const runId = refs[0]?.runId ?? runs[p.sortRun]?.runId ?? '';
-    return {
-      seq,
-      at: toMs(p.entry.at) ?? p.entry.at,
-      kind: p.entry.kind,
-      summary: p.entry.summary,
-      ...(p.entry.actor ? { actor: p.entry.actor } : {}),
-      ...(p.entry.roles ? { roles: p.entry.roles } : {}),
-      runId,
-      eventIds: refs.filter((r) => r.runId === runId).map((r) => r.eventId),
-      refs,
-      details: p.entry.details,
-    };
-  });
-}
-
-function dedupeRefs(refs: EventRef[]): EventRef[] {
-  const seen = new Set<string>();
-  return refs.filter((r) => {
-    const k = `${r.runId}:${r.eventId}`;
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
+  return timeline.entries(runs);
 }
 
 function plannedDetails(a: IncidentAction): Record<string, unknown> {
@@ -761,8 +620,6 @@ function plannedDetails(a: IncidentAction): Record<string, unknown> {
     ...(a.saga ? { saga: true } : {}),
   };
 }
-
-type EntryBody = Omit<Pending['entry'], 'at'>;
 
 function updateEntry(
   name: string,
@@ -953,10 +810,7 @@ function updateEntry(
   }
 }
 
-function activityEntry(
-  rec: ActivityRecord,
-  push: (anchor: { runIndex: number; eventId: number }, entry: Pending['entry']) => void,
-): void {
+function activityEntry(rec: ActivityRecord, push: (anchor: Anchor, entry: EntryDraft) => void): void {
   const { scheduled, started, closed, runId, runIndex } = rec;
   const refs = [scheduled, started, closed]
     .filter((e): e is HistoryEventJson => !!e)
@@ -980,7 +834,7 @@ function activityEntry(
   };
   let outcome: string;
   let result: unknown;
-  let failure: ReturnType<typeof failureSummary> | undefined;
+  let failure: FailureSummary | undefined;
   switch (closed?.eventType) {
     case 'EVENT_TYPE_ACTIVITY_TASK_COMPLETED':
       outcome = 'succeeded';
@@ -1149,13 +1003,4 @@ export function stateFromHistory(
     }
   }
   return undefined;
-}
-
-/** Timeline entries as readable text lines (for terminals and the Markdown report). */
-export function formatTimelineLine(e: TimelineEntry): string {
-  const ids = e.refs.map((r) =>
-    r.runId === e.runId ? `#${r.eventId}` : `${r.runId.slice(0, 8)}#${r.eventId}`,
-  );
-  // One line whatever the summary quotes (alert titles, comments): a title cannot forge a timeline line.
-  return oneLine(`${e.at}  ${e.summary}  [run ${e.runId.slice(0, 8)} ${ids.join(' ')}]`);
 }

@@ -2,12 +2,6 @@
  * The audit timeline of an incident, read from its history: `buildTimeline`, its entry types, their text form
  * and the last state the history records. See build.ts for where each kind of entry comes from.
  */
-export {
-  buildTimeline,
-  formatTimelineLine,
-  stateFromHistory,
-  type EventRef,
-  type TimelineEntry,
-  type TimelineKind,
-  type TimelineOptions,
-} from './build';
+export { buildTimeline, stateFromHistory } from './build';
+export { formatTimelineLine } from './format';
+export type { EventRef, TimelineEntry, TimelineKind, TimelineOptions } from './types';
