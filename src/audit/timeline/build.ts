@@ -39,25 +39,9 @@ import type { IncidentHistoryExport } from '../history';
 import type { JsonPayload } from '../history-json';
 import { firstPayloadValue, payloadValue } from '../payloads';
 import { TimelineCollector } from './collector';
-import { failureSummary, ref, toMs, type FailureJson, type FailureSummary } from './events';
+import { anchorOf, taskRefs, timerRefs, WorkflowTasks } from './tasks';
+import { failureSummary, ref, type FailureJson, type FailureSummary } from './events';
 import type { Anchor, EntryBody, EntryDraft, EventRef, TimelineEntry, TimelineOptions } from './types';
-
-interface WorkflowTask {
-  runIndex: number;
-  runId: string;
-  scheduledEventId?: number;
-  startedEventId: number;
-  completedEventId?: number;
-  /** TimerFired events delivered in this task. */
-  timers: number[];
-  /** Signals delivered in this task. */
-  signals: number[];
-  /**
-   * Where facts from this task's state changes sort: after the task's update and search-attribute events
-   * (the causes and the phase change), before the activities it scheduled.
-   */
-  anchor?: number;
-}
 
 interface Snapshot {
   state: IncidentState;
@@ -87,8 +71,7 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
   const timeline = new TimelineCollector();
   const push = (anchor: Anchor, entry: EntryDraft) => timeline.add(anchor, entry);
 
-  const tasks: WorkflowTask[] = [];
-  const tasksByTime = new Map<string, WorkflowTask[]>();
+  const tasks = new WorkflowTasks();
   const snapshots: Snapshot[] = [];
   const approvalVersions: { approval: Approval; ref: EventRef; runIndex: number }[] = [];
   const noteIdsFromUpdates = new Set<string>();
@@ -106,17 +89,12 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
     const events = run.history.events;
     const updates = new Map<string, { accepted: HistoryEventJson; name: string; args: unknown[] }>();
     const activities = new Map<number, ActivityRecord>();
-    const taskByStarted = new Map<number, WorkflowTask>();
-    let openTask: WorkflowTask | undefined;
-    /** The task whose command events are being read (between its WorkflowTaskCompleted and the next task). */
-    let batchTask: WorkflowTask | undefined;
-    let lastScheduled: number | undefined;
-    let timersSinceTask: number[] = [];
-    let signalsSinceTask: number[] = [];
+    const runTasks = tasks.run(runIndex, runId);
 
     for (const e of events) {
       const id = Number(e.eventId);
       const a = eventAttributes<Record<string, unknown>>(e);
+      runTasks.see({ runIndex, runId, event: e, id, attrs: a });
       switch (e.eventType) {
         case 'EVENT_TYPE_WORKFLOW_EXECUTION_STARTED': {
           const input = firstPayloadValue<{
@@ -152,37 +130,6 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
           }
           break;
         }
-        case 'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED':
-          lastScheduled = id;
-          batchTask = undefined;
-          break;
-        case 'EVENT_TYPE_WORKFLOW_TASK_STARTED': {
-          const task: WorkflowTask = {
-            runIndex,
-            runId,
-            ...(lastScheduled !== undefined ? { scheduledEventId: lastScheduled } : {}),
-            startedEventId: id,
-            timers: timersSinceTask,
-            signals: signalsSinceTask,
-          };
-          timersSinceTask = [];
-          signalsSinceTask = [];
-          tasks.push(task);
-          taskByStarted.set(id, task);
-          openTask = task;
-          const key = toMs(e.eventTime);
-          if (key) tasksByTime.set(key, [...(tasksByTime.get(key) ?? []), task]);
-          break;
-        }
-        case 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED': {
-          const task = taskByStarted.get(Number(a.startedEventId)) ?? openTask;
-          if (task) {
-            task.completedEventId = id;
-            task.anchor = id + 0.5;
-          }
-          batchTask = task;
-          break;
-        }
         case 'EVENT_TYPE_WORKFLOW_TASK_FAILED': {
           const f = failureSummary(a.failure as FailureJson);
           push(
@@ -197,9 +144,6 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
           );
           break;
         }
-        case 'EVENT_TYPE_TIMER_FIRED':
-          timersSinceTask.push(id);
-          break;
         case 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED': {
           const req = a.acceptedRequest as
             { meta?: { updateId?: string }; input?: { name?: string; args?: unknown } } | undefined;
@@ -209,13 +153,11 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
             name: req?.input?.name ?? '?',
             args: [firstPayloadValue(req?.input?.args)],
           });
-          if (batchTask) batchTask.anchor = id + 0.5;
           break;
         }
         case 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED': {
           const meta = a.meta as { updateId?: string } | undefined;
           const u = updates.get(meta?.updateId ?? '');
-          if (batchTask) batchTask.anchor = id + 0.5;
           if (!u) break;
           updates.delete(meta?.updateId ?? '');
           const outcome = a.outcome as { success?: unknown; failure?: FailureJson } | undefined;
@@ -236,7 +178,6 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
           break;
         }
         case 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED': {
-          signalsSinceTask.push(id);
           const name = typeof a.signalName === 'string' ? a.signalName : '';
           const req = firstPayloadValue<ApprovalDecisionRequest>(a.input);
           if (name === 'decideApproval' && req) {
@@ -274,7 +215,6 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
           break;
         }
         case 'EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES': {
-          if (batchTask) batchTask.anchor = id + 0.5;
           const fields =
             (a.searchAttributes as { indexedFields?: Record<string, JsonPayload> } | undefined)
               ?.indexedFields ?? {};
@@ -444,34 +384,12 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
   });
 
   // ---- Facts that live only in the state: anchored to the workflow task in which they happened ----------
-  const taskAt = (iso: string | undefined): WorkflowTask | undefined => {
-    if (!iso) return undefined;
-    const found = tasksByTime.get(toMs(iso) ?? '');
-    return found?.[0];
-  };
-  const taskRefs = (task: WorkflowTask | undefined): EventRef[] => {
-    if (!task) return [];
-    const r: EventRef[] = [
-      { runId: task.runId, eventId: task.startedEventId, eventType: 'WorkflowTaskStarted' },
-    ];
-    if (task.completedEventId !== undefined)
-      r.push({ runId: task.runId, eventId: task.completedEventId, eventType: 'WorkflowTaskCompleted' });
-    return r;
-  };
-  const anchorOf = (
-    task: WorkflowTask | undefined,
-    fallback: Snapshot | { ref: EventRef; runIndex: number },
-  ) =>
-    task
-      ? { runIndex: task.runIndex, eventId: task.anchor ?? task.startedEventId }
-      : { runIndex: fallback.runIndex, eventId: fallback.ref.eventId };
-
   const latest = snapshots[snapshots.length - 1];
   if (latest) {
     const state = latest.state;
     // Actions as planned (including ones that never ran: rejected, expired, skipped).
     for (const action of state.actions) {
-      const t = taskAt(action.createdAt);
+      const t = tasks.at(action.createdAt);
       push(anchorOf(t, latest), {
         at: action.createdAt,
         kind: 'action_planned',
@@ -483,7 +401,7 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
     // Notes the workflow wrote itself (e.g. evidence collection failures).
     for (const note of state.notes) {
       if (noteIdsFromUpdates.has(note.noteId)) continue;
-      const t = taskAt(note.at);
+      const t = tasks.at(note.at);
       push(anchorOf(t, latest), {
         at: note.at,
         kind: 'note_added',
@@ -500,7 +418,7 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
   for (const v of approvalVersions) approvals.set(v.approval.approvalId, v);
 
   for (const { approval, ref: snapRef, runIndex } of approvals.values()) {
-    const requestedTask = taskAt(approval.requestedAt);
+    const requestedTask = tasks.at(approval.requestedAt);
     push(anchorOf(requestedTask, { ref: snapRef, runIndex }), {
       at: approval.requestedAt,
       kind: 'approval_requested',
@@ -527,21 +445,17 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
       },
     });
     if (approval.escalatedAt) {
-      const t = taskAt(approval.escalatedAt);
+      const t = tasks.at(approval.escalatedAt);
       push(anchorOf(t, { ref: snapRef, runIndex }), {
         at: approval.escalatedAt,
         kind: 'approval_escalated',
         summary: `Approval ${approval.approvalId} escalated: no decision after the playbook's escalation time`,
-        refs: [
-          ...(t ? t.timers.map((id) => ({ runId: t.runId, eventId: id, eventType: 'TimerFired' })) : []),
-          ...taskRefs(t),
-          snapRef,
-        ],
+        refs: [...timerRefs(t), ...taskRefs(t), snapRef],
         details: { approvalId: approval.approvalId, escalateAt: approval.escalateAt },
       });
     }
     if ((approval.state === 'expired' || approval.state === 'cancelled') && approval.decidedAt) {
-      const t = taskAt(approval.decidedAt);
+      const t = tasks.at(approval.decidedAt);
       const expired = approval.state === 'expired';
       const actionReason = latest?.state.actions.find((x) => approval.actionIds.includes(x.actionId))?.reason;
       push(anchorOf(t, { ref: snapRef, runIndex }), {
@@ -550,13 +464,7 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
         summary: expired
           ? `Approval ${approval.approvalId} expired without a decision; playbook onExpiry: ${approval.expiryOutcome ?? '?'}`
           : `Approval ${approval.approvalId} cancelled${actionReason ? `: ${actionReason}` : ''}`,
-        refs: [
-          ...(expired && t
-            ? t.timers.map((id) => ({ runId: t.runId, eventId: id, eventType: 'TimerFired' }))
-            : []),
-          ...taskRefs(t),
-          snapRef,
-        ],
+        refs: [...(expired ? timerRefs(t) : []), ...taskRefs(t), snapRef],
         details: {
           approvalId: approval.approvalId,
           ...(expired ? { expiryOutcome: approval.expiryOutcome, expiresAt: approval.expiresAt } : {}),
@@ -568,12 +476,8 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
 
   // Signal decisions: applied or refused, from the approval (or the incident's refused-signal list).
   for (const s of signalEntries) {
-    const task = tasks.find((t) => t.runIndex === s.runIndex && t.signals.includes(s.eventId));
-    const processedAt = task
-      ? toMs(
-          runs[s.runIndex]!.history.events.find((e) => Number(e.eventId) === task.startedEventId)?.eventTime,
-        )
-      : undefined;
+    const task = tasks.ofSignal(s.runIndex, s.eventId);
+    const processedAt = task?.startedAt;
     const subject = s.req.actor?.subject ?? '(unknown)';
     const approval = approvals.get(s.req.approvalId)?.approval;
     const applied = approval?.decisions.find(
