@@ -28,39 +28,33 @@ import type { NormalizedAlert } from '../../domain/alert';
 import type {
   Approval,
   ChecklistItem,
-  EvidenceSummary,
   IncidentAction,
   IncidentNote,
   IncidentState,
 } from '../../domain/incident';
-import { ACTION_KIND_OF_ACTIVITY, CHECK_ACTIVITIES } from '../../domain/actions';
 import { eventAttributes, shortEventType, type HistoryEventJson } from '../history-json';
 import type { IncidentHistoryExport } from '../history';
 import type { JsonPayload } from '../history-json';
 import { firstPayloadValue, payloadValue } from '../payloads';
+import { ActivityReader } from './activities';
 import { TimelineCollector } from './collector';
 import { anchorOf, taskRefs, timerRefs, WorkflowTasks } from './tasks';
-import { failureSummary, ref, type FailureJson, type FailureSummary } from './events';
-import type { Anchor, EntryBody, EntryDraft, EventRef, TimelineEntry, TimelineOptions } from './types';
+import { failureSummary, ref, type FailureJson } from './events';
+import type {
+  Anchor,
+  EntryBody,
+  EntryDraft,
+  EventRef,
+  RunEvent,
+  TimelineEntry,
+  TimelineOptions,
+} from './types';
 
 interface Snapshot {
   state: IncidentState;
   ref: EventRef;
   runIndex: number;
 }
-
-interface ActivityRecord {
-  runIndex: number;
-  runId: string;
-  scheduled: HistoryEventJson;
-  type: string;
-  input: unknown;
-  started?: HistoryEventJson;
-  closed?: HistoryEventJson;
-}
-
-const seconds = (from: string | undefined, to: string | undefined): number | undefined =>
-  from && to ? Math.max(0, (Date.parse(to) - Date.parse(from)) / 1000) : undefined;
 
 /**
  * Builds the audit timeline from an exported history whose payloads are readable (decrypt encrypted exports
@@ -88,13 +82,14 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
     const runId = run.runId;
     const events = run.history.events;
     const updates = new Map<string, { accepted: HistoryEventJson; name: string; args: unknown[] }>();
-    const activities = new Map<number, ActivityRecord>();
+    const activities = new ActivityReader(timeline);
     const runTasks = tasks.run(runIndex, runId);
 
     for (const e of events) {
       const id = Number(e.eventId);
       const a = eventAttributes<Record<string, unknown>>(e);
-      runTasks.see({ runIndex, runId, event: e, id, attrs: a });
+      const ev: RunEvent = { runIndex, runId, event: e, id, attrs: a };
+      runTasks.see(ev);
       switch (e.eventType) {
         case 'EVENT_TYPE_WORKFLOW_EXECUTION_STARTED': {
           const input = firstPayloadValue<{
@@ -275,27 +270,18 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
           );
           break;
         }
-        case 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED': {
-          const type = (a.activityType as { name?: string } | undefined)?.name ?? '?';
-          activities.set(id, { runIndex, runId, scheduled: e, type, input: firstPayloadValue(a.input) });
+        case 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED':
+          activities.scheduled(ev);
           break;
-        }
-        case 'EVENT_TYPE_ACTIVITY_TASK_STARTED': {
-          const rec = activities.get(Number(a.scheduledEventId));
-          if (rec) rec.started = e;
+        case 'EVENT_TYPE_ACTIVITY_TASK_STARTED':
+          activities.started(ev);
           break;
-        }
         case 'EVENT_TYPE_ACTIVITY_TASK_COMPLETED':
         case 'EVENT_TYPE_ACTIVITY_TASK_FAILED':
         case 'EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT':
-        case 'EVENT_TYPE_ACTIVITY_TASK_CANCELED': {
-          const rec = activities.get(Number(a.scheduledEventId));
-          if (!rec) break;
-          rec.closed = e;
-          activities.delete(Number(a.scheduledEventId));
-          activityEntry(rec, push);
+        case 'EVENT_TYPE_ACTIVITY_TASK_CANCELED':
+          activities.closed(ev);
           break;
-        }
         case 'EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW': {
           const input = firstPayloadValue<{ carried?: CarriedIncident }>(a.input);
           const state = input?.carried?.state;
@@ -373,8 +359,7 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
           break;
       }
     }
-    // Activities still open when the history was exported.
-    for (const rec of activities.values()) activityEntry(rec, push);
+    activities.finish();
     // Updates accepted but not completed yet.
     for (const u of updates.values()) {
       const entry = updateEntry(u.name, u.args[0], undefined, undefined, [ref(runId, u.accepted)]);
@@ -712,175 +697,6 @@ function updateEntry(
         details: { update: name, request: arg, result },
       };
   }
-}
-
-function activityEntry(rec: ActivityRecord, push: (anchor: Anchor, entry: EntryDraft) => void): void {
-  const { scheduled, started, closed, runId, runIndex } = rec;
-  const refs = [scheduled, started, closed]
-    .filter((e): e is HistoryEventJson => !!e)
-    .map((e) => ref(runId, e));
-  const sa = started ? eventAttributes<{ attempt?: number; lastFailure?: FailureJson }>(started) : undefined;
-  const ca = closed ? eventAttributes<Record<string, unknown>>(closed) : undefined;
-  const scheduledAt = scheduled.eventTime;
-  const closedAt = closed?.eventTime;
-  const base = {
-    activityType: rec.type,
-    activityId: eventAttributes<{ activityId?: string }>(scheduled).activityId,
-    scheduledAt,
-    ...(started?.eventTime ? { lastAttemptStartedAt: started.eventTime } : {}),
-    ...(closedAt ? { closedAt } : {}),
-    ...(seconds(scheduledAt, closedAt) !== undefined
-      ? { durationSeconds: seconds(scheduledAt, closedAt) }
-      : {}),
-    ...(seconds(started?.eventTime, closedAt) !== undefined
-      ? { lastAttemptSeconds: seconds(started?.eventTime, closedAt) }
-      : {}),
-  };
-  let outcome: string;
-  let result: unknown;
-  let failure: FailureSummary | undefined;
-  switch (closed?.eventType) {
-    case 'EVENT_TYPE_ACTIVITY_TASK_COMPLETED':
-      outcome = 'succeeded';
-      result = firstPayloadValue(ca?.result);
-      break;
-    case 'EVENT_TYPE_ACTIVITY_TASK_FAILED':
-      outcome = 'failed';
-      failure = failureSummary(ca?.failure as FailureJson);
-      break;
-    case 'EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT':
-      outcome = 'timed out';
-      failure = failureSummary(ca?.failure as FailureJson);
-      break;
-    case 'EVENT_TYPE_ACTIVITY_TASK_CANCELED':
-      outcome = 'cancelled';
-      break;
-    default:
-      outcome = 'in progress';
-  }
-  // Attempts: the last attempt's number (Temporal records only the last attempt's start); a failure's details
-  // carry the attempt the activity itself counted.
-  const failureAttempt = (() => {
-    const f = ca?.failure as FailureJson | undefined;
-    try {
-      const d = f?.applicationFailureInfo?.details
-        ? firstPayloadValue<{ attempt?: number }>(f.applicationFailureInfo.details)
-        : undefined;
-      return d?.attempt;
-    } catch {
-      return undefined;
-    }
-  })();
-  const attempts = sa?.attempt ?? failureAttempt ?? (closed ? 1 : 0);
-  const retryState = ca?.retryState as string | undefined;
-  const anchor = { runIndex, eventId: Number(scheduled.eventId) };
-  const at = scheduledAt ?? '';
-  const lastFailure = sa?.lastFailure ? failureSummary(sa.lastFailure) : undefined;
-
-  const actionKind = (ACTION_KIND_OF_ACTIVITY as Record<string, string | undefined>)[rec.type];
-  if (actionKind) {
-    const input = rec.input as
-      { actionId?: string; target?: string; comment?: string; incidentId?: string } | undefined;
-    const r = result as { alreadyInState?: boolean; vendorRef?: string; attempt?: number } | undefined;
-    push(anchor, {
-      at,
-      kind: 'action_executed',
-      summary:
-        `${actionKind} ${input?.target ?? '?'} (${input?.actionId ?? '?'}): ${outcome}` +
-        ` after ${attempts} attempt${attempts === 1 ? '' : 's'}` +
-        (base.durationSeconds !== undefined ? ` in ${base.durationSeconds.toFixed(3)} s` : '') +
-        (failure ? ` - ${failure.type ? `${failure.type}: ` : ''}${failure.message}` : '') +
-        (r?.alreadyInState ? ' (already in that state)' : ''),
-      refs,
-      details: {
-        ...base,
-        actionId: input?.actionId,
-        action: actionKind,
-        target: input?.target,
-        input: rec.input,
-        outcome,
-        attempts,
-        ...(r ? { result: r } : {}),
-        ...(failure ? { failure } : {}),
-        ...(lastFailure ? { lastAttemptFailure: lastFailure } : {}),
-        ...(retryState ? { retryState } : {}),
-      },
-    });
-    return;
-  }
-  if (CHECK_ACTIVITIES.has(rec.type)) {
-    const input = rec.input as { target?: string } | undefined;
-    const observed = (result as { state?: string } | undefined)?.state;
-    push(anchor, {
-      at,
-      kind: 'action_verified',
-      summary: `Verified ${input?.target ?? '?'}: ${observed ?? outcome}`,
-      refs,
-      details: {
-        ...base,
-        target: input?.target,
-        outcome,
-        observedState: observed,
-        attempts,
-        ...(failure ? { failure } : {}),
-      },
-    });
-    return;
-  }
-  if (rec.type === 'snapshotLogs') {
-    const input = rec.input as { host?: string; from?: string; to?: string } | undefined;
-    const ev = result as EvidenceSummary | undefined;
-    push(anchor, {
-      at,
-      kind: ev ? 'evidence_collected' : 'evidence_failed',
-      summary: ev
-        ? `Evidence ${ev.evidenceId} collected: ${ev.name} (${ev.sizeBytes} bytes, sha256 ${ev.sha256})`
-        : `Evidence collection for ${input?.host ?? '?'}: ${outcome}${failure ? ` - ${failure.message}` : ''}`,
-      refs,
-      details: {
-        ...base,
-        host: input?.host,
-        window: input?.from ? { from: input.from, to: input.to } : undefined,
-        outcome,
-        attempts,
-        ...(ev ? { evidence: ev } : {}),
-        ...(failure ? { failure } : {}),
-      },
-    });
-    return;
-  }
-  if (rec.type === 'notifyStakeholders') {
-    const input = rec.input as
-      { route?: string; subject?: string; text?: string; severity?: string } | undefined;
-    const delivered = (result as { delivered?: boolean } | undefined)?.delivered;
-    const escalation = /approval (apr-\d+) waiting/.exec(input?.subject ?? '');
-    push(anchor, {
-      at,
-      kind: escalation ? 'escalation_notice' : 'notification',
-      summary: `${escalation ? 'Escalation' : 'Notification'} to ${input?.route ?? '?'}: ${input?.subject ?? ''} (${delivered === true ? 'delivered' : delivered === false ? 'not delivered' : outcome})`,
-      refs,
-      details: {
-        ...base,
-        route: input?.route,
-        subject: input?.subject,
-        text: input?.text,
-        severity: input?.severity,
-        ...(escalation ? { approvalId: escalation[1] } : {}),
-        outcome,
-        delivered,
-        attempts,
-        ...(failure ? { failure } : {}),
-      },
-    });
-    return;
-  }
-  push(anchor, {
-    at,
-    kind: 'action_executed',
-    summary: `Activity ${rec.type}: ${outcome}`,
-    refs,
-    details: { ...base, input: rec.input, outcome, attempts, ...(failure ? { failure } : {}) },
-  });
 }
 
 /** The incident's last state recorded in its history (the result, or the state carried into the last run). */
