@@ -25,20 +25,15 @@
  */
 import type { AlertReceipt, ApprovalDecisionRequest, CarriedIncident } from '../../domain/contracts';
 import type { NormalizedAlert } from '../../domain/alert';
-import type {
-  Approval,
-  ChecklistItem,
-  IncidentAction,
-  IncidentNote,
-  IncidentState,
-} from '../../domain/incident';
+import type { Approval, ChecklistItem, IncidentAction, IncidentNote } from '../../domain/incident';
 import { eventAttributes, shortEventType, type HistoryEventJson } from '../history-json';
 import type { IncidentHistoryExport } from '../history';
 import type { JsonPayload } from '../history-json';
 import { firstPayloadValue, payloadValue } from '../payloads';
 import { ActivityReader } from './activities';
+import { addStateFacts, recordedState, StateSnapshots } from './snapshots';
 import { TimelineCollector } from './collector';
-import { anchorOf, taskRefs, timerRefs, WorkflowTasks } from './tasks';
+import { taskRefs, WorkflowTasks } from './tasks';
 import { failureSummary, ref, type FailureJson } from './events';
 import type {
   Anchor,
@@ -50,12 +45,6 @@ import type {
   TimelineOptions,
 } from './types';
 
-interface Snapshot {
-  state: IncidentState;
-  ref: EventRef;
-  runIndex: number;
-}
-
 /**
  * Builds the audit timeline from an exported history whose payloads are readable (decrypt encrypted exports
  * first with `decryptExport`). Thrown: `MissingEncryptionKeyError` when a payload it needs is still encrypted.
@@ -66,9 +55,7 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
   const push = (anchor: Anchor, entry: EntryDraft) => timeline.add(anchor, entry);
 
   const tasks = new WorkflowTasks();
-  const snapshots: Snapshot[] = [];
-  const approvalVersions: { approval: Approval; ref: EventRef; runIndex: number }[] = [];
-  const noteIdsFromUpdates = new Set<string>();
+  const snapshots = new StateSnapshots();
   const signalEntries: {
     entry: EntryDraft;
     req: ApprovalDecisionRequest;
@@ -98,11 +85,7 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
             playbookHash?: string;
             carried?: CarriedIncident;
           }>(a.input);
-          if (input?.carried?.state) {
-            snapshots.push({ state: input.carried.state, ref: ref(runId, e), runIndex });
-            for (const ap of input.carried.state.approvals)
-              approvalVersions.push({ approval: ap, ref: ref(runId, e), runIndex });
-          }
+          if (input?.carried?.state) snapshots.record(input.carried.state, ev);
           if (runIndex === 0) {
             push(
               { runIndex, eventId: id },
@@ -164,8 +147,9 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
           if (!entry) break;
           if (entry.kind === 'alert_deduplicated' && !includeDedup) break;
           if (entry.kind === 'approval_decision' && result)
-            approvalVersions.push({ approval: result as Approval, ref: ref(runId, e), runIndex });
-          if (entry.kind === 'note_added' && result) noteIdsFromUpdates.add((result as IncidentNote).noteId);
+            snapshots.recordApproval(result as Approval, ref(runId, e), runIndex);
+          if (entry.kind === 'note_added' && result)
+            snapshots.notesByUpdate.add((result as IncidentNote).noteId);
           push(
             { runIndex, eventId: Number(u.accepted.eventId) },
             { at: u.accepted.eventTime ?? '', ...entry },
@@ -283,13 +267,8 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
           activities.closed(ev);
           break;
         case 'EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW': {
-          const input = firstPayloadValue<{ carried?: CarriedIncident }>(a.input);
-          const state = input?.carried?.state;
-          if (state) {
-            snapshots.push({ state, ref: ref(runId, e), runIndex });
-            for (const ap of state.approvals)
-              approvalVersions.push({ approval: ap, ref: ref(runId, e), runIndex });
-          }
+          const state = recordedState(e);
+          if (state) snapshots.record(state, ev);
           const nextRunId = typeof a.newExecutionRunId === 'string' ? a.newExecutionRunId : '';
           const next = runs[runIndex + 1];
           const nextStarted = next?.history.events[0];
@@ -311,11 +290,8 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
           break;
         }
         case 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED': {
-          const state = firstPayloadValue<IncidentState>(a.result);
-          if (state) snapshots.push({ state, ref: ref(runId, e), runIndex });
-          if (state)
-            for (const ap of state.approvals)
-              approvalVersions.push({ approval: ap, ref: ref(runId, e), runIndex });
+          const state = recordedState(e);
+          if (state) snapshots.record(state, ev);
           push(
             { runIndex, eventId: id },
             {
@@ -368,103 +344,16 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
     }
   });
 
-  // ---- Facts that live only in the state: anchored to the workflow task in which they happened ----------
-  const latest = snapshots[snapshots.length - 1];
-  if (latest) {
-    const state = latest.state;
-    // Actions as planned (including ones that never ran: rejected, expired, skipped).
-    for (const action of state.actions) {
-      const t = tasks.at(action.createdAt);
-      push(anchorOf(t, latest), {
-        at: action.createdAt,
-        kind: 'action_planned',
-        summary: `${action.purpose === 'containment' ? 'Containment' : 'Recovery'} planned: ${action.kind} ${action.target} (${action.actionId}, policy ${action.policy}); final state ${action.state}${action.reason ? ` (${action.reason})` : ''}`,
-        refs: [...taskRefs(t), latest.ref],
-        details: plannedDetails(action),
-      });
-    }
-    // Notes the workflow wrote itself (e.g. evidence collection failures).
-    for (const note of state.notes) {
-      if (noteIdsFromUpdates.has(note.noteId)) continue;
-      const t = tasks.at(note.at);
-      push(anchorOf(t, latest), {
-        at: note.at,
-        kind: 'note_added',
-        summary: `Note by ${note.author}: ${note.text}`,
-        actor: note.author,
-        refs: [...taskRefs(t), latest.ref],
-        details: { noteId: note.noteId, kind: note.kind, text: note.text },
-      });
-    }
-  }
-
-  // The newest version of each approval: later snapshots and update answers replace earlier ones.
-  const approvals = new Map<string, { approval: Approval; ref: EventRef; runIndex: number }>();
-  for (const v of approvalVersions) approvals.set(v.approval.approvalId, v);
-
-  for (const { approval, ref: snapRef, runIndex } of approvals.values()) {
-    const requestedTask = tasks.at(approval.requestedAt);
-    push(anchorOf(requestedTask, { ref: snapRef, runIndex }), {
-      at: approval.requestedAt,
-      kind: 'approval_requested',
-      summary:
-        `Approval ${approval.approvalId} requested (${approval.policy === 'two_person' ? 'two approvers' : 'one approver'}): ` +
-        `${approval.request.action} ${approval.request.target}`,
-      refs: [...taskRefs(requestedTask), snapRef],
-      details: {
-        approvalId: approval.approvalId,
-        actionIds: approval.actionIds,
-        policy: approval.policy,
-        requiredApprovers: approval.requiredApprovers,
-        request: approval.request,
-        requestedBy: approval.requestedBy,
-        escalateAt: approval.escalateAt,
-        expiresAt: approval.expiresAt,
-        finalState: approval.state,
-        deciders: approval.decisions.map((d) => ({
-          decider: d.decider,
-          decision: d.decision,
-          via: d.via,
-          at: d.at,
-        })),
-      },
-    });
-    if (approval.escalatedAt) {
-      const t = tasks.at(approval.escalatedAt);
-      push(anchorOf(t, { ref: snapRef, runIndex }), {
-        at: approval.escalatedAt,
-        kind: 'approval_escalated',
-        summary: `Approval ${approval.approvalId} escalated: no decision after the playbook's escalation time`,
-        refs: [...timerRefs(t), ...taskRefs(t), snapRef],
-        details: { approvalId: approval.approvalId, escalateAt: approval.escalateAt },
-      });
-    }
-    if ((approval.state === 'expired' || approval.state === 'cancelled') && approval.decidedAt) {
-      const t = tasks.at(approval.decidedAt);
-      const expired = approval.state === 'expired';
-      const actionReason = latest?.state.actions.find((x) => approval.actionIds.includes(x.actionId))?.reason;
-      push(anchorOf(t, { ref: snapRef, runIndex }), {
-        at: approval.decidedAt,
-        kind: expired ? 'approval_expired' : 'approval_cancelled',
-        summary: expired
-          ? `Approval ${approval.approvalId} expired without a decision; playbook onExpiry: ${approval.expiryOutcome ?? '?'}`
-          : `Approval ${approval.approvalId} cancelled${actionReason ? `: ${actionReason}` : ''}`,
-        refs: [...(expired ? timerRefs(t) : []), ...taskRefs(t), snapRef],
-        details: {
-          approvalId: approval.approvalId,
-          ...(expired ? { expiryOutcome: approval.expiryOutcome, expiresAt: approval.expiresAt } : {}),
-          ...(actionReason ? { reason: actionReason } : {}),
-        },
-      });
-    }
-  }
+  const approvals = snapshots.approvals();
+  addStateFacts(timeline, tasks, snapshots, approvals);
+  const latest = snapshots.latest;
 
   // Signal decisions: applied or refused, from the approval (or the incident's refused-signal list).
   for (const s of signalEntries) {
     const task = tasks.ofSignal(s.runIndex, s.eventId);
     const processedAt = task?.startedAt;
     const subject = s.req.actor?.subject ?? '(unknown)';
-    const approval = approvals.get(s.req.approvalId)?.approval;
+    const approval = approvals.get(s.req.approvalId)?.value;
     const applied = approval?.decisions.find(
       (d) => d.via === 'signal' && d.decider === subject && (!processedAt || d.at === processedAt),
     );
@@ -472,7 +361,7 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
       approval?.refusedAttempts.find(
         (r) => r.decider === subject && (!processedAt || r.at === processedAt),
       ) ??
-      latest?.state.refusedSignals?.find(
+      latest?.value.refusedSignals?.find(
         (r) =>
           r.approvalId === s.req.approvalId &&
           r.decider === subject &&
@@ -491,23 +380,6 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
   }
 
   return timeline.entries(runs);
-}
-
-function plannedDetails(a: IncidentAction): Record<string, unknown> {
-  return {
-    actionId: a.actionId,
-    kind: a.kind,
-    target: a.target,
-    purpose: a.purpose,
-    policy: a.policy,
-    ...(a.undoes ? { undoes: a.undoes } : {}),
-    ...(a.approvalId ? { approvalId: a.approvalId } : {}),
-    finalState: a.state,
-    attempts: a.attempts,
-    responderRetries: a.responderRetries,
-    ...(a.reason ? { reason: a.reason } : {}),
-    ...(a.saga ? { saga: true } : {}),
-  };
 }
 
 function updateEntry(
@@ -697,30 +569,4 @@ function updateEntry(
         details: { update: name, request: arg, result },
       };
   }
-}
-
-/** The incident's last state recorded in its history (the result, or the state carried into the last run). */
-export function stateFromHistory(
-  exported: IncidentHistoryExport,
-): { state: IncidentState; ref: EventRef } | undefined {
-  for (let r = exported.runs.length - 1; r >= 0; r--) {
-    const run = exported.runs[r]!;
-    const events = run.history.events;
-    for (let i = events.length - 1; i >= 0; i--) {
-      const e = events[i]!;
-      const a = eventAttributes<Record<string, unknown>>(e);
-      if (e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED') {
-        const state = firstPayloadValue<IncidentState>(a.result);
-        if (state) return { state, ref: ref(run.runId, e) };
-      }
-      if (
-        e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW' ||
-        e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_STARTED'
-      ) {
-        const input = firstPayloadValue<{ carried?: CarriedIncident }>(a.input);
-        if (input?.carried?.state) return { state: input.carried.state, ref: ref(run.runId, e) };
-      }
-    }
-  }
-  return undefined;
 }
