@@ -23,27 +23,18 @@
  *   `TimerFired` event that woke it);
  * - opening, continue-as-new and closure: the run's first and last events.
  */
-import type { AlertReceipt, ApprovalDecisionRequest, CarriedIncident } from '../../domain/contracts';
-import type { NormalizedAlert } from '../../domain/alert';
-import type { Approval, ChecklistItem, IncidentAction, IncidentNote } from '../../domain/incident';
-import { eventAttributes, shortEventType, type HistoryEventJson } from '../history-json';
+import type { ApprovalDecisionRequest, CarriedIncident } from '../../domain/contracts';
+import { eventAttributes, shortEventType } from '../history-json';
 import type { IncidentHistoryExport } from '../history';
 import type { JsonPayload } from '../history-json';
 import { firstPayloadValue, payloadValue } from '../payloads';
 import { ActivityReader } from './activities';
+import { UpdateReader } from './updates';
 import { addStateFacts, recordedState, StateSnapshots } from './snapshots';
 import { TimelineCollector } from './collector';
 import { taskRefs, WorkflowTasks } from './tasks';
 import { failureSummary, ref, type FailureJson } from './events';
-import type {
-  Anchor,
-  EntryBody,
-  EntryDraft,
-  EventRef,
-  RunEvent,
-  TimelineEntry,
-  TimelineOptions,
-} from './types';
+import type { Anchor, EntryDraft, RunEvent, TimelineEntry, TimelineOptions } from './types';
 
 /**
  * Builds the audit timeline from an exported history whose payloads are readable (decrypt encrypted exports
@@ -68,7 +59,7 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
   runs.forEach((run, runIndex) => {
     const runId = run.runId;
     const events = run.history.events;
-    const updates = new Map<string, { accepted: HistoryEventJson; name: string; args: unknown[] }>();
+    const updates = new UpdateReader(timeline, snapshots, includeDedup);
     const activities = new ActivityReader(timeline);
     const runTasks = tasks.run(runIndex, runId);
 
@@ -122,40 +113,12 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
           );
           break;
         }
-        case 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED': {
-          const req = a.acceptedRequest as
-            { meta?: { updateId?: string }; input?: { name?: string; args?: unknown } } | undefined;
-          const updateId = req?.meta?.updateId ?? String(id);
-          updates.set(updateId, {
-            accepted: e,
-            name: req?.input?.name ?? '?',
-            args: [firstPayloadValue(req?.input?.args)],
-          });
+        case 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED':
+          updates.accepted(ev);
           break;
-        }
-        case 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED': {
-          const meta = a.meta as { updateId?: string } | undefined;
-          const u = updates.get(meta?.updateId ?? '');
-          if (!u) break;
-          updates.delete(meta?.updateId ?? '');
-          const outcome = a.outcome as { success?: unknown; failure?: FailureJson } | undefined;
-          const result = outcome?.success !== undefined ? firstPayloadValue(outcome.success) : undefined;
-          const entry = updateEntry(u.name, u.args[0], result, outcome?.failure, [
-            ref(runId, u.accepted),
-            ref(runId, e),
-          ]);
-          if (!entry) break;
-          if (entry.kind === 'alert_deduplicated' && !includeDedup) break;
-          if (entry.kind === 'approval_decision' && result)
-            snapshots.recordApproval(result as Approval, ref(runId, e), runIndex);
-          if (entry.kind === 'note_added' && result)
-            snapshots.notesByUpdate.add((result as IncidentNote).noteId);
-          push(
-            { runIndex, eventId: Number(u.accepted.eventId) },
-            { at: u.accepted.eventTime ?? '', ...entry },
-          );
+        case 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED':
+          updates.completed(ev);
           break;
-        }
         case 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED': {
           const name = typeof a.signalName === 'string' ? a.signalName : '';
           const req = firstPayloadValue<ApprovalDecisionRequest>(a.input);
@@ -336,12 +299,7 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
       }
     }
     activities.finish();
-    // Updates accepted but not completed yet.
-    for (const u of updates.values()) {
-      const entry = updateEntry(u.name, u.args[0], undefined, undefined, [ref(runId, u.accepted)]);
-      if (entry)
-        push({ runIndex, eventId: Number(u.accepted.eventId) }, { at: u.accepted.eventTime ?? '', ...entry });
-    }
+    updates.finish(runIndex, runId);
   });
 
   const approvals = snapshots.approvals();
@@ -380,193 +338,4 @@ export function buildTimeline(exported: IncidentHistoryExport, opts: TimelineOpt
   }
 
   return timeline.entries(runs);
-}
-
-function updateEntry(
-  name: string,
-  arg: unknown,
-  result: unknown,
-  failure: FailureJson | undefined,
-  refs: EventRef[],
-): EntryBody | undefined {
-  const actorOf = (x: unknown) =>
-    (x as { actor?: { subject?: string; roles?: string[] } } | undefined)?.actor;
-  const actor = actorOf(arg);
-  const who = {
-    ...(actor?.subject ? { actor: actor.subject } : {}),
-    ...(actor?.roles ? { roles: actor.roles } : {}),
-  };
-  const inProgress = result === undefined && !failure;
-  if (failure && name === 'decideApproval') {
-    // A decision the incident refused (recorded in history since it accepts refusals and then fails them).
-    const f = failureSummary(failure);
-    const req = arg as ApprovalDecisionRequest | undefined;
-    return {
-      kind: 'approval_decision',
-      summary: `${actor?.subject ?? '?'}'s "${req?.decision ?? '?'}" on ${req?.approvalId ?? '?'} refused: ${f.type ? `${f.type}: ` : ''}${f.message}`,
-      ...who,
-      refs,
-      details: {
-        via: 'update',
-        approvalId: req?.approvalId,
-        decision: req?.decision,
-        ...(req?.comment ? { comment: req.comment } : {}),
-        outcome: 'refused',
-        refusal: { type: f.type, reason: f.message },
-      },
-    };
-  }
-  if (failure && name === 'closeIncident') {
-    const f = failureSummary(failure);
-    const req = arg as { resolution?: string; comment?: string } | undefined;
-    return {
-      kind: 'close_requested',
-      summary: `${actor?.subject ?? '?'}'s close as ${req?.resolution?.replace('_', ' ') ?? '?'} refused: ${f.type ? `${f.type}: ` : ''}${f.message}`,
-      ...who,
-      refs,
-      details: {
-        resolution: req?.resolution,
-        ...(req?.comment ? { comment: req.comment } : {}),
-        outcome: 'refused',
-        refusal: { type: f.type, reason: f.message },
-      },
-    };
-  }
-  if (failure) {
-    const f = failureSummary(failure);
-    return {
-      kind: 'update_failed',
-      summary: `${name} by ${actor?.subject ?? '?'} failed: ${f.type ? `${f.type}: ` : ''}${f.message}`,
-      ...who,
-      refs,
-      details: { update: name, request: arg, failure: f },
-    };
-  }
-  switch (name) {
-    case 'ingestAlert': {
-      const req = arg as { alert?: NormalizedAlert; raisedBy?: string } | undefined;
-      const receipt = result as AlertReceipt | undefined;
-      const alert = req?.alert;
-      const dedup = receipt?.deduplicated === true;
-      return {
-        kind: dedup ? 'alert_deduplicated' : 'alert_received',
-        summary: dedup
-          ? `Alert ${receipt?.alertId ?? '?'} redelivered (deduplicated)`
-          : `Alert received from ${alert?.source ?? '?'}: ${alert?.title ?? '?'} [${alert?.severity ?? '?'}]` +
-            (receipt ? ` (alert #${receipt.alertCount}, incident severity ${receipt.severity})` : ''),
-        ...(req?.raisedBy ? { actor: req.raisedBy } : {}),
-        refs,
-        details: {
-          alertId: receipt?.alertId,
-          source: alert?.source,
-          sourceAlertId: alert?.sourceAlertId,
-          title: alert?.title,
-          rule: alert?.ruleName,
-          type: alert?.type,
-          severity: alert?.severity,
-          detectedAt: alert?.detectedAt,
-          firstSeenAt: alert?.firstSeenAt,
-          entities: alert?.entities,
-          raisedBy: req?.raisedBy,
-          deduplicated: dedup,
-          alertCount: receipt?.alertCount,
-          incidentSeverity: receipt?.severity,
-          ...(inProgress ? { inProgress: true } : {}),
-        },
-      };
-    }
-    case 'decideApproval': {
-      const req = arg as ApprovalDecisionRequest | undefined;
-      const approval = result as Approval | undefined;
-      return {
-        kind: 'approval_decision',
-        summary:
-          `${actor?.subject ?? '?'} ${req?.decision === 'approve' ? 'approved' : 'rejected'} ${req?.approvalId ?? '?'}` +
-          (approval
-            ? ` (${approval.request.action} ${approval.request.target}; approval now ${approval.state})`
-            : ''),
-        ...who,
-        refs,
-        details: {
-          via: 'update',
-          approvalId: req?.approvalId,
-          decision: req?.decision,
-          ...(req?.comment ? { comment: req.comment } : {}),
-          outcome: inProgress ? 'in progress' : 'applied',
-          ...(approval
-            ? {
-                approvalState: approval.state,
-                action: approval.request.action,
-                target: approval.request.target,
-              }
-            : {}),
-        },
-      };
-    }
-    case 'resolveFailedAction': {
-      const req = arg as { actionId?: string; resolution?: string; comment?: string } | undefined;
-      const action = result as IncidentAction | undefined;
-      return {
-        kind: 'action_resolution',
-        summary:
-          `${actor?.subject ?? '?'} chose ${req?.resolution ?? '?'} for failed action ${req?.actionId ?? '?'}` +
-          (action ? ` (${action.kind} ${action.target})` : ''),
-        ...who,
-        refs,
-        details: {
-          actionId: req?.actionId,
-          resolution: req?.resolution,
-          ...(req?.comment ? { comment: req.comment } : {}),
-          ...(action ? { kind: action.kind, target: action.target, lastError: action.lastError } : {}),
-        },
-      };
-    }
-    case 'completeChecklistItem': {
-      const req = arg as { itemId?: string; note?: string } | undefined;
-      const item = result as ChecklistItem | undefined;
-      return {
-        kind: 'checklist_item_completed',
-        summary: `${actor?.subject ?? '?'} completed checklist item ${req?.itemId ?? '?'}${item ? `: ${item.text}` : ''}`,
-        ...who,
-        refs,
-        details: { itemId: req?.itemId, ...(req?.note ? { note: req.note } : {}), text: item?.text },
-      };
-    }
-    case 'addNote': {
-      const req = arg as { text?: string; kind?: string } | undefined;
-      const note = result as IncidentNote | undefined;
-      return {
-        kind: 'note_added',
-        summary: `${req?.kind === 'lessons_learned' ? 'Lesson learned' : 'Note'} by ${actor?.subject ?? '?'}: ${req?.text ?? ''}`,
-        ...who,
-        refs,
-        details: { noteId: note?.noteId, kind: req?.kind, text: req?.text },
-      };
-    }
-    case 'closeIncident': {
-      const req = arg as { resolution?: string; comment?: string } | undefined;
-      const receipt = result as { compensating?: string[] } | undefined;
-      return {
-        kind: 'close_requested',
-        summary:
-          `${actor?.subject ?? '?'} closed the incident as ${req?.resolution?.replace('_', ' ') ?? '?'}` +
-          (receipt?.compensating?.length ? `; undoing ${receipt.compensating.join(', ')} first` : ''),
-        ...who,
-        refs,
-        details: {
-          resolution: req?.resolution,
-          ...(req?.comment ? { comment: req.comment } : {}),
-          compensating: receipt?.compensating ?? [],
-        },
-      };
-    }
-    default:
-      return {
-        kind: 'update_received',
-        summary: `Update ${name}${actor?.subject ? ` by ${actor.subject}` : ''}`,
-        ...who,
-        refs,
-        details: { update: name, request: arg, result },
-      };
-  }
 }
