@@ -1,7 +1,7 @@
 /**
  * Actions, verifications, evidence and notifications, read from activity events: the input from
- * `ActivityTaskScheduled`, the last attempt from `ActivityTaskStarted`, the result, failure or timeout from the
- * close event, durations from the event times. Effect and check activities are read back as actions through
+ * `ActivityTaskScheduled`, the last attempt from `ActivityTaskStarted`, the result, failure or timeout from
+ * the close event, durations from the event times. Effect and check activities are read back as actions through
  * the action table (src/domain/actions.ts).
  */
 import { ACTION_KIND_OF_ACTIVITY, CHECK_ACTIVITIES } from '../../domain/actions';

@@ -74,7 +74,7 @@ export function anchorOf(
     : { runIndex: fallback.runIndex, eventId: fallback.ref.eventId };
 }
 
-/** One run's tasks: which task is open, and whose command events (after its WorkflowTaskCompleted) are read. */
+/** One run's tasks: which is open, and whose command events (after its WorkflowTaskCompleted) are read. */
 class RunTasks {
   private readonly byStarted = new Map<number, WorkflowTask>();
   private open: WorkflowTask | undefined;
