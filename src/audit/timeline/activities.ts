@@ -10,7 +10,7 @@ import { eventAttributes, type HistoryEventJson } from '../history-json';
 import { firstPayloadValue } from '../payloads';
 import type { TimelineCollector } from './collector';
 import { describeFailure, failureSummary, ref, type FailureJson, type FailureSummary } from './events';
-import type { Anchor, EntryBody, EventRef, RunEvent } from './types';
+import type { Anchor, EntryBody, EventReader, EventRef, RunEvent } from './types';
 
 interface ActivityRecord {
   runIndex: number;
@@ -23,23 +23,37 @@ interface ActivityRecord {
 }
 
 /** One run's activities: an entry when each closes, and one for each still open at the end of the run. */
-export class ActivityReader {
+export class ActivityReader implements EventReader {
   private readonly open = new Map<number, ActivityRecord>();
 
   constructor(private readonly timeline: TimelineCollector) {}
 
-  scheduled({ runIndex, runId, event, id, attrs }: RunEvent): void {
+  read(ev: RunEvent): void {
+    switch (ev.event.eventType) {
+      case 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED':
+        return this.scheduled(ev);
+      case 'EVENT_TYPE_ACTIVITY_TASK_STARTED':
+        return this.started(ev);
+      case 'EVENT_TYPE_ACTIVITY_TASK_COMPLETED':
+      case 'EVENT_TYPE_ACTIVITY_TASK_FAILED':
+      case 'EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT':
+      case 'EVENT_TYPE_ACTIVITY_TASK_CANCELED':
+        return this.closed(ev);
+    }
+  }
+
+  private scheduled({ runIndex, runId, event, id, attrs }: RunEvent): void {
     const type = (attrs.activityType as { name?: string } | undefined)?.name ?? '?';
     this.open.set(id, { runIndex, runId, scheduled: event, type, input: firstPayloadValue(attrs.input) });
   }
 
-  started({ event, attrs }: RunEvent): void {
+  private started({ event, attrs }: RunEvent): void {
     const rec = this.open.get(Number(attrs.scheduledEventId));
     if (rec) rec.started = event;
   }
 
   /** Completed, failed, timed out or cancelled. */
-  closed({ event, attrs }: RunEvent): void {
+  private closed({ event, attrs }: RunEvent): void {
     const rec = this.open.get(Number(attrs.scheduledEventId));
     if (!rec) return;
     rec.closed = event;

@@ -6,15 +6,16 @@ import type { JsonPayload } from '../history-json';
 import { payloadValue } from '../payloads';
 import type { TimelineCollector } from './collector';
 import { anchorAt, refOf, timeOf } from './events';
-import type { RunEvent } from './types';
+import type { EventReader, RunEvent } from './types';
 
 /** The memo's `waitingFor` across every run: an entry where it changes. */
-export class WaitingChanges {
+export class WaitingChanges implements EventReader {
   private last: string | undefined;
 
   constructor(private readonly timeline: TimelineCollector) {}
 
-  modified(ev: RunEvent): void {
+  read(ev: RunEvent): void {
+    if (ev.event.eventType !== 'EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED') return;
     const fields =
       (ev.attrs.upsertedMemo as { fields?: Record<string, JsonPayload> } | undefined)?.fields ?? {};
     if (!('waitingFor' in fields)) return;

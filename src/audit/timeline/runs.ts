@@ -9,7 +9,8 @@ import { shortEventType } from '../history-json';
 import { firstPayloadValue } from '../payloads';
 import type { TimelineCollector } from './collector';
 import { anchorAt, failureSummary, ref, refOf, timeOf, type FailureJson } from './events';
-import type { RunEvent } from './types';
+import { recordedState } from './snapshots';
+import type { EventReader, RunEvent } from './types';
 
 interface StartInput {
   correlationKey?: string;
@@ -17,7 +18,34 @@ interface StartInput {
   playbookHash?: string;
 }
 
-export function addOpened(timeline: TimelineCollector, ev: RunEvent): void {
+/** `runs` are the export's runs (continue-as-new cites the next run's first event). */
+export class RunLifecycle implements EventReader {
+  constructor(
+    private readonly timeline: TimelineCollector,
+    private readonly runs: readonly ExportedRun[],
+  ) {}
+
+  read(ev: RunEvent): void {
+    switch (ev.event.eventType) {
+      case 'EVENT_TYPE_WORKFLOW_EXECUTION_STARTED':
+        if (ev.runIndex === 0) addOpened(this.timeline, ev);
+        return;
+      case 'EVENT_TYPE_WORKFLOW_TASK_FAILED':
+        return addTaskFailed(this.timeline, ev);
+      case 'EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW':
+        return addContinuedAsNew(this.timeline, ev, recordedState(ev.event), this.runs);
+      case 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED':
+        return addClosed(this.timeline, ev, recordedState(ev.event));
+      case 'EVENT_TYPE_WORKFLOW_EXECUTION_FAILED':
+      case 'EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED':
+      case 'EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED':
+      case 'EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT':
+        return addEnded(this.timeline, ev);
+    }
+  }
+}
+
+function addOpened(timeline: TimelineCollector, ev: RunEvent): void {
   const input = firstPayloadValue<StartInput>(ev.attrs.input);
   timeline.add(anchorAt(ev), {
     at: timeOf(ev),
@@ -36,7 +64,7 @@ export function addOpened(timeline: TimelineCollector, ev: RunEvent): void {
   });
 }
 
-export function addTaskFailed(timeline: TimelineCollector, ev: RunEvent): void {
+function addTaskFailed(timeline: TimelineCollector, ev: RunEvent): void {
   const { cause } = ev.attrs;
   const f = failureSummary(ev.attrs.failure as FailureJson);
   timeline.add(anchorAt(ev), {
@@ -48,8 +76,7 @@ export function addTaskFailed(timeline: TimelineCollector, ev: RunEvent): void {
   });
 }
 
-/** `runs` are the export's runs: the entry cites the next run's first event too. */
-export function addContinuedAsNew(
+function addContinuedAsNew(
   timeline: TimelineCollector,
   ev: RunEvent,
   state: IncidentState | undefined,
@@ -72,7 +99,7 @@ export function addContinuedAsNew(
   });
 }
 
-export function addClosed(timeline: TimelineCollector, ev: RunEvent, state: IncidentState | undefined): void {
+function addClosed(timeline: TimelineCollector, ev: RunEvent, state: IncidentState | undefined): void {
   timeline.add(anchorAt(ev), {
     at: timeOf(ev),
     kind: 'incident_closed',
@@ -91,7 +118,7 @@ export function addClosed(timeline: TimelineCollector, ev: RunEvent, state: Inci
 }
 
 /** Failed, terminated, cancelled or timed out. */
-export function addEnded(timeline: TimelineCollector, ev: RunEvent): void {
+function addEnded(timeline: TimelineCollector, ev: RunEvent): void {
   const { reason: given, identity } = ev.attrs;
   const reason = typeof given === 'string' ? given : failureSummary(ev.attrs.failure as FailureJson).message;
   const how = shortEventType(ev.event.eventType).replace('WorkflowExecution', '').toLowerCase();

@@ -3,14 +3,14 @@
  * incident applied or refused it (and why) is internal state, so it is completed from the state snapshots once
  * the whole history is read: matched on the decider and the time of the workflow task that processed it.
  */
-import type { ApprovalDecisionRequest } from '../../domain/contracts';
+import { decideApprovalSignal, type ApprovalDecisionRequest } from '../../domain/contracts';
 import type { Approval, IncidentState } from '../../domain/incident';
 import { firstPayloadValue } from '../payloads';
 import type { TimelineCollector } from './collector';
 import { anchorAt, refOf, timeOf } from './events';
 import type { Recorded } from './snapshots';
 import { taskRefs, type WorkflowTasks } from './tasks';
-import type { EntryDraft, RunEvent } from './types';
+import type { EntryDraft, EventReader, RunEvent } from './types';
 
 interface SignalDecision {
   entry: EntryDraft;
@@ -20,15 +20,16 @@ interface SignalDecision {
 }
 
 /** The signals of every run; decisions wait in `decisions` until `settle`. */
-export class SignalReader {
+export class SignalReader implements EventReader {
   private readonly decisions: SignalDecision[] = [];
 
   constructor(private readonly timeline: TimelineCollector) {}
 
-  signaled(ev: RunEvent): void {
+  read(ev: RunEvent): void {
+    if (ev.event.eventType !== 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED') return;
     const name = typeof ev.attrs.signalName === 'string' ? ev.attrs.signalName : '';
     const req = firstPayloadValue<ApprovalDecisionRequest>(ev.attrs.input);
-    if (name === 'decideApproval' && req) {
+    if (name === decideApprovalSignal.name && req) {
       const entry = this.timeline.add(anchorAt(ev), {
         at: timeOf(ev),
         kind: 'approval_decision',

@@ -13,7 +13,7 @@ import { firstPayloadValue } from '../payloads';
 import type { TimelineCollector } from './collector';
 import { ref, refOf } from './events';
 import { anchorOf, taskRefs, timerRefs, type WorkflowTasks } from './tasks';
-import type { EventRef, RunEvent } from './types';
+import type { EventReader, EventRef, RunEvent } from './types';
 
 /** A state, or one approval of it, as recorded at an event. */
 export interface Recorded<T> {
@@ -23,14 +23,16 @@ export interface Recorded<T> {
 }
 
 /** The states the history records and every recorded version of each approval, in history order. */
-export class StateSnapshots {
+export class StateSnapshots implements EventReader {
   private readonly states: Recorded<IncidentState>[] = [];
   private readonly approvalVersions: Recorded<Approval>[] = [];
   /** Notes added by `addNote` updates: they have entries of their own, so the state's copies get none. */
   readonly notesByUpdate = new Set<string>();
 
-  /** A state carried into or out of a run, or the run's result. */
-  record(state: IncidentState, ev: RunEvent): void {
+  /** Records the state carried into or out of a run, or the run's result. */
+  read(ev: RunEvent): void {
+    const state = recordedState(ev.event);
+    if (!state) return;
     this.states.push({ value: state, ref: refOf(ev), runIndex: ev.runIndex });
     for (const approval of state.approvals) this.recordApproval(approval, refOf(ev), ev.runIndex);
   }

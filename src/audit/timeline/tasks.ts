@@ -4,7 +4,7 @@
  * which it happened exactly; such a fact sorts after that task's own update and search-attribute events (its
  * causes and the phase change) and before the activities it scheduled.
  */
-import type { EventRef, Anchor, RunEvent } from './types';
+import type { Anchor, EventReader, EventRef, RunEvent } from './types';
 import { toMs } from './events';
 
 export interface WorkflowTask {
@@ -28,8 +28,8 @@ export class WorkflowTasks {
   private readonly all: WorkflowTask[] = [];
   private readonly byTime = new Map<string, WorkflowTask[]>();
 
-  /** A reader for one run's events; every event of the run goes through its `see`, in order. */
-  run(runIndex: number, runId: string): RunTasks {
+  /** The reader of one run's tasks. */
+  run(runIndex: number, runId: string): EventReader {
     return new RunTasks(runIndex, runId, (task) => {
       this.all.push(task);
       if (task.startedAt) this.byTime.set(task.startedAt, [...(this.byTime.get(task.startedAt) ?? []), task]);
@@ -75,7 +75,7 @@ export function anchorOf(
 }
 
 /** One run's tasks: which is open, and whose command events (after its WorkflowTaskCompleted) are read. */
-class RunTasks {
+class RunTasks implements EventReader {
   private readonly byStarted = new Map<number, WorkflowTask>();
   private open: WorkflowTask | undefined;
   private batch: WorkflowTask | undefined;
@@ -89,7 +89,7 @@ class RunTasks {
     private readonly started: (task: WorkflowTask) => void,
   ) {}
 
-  see({ event, id, attrs }: RunEvent): void {
+  read({ event, id, attrs }: RunEvent): void {
     switch (event.eventType) {
       case 'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED':
         this.lastScheduled = id;

@@ -79,6 +79,11 @@ export type EntryDraft = Omit<TimelineEntry, 'seq' | 'runId' | 'eventIds'>;
 /** An entry's content without its time. */
 export type EntryBody = Omit<EntryDraft, 'at'>;
 
+/** A source of entries: it reads the events it knows, in history order, and passes over the others. */
+export interface EventReader {
+  read(ev: RunEvent): void;
+}
+
 /** One history event as the sources read it: which run it belongs to, its ID and its attributes. */
 export interface RunEvent {
   runIndex: number;

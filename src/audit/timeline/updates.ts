@@ -6,14 +6,23 @@
  * Rejected updates leave no history, so no entry.
  */
 import type { NormalizedAlert } from '../../domain/alert';
-import type { AlertReceipt, ApprovalDecisionRequest } from '../../domain/contracts';
+import {
+  addNoteUpdate,
+  closeIncidentUpdate,
+  completeChecklistItemUpdate,
+  decideApprovalUpdate,
+  ingestAlertUpdate,
+  resolveFailedActionUpdate,
+  type AlertReceipt,
+  type ApprovalDecisionRequest,
+} from '../../domain/contracts';
 import type { Approval, ChecklistItem, IncidentAction, IncidentNote } from '../../domain/incident';
 import type { HistoryEventJson } from '../history-json';
 import { firstPayloadValue } from '../payloads';
 import type { TimelineCollector } from './collector';
 import { describeFailure, failureSummary, ref, refOf, type FailureJson } from './events';
 import type { StateSnapshots } from './snapshots';
-import type { EntryBody, EventRef, RunEvent } from './types';
+import type { EntryBody, EventReader, EventRef, RunEvent } from './types';
 
 interface AcceptedUpdate {
   accepted: HistoryEventJson;
@@ -22,7 +31,7 @@ interface AcceptedUpdate {
 }
 
 /** One run's updates: an entry when each completes, and one for each still running at the end of the run. */
-export class UpdateReader {
+export class UpdateReader implements EventReader {
   private readonly open = new Map<string, AcceptedUpdate>();
 
   constructor(
@@ -31,7 +40,12 @@ export class UpdateReader {
     private readonly includeDeduplicated: boolean,
   ) {}
 
-  accepted({ event, id, attrs }: RunEvent): void {
+  read(ev: RunEvent): void {
+    if (ev.event.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED') this.accepted(ev);
+    else if (ev.event.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED') this.completed(ev);
+  }
+
+  private accepted({ event, id, attrs }: RunEvent): void {
     const req = attrs.acceptedRequest as
       { meta?: { updateId?: string }; input?: { name?: string; args?: unknown } } | undefined;
     this.open.set(req?.meta?.updateId ?? String(id), {
@@ -41,7 +55,7 @@ export class UpdateReader {
     });
   }
 
-  completed(ev: RunEvent): void {
+  private completed(ev: RunEvent): void {
     const updateId = (ev.attrs.meta as { updateId?: string } | undefined)?.updateId ?? '';
     const u = this.open.get(updateId);
     if (!u) return;
@@ -111,29 +125,26 @@ function updateEntry(
     inProgress: result === undefined && !failure,
   };
   if (failure) return failedEntry(call, failure);
-  switch (name) {
-    case 'ingestAlert':
-      return alertEntry(call);
-    case 'decideApproval':
-      return decisionEntry(call);
-    case 'resolveFailedAction':
-      return resolutionEntry(call);
-    case 'completeChecklistItem':
-      return checklistEntry(call);
-    case 'addNote':
-      return noteEntry(call);
-    case 'closeIncident':
-      return closeEntry(call);
-    default:
-      return {
-        kind: 'update_received',
-        summary: `Update ${name}${actor?.subject ? ` by ${actor.subject}` : ''}`,
-        ...call.who,
-        refs,
-        details: { update: name, request: arg, result },
-      };
-  }
+  const answered = ANSWERED.get(name);
+  if (answered) return answered(call);
+  return {
+    kind: 'update_received',
+    summary: `Update ${name}${actor?.subject ? ` by ${actor.subject}` : ''}`,
+    ...call.who,
+    refs,
+    details: { update: name, request: arg, result },
+  };
 }
+
+/** The entry of each update the incident defines, answered or still running. */
+const ANSWERED = new Map<string, (call: UpdateCall) => EntryBody>([
+  [ingestAlertUpdate.name, alertEntry],
+  [decideApprovalUpdate.name, decisionEntry],
+  [resolveFailedActionUpdate.name, resolutionEntry],
+  [completeChecklistItemUpdate.name, checklistEntry],
+  [addNoteUpdate.name, noteEntry],
+  [closeIncidentUpdate.name, closeEntry],
+]);
 
 /**
  * A failed update. The incident accepts a decision or a close it refuses and then fails it, so the refusal is
@@ -142,24 +153,17 @@ function updateEntry(
 function failedEntry({ name, arg, refs, actor, who }: UpdateCall, failure: FailureJson): EntryBody {
   const f = failureSummary(failure);
   const refusal = { type: f.type, reason: f.message };
-  if (name === 'decideApproval') {
+  if (name === decideApprovalUpdate.name) {
     const req = arg as ApprovalDecisionRequest | undefined;
     return {
       kind: 'approval_decision',
       summary: `${actor?.subject ?? '?'}'s "${req?.decision ?? '?'}" on ${req?.approvalId ?? '?'} refused: ${describeFailure(f)}`,
       ...who,
       refs,
-      details: {
-        via: 'update',
-        approvalId: req?.approvalId,
-        decision: req?.decision,
-        ...(req?.comment ? { comment: req.comment } : {}),
-        outcome: 'refused',
-        refusal,
-      },
+      details: { ...decisionDetails(req), outcome: 'refused', refusal },
     };
   }
-  if (name === 'closeIncident') {
+  if (name === closeIncidentUpdate.name) {
     const req = arg as { resolution?: string; comment?: string } | undefined;
     return {
       kind: 'close_requested',
@@ -229,10 +233,7 @@ function decisionEntry({ arg, result, refs, actor, who, inProgress }: UpdateCall
     ...who,
     refs,
     details: {
-      via: 'update',
-      approvalId: req?.approvalId,
-      decision: req?.decision,
-      ...(req?.comment ? { comment: req.comment } : {}),
+      ...decisionDetails(req),
       outcome: inProgress ? 'in progress' : 'applied',
       ...(approval
         ? {
@@ -242,6 +243,16 @@ function decisionEntry({ arg, result, refs, actor, who, inProgress }: UpdateCall
           }
         : {}),
     },
+  };
+}
+
+/** What a decision entry says of the request, applied or refused. */
+function decisionDetails(req: ApprovalDecisionRequest | undefined): Record<string, unknown> {
+  return {
+    via: 'update',
+    approvalId: req?.approvalId,
+    decision: req?.decision,
+    ...(req?.comment ? { comment: req.comment } : {}),
   };
 }
 
