@@ -1,8 +1,8 @@
 /**
  * Actions, verifications, evidence and notifications, read from activity events: the input from
  * `ActivityTaskScheduled`, the last attempt from `ActivityTaskStarted`, the result, failure or timeout from
- * the close event, durations from the event times. Effect and check activities are read back as actions through
- * the action table (src/domain/actions.ts).
+ * the close event, durations from the event times. Effect and check activities are read back as actions
+ * through the action table (src/domain/actions.ts).
  */
 import { ACTION_KIND_OF_ACTIVITY, CHECK_ACTIVITIES } from '../../domain/actions';
 import type { EvidenceSummary } from '../../domain/incident';
@@ -67,14 +67,14 @@ export class ActivityReader implements EventReader {
   }
 
   private add(rec: ActivityRecord): void {
-    const run = activityRun(rec);
+    const facts = activityFacts(rec);
     const anchor: Anchor = { runIndex: rec.runIndex, eventId: Number(rec.scheduled.eventId) };
-    this.timeline.add(anchor, { at: rec.scheduled.eventTime ?? '', ...activityBody(rec, run) });
+    this.timeline.add(anchor, { at: rec.scheduled.eventTime ?? '', ...activityBody(rec, facts) });
   }
 }
 
 /** What every activity entry says: its times, outcome, attempts, and the failure when there is one. */
-interface ActivityRun {
+interface ActivityFacts {
   refs: EventRef[];
   base: {
     activityType: string;
@@ -96,7 +96,7 @@ interface ActivityRun {
 const seconds = (from: string | undefined, to: string | undefined): number | undefined =>
   from && to ? Math.max(0, (Date.parse(to) - Date.parse(from)) / 1000) : undefined;
 
-function activityRun(rec: ActivityRecord): ActivityRun {
+function activityFacts(rec: ActivityRecord): ActivityFacts {
   const { scheduled, started, closed, runId } = rec;
   const refs = [scheduled, started, closed]
     .filter((e): e is HistoryEventJson => !!e)
@@ -166,13 +166,13 @@ function attemptOfFailure(f: FailureJson | undefined): number | undefined {
   }
 }
 
-function activityBody(rec: ActivityRecord, run: ActivityRun): EntryBody {
+function activityBody(rec: ActivityRecord, facts: ActivityFacts): EntryBody {
   const actionKind = (ACTION_KIND_OF_ACTIVITY as Record<string, string | undefined>)[rec.type];
-  if (actionKind) return actionExecuted(rec, run, actionKind);
-  if (CHECK_ACTIVITIES.has(rec.type)) return actionVerified(rec, run);
-  if (rec.type === 'snapshotLogs') return evidence(rec, run);
-  if (rec.type === 'notifyStakeholders') return notification(rec, run);
-  const { refs, base, outcome, attempts, failure } = run;
+  if (actionKind) return actionExecuted(rec, facts, actionKind);
+  if (CHECK_ACTIVITIES.has(rec.type)) return actionVerified(rec, facts);
+  if (rec.type === 'snapshotLogs') return evidence(rec, facts);
+  if (rec.type === 'notifyStakeholders') return notification(rec, facts);
+  const { refs, base, outcome, attempts, failure } = facts;
   return {
     kind: 'action_executed',
     summary: `Activity ${rec.type}: ${outcome}`,
@@ -181,11 +181,11 @@ function activityBody(rec: ActivityRecord, run: ActivityRun): EntryBody {
   };
 }
 
-function actionExecuted(rec: ActivityRecord, run: ActivityRun, actionKind: string): EntryBody {
-  const { refs, base, outcome, attempts, failure, lastFailure, retryState } = run;
+function actionExecuted(rec: ActivityRecord, facts: ActivityFacts, actionKind: string): EntryBody {
+  const { refs, base, outcome, attempts, failure, lastFailure, retryState } = facts;
   const input = rec.input as
     { actionId?: string; target?: string; comment?: string; incidentId?: string } | undefined;
-  const r = run.result as { alreadyInState?: boolean; vendorRef?: string; attempt?: number } | undefined;
+  const r = facts.result as { alreadyInState?: boolean; vendorRef?: string; attempt?: number } | undefined;
   return {
     kind: 'action_executed',
     summary:
@@ -211,10 +211,10 @@ function actionExecuted(rec: ActivityRecord, run: ActivityRun, actionKind: strin
   };
 }
 
-function actionVerified(rec: ActivityRecord, run: ActivityRun): EntryBody {
-  const { refs, base, outcome, attempts, failure } = run;
+function actionVerified(rec: ActivityRecord, facts: ActivityFacts): EntryBody {
+  const { refs, base, outcome, attempts, failure } = facts;
   const input = rec.input as { target?: string } | undefined;
-  const observed = (run.result as { state?: string } | undefined)?.state;
+  const observed = (facts.result as { state?: string } | undefined)?.state;
   return {
     kind: 'action_verified',
     summary: `Verified ${input?.target ?? '?'}: ${observed ?? outcome}`,
@@ -230,10 +230,10 @@ function actionVerified(rec: ActivityRecord, run: ActivityRun): EntryBody {
   };
 }
 
-function evidence(rec: ActivityRecord, run: ActivityRun): EntryBody {
-  const { refs, base, outcome, attempts, failure } = run;
+function evidence(rec: ActivityRecord, facts: ActivityFacts): EntryBody {
+  const { refs, base, outcome, attempts, failure } = facts;
   const input = rec.input as { host?: string; from?: string; to?: string } | undefined;
-  const ev = run.result as EvidenceSummary | undefined;
+  const ev = facts.result as EvidenceSummary | undefined;
   return {
     kind: ev ? 'evidence_collected' : 'evidence_failed',
     summary: ev
@@ -252,11 +252,11 @@ function evidence(rec: ActivityRecord, run: ActivityRun): EntryBody {
   };
 }
 
-function notification(rec: ActivityRecord, run: ActivityRun): EntryBody {
-  const { refs, base, outcome, attempts, failure } = run;
+function notification(rec: ActivityRecord, facts: ActivityFacts): EntryBody {
+  const { refs, base, outcome, attempts, failure } = facts;
   const input = rec.input as
     { route?: string; subject?: string; text?: string; severity?: string } | undefined;
-  const delivered = (run.result as { delivered?: boolean } | undefined)?.delivered;
+  const delivered = (facts.result as { delivered?: boolean } | undefined)?.delivered;
   const escalation = /approval (apr-\d+) waiting/.exec(input?.subject ?? '');
   return {
     kind: escalation ? 'escalation_notice' : 'notification',
