@@ -2,8 +2,7 @@
  * Alerts, approval decisions, failed-action retries and skips, checklist items, notes and close requests, read
  * from updates: `WorkflowExecutionUpdateAccepted` (the arguments, with the verified actor and roles) and
  * `WorkflowExecutionUpdateCompleted` (the workflow's answer, or the failure of a decision or close it
- * refused).
- * Rejected updates leave no history, so no entry.
+ * refused). Rejected updates leave no history, so no entry.
  */
 import type { NormalizedAlert } from '../../domain/alert';
 import {
