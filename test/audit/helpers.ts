@@ -63,12 +63,34 @@ export function legacyHistoryFiles(): string[] {
 
 /** A committed scenario as an export: `<name>.json`, or `<name>-run1.json`, `<name>-run2.json`... */
 export function committedExport(name: string): IncidentHistoryExport {
-  const files = committedHistoryFiles().filter((f) => {
-    const base = path.basename(f, '.json');
-    return base === name || new RegExp(`^${name}-run\\d+$`).test(base);
-  });
-  files.sort((a, b) => runNo(a) - runNo(b));
+  const files = committedHistoryFiles().filter((f) => scenarioOf(f) === name);
   if (!files.length) throw new Error(`no committed history ${name}`);
+  return exportOfRunFiles(files, name);
+}
+
+/**
+ * Every committed history, today's and legacy/, as one export per incident, named `<scenario>` or
+ * `legacy/<generation>/<scenario>` (the runs of a continue-as-new chain in one export), sorted by name.
+ */
+export function allCommittedExports(): { name: string; exported: IncidentHistoryExport }[] {
+  const groups = new Map<string, string[]>();
+  for (const f of [...committedHistoryFiles(), ...legacyHistoryFiles()]) {
+    const dir = path.relative(HISTORIES_DIR, path.dirname(f)).split(path.sep).join('/');
+    const name = dir ? `${dir}/${scenarioOf(f)}` : scenarioOf(f);
+    groups.set(name, [...(groups.get(name) ?? []), f]);
+  }
+  return [...groups.keys()]
+    .sort()
+    .map((name) => ({ name, exported: exportOfRunFiles(groups.get(name)!, name) }));
+}
+
+/** `<scenario>.json` or `<scenario>-run<N>.json` -> `<scenario>`. */
+function scenarioOf(file: string): string {
+  return path.basename(file, '.json').replace(/-run\d+$/, '');
+}
+
+function exportOfRunFiles(runFiles: string[], name: string): IncidentHistoryExport {
+  const files = [...runFiles].sort((a, b) => runNo(a) - runNo(b));
   const runs = files.map((f) => {
     const history = JSON.parse(readFileSync(f, 'utf8')) as HistoryJson;
     return { runId: startedInfo(history).runId!, status: 'COMPLETED' as const, history };
