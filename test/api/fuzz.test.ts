@@ -196,6 +196,8 @@ function mutated(valid: () => unknown) {
         const target = targets[o.at % targets.length]!;
         const keys = Object.keys(target);
         const k = o.op === 'add' || keys.length === 0 ? o.key : keys[o.at % keys.length]!;
+        // An array serializes by its indices only; other keys (`length` cannot even be redefined) change nothing.
+        if (Array.isArray(target) && !/^\d+$/.test(k)) continue;
         if (o.op === 'delete') delete target[k];
         else
           Object.defineProperty(target, k, {
