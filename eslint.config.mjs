@@ -80,7 +80,7 @@ export default tseslint.config(
   {
     // Everything the workflow bundle imports besides workflows/ is held to the same rules
     // (test/unit/workflow-bundle.test.ts checks the bundle holds nothing else).
-    files: ['src/domain/**/*.ts', 'src/playbooks/policy.ts'],
+    files: ['src/domain/**/*.ts', 'src/contracts.ts', 'src/playbooks/policy.ts'],
     rules: {
       'no-restricted-imports': ['error', { paths: workflowUnsafePaths, patterns: workflowUnsafePatterns }],
     },

@@ -14,7 +14,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, projectRoot } from '../src/config';
-import { decideApprovalSignal } from '../src/domain/contracts';
+import { decideApprovalSignal } from '../src/contracts';
 import type { IncidentState } from '../src/domain/incident';
 import { TemporalUnavailableError } from '../src/incidents/errors';
 import { exportIncidentHistory } from '../src/audit/history';

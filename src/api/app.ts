@@ -8,7 +8,7 @@ import express, {
 } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Client } from '@temporalio/client';
-import { REFUSALS, isRefusalType } from '../domain/contracts';
+import { REFUSALS, isRefusalType } from '../contracts';
 import type { Actor, Role } from '../domain/incident';
 import {
   IncidentNotFoundError,

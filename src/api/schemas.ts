@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { ALERT_FORMATS, SEVERITIES } from '../domain/alert';
-import type { CloseReceipt } from '../domain/contracts';
+import { INCIDENT_ID_PATTERN, type CloseReceipt } from '../contracts';
 import {
   ACTION_STATES,
   CONTAINMENT_KINDS,
@@ -24,7 +24,6 @@ import { trimmedText } from '../ingest/common';
 
 // ---- Path parameters ----
 
-export const INCIDENT_ID_PATTERN = /^INC-[0-9a-f]{16}-[0-9a-f]{6}$/;
 export const incidentIdSchema = z
   .string()
   .regex(INCIDENT_ID_PATTERN, 'not an incident ID (INC-<16 hex>-<6 hex>)')

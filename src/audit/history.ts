@@ -24,7 +24,7 @@ import path from 'node:path';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { isGrpcServiceError, type Client } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
-import { incidentRunTag, parseIncidentId, SA_INCIDENT_ID } from '../domain/contracts';
+import { incidentRunTag, parseIncidentId, SA_INCIDENT_ID } from '../contracts';
 import { IncidentNotFoundError } from '../incidents/errors';
 import { describeRun, listRuns } from '../temporal/visibility';
 import { eventAttributes, formatHistoryJson, historyToJson, type HistoryJson } from './history-json';

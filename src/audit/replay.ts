@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { DataConverter, PayloadCodec } from '@temporalio/common';
 import { Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
-import { INCIDENT_WORKFLOW_TYPE, SA_INCIDENT_ID } from '../domain/contracts';
+import { INCIDENT_WORKFLOW_TYPE, SA_INCIDENT_ID } from '../contracts';
 import { encryptionCodecOf, MissingEncryptionKeyError } from '../temporal/codec';
 import { listRuns } from '../temporal/visibility';
 import { bundleWorkflows } from '../worker';

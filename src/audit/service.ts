@@ -6,7 +6,7 @@
 import type { Client } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import type { EvidenceRecord } from '../connectors/types';
-import { incidentStateQuery } from '../domain/contracts';
+import { incidentStateQuery } from '../contracts';
 import type { IncidentState } from '../domain/incident';
 import { IncidentNotFoundError, IncidentRefusedError, TemporalUnavailableError } from '../incidents/errors';
 import { isTemporalUnavailable } from '../temporal/errors';

@@ -30,7 +30,7 @@ import {
   SA_STATUS,
   type AlertReceipt,
   type IncidentWorkflowInput,
-} from '../domain/contracts';
+} from '../contracts';
 import type { Actor, IncidentState, Resolution } from '../domain/incident';
 import type { Logger } from '../logging';
 import type { PlaybookRegistry } from '../playbooks/loader';

@@ -1,5 +1,5 @@
 import type { NormalizedAlert, Severity } from '../domain/alert';
-import type { AlertReceipt, CloseReceipt } from '../domain/contracts';
+import type { AlertReceipt, CloseReceipt } from '../contracts';
 import type {
   Actor,
   Approval,

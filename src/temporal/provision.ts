@@ -2,7 +2,7 @@ import path from 'node:path';
 import Long from 'long';
 import { Connection } from '@temporalio/client';
 import type { QuellConfig, TemporalTarget } from '../config';
-import { QUELL_SEARCH_ATTRIBUTES, searchAttributeFlags } from '../domain/contracts';
+import { QUELL_SEARCH_ATTRIBUTES, searchAttributeFlags } from '../domain/search-attributes';
 import {
   locateTemporalCli,
   TEMPORAL_CLI_REMEDY,

@@ -1,6 +1,6 @@
 import express from 'express';
 import request from 'supertest';
-import { REFUSALS } from '../../src/domain/contracts';
+import { REFUSALS } from '../../src/contracts';
 import {
   IncidentNotFoundError,
   IncidentRefusedError,

@@ -9,7 +9,7 @@ import {
   type TimelineEntry,
   type TimelineKind,
 } from '../../src/audit/timeline';
-import { decideApprovalSignal } from '../../src/domain/contracts';
+import { decideApprovalSignal } from '../../src/contracts';
 import { IncidentNotFoundError } from '../../src/incidents/errors';
 import { actors, startHarness, type Harness } from '../support/incident-harness';
 import { MemoryEstate } from '../support/memory-estate';

@@ -1,4 +1,4 @@
-import { decideApprovalSignal } from '../../src/domain/contracts';
+import { decideApprovalSignal } from '../../src/contracts';
 import {
   actionOf,
   actors,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { incidentWorkflowId } from '../../src/domain/contracts';
+import { incidentWorkflowId } from '../../src/contracts';
 import { correlationDigest, IncidentIdDeriver } from '../../src/incidents/correlation';
 import { IncidentService } from '../../src/incidents/service';
 import { normalizeGeneric, type GenericAlert } from '../../src/ingest/generic';

@@ -4,7 +4,7 @@ import {
   incidentWorkflowId,
   parseIncidentId,
   searchAttributeFlags,
-} from '../../src/domain/contracts';
+} from '../../src/contracts';
 import {
   correlationDigest,
   IncidentIdDeriver,

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { searchAttributeFlags } from '../../src/domain/contracts';
+import { searchAttributeFlags } from '../../src/contracts';
 
 /**
  * What users of `docker compose up` rely on: the Temporal cluster is set up in the right order, the images

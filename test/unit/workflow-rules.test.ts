@@ -4,7 +4,7 @@
  * (The same rules run inside the workflow; test/integration covers them end to end on a real server.)
  */
 import { isSettled, LIVE_ACTION_STATES } from '../../src/domain/actions';
-import type { ApprovalDecisionRequest } from '../../src/domain/contracts';
+import type { ApprovalDecisionRequest } from '../../src/contracts';
 import type { Actor, Approval, IncidentAction, IncidentState } from '../../src/domain/incident';
 import { parsePlaybook } from '../../src/playbooks/loader';
 import { compensationOrder, containmentToPlan } from '../../workflows/incident/actions';

@@ -1,7 +1,7 @@
 /** Alerts joining the incident: dedup by identity, scope and severity, and what a late alert sets off. */
 import { patched } from '@temporalio/workflow';
 import { alertIdentity, maxSeverity, severityRank, type NormalizedAlert } from '../../src/domain/alert';
-import type { AlertReceipt } from '../../src/domain/contracts';
+import type { AlertReceipt } from '../../src/contracts';
 import { digest53 } from '../../src/domain/digest';
 import { summarizeAlert } from '../../src/domain/incident';
 import { evaluateSeverity, phaseRoutes } from '../../src/playbooks/policy';

@@ -4,7 +4,7 @@
  */
 import { ApplicationFailure, condition } from '@temporalio/workflow';
 import { CONTAINMENT_ACTIONS, isContainmentKind } from '../../src/domain/actions';
-import type { ApprovalDecisionRequest, CloseIncidentRequest, RefusalType } from '../../src/domain/contracts';
+import type { ApprovalDecisionRequest, CloseIncidentRequest, RefusalType } from '../../src/contracts';
 import type {
   Actor,
   Approval,

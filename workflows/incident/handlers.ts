@@ -19,7 +19,7 @@ import {
   type CloseIncidentRequest,
   type CompleteChecklistItemRequest,
   type ResolveFailedActionRequest,
-} from '../../src/domain/contracts';
+} from '../../src/contracts';
 import { compensationOrder } from './actions';
 import { ingestAlert } from './alerts';
 import {

@@ -19,7 +19,7 @@ import {
   type CarriedIncident,
   type CloseIncidentRequest,
   type IncidentWorkflowInput,
-} from '../../src/domain/contracts';
+} from '../../src/contracts';
 import { digest53 } from '../../src/domain/digest';
 import type { Approval, IncidentAction, IncidentState, Phase } from '../../src/domain/incident';
 import { computeMetrics } from '../../src/domain/metrics';

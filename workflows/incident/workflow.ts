@@ -7,7 +7,7 @@
  */
 import { allHandlersFinished, condition, continueAsNew, log, workflowInfo } from '@temporalio/workflow';
 import { RESUMABLE_ACTION_STATES } from '../../src/domain/actions';
-import type { IncidentWorkflowInput } from '../../src/domain/contracts';
+import type { IncidentWorkflowInput } from '../../src/contracts';
 import type { IncidentState } from '../../src/domain/incident';
 import { startRunner } from './actions';
 import { watchApproval } from './approvals';

@@ -2,7 +2,7 @@
  * Phase, severity and status changes, read from `UpsertWorkflowSearchAttributes` (QuellPhase, QuellSeverity,
  * QuellStatus).
  */
-import { SA_PHASE, SA_SEVERITY, SA_STATUS } from '../../domain/contracts';
+import { SA_PHASE, SA_SEVERITY, SA_STATUS } from '../../contracts';
 import type { JsonPayload } from '../history-json';
 import { payloadValue } from '../payloads';
 import type { TimelineCollector } from './collector';

@@ -3,7 +3,7 @@
  * incident applied or refused it (and why) is internal state, so it is completed from the state snapshots once
  * the whole history is read: matched on the decider and the time of the workflow task that processed it.
  */
-import { decideApprovalSignal, type ApprovalDecisionRequest } from '../../domain/contracts';
+import { decideApprovalSignal, type ApprovalDecisionRequest } from '../../contracts';
 import type { Approval, IncidentState } from '../../domain/incident';
 import { firstPayloadValue } from '../payloads';
 import type { TimelineCollector } from './collector';

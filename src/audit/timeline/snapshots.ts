@@ -5,7 +5,7 @@
  * `WorkflowExecutionContinuedAsNew` and in a later run's `WorkflowExecutionStarted`, and approvals returned
  * by `decideApproval` updates), each anchored to the workflow task in which it happened (tasks.ts).
  */
-import type { CarriedIncident } from '../../domain/contracts';
+import type { CarriedIncident } from '../../contracts';
 import type { Approval, IncidentAction, IncidentState } from '../../domain/incident';
 import { eventAttributes, type HistoryEventJson } from '../history-json';
 import type { IncidentHistoryExport } from '../history';

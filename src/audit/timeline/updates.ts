@@ -14,7 +14,7 @@ import {
   resolveFailedActionUpdate,
   type AlertReceipt,
   type ApprovalDecisionRequest,
-} from '../../domain/contracts';
+} from '../../contracts';
 import type { Approval, ChecklistItem, IncidentAction, IncidentNote } from '../../domain/incident';
 import type { HistoryEventJson } from '../history-json';
 import { firstPayloadValue } from '../payloads';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { NormalizedAlert } from '../../../src/domain/alert';
-import type { CloseReceipt } from '../../../src/domain/contracts';
+import type { CloseReceipt } from '../../../src/contracts';
 import type {
   Actor,
   Approval,

@@ -1,12 +1,11 @@
 /**
  * The one place where API, CLI, worker, tests and workflows agree on names: the incident workflow's messages
- * (signals, updates, queries), its search attributes, the task queue, and how workflow and incident IDs are
- * built. Workflow-safe: no Node builtins, no I/O.
+ * (signals, updates, queries) and input, its search attributes, the task queue, and how workflow and incident
+ * IDs are built. It stands above src/domain and src/playbooks (the input carries a playbook), below everything
+ * that talks to the workflow. Workflow-safe: no Node builtins, no I/O.
  */
-import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Playbook } from '../playbooks/schema';
-import type { NormalizedAlert, Severity } from './alert';
+import type { NormalizedAlert, Severity } from './domain/alert';
 import type {
   Actor,
   Approval,
@@ -15,45 +14,13 @@ import type {
   IncidentNote,
   IncidentState,
   Resolution,
-} from './incident';
+} from './domain/incident';
+import type { Playbook } from './playbooks/schema';
+
+export * from './domain/search-attributes';
 
 export const DEFAULT_TASK_QUEUE = 'quell-incidents';
 export const INCIDENT_WORKFLOW_TYPE = 'incidentWorkflow';
-
-// ---- Search attributes (registered on the dev server at start; `quell temporal setup` for clusters) ----
-export const SA_INCIDENT_ID = defineSearchAttributeKey('QuellIncidentId', 'KEYWORD');
-export const SA_SEVERITY = defineSearchAttributeKey('QuellSeverity', 'KEYWORD');
-export const SA_PHASE = defineSearchAttributeKey('QuellPhase', 'KEYWORD');
-export const SA_STATUS = defineSearchAttributeKey('QuellStatus', 'KEYWORD');
-export const SA_PLAYBOOK = defineSearchAttributeKey('QuellPlaybook', 'KEYWORD');
-export const SA_CORRELATION_KEY = defineSearchAttributeKey('QuellCorrelationKey', 'KEYWORD');
-export const SA_HOSTS = defineSearchAttributeKey('QuellHosts', 'KEYWORD_LIST');
-export const SA_ACCOUNTS = defineSearchAttributeKey('QuellAccounts', 'KEYWORD_LIST');
-
-export const QUELL_SEARCH_ATTRIBUTES = [
-  SA_INCIDENT_ID,
-  SA_SEVERITY,
-  SA_PHASE,
-  SA_STATUS,
-  SA_PLAYBOOK,
-  SA_CORRELATION_KEY,
-  SA_HOSTS,
-  SA_ACCOUNTS,
-] as const;
-
-/** `Name=Type` pairs in the form `temporal server start-dev --search-attribute` takes. */
-export function searchAttributeFlags(): string[] {
-  const cliType: Record<string, string> = {
-    KEYWORD: 'Keyword',
-    KEYWORD_LIST: 'KeywordList',
-    TEXT: 'Text',
-    INT: 'Int',
-    DOUBLE: 'Double',
-    BOOL: 'Bool',
-    DATETIME: 'Datetime',
-  };
-  return QUELL_SEARCH_ATTRIBUTES.map((k) => `${k.name}=${cliType[k.type] ?? 'Keyword'}`);
-}
 
 // ---- IDs ----
 const WORKFLOW_ID_PREFIX = 'quell-incident-';
@@ -85,7 +52,8 @@ export function incidentRunTag(firstExecutionRunId: string): string {
   return firstExecutionRunId.replace(/-/g, '').slice(-6);
 }
 
-const INCIDENT_ID_PATTERN = /^INC-([0-9a-f]{16})-([0-9a-f]{6})$/;
+/** An incident ID: `INC-<16 hex digits naming the workflow>-<6 hex digits of its first run>`. */
+export const INCIDENT_ID_PATTERN = /^INC-([0-9a-f]{16})-([0-9a-f]{6})$/;
 
 /** The workflow ID an incident ID lives under, or undefined when the text is not an incident ID. */
 export function parseIncidentId(incidentId: string): { workflowId: string; runTag: string } | undefined {
