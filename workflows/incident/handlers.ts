@@ -33,20 +33,31 @@ import {
 } from './approvals';
 import type { IncidentRun } from './run';
 
+/** Registers every message handler, in a fixed order. */
 export function registerHandlers(run: IncidentRun): void {
+  setHandler(incidentStateQuery, () => run.state);
+  registerAlertIntake(run);
+  registerDecisions(run);
+  registerResponderWork(run);
+  registerClose(run);
+}
+
+/** Counts a message toward continue-as-new (a run takes at most a few thousand updates). */
+function counted(run: IncidentRun): void {
+  run.messagesThisRun++;
+}
+
+/** Messages for a closed incident leave no trace: its run is over (the API answers 409 before sending). */
+function requireOpen(run: IncidentRun): void {
+  if (run.state.status !== 'open') refuse('IncidentClosed', `incident ${run.state.incidentId} is closed`);
+}
+
+function registerAlertIntake(run: IncidentRun): void {
   const { state } = run;
-  const counted = () => run.messagesThisRun++;
-  /** Messages for a closed incident leave no trace: its run is over (the API answers 409 before sending). */
-  const requireOpen = () => {
-    if (state.status !== 'open') refuse('IncidentClosed', `incident ${state.incidentId} is closed`);
-  };
-
-  setHandler(incidentStateQuery, () => state);
-
   setHandler(
     ingestAlertUpdate,
     ({ alert, raisedBy }) => {
-      counted();
+      counted(run);
       return ingestAlert(run, alert, raisedBy);
     },
     {
@@ -58,6 +69,10 @@ export function registerHandlers(run: IncidentRun): void {
       },
     },
   );
+}
+
+function registerDecisions(run: IncidentRun): void {
+  const { state } = run;
 
   // Refused decisions are accepted, recorded, then failed with their refusal type: a validator's refusal would
   // leave no trace in history, and auditors must see self-approvals, second decisions and non-approvers trying.
@@ -65,7 +80,7 @@ export function registerHandlers(run: IncidentRun): void {
   setHandler(
     decideApprovalUpdate,
     (req) => {
-      counted();
+      counted(run);
       const refusal = decisionRefusal(state, req);
       if (refusal) {
         recordRefusedDecision(run, req, refusal, 'update');
@@ -75,7 +90,7 @@ export function registerHandlers(run: IncidentRun): void {
     },
     {
       validator: (req: ApprovalDecisionRequest) => {
-        requireOpen();
+        requireOpen(run);
         if (!req?.actor?.subject || !req.approvalId || !['approve', 'reject'].includes(req.decision))
           refuse(
             'InvalidRequest',
@@ -86,7 +101,7 @@ export function registerHandlers(run: IncidentRun): void {
   );
 
   setHandler(decideApprovalSignal, (req) => {
-    counted();
+    counted(run);
     const refusal =
       state.status !== 'open'
         ? { type: 'IncidentClosed' as const, message: 'incident is closed' }
@@ -95,11 +110,22 @@ export function registerHandlers(run: IncidentRun): void {
     if (refusal) recordRefusedDecision(run, req, refusal, 'signal');
     else applyDecision(run, req, 'signal');
   });
+}
+
+/** Retry or skip of a failed action, checklist items and notes: what responders do while the incident runs. */
+function registerResponderWork(run: IncidentRun): void {
+  registerFailedActionResolution(run);
+  registerChecklist(run);
+  registerNotes(run);
+}
+
+function registerFailedActionResolution(run: IncidentRun): void {
+  const { state } = run;
 
   setHandler(
     resolveFailedActionUpdate,
     (req) => {
-      counted();
+      counted(run);
       run.acknowledge();
       const action = run.actionById(req.actionId)!;
       action.requestedResolution = req.resolution;
@@ -121,7 +147,7 @@ export function registerHandlers(run: IncidentRun): void {
     },
     {
       validator: (req: ResolveFailedActionRequest) => {
-        requireOpen();
+        requireOpen(run);
         const action = run.actionById(req.actionId);
         if (!action) refuse('ActionNotFound', `no action ${req.actionId} on ${state.incidentId}`);
         if (action.state !== 'failed' || action.requestedResolution) {
@@ -133,11 +159,14 @@ export function registerHandlers(run: IncidentRun): void {
       },
     },
   );
+}
 
+function registerChecklist(run: IncidentRun): void {
+  const { state } = run;
   setHandler(
     completeChecklistItemUpdate,
     (req) => {
-      counted();
+      counted(run);
       run.acknowledge();
       const item = state.checklist.find((i) => i.itemId === req.itemId)!;
       item.completedBy = req.actor.subject;
@@ -147,7 +176,7 @@ export function registerHandlers(run: IncidentRun): void {
     },
     {
       validator: (req: CompleteChecklistItemRequest) => {
-        requireOpen();
+        requireOpen(run);
         const item = state.checklist.find((i) => i.itemId === req.itemId);
         if (!item) refuse('ChecklistItemNotFound', `no checklist item ${req.itemId} on ${state.incidentId}`);
         if (item.completedAt)
@@ -158,11 +187,14 @@ export function registerHandlers(run: IncidentRun): void {
       },
     },
   );
+}
 
+function registerNotes(run: IncidentRun): void {
+  const { state } = run;
   setHandler(
     addNoteUpdate,
     (req) => {
-      counted();
+      counted(run);
       run.acknowledge();
       const note = {
         noteId: `note-${run.nextIds.note++}`,
@@ -176,17 +208,20 @@ export function registerHandlers(run: IncidentRun): void {
     },
     {
       validator: (req: AddNoteRequest) => {
-        requireOpen();
+        requireOpen(run);
         if (!req.text || req.text.length > 20_000)
           refuse('InvalidRequest', 'a note needs 1 to 20,000 characters');
       },
     },
   );
+}
 
+function registerClose(run: IncidentRun): void {
+  const { state } = run;
   setHandler(
     closeIncidentUpdate,
     (req) => {
-      counted();
+      counted(run);
       const refusal = closeRefusal(state, run.closeRequest !== undefined, req);
       if (refusal) {
         recordRefusedRequest(state, {
@@ -212,7 +247,7 @@ export function registerHandlers(run: IncidentRun): void {
     },
     {
       validator: (req: CloseIncidentRequest) => {
-        requireOpen();
+        requireOpen(run);
         if (!req?.actor?.subject || !['resolved', 'false_positive'].includes(req.resolution))
           refuse(
             'InvalidRequest',
