@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SEVERITIES } from '../domain/alert';
-import { CONTAINMENT_KINDS, PHASES } from '../domain/incident';
+import { CONTAINMENT_KINDS, PHASES, type ContainmentKind } from '../domain/incident';
 
 /** Parses durations like "500ms", "30s", "15m", "2h", "7d" (or a number of milliseconds). */
 export function parseDuration(value: string | number): number | undefined {
@@ -62,6 +62,11 @@ const containmentAction = z
     retry: retryPolicy.prefault({}),
   })
   .strict();
+
+/** One optional block per containment kind (src/domain/incident.ts lists them; src/domain/actions.ts says what each is). */
+const containmentByKind = Object.fromEntries(
+  CONTAINMENT_KINDS.map((kind) => [kind, containmentAction.optional()]),
+) as { [K in ContainmentKind]: z.ZodOptional<typeof containmentAction> };
 
 const severityRule = z
   .object({
@@ -125,15 +130,7 @@ export const playbookSchema = z
       })
       .strict()
       .prefault({}),
-    containment: z
-      .object({
-        isolate_host: containmentAction.optional(),
-        disable_account: containmentAction.optional(),
-        block_ip: containmentAction.optional(),
-        block_domain: containmentAction.optional(),
-      })
-      .strict()
-      .default({}),
+    containment: z.strictObject(containmentByKind).default({}),
     approvals: z
       .object({
         escalateAfter: duration.default(15 * 60_000),
@@ -234,4 +231,3 @@ export const playbookSchema = z
 /** A validated playbook with durations in milliseconds: plain data, safe to pass into a workflow. */
 export type Playbook = z.infer<typeof playbookSchema>;
 export type ContainmentActionConfig = z.infer<typeof containmentAction>;
-export const CONTAINMENT_ACTION_KINDS = CONTAINMENT_KINDS;
