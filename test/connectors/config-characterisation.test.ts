@@ -459,6 +459,18 @@ describe('connector configuration, as it stands (characterisation)', () => {
       ].join('\n'),
     ],
     [
+      'entries of one-entry fan-outs: indexed when resolved, not when checked against the allow-list',
+      {
+        QUELL_NOTIFY_ROUTES: routes({
+          soc: [{ type: 'slack', channel: '#soc', tokenEnv: 'SLACK_MISSING' }],
+          siem: [{ type: 'webhook', url: 'https://siem.example/hook', secretEnv: 'S' }],
+        }),
+        S: 'k',
+      },
+      '  QUELL_NOTIFY_ROUTES.soc[0].tokenEnv: environment variable SLACK_MISSING is not set\n' +
+        '  QUELL_NOTIFY_ROUTES.siem: https://siem.example is not on QUELL_OUTBOUND_ALLOWLIST',
+    ],
+    [
       'a secret that is blank',
       {
         QUELL_NOTIFY_ROUTES: routes({
