@@ -1,0 +1,173 @@
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { AllowList } from './http';
+import type { NotificationChannel } from './notify/channel';
+
+// ---------------------------------------------------------------------------------------------------------
+// Values read from the environment
+// ---------------------------------------------------------------------------------------------------------
+
+/** A variable that may be unset; blank counts as unset, and the value is trimmed. */
+export const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+/**
+ * Why a URL is refused, or undefined when it is an http(s) URL without credentials; plain http only to
+ * loopback (credentials never cross a network in clear text).
+ */
+export function checkUrl(v: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    return 'must be an absolute URL';
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') return 'must be an http(s) URL';
+  if (u.protocol === 'http:' && !isLoopback(u.hostname))
+    return 'must use https (http is allowed for loopback only)';
+  if (u.username || u.password) return 'must not contain credentials';
+  return undefined;
+}
+
+/** A URL that {@link checkUrl} accepts. */
+export const url = z.string().superRefine((v, ctx) => {
+  const problem = checkUrl(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+export const optionalUrl = optionalString.pipe(url.optional());
+
+/** The name of an environment variable (where a notification route says a secret is). */
+export const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+
+/** A URL's origin for the banner (never its path, which may carry a secret), or a placeholder. */
+export function origin(u: string): string {
+  try {
+    return new URL(u).origin;
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Vendors of a capability (EDR, identity, firewall, logs)
+// ---------------------------------------------------------------------------------------------------------
+
+/** What a vendor's `resolve` may use besides its own variables. */
+export interface ResolveContext<E> {
+  /** The lab estate's base URL, without a trailing slash. */
+  readonly labUrl: string;
+  /** The selection being resolved, e.g. `QUELL_EDR=crowdstrike` (for messages). */
+  readonly selection: string;
+  /** The variable's value; when it is unset, reports it as required for this selection and returns ''. */
+  need(name: keyof E & string): string;
+  /** A URL assembled from variables (a token URL with its tenant, say), reported under `name` if refused. */
+  checkedUrl(name: keyof E & string, value: string): string;
+  /** Reports one problem; resolution goes on, so that one error names every problem at once. */
+  problem(subject: string, message: string): void;
+}
+
+/** What every connector is built with besides its own settings. */
+export interface BuildContext {
+  allowList: AllowList;
+  timeoutMs: number;
+  logger?: Logger;
+}
+
+/**
+ * One vendor of one capability, declared beside its connector and registered in that capability's table
+ * (`registry.ts`). The configuration loops over the tables: a vendor is selected by the capability's variable
+ * (`QUELL_EDR=<key>`), resolved from its variables, put on the allow-list, built and described.
+ */
+export interface VendorDescriptor<C, S extends z.ZodRawShape, R extends object> {
+  /**
+   * The variables this vendor reads, with their parsing. Every registered vendor's variables are parsed,
+   * whichever is selected: a malformed value is refused even while another vendor is in use.
+   */
+  env: S;
+  /** Those of its variables that hold secrets: they never reach the banner and have no default. */
+  secrets: readonly string[];
+  /** The lab estate: whoever runs Quell must then run the lab too (unless QUELL_LAB_URL points at one). */
+  lab?: true;
+  /** Its settings, from its variables; problems go to `ctx` (never thrown) so all are reported together. */
+  resolve(env: z.output<z.ZodObject<S>>, ctx: ResolveContext<z.output<z.ZodObject<S>>>): R;
+  /** The URLs its connector calls: they go on the outbound allow-list. */
+  endpoints(settings: R): string[];
+  build(settings: R, ctx: BuildContext): C;
+  /** One line for the start banner: the vendor and its endpoints (origins only), never a secret. */
+  describe(settings: R): string;
+}
+
+/** Declares a vendor (the identity function: it lets TypeScript infer the descriptor's types). */
+export function defineVendor<C, S extends z.ZodRawShape, R extends object>(
+  d: VendorDescriptor<C, S, R> & { secrets: readonly (keyof S & string)[] },
+): VendorDescriptor<C, S, R> {
+  return d;
+}
+
+/** The settings a vendor resolves to. */
+export type SettingsOf<D> = D extends VendorDescriptor<unknown, z.ZodRawShape, infer R> ? R : never;
+
+// ---------------------------------------------------------------------------------------------------------
+// Notification channel types (the entries of QUELL_NOTIFY_ROUTES)
+// ---------------------------------------------------------------------------------------------------------
+
+/** What a channel type's `resolve` may use besides the route's entry. */
+export interface ChannelResolveContext {
+  /** The lab estate's base URL, without a trailing slash. */
+  readonly labUrl: string;
+  readonly route: string;
+  /**
+   * The value of the environment variable an entry names for a secret (`tokenEnv`, say); reports it when
+   * that variable is not set. '' when the entry names none.
+   */
+  secret(field: string, name: string | undefined): string;
+  /** Reports a problem with the entry, or with one of its fields. */
+  problem(message: string, field?: string): void;
+}
+
+/** A resolved channel: its `type` names the channel type that builds it. */
+export interface ResolvedChannelBase {
+  type: string;
+  route: string;
+}
+
+/**
+ * One kind of notification channel, declared beside its connector and registered in the channel table
+ * (`registry.ts`) under the `type` a route entry gives.
+ */
+export interface ChannelDescriptor<S extends z.ZodObject, R extends ResolvedChannelBase> {
+  /** The route entry: a strict object whose `type` is the channel type's key. */
+  schema: S;
+  /** The entry's fields that name environment variables holding secrets. */
+  secrets: readonly (keyof z.output<S> & string)[];
+  /** A lab channel: whoever runs Quell must then run the lab too. */
+  lab?: true;
+  /** The resolved channel (without `route`, which is added); problems go to `ctx`. */
+  resolve(entry: z.output<S>, ctx: ChannelResolveContext): Omit<R, 'route'>;
+  /** The URLs the channel calls by configuration (an API base): they go on the outbound allow-list. */
+  endpoints(channel: R): string[];
+  /**
+   * For a channel that posts to an arbitrary configured URL: that URL. It must be on the allow-list
+   * (QUELL_OUTBOUND_ALLOWLIST, the vendors' endpoints, the lab) or under `alsoAllowed`, which is then added.
+   */
+  webhook?: { url(channel: R): string; alsoAllowed?: string };
+  build(channel: R, ctx: BuildContext): NotificationChannel;
+  /** The banner's words for it: vendor and origin, never a secret. */
+  describe(channel: R): string;
+}
+
+/** Declares a channel type (the identity function: it checks the descriptor against its two types). */
+export function defineChannel<S extends z.ZodObject, R extends ResolvedChannelBase>(
+  d: ChannelDescriptor<S, R>,
+): ChannelDescriptor<S, R> {
+  return d;
+}
+
+/** The channel a channel type resolves to. */
+export type ChannelOf<D> = D extends ChannelDescriptor<z.ZodObject, infer R> ? R : never;
