@@ -2,18 +2,11 @@ import express, { type Router } from 'express';
 import { LAB_PREFIXES } from './credentials';
 import { bodyOf, str } from './http';
 import { labLogLines } from './logs';
-import type { LabAccountStatus, LabFaultInput, LabStore } from './store';
+import { LAB_ACCOUNT_STATUSES, type LabAccountStatus } from './estate/accounts';
+import type { LabFaultInput } from './estate/fault-rules';
+import type { LabStore } from './store';
 
-const ACCOUNT_STATUSES = new Set<LabAccountStatus>([
-  'ACTIVE',
-  'SUSPENDED',
-  'DEPROVISIONED',
-  'LOCKED_OUT',
-  'STAGED',
-  'PROVISIONED',
-  'RECOVERY',
-  'PASSWORD_EXPIRED',
-]);
+const ACCOUNT_STATUSES = new Set<LabAccountStatus>(LAB_ACCOUNT_STATUSES);
 
 /** What the lab shows: its index, health, the whole state, the ledger and the vendor calls. */
 function inspectionRoutes(r: Router, store: LabStore): void {

@@ -1,6 +1,8 @@
 import type { NextFunction, Request, Response } from 'express';
 import { fail, locals } from './http';
-import type { LabFaultRule, LabStore, LabVendor } from './store';
+import type { LabVendor } from './credentials';
+import type { LabFaultRule } from './estate/fault-rules';
+import type { LabStore } from './store';
 
 /** Vendors whose credentials are OAuth tokens the lab issues: `auth_expired` invalidates those. */
 const AUDIENCE: Partial<Record<LabVendor, 'crowdstrike' | 'defender' | 'graph'>> = {

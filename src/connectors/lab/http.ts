@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import type { LabStore, LabVendor } from './store';
+import type { LabVendor } from './credentials';
+import type { LabStore } from './store';
 
 /** What the fault gate tells a vendor's handlers about the request at hand. */
 type Locals = { authExpired?: boolean; fault?: string };

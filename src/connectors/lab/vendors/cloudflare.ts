@@ -1,7 +1,8 @@
 import net from 'node:net';
 import express, { type Request, type Response, type Router } from 'express';
 import { bearer, bodyOf, callOf, fail, incidentField, locals, str } from '../http';
-import type { LabAccessRule, LabGatewayRule, LabStore } from '../store';
+import type { LabAccessRule, LabGatewayRule } from '../estate/blocklists';
+import type { LabStore } from '../store';
 
 const CF_MODES = new Set(['block', 'challenge', 'whitelist', 'js_challenge', 'managed_challenge']);
 

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Router } from 'express';
 import { bodyOf, callOf, fail, incidentField, requireIssuedToken, str, strList } from '../http';
-import type { LabHost, LabStore } from '../store';
+import type { LabHost } from '../estate/hosts';
+import type { LabStore } from '../store';
 
 const meta = () => ({ query_time: 0.001, powered_by: 'quell-lab', trace_id: randomUUID() });
 

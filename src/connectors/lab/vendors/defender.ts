@@ -1,6 +1,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { bodyOf, callOf, fail, incidentOf, requireIssuedToken, str } from '../http';
-import type { LabHost, LabMachineAction, LabStore } from '../store';
+import type { LabHost, LabMachineAction } from '../estate/hosts';
+import type { LabStore } from '../store';
 
 function machineJson(store: LabStore, h: LabHost) {
   return {

@@ -1,6 +1,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { bodyOf, callOf, fail, incidentField, requireIssuedToken, str } from '../http';
-import type { LabAccount, LabStore } from '../store';
+import type { LabAccount } from '../estate/accounts';
+import type { LabStore } from '../store';
 
 /** The lab's Microsoft Graph: users, accountEnabled, revokeSignInSessions. */
 export function graphRouter(store: LabStore): Router {

@@ -1,6 +1,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { callOf, fail, incidentField, locals, oktaErrorId } from '../http';
-import type { LabAccount, LabStore } from '../store';
+import type { LabAccount } from '../estate/accounts';
+import type { LabStore } from '../store';
 
 function userJson(a: LabAccount) {
   return {

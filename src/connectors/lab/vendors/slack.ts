@@ -1,6 +1,7 @@
 import express, { type Router } from 'express';
 import { bearer, bodyOf, locals, str } from '../http';
-import { LAB_SLACK_CHANNELS, type LabStore } from '../store';
+import { LAB_SLACK_CHANNELS } from '../estate/inbox';
+import type { LabStore } from '../store';
 
 /** The lab's Slack: `chat.postMessage` with the bot token, and incoming webhooks by name. */
 export function slackRouter(store: LabStore): Router {
