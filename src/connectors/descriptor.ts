@@ -110,6 +110,24 @@ export function defineVendor<C, S extends z.ZodRawShape, R extends object>(
   return d;
 }
 
+/**
+ * The lab estate through a vendor's contract: its connector pointed at `<labUrl><prefix>` with the lab's
+ * credentials, nothing to configure.
+ */
+export function defineLabVendor<C>(
+  prefix: string,
+  d: Pick<VendorDescriptor<C, Record<never, never>, { baseUrl: string }>, 'build' | 'describe'>,
+): VendorDescriptor<C, Record<never, never>, { baseUrl: string }> {
+  return {
+    env: {},
+    secrets: [],
+    lab: true,
+    resolve: (_e, ctx) => ({ baseUrl: `${ctx.labUrl}${prefix}` }),
+    endpoints: () => [],
+    ...d,
+  };
+}
+
 /** The settings a vendor resolves to. */
 export type SettingsOf<D> = D extends VendorDescriptor<unknown, z.ZodRawShape, infer R> ? R : never;
 

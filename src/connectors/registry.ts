@@ -30,32 +30,31 @@ export interface Capability<C> {
   vendors: { lab: AnyVendor<C> } & Record<string, AnyVendor<C>>;
 }
 
-export const EDR = {
-  selector: 'QUELL_EDR',
-  label: 'EDR',
-  vendors: { lab: labEdr, crowdstrike: crowdstrikeEdr, defender: defenderEdr },
-} satisfies Capability<EdrConnector>;
-
-export const IDENTITY = {
-  selector: 'QUELL_IDP',
-  label: 'Identity',
-  vendors: { lab: labIdentity, okta: oktaIdentity, graph: graphIdentity },
-} satisfies Capability<IdentityConnector>;
-
-export const FIREWALL = {
-  selector: 'QUELL_FIREWALL',
-  label: 'Firewall',
-  vendors: { lab: labFirewall, cloudflare: cloudflareFirewall, nftables: nftablesFirewall },
-} satisfies Capability<FirewallConnector>;
-
-export const LOGS = {
-  selector: 'QUELL_LOGS',
-  label: 'Logs',
-  vendors: { lab: labLogs, files: filesLogs },
-} satisfies Capability<LogSource>;
+/** EDR vendors, by the value of QUELL_EDR. */
+export const EDR_VENDORS = { lab: labEdr, crowdstrike: crowdstrikeEdr, defender: defenderEdr };
+/** Identity providers, by the value of QUELL_IDP. */
+export const IDENTITY_VENDORS = { lab: labIdentity, okta: oktaIdentity, graph: graphIdentity };
+/** Firewalls, by the value of QUELL_FIREWALL. */
+export const FIREWALL_VENDORS = {
+  lab: labFirewall,
+  cloudflare: cloudflareFirewall,
+  nftables: nftablesFirewall,
+};
+/** Log sources, by the value of QUELL_LOGS. */
+export const LOG_SOURCES = { lab: labLogs, files: filesLogs };
 
 /** The selectable capabilities, in the order of the banner (and of the problems reported). */
-export const CAPABILITIES = { edr: EDR, identity: IDENTITY, firewall: FIREWALL, logs: LOGS };
+export const CAPABILITIES = {
+  edr: { selector: 'QUELL_EDR', label: 'EDR', vendors: EDR_VENDORS },
+  identity: { selector: 'QUELL_IDP', label: 'Identity', vendors: IDENTITY_VENDORS },
+  firewall: { selector: 'QUELL_FIREWALL', label: 'Firewall', vendors: FIREWALL_VENDORS },
+  logs: { selector: 'QUELL_LOGS', label: 'Logs', vendors: LOG_SOURCES },
+} satisfies {
+  edr: Capability<EdrConnector>;
+  identity: Capability<IdentityConnector>;
+  firewall: Capability<FirewallConnector>;
+  logs: Capability<LogSource>;
+};
 
 /** Notification channel types by the `type` of a QUELL_NOTIFY_ROUTES entry. */
 export const CHANNEL_TYPES = {

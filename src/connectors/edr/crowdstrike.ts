@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { defineVendor, optionalString, optionalUrl, origin } from '../descriptor';
+import { defineLabVendor, defineVendor, optionalString, optionalUrl, origin } from '../descriptor';
 import { ConflictError, PermanentConnectorError, TargetNotFoundError } from '../errors';
 import { type AllowList, HttpClient, type HttpResponse, pick, pickString } from '../http';
 import { LAB_CREDENTIALS, LAB_PREFIXES } from '../lab/credentials';
@@ -189,12 +189,7 @@ export const crowdstrikeEdr = defineVendor({
 });
 
 /** `QUELL_EDR=lab` (the default): the lab estate, through the Falcon contract with the lab's credentials. */
-export const labEdr = defineVendor({
-  env: {},
-  secrets: [],
-  lab: true,
-  resolve: (_e, ctx) => ({ baseUrl: `${ctx.labUrl}${LAB_PREFIXES.crowdstrike}` }),
-  endpoints: () => [],
+export const labEdr = defineLabVendor(LAB_PREFIXES.crowdstrike, {
   build: (s, ctx) => new CrowdStrikeEdr({ baseUrl: s.baseUrl, ...LAB_CREDENTIALS.crowdstrike, ...ctx }),
   describe: (s) => `lab estate (${s.baseUrl}), CrowdStrike contract`,
 });

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { defineVendor, optionalString, optionalUrl } from '../descriptor';
+import { defineLabVendor, defineVendor, optionalString, optionalUrl } from '../descriptor';
 import { ConnectorAuthError, type ConnectorError, ConflictError, PermanentConnectorError } from '../errors';
 import { type AllowList, HttpClient, type HttpResponse, pick, pickString } from '../http';
 import { LAB_CREDENTIALS, LAB_PREFIXES } from '../lab/credentials';
@@ -407,12 +407,7 @@ export const cloudflareFirewall = defineVendor({
 });
 
 /** `QUELL_FIREWALL=lab` (the default): the lab estate, through the Cloudflare contract with the lab's token. */
-export const labFirewall = defineVendor({
-  env: {},
-  secrets: [],
-  lab: true,
-  resolve: (_e, ctx) => ({ baseUrl: `${ctx.labUrl}${LAB_PREFIXES.cloudflare}` }),
-  endpoints: () => [],
+export const labFirewall = defineLabVendor(LAB_PREFIXES.cloudflare, {
   build: (s, ctx) =>
     new CloudflareFirewall({
       baseUrl: s.baseUrl,

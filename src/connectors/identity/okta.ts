@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { defineVendor, optionalString, optionalUrl, origin } from '../descriptor';
+import { defineLabVendor, defineVendor, optionalString, optionalUrl, origin } from '../descriptor';
 import { ConflictError, PermanentConnectorError } from '../errors';
 import { type AllowList, HttpClient, type HttpRequest, type HttpResponse, pickString } from '../http';
 import { LAB_CREDENTIALS, LAB_PREFIXES } from '../lab/credentials';
@@ -173,12 +173,7 @@ export const oktaIdentity = defineVendor({
 });
 
 /** `QUELL_IDP=lab` (the default): the lab estate, through the Okta contract with the lab's token. */
-export const labIdentity = defineVendor({
-  env: {},
-  secrets: [],
-  lab: true,
-  resolve: (_e, ctx) => ({ baseUrl: `${ctx.labUrl}${LAB_PREFIXES.okta}` }),
-  endpoints: () => [],
+export const labIdentity = defineLabVendor(LAB_PREFIXES.okta, {
   build: (s, ctx) =>
     new OktaIdentity({ baseUrl: s.baseUrl, apiToken: LAB_CREDENTIALS.okta.apiToken, ...ctx }),
   describe: (s) => `lab estate (${s.baseUrl}), Okta contract`,

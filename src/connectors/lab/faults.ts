@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { fail, locals } from './http';
 import type { LabVendor } from './credentials';
-import type { LabFaultRule } from './estate/fault-rules';
+import type { LabFaultKind, LabFaultRule } from './estate/fault-rules';
 import type { LabStore } from './store';
 
 /** Vendors whose credentials are OAuth tokens the lab issues: `auth_expired` invalidates those. */
@@ -32,7 +32,7 @@ export function gate(store: LabStore, vendor: LabVendor) {
       return;
     }
     locals(res).fault = rule.fault;
-    applyFault({ store, vendor, rule, req, res, next });
+    FAULTS[rule.fault]({ store, vendor, rule, req, res, next });
   };
 }
 
@@ -49,26 +49,6 @@ interface Faulted {
   req: Request;
   res: Response;
   next: NextFunction;
-}
-
-/** Answers (or holds, or lets through) a request that a fault rule matched, in the vendor's own shape. */
-function applyFault(f: Faulted): void {
-  switch (f.rule.fault) {
-    case 'auth_expired':
-      return expireAuth(f);
-    case '5xx':
-      return unavailable(f);
-    case '4xx':
-      return badRequest(f);
-    case '429':
-      return rateLimited(f);
-    case 'in_progress':
-      return inProgress(f);
-    case 'slow_response':
-      return holdAnswer(f);
-    case 'timeout':
-      return timeOut(f);
-  }
 }
 
 /** Issued OAuth tokens become invalid (the request gets a 401); static credentials are refused this once. */
@@ -174,3 +154,14 @@ function timeOut({ vendor, rule, res }: Faulted): void {
   }, rule.holdMs ?? 30_000);
   res.on('close', () => clearTimeout(timer));
 }
+
+/** How each fault kind answers (or holds, or lets through) a request, in the vendor's own shape. */
+const FAULTS: Record<LabFaultKind, (f: Faulted) => void> = {
+  auth_expired: expireAuth,
+  '5xx': unavailable,
+  '4xx': badRequest,
+  '429': rateLimited,
+  in_progress: inProgress,
+  slow_response: holdAnswer,
+  timeout: timeOut,
+};

@@ -125,16 +125,9 @@ export class LabStore {
     return this.hosts.setContainment(host, want, meta);
   }
 
-  /** A new Isolate/Unisolate machine action; applies the containment change it asks for. */
-  addMachineAction(
-    host: LabHost,
-    type: 'Isolate' | 'Unisolate',
-    comment: string,
-    scope: string | undefined,
-    call: string,
-    incidentId?: string,
-  ): LabMachineAction {
-    return this.hosts.addMachineAction(host, type, comment, scope, call, incidentId);
+  /** A new Isolate/Unisolate machine action (host, type, comment, scope, call, incident); applies the containment change it asks for. */
+  addMachineAction(...action: Parameters<LabHosts['addMachineAction']>): LabMachineAction {
+    return this.hosts.addMachineAction(...action);
   }
 
   machineActions(machineId?: string): LabMachineAction[] {

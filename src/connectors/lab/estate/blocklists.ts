@@ -46,6 +46,26 @@ export class LabBlocklists {
 
   constructor(private readonly ctx: EstateContext) {}
 
+  /** A block or unblock at Cloudflare, for the ledger (only block rules are effects). */
+  private recordEffect(
+    effect: 'block' | 'unblock',
+    vendorAction: string,
+    target: string,
+    vendorRef: string,
+    meta: RuleMeta,
+    comment?: string,
+  ): void {
+    this.ctx.record({
+      vendor: 'cloudflare',
+      effect,
+      vendorAction,
+      target,
+      ...(comment !== undefined ? { comment } : {}),
+      vendorRef,
+      ...meta,
+    });
+  }
+
   accessRules(scope?: { type: 'zone' | 'account'; id: string }): LabAccessRule[] {
     return [...this.rules.values()].filter(
       (r) => !scope || (r.scope.type === scope.type && r.scope.id === scope.id),
@@ -60,15 +80,7 @@ export class LabBlocklists {
     };
     this.rules.set(rule.id, rule);
     if (rule.mode === 'block') {
-      this.ctx.record({
-        vendor: 'cloudflare',
-        effect: 'block',
-        vendorAction: 'create access rule',
-        target: rule.configuration.value,
-        comment: rule.notes,
-        vendorRef: rule.id,
-        ...meta,
-      });
+      this.recordEffect('block', 'create access rule', rule.configuration.value, rule.id, meta, rule.notes);
     }
     this.ctx.changed();
     return rule;
@@ -79,14 +91,7 @@ export class LabBlocklists {
     if (!rule) return undefined;
     this.rules.delete(id);
     if (rule.mode === 'block') {
-      this.ctx.record({
-        vendor: 'cloudflare',
-        effect: 'unblock',
-        vendorAction: 'delete access rule',
-        target: rule.configuration.value,
-        vendorRef: rule.id,
-        ...meta,
-      });
+      this.recordEffect('unblock', 'delete access rule', rule.configuration.value, rule.id, meta);
     }
     this.ctx.changed();
     return rule;
@@ -108,15 +113,14 @@ export class LabBlocklists {
     };
     this.gateway.set(rule.id, rule);
     if (rule.action === 'block' && rule.enabled) {
-      this.ctx.record({
-        vendor: 'cloudflare',
-        effect: 'block',
-        vendorAction: 'create Gateway DNS rule',
-        target: gatewayTarget(rule.traffic),
-        comment: rule.description,
-        vendorRef: rule.id,
-        ...meta,
-      });
+      this.recordEffect(
+        'block',
+        'create Gateway DNS rule',
+        gatewayTarget(rule.traffic),
+        rule.id,
+        meta,
+        rule.description,
+      );
     }
     this.ctx.changed();
     return rule;
@@ -127,14 +131,7 @@ export class LabBlocklists {
     if (!rule) return undefined;
     this.gateway.delete(id);
     if (rule.action === 'block' && rule.enabled) {
-      this.ctx.record({
-        vendor: 'cloudflare',
-        effect: 'unblock',
-        vendorAction: 'delete Gateway DNS rule',
-        target: gatewayTarget(rule.traffic),
-        vendorRef: rule.id,
-        ...meta,
-      });
+      this.recordEffect('unblock', 'delete Gateway DNS rule', gatewayTarget(rule.traffic), rule.id, meta);
     }
     this.ctx.changed();
     return rule;
