@@ -4,8 +4,6 @@ import { z } from 'zod';
 import { ConfigError } from '../config';
 import {
   type BuildContext,
-  type ChannelOf,
-  type ChannelResolveContext,
   type ResolveContext,
   type SettingsOf,
   checkUrl,
@@ -14,6 +12,7 @@ import {
 } from './descriptor';
 import { FilesystemEvidenceStore } from './evidence/filesystem';
 import { allowListEntryFor, isAllowedUrl } from './http';
+import type { ChannelOf, ChannelResolveContext } from './notify/channel';
 import { NotificationRouter } from './notify/router';
 import { type AnyChannel, type AnyVendor, CAPABILITIES, CHANNEL_TYPES, type Capability } from './registry';
 import type { Connectors, EdrConnector, FirewallConnector, IdentityConnector, LogSource } from './types';

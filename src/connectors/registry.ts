@@ -4,7 +4,7 @@
  * entry is declared beside its connector; `config.ts` loops over these tables.
  */
 import type { z } from 'zod';
-import type { ChannelDescriptor, ResolvedChannelBase, VendorDescriptor } from './descriptor';
+import type { VendorDescriptor } from './descriptor';
 import { crowdstrikeEdr, labEdr } from './edr/crowdstrike';
 import { defenderEdr } from './edr/defender';
 import { cloudflareFirewall, labFirewall } from './firewall/cloudflare';
@@ -15,6 +15,7 @@ import { filesLogs } from './logs/files';
 import { labLogs } from './logs/lab';
 import { emailChannel } from './notify/email';
 import { pagerdutyChannel } from './notify/pagerduty';
+import type { ChannelDescriptor, ResolvedChannelBase } from './notify/channel';
 import { labChannel, slackChannel, slackWebhookChannel } from './notify/slack';
 import { webhookChannel } from './notify/webhook';
 import type { EdrConnector, FirewallConnector, IdentityConnector, LogSource } from './types';

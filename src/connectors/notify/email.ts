@@ -1,7 +1,7 @@
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import { z } from 'zod';
-import { defineChannel, envName } from '../descriptor';
+import { envName } from '../descriptor';
 import {
   ConnectorAuthError,
   type ConnectorError,
@@ -11,7 +11,7 @@ import {
 import { multiLine } from '../../domain/untrusted-text';
 import type { Notification } from '../types';
 import { sha256Hex, truncate } from '../util';
-import { type NotificationChannel, plainLine } from './channel';
+import { defineChannel, type NotificationChannel, plainLine } from './channel';
 
 export interface EmailOptions {
   host: string;

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { defineChannel, envName, origin, url } from '../descriptor';
+import { envName, origin, url } from '../descriptor';
 import { PermanentConnectorError } from '../errors';
 import { type AllowList, HttpClient, type HttpResponse, pick, pickString } from '../http';
 import type { Notification } from '../types';
 import { sha256Hex, truncate } from '../util';
-import type { NotificationChannel } from './channel';
+import { defineChannel, type NotificationChannel } from './channel';
 
 export const PAGERDUTY_DEFAULT_BASE_URL = 'https://events.pagerduty.com';
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { checkUrl, defineChannel, envName, origin, url } from '../descriptor';
+import { checkUrl, envName, origin, url } from '../descriptor';
 import {
   ConnectorAuthError,
   type ConnectorError,
@@ -12,7 +12,7 @@ import {
 import { type AllowList, HttpClient, type HttpResponse, pick, pickString, retryAfterMsFrom } from '../http';
 import { LAB_PREFIXES } from '../lab/credentials';
 import type { Notification } from '../types';
-import { type NotificationChannel, plainLine, slackBlocks } from './channel';
+import { defineChannel, type NotificationChannel, plainLine, slackBlocks } from './channel';
 
 export const SLACK_DEFAULT_BASE_URL = 'https://slack.com';
 

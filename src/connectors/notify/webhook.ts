@@ -1,10 +1,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { defineChannel, envName, origin, url } from '../descriptor';
+import { envName, origin, url } from '../descriptor';
 import { type AllowList, HttpClient, pickString } from '../http';
 import type { Notification } from '../types';
-import type { NotificationChannel } from './channel';
+import { defineChannel, type NotificationChannel } from './channel';
 
 export const SIGNATURE_HEADER = 'X-Quell-Signature';
 
