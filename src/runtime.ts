@@ -10,7 +10,7 @@ import { signerFromEnv } from './audit/bundle';
 import { createAuditService } from './audit/service';
 import { codecFromEnv, encryptionDataConverter } from './temporal/codec';
 import type { QuellConfig } from './config';
-import { buildConnectors, connectorsSummary, resolveConnectorsConfig } from './connectors/config';
+import { buildConnectors, describeConnectors, planConnectors } from './connectors/config';
 import { startLabServer } from './connectors/lab';
 import type { Connectors } from './connectors/types';
 import { incidentIdDeriverFromEnv } from './incidents/correlation';
@@ -209,12 +209,13 @@ async function prepareConnectors(
   logger: Logger,
   cleanups: (() => Promise<void>)[],
 ): Promise<{ connectors: Connectors; labUrl?: string; summary: string[] }> {
-  const planned = resolveConnectorsConfig(process.env, {
+  // Read and checked once, before anything starts.
+  const plan = planConnectors(process.env, {
     dataDir: config.dataDir,
     labUrl: `http://${config.lab.host}:${config.lab.port || 8081}`,
   });
   let labUrl: string | undefined;
-  if (planned.usesLab && !process.env.QUELL_LAB_URL) {
+  if (plan.config.usesLab && !process.env.QUELL_LAB_URL) {
     const lab = await startLabServer({
       host: config.lab.host,
       port: config.lab.port,
@@ -223,10 +224,7 @@ async function prepareConnectors(
     cleanups.push(() => lab.stop());
     labUrl = lab.url;
   }
-  const options = { dataDir: config.dataDir, labUrl: labUrl ?? planned.labUrl };
-  const connectors = buildConnectors(
-    resolveConnectorsConfig(process.env, options),
-    logger.child({ component: 'connectors' }),
-  );
-  return { connectors, ...(labUrl ? { labUrl } : {}), summary: connectorsSummary(process.env, options) };
+  const resolved = labUrl ? plan.at(labUrl) : plan.config;
+  const connectors = buildConnectors(resolved, logger.child({ component: 'connectors' }));
+  return { connectors, ...(labUrl ? { labUrl } : {}), summary: describeConnectors(resolved) };
 }

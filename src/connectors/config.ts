@@ -2,25 +2,20 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ConfigError } from '../config';
-import { CrowdStrikeEdr } from './edr/crowdstrike';
-import { DEFENDER_DEFAULT_BASE_URL, DefenderEdr } from './edr/defender';
-import { azureAdTokenUrl } from './oauth';
+import {
+  type BuildContext,
+  type ResolveContext,
+  type SettingsOf,
+  checkUrl,
+  optionalString,
+  optionalUrl,
+} from './descriptor';
 import { FilesystemEvidenceStore } from './evidence/filesystem';
-import { CLOUDFLARE_DEFAULT_BASE_URL, CloudflareFirewall } from './firewall/cloudflare';
-import { NftablesFirewall } from './firewall/nftables';
-import { type AllowList, allowListEntryFor, isAllowedUrl } from './http';
-import { GRAPH_DEFAULT_BASE_URL, GraphIdentity } from './identity/graph';
-import { OktaIdentity } from './identity/okta';
-import { LAB_CREDENTIALS, LAB_PREFIXES } from './lab/credentials';
-import { FileLogSource } from './logs/files';
-import { LabLogSource } from './logs/lab';
-import type { NotificationChannel } from './notify/channel';
-import { EmailChannel } from './notify/email';
-import { PAGERDUTY_DEFAULT_BASE_URL, PagerDutyChannel } from './notify/pagerduty';
+import { allowListEntryFor, isAllowedUrl } from './http';
+import type { ChannelOf, ChannelResolveContext } from './notify/channel';
 import { NotificationRouter } from './notify/router';
-import { SLACK_DEFAULT_BASE_URL, SlackWebApiChannel, SlackWebhookChannel } from './notify/slack';
-import { SignedWebhookChannel } from './notify/webhook';
-import type { Connectors } from './types';
+import { type AnyChannel, type AnyVendor, CAPABILITIES, CHANNEL_TYPES, type Capability } from './registry';
+import type { Connectors, EdrConnector, FirewallConnector, IdentityConnector, LogSource } from './types';
 
 export { ConfigError };
 
@@ -35,123 +30,60 @@ export interface ConnectorsOptions {
 /** Default notification routes with nothing configured: all to the lab's Slack-style webhook receiver. */
 export const DEFAULT_LAB_ROUTES = ['soc', 'oncall', 'management', 'responders'] as const;
 
-// ---------------------------------------------------------------------------------------------------------
-// Schema
-// ---------------------------------------------------------------------------------------------------------
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+/** The settings of whichever vendor of a capability is selected, tagged with its key. */
+type Selected<V> = { [K in keyof V & string]: Simplify<{ kind: K } & SettingsOf<V[K]>> }[keyof V & string];
+type Vendors<K extends keyof typeof CAPABILITIES> = (typeof CAPABILITIES)[K]['vendors'];
 
-const optionalString = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+/** A resolved notification channel: what the channel type named by its `type` builds. */
+export type ResolvedChannel = {
+  [K in keyof typeof CHANNEL_TYPES]: ChannelOf<(typeof CHANNEL_TYPES)[K]>;
+}[keyof typeof CHANNEL_TYPES];
 
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+/** The validated connector configuration: what {@link createConnectors} builds from. */
+export interface ResolvedConnectorsConfig {
+  labUrl: string;
+  /** Whether any capability (or notification route) goes to the lab: the caller must run it at labUrl. */
+  usesLab: boolean;
+  timeoutMs: number;
+  allowList: string[];
+  edr: Selected<Vendors<'edr'>>;
+  identity: Selected<Vendors<'identity'>>;
+  firewall: Selected<Vendors<'firewall'>>;
+  logs: Selected<Vendors<'logs'>>;
+  evidence: { kind: 'filesystem'; dataDir: string };
+  routes: Record<string, ResolvedChannel[]>;
 }
 
-/** An http(s) URL; plain http only to loopback (credentials never cross a network in clear text). */
-function checkUrl(v: string): string | undefined {
-  let u: URL;
-  try {
-    u = new URL(v);
-  } catch {
-    return 'must be an absolute URL';
-  }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') return 'must be an http(s) URL';
-  if (u.protocol === 'http:' && !isLoopback(u.hostname))
-    return 'must use https (http is allowed for loopback only)';
-  if (u.username || u.password) return 'must not contain credentials';
-  return undefined;
-}
+// ---------------------------------------------------------------------------------------------------------
+// Reading the environment
+// ---------------------------------------------------------------------------------------------------------
 
-const url = z.string().superRefine((v, ctx) => {
-  const problem = checkUrl(v);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
-const optionalUrl = optionalString.pipe(url.optional());
-
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
-
-const envSchema = z.object({
-  QUELL_EDR: z.enum(['lab', 'crowdstrike', 'defender']).default('lab'),
-  QUELL_IDP: z.enum(['lab', 'okta', 'graph']).default('lab'),
-  QUELL_FIREWALL: z.enum(['lab', 'cloudflare', 'nftables']).default('lab'),
-  QUELL_LOGS: z.enum(['lab', 'files']).default('lab'),
+const commonEnv = {
   QUELL_LAB_URL: optionalUrl,
   QUELL_OUTBOUND_ALLOWLIST: optionalString,
   QUELL_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   QUELL_NOTIFY_ROUTES: optionalString,
+};
+type CommonEnv = z.output<z.ZodObject<typeof commonEnv>>;
 
-  QUELL_CROWDSTRIKE_BASE_URL: optionalUrl,
-  QUELL_CROWDSTRIKE_CLIENT_ID: optionalString,
-  QUELL_CROWDSTRIKE_CLIENT_SECRET: optionalString,
+const capabilities: Capability<unknown>[] = Object.values(CAPABILITIES);
+const channelTypes: Record<string, AnyChannel> = CHANNEL_TYPES;
 
-  QUELL_DEFENDER_BASE_URL: optionalUrl,
-  QUELL_DEFENDER_TOKEN_URL: optionalString,
-  QUELL_DEFENDER_TENANT_ID: optionalString,
-  QUELL_DEFENDER_CLIENT_ID: optionalString,
-  QUELL_DEFENDER_CLIENT_SECRET: optionalString,
-  QUELL_DEFENDER_ISOLATION_TYPE: z.enum(['Full', 'Selective']).default('Full'),
+function selectorOf(cap: Capability<unknown>) {
+  return z.enum(Object.keys(cap.vendors) as [string, ...string[]]).default('lab');
+}
 
-  QUELL_OKTA_BASE_URL: optionalUrl,
-  QUELL_OKTA_API_TOKEN: optionalString,
-
-  QUELL_GRAPH_BASE_URL: optionalUrl,
-  QUELL_GRAPH_TOKEN_URL: optionalString,
-  QUELL_GRAPH_TENANT_ID: optionalString,
-  QUELL_GRAPH_CLIENT_ID: optionalString,
-  QUELL_GRAPH_CLIENT_SECRET: optionalString,
-
-  QUELL_CLOUDFLARE_BASE_URL: optionalUrl,
-  QUELL_CLOUDFLARE_API_TOKEN: optionalString,
-  QUELL_CLOUDFLARE_ZONE_ID: optionalString,
-  QUELL_CLOUDFLARE_ACCOUNT_ID: optionalString,
-  QUELL_CLOUDFLARE_GATEWAY_ACCOUNT_ID: optionalString,
-
-  QUELL_NFT_PATH: optionalString,
-  QUELL_NFT_NETNS: optionalString,
-  QUELL_NFT_TABLE: optionalString,
-
-  QUELL_LOGS_DIR: optionalString,
-  QUELL_LOGS_PATTERNS: optionalString,
+// One object, so that zod reports problems in this order: selectors, common variables, each vendor's.
+const envSchema = z.object({
+  ...Object.fromEntries(capabilities.map((cap) => [cap.selector, selectorOf(cap)])),
+  ...commonEnv,
+  ...Object.assign({}, ...capabilities.flatMap((cap) => Object.values(cap.vendors).map((v) => v.env))),
 });
 
-const channelSchema = z.discriminatedUnion('type', [
-  z.strictObject({
-    type: z.literal('lab'),
-    /** Webhook name at the lab (`/slack/webhook/<name>`); default the route name. */
-    name: z
-      .string()
-      .regex(/^[A-Za-z0-9._-]{1,64}$/)
-      .optional(),
-  }),
-  z.strictObject({ type: z.literal('slack-webhook'), url: url.optional(), urlEnv: envName.optional() }),
-  z.strictObject({
-    type: z.literal('slack'),
-    channel: z.string().min(1),
-    tokenEnv: envName,
-    baseUrl: url.optional(),
-  }),
-  z.strictObject({
-    type: z.literal('pagerduty'),
-    routingKeyEnv: envName,
-    baseUrl: url.optional(),
-    component: z.string().min(1).optional(),
-  }),
-  z.strictObject({
-    type: z.literal('email'),
-    host: z.string().min(1),
-    port: z.number().int().min(1).max(65535).optional(),
-    secure: z.boolean().optional(),
-    requireTLS: z.boolean().optional(),
-    userEnv: envName.optional(),
-    passwordEnv: envName.optional(),
-    from: z.string().min(3),
-    to: z.array(z.string().min(3)).min(1),
-    rejectUnauthorized: z.boolean().optional(),
-  }),
-  z.strictObject({ type: z.literal('webhook'), url, secretEnv: envName }),
-]);
-type ChannelConfig = z.infer<typeof channelSchema>;
+const [firstChannel, ...otherChannels] = Object.values(channelTypes).map((t) => t.schema);
+const channelSchema = z.discriminatedUnion('type', [firstChannel!, ...otherChannels]);
+type ChannelEntry = { type: string } & Record<string, unknown>;
 
 const routesSchema = z.record(
   z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'route names are letters, digits, ".", "_" and "-"'),
@@ -168,64 +100,203 @@ function fail(lines: string[]): never {
   throw new ConfigError(`Invalid connector configuration in environment variables:\n${lines.join('\n')}`);
 }
 
+/** The connector environment, parsed: everything later steps use, so the environment is read only here. */
+interface ConnectorsEnv {
+  e: CommonEnv & Record<string, unknown>;
+  /** The route entries, each route's as given (one entry or a fan-out array). */
+  routes?: Record<string, ChannelEntry | ChannelEntry[]>;
+  /** The values of the variables that route entries name for their secrets (trimmed; unset is undefined). */
+  secrets: Map<string, string | undefined>;
+}
+
+/** Parses the environment; a malformed variable or route entry is thrown at once (the rest is not checked). */
+function readEnv(env: NodeJS.ProcessEnv): ConnectorsEnv {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) fail([formatIssues('', parsed.error)]);
+  const e = parsed.data as CommonEnv & Record<string, unknown>;
+  const secrets = new Map<string, string | undefined>();
+  if (!e.QUELL_NOTIFY_ROUTES) return { e, secrets };
+  let json: unknown;
+  try {
+    json = JSON.parse(e.QUELL_NOTIFY_ROUTES);
+  } catch {
+    fail(['  QUELL_NOTIFY_ROUTES: not valid JSON']);
+  }
+  const r = routesSchema.safeParse(json);
+  if (!r.success) fail([formatIssues('QUELL_NOTIFY_ROUTES', r.error)]);
+  const routes = r.data as Record<string, ChannelEntry | ChannelEntry[]>;
+  for (const entry of Object.values(routes).flat()) {
+    for (const field of channelTypes[entry.type]!.secrets) {
+      const name = entry[field];
+      if (typeof name === 'string') secrets.set(name, env[name]?.trim());
+    }
+  }
+  return { e, routes, secrets };
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Resolution
 // ---------------------------------------------------------------------------------------------------------
 
-type ResolvedChannel =
-  | { type: 'slack-webhook'; route: string; url: string; lab: boolean }
-  | { type: 'slack'; route: string; channel: string; token: string; baseUrl: string }
-  | { type: 'pagerduty'; route: string; routingKey: string; baseUrl: string; component?: string }
-  | ({ type: 'email'; route: string; user?: string; password?: string } & Omit<
-      Extract<ChannelConfig, { type: 'email' }>,
-      'type' | 'userEnv' | 'passwordEnv'
-    >)
-  | { type: 'webhook'; route: string; url: string; secret: string };
-
-/** The validated connector configuration: what {@link createConnectors} builds from. */
-export interface ResolvedConnectorsConfig {
-  labUrl: string;
-  /** Whether any capability (or notification route) goes to the lab: the caller must run it at labUrl. */
-  usesLab: boolean;
-  timeoutMs: number;
-  allowList: string[];
-  edr:
-    | { kind: 'lab'; baseUrl: string }
-    | { kind: 'crowdstrike'; baseUrl: string; clientId: string; clientSecret: string }
-    | {
-        kind: 'defender';
-        baseUrl: string;
-        tokenUrl: string;
-        tenantId: string;
-        clientId: string;
-        clientSecret: string;
-        isolationType: 'Full' | 'Selective';
-      };
-  identity:
-    | { kind: 'lab'; baseUrl: string }
-    | { kind: 'okta'; baseUrl: string; apiToken: string }
-    | {
-        kind: 'graph';
-        baseUrl: string;
-        tokenUrl: string;
-        tenantId: string;
-        clientId: string;
-        clientSecret: string;
-      };
-  firewall:
-    | { kind: 'lab'; baseUrl: string }
-    | {
-        kind: 'cloudflare';
-        baseUrl: string;
-        apiToken: string;
-        zoneId?: string;
-        accountId?: string;
-        gatewayAccountId?: string;
+function vendorContext(
+  e: Record<string, unknown>,
+  selection: string,
+  labUrl: string,
+  problems: string[],
+): ResolveContext<Record<string, unknown>> {
+  return {
+    labUrl,
+    selection,
+    need(name) {
+      const v = e[name];
+      if (typeof v !== 'string' || !v) {
+        problems.push(`  ${name}: required when ${selection}`);
+        return '';
       }
-    | { kind: 'nftables'; nftPath?: string; netns?: string; table?: string };
-  logs: { kind: 'lab'; labUrl: string } | { kind: 'files'; root: string; patterns?: string[] };
-  evidence: { kind: 'filesystem'; dataDir: string };
-  routes: Record<string, ResolvedChannel[]>;
+      return v;
+    },
+    checkedUrl(name, value) {
+      const problem = checkUrl(value);
+      if (problem) problems.push(`  ${name}: ${problem}`);
+      return value;
+    },
+    problem(subject, message) {
+      problems.push(`  ${subject}: ${message}`);
+    },
+  };
+}
+
+/** The routes' channels, resolved; with no routes configured, the default routes as `lab` entries. */
+function resolveRoutes(
+  parsed: ConnectorsEnv,
+  labUrl: string,
+  problems: string[],
+): { routes: Record<string, ResolvedChannel[]>; usesLab: boolean } {
+  const given = parsed.routes ?? Object.fromEntries(DEFAULT_LAB_ROUTES.map((r) => [r, { type: 'lab' }]));
+  let usesLab = false;
+  const routes: Record<string, ResolvedChannel[]> = {};
+  for (const [route, value] of Object.entries(given)) {
+    const list = Array.isArray(value) ? value : [value];
+    routes[route] = list.map((entry, i) => {
+      const where = `QUELL_NOTIFY_ROUTES.${route}${Array.isArray(value) ? `[${i}]` : ''}`;
+      const ctx: ChannelResolveContext = {
+        labUrl,
+        route,
+        secret(field, name) {
+          if (!name) return '';
+          const v = parsed.secrets.get(name);
+          if (!v) problems.push(`  ${where}.${field}: environment variable ${name} is not set`);
+          return v ?? '';
+        },
+        problem(message, field) {
+          problems.push(`  ${where}${field ? `.${field}` : ''}: ${message}`);
+        },
+      };
+      const type = channelTypes[entry.type]!;
+      if (type.lab) usesLab = true;
+      return { ...type.resolve(entry, ctx), route } as ResolvedChannel;
+    });
+  }
+  return { routes, usesLab };
+}
+
+/**
+ * Webhook targets come from configuration too, but they are arbitrary URLs: each must be on the allow-list
+ * or under its channel type's `alsoAllowed` (Slack incoming webhooks: hooks.slack.com), which is then added.
+ */
+function checkWebhooks(routes: Record<string, ResolvedChannel[]>, allowList: string[], problems: string[]) {
+  for (const [route, chans] of Object.entries(routes)) {
+    chans.forEach((c, i) => {
+      const hook = channelTypes[c.type]!.webhook;
+      const target = hook?.url(c);
+      if (!hook || !target || checkUrl(target)) return;
+      const extra = hook.alsoAllowed ? [hook.alsoAllowed] : [];
+      if (!isAllowedUrl(target, [...allowList, ...extra])) {
+        const where = `QUELL_NOTIFY_ROUTES.${route}${chans.length > 1 ? `[${i}]` : ''}`;
+        problems.push(`  ${where}: ${new URL(target).origin} is not on QUELL_OUTBOUND_ALLOWLIST`);
+      } else if (hook.alsoAllowed && !isAllowedUrl(target, allowList)) {
+        allowList.push(hook.alsoAllowed);
+      }
+    });
+  }
+}
+
+/** The parsed environment with the lab at `defaultLabUrl` (unless QUELL_LAB_URL says where it is). */
+function resolveAt(parsed: ConnectorsEnv, dataDir: string, defaultLabUrl: string): ResolvedConnectorsConfig {
+  const { e } = parsed;
+  const problems: string[] = [];
+  const labUrl = (e.QUELL_LAB_URL ?? defaultLabUrl).replace(/\/+$/, '');
+  if (!e.QUELL_LAB_URL) {
+    const problem = checkUrl(labUrl);
+    if (problem) problems.push(`  QUELL_LAB_URL (or the default lab URL ${labUrl}): ${problem}`);
+  }
+  let usesLab = false;
+  const vendorEntries: string[] = [];
+  const allow = (u: string) => {
+    if (u && !checkUrl(u)) vendorEntries.push(allowListEntryFor(u));
+  };
+  const selected: Record<string, { kind: string }> = {};
+  for (const [name, cap] of Object.entries(CAPABILITIES) as [string, Capability<unknown>][]) {
+    const kind = e[cap.selector] as string;
+    const vendor = cap.vendors[kind]!;
+    const settings = vendor.resolve(e, vendorContext(e, `${cap.selector}=${kind}`, labUrl, problems));
+    selected[name] = { kind, ...settings };
+    vendor.endpoints(settings).forEach(allow);
+    if (vendor.lab) usesLab = true;
+  }
+
+  // The operator's allow-list entries, then the endpoints of the vendors and channels configured.
+  const explicit = (e.QUELL_OUTBOUND_ALLOWLIST ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const entry of explicit) {
+    if (entry.includes('://') && checkUrl(entry) !== undefined) {
+      problems.push(`  QUELL_OUTBOUND_ALLOWLIST: ${JSON.stringify(entry)} ${checkUrl(entry)}`);
+    }
+  }
+  const { routes, usesLab: routesUseLab } = resolveRoutes(parsed, labUrl, problems);
+  for (const c of Object.values(routes).flat()) channelTypes[c.type]!.endpoints(c).forEach(allow);
+  usesLab ||= routesUseLab;
+  if (usesLab) vendorEntries.push(allowListEntryFor(labUrl));
+  const allowList = [...new Set([...explicit, ...vendorEntries])];
+  checkWebhooks(routes, allowList, problems);
+  if (problems.length) fail(problems);
+
+  return {
+    labUrl,
+    usesLab,
+    timeoutMs: e.QUELL_HTTP_TIMEOUT_MS,
+    allowList: [...new Set(allowList)],
+    ...(selected as Pick<ResolvedConnectorsConfig, 'edr' | 'identity' | 'firewall' | 'logs'>),
+    evidence: { kind: 'filesystem', dataDir: path.resolve(dataDir) },
+    routes,
+  };
+}
+
+/** The connector environment, read and checked once. */
+export interface ConnectorsPlan {
+  /** The configuration, with the lab at the URL given when planning (or QUELL_LAB_URL). */
+  readonly config: ResolvedConnectorsConfig;
+  /**
+   * The same configuration with the lab at `labUrl` (unless QUELL_LAB_URL names one), for a caller that
+   * started the lab itself; the environment is not read again. Thrown: {@link ConfigError} when the
+   * configuration does not hold there (a webhook allowed only at the other lab address).
+   */
+  at(labUrl: string): ResolvedConnectorsConfig;
+}
+
+/**
+ * Reads and checks the connector configuration from the environment. Secrets are read only from the
+ * environment (notification routes name the variables that hold them). Thrown: {@link ConfigError} naming
+ * each invalid variable.
+ */
+export function planConnectors(env: NodeJS.ProcessEnv, opts: ConnectorsOptions): ConnectorsPlan {
+  const parsed = readEnv(env);
+  return {
+    config: resolveAt(parsed, opts.dataDir, opts.labUrl),
+    at: (labUrl) => resolveAt(parsed, opts.dataDir, labUrl),
+  };
 }
 
 /**
@@ -237,387 +308,42 @@ export function resolveConnectorsConfig(
   env: NodeJS.ProcessEnv,
   opts: ConnectorsOptions,
 ): ResolvedConnectorsConfig {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) fail([formatIssues('', parsed.error)]);
-  const e = parsed.data;
-  const problems: string[] = [];
-  const need = (name: keyof typeof e, why: string): string => {
-    const v = e[name];
-    if (typeof v !== 'string' || !v) {
-      problems.push(`  ${name}: required when ${why}`);
-      return '';
-    }
-    return v;
-  };
-  const labUrl = (e.QUELL_LAB_URL ?? opts.labUrl).replace(/\/+$/, '');
-  if (!e.QUELL_LAB_URL) {
-    const problem = checkUrl(labUrl);
-    if (problem) problems.push(`  QUELL_LAB_URL (or the default lab URL ${labUrl}): ${problem}`);
-  }
-  const tokenUrl = (name: 'QUELL_DEFENDER_TOKEN_URL' | 'QUELL_GRAPH_TOKEN_URL', tenant: string): string => {
-    const raw = azureAdTokenUrl(tenant, e[name]);
-    const problem = checkUrl(raw);
-    if (problem) problems.push(`  ${name}: ${problem}`);
-    return raw;
-  };
-
-  let edr: ResolvedConnectorsConfig['edr'];
-  if (e.QUELL_EDR === 'crowdstrike') {
-    edr = {
-      kind: 'crowdstrike',
-      baseUrl: e.QUELL_CROWDSTRIKE_BASE_URL ?? 'https://api.crowdstrike.com',
-      clientId: need('QUELL_CROWDSTRIKE_CLIENT_ID', 'QUELL_EDR=crowdstrike'),
-      clientSecret: need('QUELL_CROWDSTRIKE_CLIENT_SECRET', 'QUELL_EDR=crowdstrike'),
-    };
-  } else if (e.QUELL_EDR === 'defender') {
-    const tenantId = need('QUELL_DEFENDER_TENANT_ID', 'QUELL_EDR=defender');
-    edr = {
-      kind: 'defender',
-      baseUrl: e.QUELL_DEFENDER_BASE_URL ?? DEFENDER_DEFAULT_BASE_URL,
-      tokenUrl: tokenUrl('QUELL_DEFENDER_TOKEN_URL', tenantId),
-      tenantId,
-      clientId: need('QUELL_DEFENDER_CLIENT_ID', 'QUELL_EDR=defender'),
-      clientSecret: need('QUELL_DEFENDER_CLIENT_SECRET', 'QUELL_EDR=defender'),
-      isolationType: e.QUELL_DEFENDER_ISOLATION_TYPE,
-    };
-  } else {
-    edr = { kind: 'lab', baseUrl: `${labUrl}${LAB_PREFIXES.crowdstrike}` };
-  }
-
-  let identity: ResolvedConnectorsConfig['identity'];
-  if (e.QUELL_IDP === 'okta') {
-    identity = {
-      kind: 'okta',
-      baseUrl: need('QUELL_OKTA_BASE_URL', 'QUELL_IDP=okta'),
-      apiToken: need('QUELL_OKTA_API_TOKEN', 'QUELL_IDP=okta'),
-    };
-  } else if (e.QUELL_IDP === 'graph') {
-    const tenantId = need('QUELL_GRAPH_TENANT_ID', 'QUELL_IDP=graph');
-    identity = {
-      kind: 'graph',
-      baseUrl: e.QUELL_GRAPH_BASE_URL ?? GRAPH_DEFAULT_BASE_URL,
-      tokenUrl: tokenUrl('QUELL_GRAPH_TOKEN_URL', tenantId),
-      tenantId,
-      clientId: need('QUELL_GRAPH_CLIENT_ID', 'QUELL_IDP=graph'),
-      clientSecret: need('QUELL_GRAPH_CLIENT_SECRET', 'QUELL_IDP=graph'),
-    };
-  } else {
-    identity = { kind: 'lab', baseUrl: `${labUrl}${LAB_PREFIXES.okta}` };
-  }
-
-  let firewall: ResolvedConnectorsConfig['firewall'];
-  if (e.QUELL_FIREWALL === 'cloudflare') {
-    if (Boolean(e.QUELL_CLOUDFLARE_ZONE_ID) === Boolean(e.QUELL_CLOUDFLARE_ACCOUNT_ID)) {
-      problems.push(
-        '  QUELL_CLOUDFLARE_ZONE_ID / QUELL_CLOUDFLARE_ACCOUNT_ID: set exactly one when QUELL_FIREWALL=cloudflare',
-      );
-    }
-    firewall = {
-      kind: 'cloudflare',
-      baseUrl: e.QUELL_CLOUDFLARE_BASE_URL ?? CLOUDFLARE_DEFAULT_BASE_URL,
-      apiToken: need('QUELL_CLOUDFLARE_API_TOKEN', 'QUELL_FIREWALL=cloudflare'),
-      ...(e.QUELL_CLOUDFLARE_ZONE_ID ? { zoneId: e.QUELL_CLOUDFLARE_ZONE_ID } : {}),
-      ...(e.QUELL_CLOUDFLARE_ACCOUNT_ID ? { accountId: e.QUELL_CLOUDFLARE_ACCOUNT_ID } : {}),
-      ...(e.QUELL_CLOUDFLARE_GATEWAY_ACCOUNT_ID
-        ? { gatewayAccountId: e.QUELL_CLOUDFLARE_GATEWAY_ACCOUNT_ID }
-        : {}),
-    };
-  } else if (e.QUELL_FIREWALL === 'nftables') {
-    if (e.QUELL_NFT_TABLE && !/^[A-Za-z][A-Za-z0-9_]{0,31}$/.test(e.QUELL_NFT_TABLE)) {
-      problems.push('  QUELL_NFT_TABLE: must be a letter followed by letters, digits or "_" (at most 32)');
-    }
-    if (e.QUELL_NFT_NETNS && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(e.QUELL_NFT_NETNS)) {
-      problems.push('  QUELL_NFT_NETNS: not a valid network namespace name');
-    }
-    firewall = {
-      kind: 'nftables',
-      ...(e.QUELL_NFT_PATH ? { nftPath: e.QUELL_NFT_PATH } : {}),
-      ...(e.QUELL_NFT_NETNS ? { netns: e.QUELL_NFT_NETNS } : {}),
-      ...(e.QUELL_NFT_TABLE ? { table: e.QUELL_NFT_TABLE } : {}),
-    };
-  } else {
-    firewall = { kind: 'lab', baseUrl: `${labUrl}${LAB_PREFIXES.cloudflare}` };
-  }
-
-  let logs: ResolvedConnectorsConfig['logs'];
-  if (e.QUELL_LOGS === 'files') {
-    const root = need('QUELL_LOGS_DIR', 'QUELL_LOGS=files');
-    const patterns = e.QUELL_LOGS_PATTERNS?.split(',')
-      .map((p) => p.trim())
-      .filter(Boolean);
-    if (patterns?.some((p) => p.includes('/') || p.includes('\\'))) {
-      problems.push('  QUELL_LOGS_PATTERNS: file name patterns only (no "/")');
-    }
-    logs = { kind: 'files', root: root ? path.resolve(root) : '', ...(patterns?.length ? { patterns } : {}) };
-  } else {
-    logs = { kind: 'lab', labUrl };
-  }
-
-  // Allow-list: the operator's entries, plus the vendor endpoints configured above.
-  const explicit = (e.QUELL_OUTBOUND_ALLOWLIST ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const entry of explicit) {
-    if (entry.includes('://') && checkUrl(entry) !== undefined) {
-      problems.push(`  QUELL_OUTBOUND_ALLOWLIST: ${JSON.stringify(entry)} ${checkUrl(entry)}`);
-    }
-  }
-  const vendorEntries: string[] = [];
-  const allow = (u: string) => {
-    if (u && !checkUrl(u)) vendorEntries.push(allowListEntryFor(u));
-  };
-  let usesLab =
-    edr.kind === 'lab' || identity.kind === 'lab' || firewall.kind === 'lab' || logs.kind === 'lab';
-  if (edr.kind === 'crowdstrike') allow(edr.baseUrl);
-  if (edr.kind === 'defender') {
-    allow(edr.baseUrl);
-    allow(edr.tokenUrl);
-  }
-  if (identity.kind === 'okta') allow(identity.baseUrl);
-  if (identity.kind === 'graph') {
-    allow(identity.baseUrl);
-    allow(identity.tokenUrl);
-  }
-  if (firewall.kind === 'cloudflare') allow(firewall.baseUrl);
-
-  // Notification routes.
-  const routes: Record<string, ResolvedChannel[]> = {};
-  if (!e.QUELL_NOTIFY_ROUTES) {
-    usesLab = true;
-    for (const r of DEFAULT_LAB_ROUTES) {
-      routes[r] = [
-        { type: 'slack-webhook', route: r, url: `${labUrl}${LAB_PREFIXES.slack}/webhook/${r}`, lab: true },
-      ];
-    }
-  } else {
-    let json: unknown;
-    try {
-      json = JSON.parse(e.QUELL_NOTIFY_ROUTES);
-    } catch {
-      fail(['  QUELL_NOTIFY_ROUTES: not valid JSON']);
-    }
-    const r = routesSchema.safeParse(json);
-    if (!r.success) fail([formatIssues('QUELL_NOTIFY_ROUTES', r.error)]);
-    for (const [route, value] of Object.entries(r.data)) {
-      const list = Array.isArray(value) ? value : [value];
-      routes[route] = list.map((c, i): ResolvedChannel => {
-        const where = `QUELL_NOTIFY_ROUTES.${route}${Array.isArray(value) ? `[${i}]` : ''}`;
-        const secret = (field: string, name: string | undefined): string => {
-          if (!name) return '';
-          const v = env[name]?.trim();
-          if (!v) problems.push(`  ${where}.${field}: environment variable ${name} is not set`);
-          return v ?? '';
-        };
-        switch (c.type) {
-          case 'lab':
-            usesLab = true;
-            return {
-              type: 'slack-webhook',
-              route,
-              url: `${labUrl}${LAB_PREFIXES.slack}/webhook/${c.name ?? route}`,
-              lab: true,
-            };
-          case 'slack-webhook': {
-            if (Boolean(c.url) === Boolean(c.urlEnv)) {
-              problems.push(`  ${where}: set exactly one of url and urlEnv`);
-              return { type: 'slack-webhook', route, url: '', lab: false };
-            }
-            const hookUrl = c.url ?? secret('urlEnv', c.urlEnv);
-            const problem = hookUrl ? checkUrl(hookUrl) : undefined;
-            if (problem) problems.push(`  ${where}.${c.url ? 'url' : 'urlEnv'}: ${problem}`);
-            return { type: 'slack-webhook', route, url: hookUrl, lab: false };
-          }
-          case 'slack': {
-            const baseUrl = c.baseUrl ?? SLACK_DEFAULT_BASE_URL;
-            allow(baseUrl);
-            return {
-              type: 'slack',
-              route,
-              channel: c.channel,
-              token: secret('tokenEnv', c.tokenEnv),
-              baseUrl,
-            };
-          }
-          case 'pagerduty': {
-            const baseUrl = c.baseUrl ?? PAGERDUTY_DEFAULT_BASE_URL;
-            allow(baseUrl);
-            return {
-              type: 'pagerduty',
-              route,
-              routingKey: secret('routingKeyEnv', c.routingKeyEnv),
-              baseUrl,
-              ...(c.component ? { component: c.component } : {}),
-            };
-          }
-          case 'email': {
-            if (Boolean(c.userEnv) !== Boolean(c.passwordEnv)) {
-              problems.push(`  ${where}: set both userEnv and passwordEnv, or neither`);
-            }
-            const { type: _t, userEnv, passwordEnv, ...rest } = c;
-            return {
-              type: 'email',
-              route,
-              ...rest,
-              ...(userEnv ? { user: secret('userEnv', userEnv) } : {}),
-              ...(passwordEnv ? { password: secret('passwordEnv', passwordEnv) } : {}),
-            };
-          }
-          case 'webhook':
-            return { type: 'webhook', route, url: c.url, secret: secret('secretEnv', c.secretEnv) };
-        }
-      });
-    }
-  }
-  if (usesLab) vendorEntries.push(allowListEntryFor(labUrl));
-  const allowList = [...new Set([...explicit, ...vendorEntries])];
-
-  // Webhook targets come from configuration too, but they are arbitrary URLs: they must be on the
-  // allow-list (Slack incoming webhooks may also use Slack's own hooks.slack.com).
-  for (const [route, chans] of Object.entries(routes)) {
-    chans.forEach((c, i) => {
-      if ((c.type !== 'slack-webhook' && c.type !== 'webhook') || !c.url || checkUrl(c.url)) return;
-      const extra = c.type === 'slack-webhook' ? ['https://hooks.slack.com/'] : [];
-      if (!isAllowedUrl(c.url, [...allowList, ...extra])) {
-        const where = `QUELL_NOTIFY_ROUTES.${route}${chans.length > 1 ? `[${i}]` : ''}`;
-        problems.push(`  ${where}: ${new URL(c.url).origin} is not on QUELL_OUTBOUND_ALLOWLIST`);
-      } else if (c.type === 'slack-webhook' && !isAllowedUrl(c.url, allowList)) {
-        allowList.push('https://hooks.slack.com/');
-      }
-    });
-  }
-  if (problems.length) fail(problems);
-
-  return {
-    labUrl,
-    usesLab,
-    timeoutMs: e.QUELL_HTTP_TIMEOUT_MS,
-    allowList: [...new Set(allowList)],
-    edr,
-    identity,
-    firewall,
-    logs,
-    evidence: { kind: 'filesystem', dataDir: path.resolve(opts.dataDir) },
-    routes,
-  };
+  return planConnectors(env, opts).config;
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Construction
+// Construction and description
 // ---------------------------------------------------------------------------------------------------------
 
-function buildChannel(
-  c: ResolvedChannel,
-  allowList: AllowList,
-  timeoutMs: number,
-  logger?: Logger,
-): NotificationChannel {
-  switch (c.type) {
-    case 'slack-webhook':
-      return new SlackWebhookChannel({
-        url: c.url,
-        allowList,
-        timeoutMs,
-        logger,
-        label: c.lab ? `lab, ${c.route}` : c.route,
-      });
-    case 'slack':
-      return new SlackWebApiChannel({
-        baseUrl: c.baseUrl,
-        token: c.token,
-        channel: c.channel,
-        allowList,
-        timeoutMs,
-        logger,
-      });
-    case 'pagerduty':
-      return new PagerDutyChannel({
-        baseUrl: c.baseUrl,
-        routingKey: c.routingKey,
-        allowList,
-        timeoutMs,
-        logger,
-        ...(c.component ? { component: c.component } : {}),
-      });
-    case 'email':
-      return new EmailChannel({
-        host: c.host,
-        port: c.port,
-        secure: c.secure,
-        requireTLS: c.requireTLS,
-        user: c.user,
-        password: c.password,
-        from: c.from,
-        to: c.to,
-        rejectUnauthorized: c.rejectUnauthorized,
-        timeoutMs,
-      });
-    case 'webhook':
-      return new SignedWebhookChannel({ url: c.url, secret: c.secret, allowList, timeoutMs, logger });
-  }
+function vendorOf<C = unknown>(cap: Capability<C>, selected: { kind: string }): AnyVendor<C> {
+  return cap.vendors[selected.kind]!;
+}
+
+function channelTypeOf(c: ResolvedChannel): AnyChannel {
+  return channelTypes[c.type]!;
 }
 
 /** Builds the connectors from an already resolved configuration. */
 export function buildConnectors(cfg: ResolvedConnectorsConfig, logger?: Logger): Connectors {
-  const { allowList, timeoutMs } = cfg;
   const log = logger?.child({ component: 'connectors' });
-  const lab = LAB_CREDENTIALS;
-  const edr =
-    cfg.edr.kind === 'defender'
-      ? new DefenderEdr({ ...cfg.edr, allowList, timeoutMs, logger: log })
-      : new CrowdStrikeEdr({
-          baseUrl: cfg.edr.baseUrl,
-          ...(cfg.edr.kind === 'crowdstrike'
-            ? { clientId: cfg.edr.clientId, clientSecret: cfg.edr.clientSecret }
-            : lab.crowdstrike),
-          allowList,
-          timeoutMs,
-          logger: log,
-        });
-  const identity =
-    cfg.identity.kind === 'graph'
-      ? new GraphIdentity({ ...cfg.identity, allowList, timeoutMs, logger: log })
-      : new OktaIdentity({
-          baseUrl: cfg.identity.baseUrl,
-          apiToken: cfg.identity.kind === 'okta' ? cfg.identity.apiToken : lab.okta.apiToken,
-          allowList,
-          timeoutMs,
-          logger: log,
-        });
-  const firewall =
-    cfg.firewall.kind === 'nftables'
-      ? new NftablesFirewall({ ...cfg.firewall, logger: log })
-      : new CloudflareFirewall(
-          cfg.firewall.kind === 'cloudflare'
-            ? { ...cfg.firewall, allowList, timeoutMs, logger: log }
-            : {
-                baseUrl: cfg.firewall.baseUrl,
-                apiToken: lab.cloudflare.apiToken,
-                zoneId: lab.cloudflare.zoneId,
-                gatewayAccountId: lab.cloudflare.accountId,
-                allowList,
-                timeoutMs,
-                logger: log,
-              },
-        );
-  const logs =
-    cfg.logs.kind === 'files'
-      ? new FileLogSource({
-          root: cfg.logs.root,
-          ...(cfg.logs.patterns ? { patterns: cfg.logs.patterns } : {}),
-        })
-      : new LabLogSource({ labUrl: cfg.logs.labUrl, allowList, timeoutMs, logger: log });
-  const evidence = new FilesystemEvidenceStore({ dataDir: cfg.evidence.dataDir });
-  const notifier = new NotificationRouter(
-    Object.fromEntries(
-      Object.entries(cfg.routes).map(([route, chans]) => [
-        route,
-        chans.map((c) => buildChannel(c, allowList, timeoutMs, log)),
-      ]),
+  const ctx: BuildContext = { allowList: cfg.allowList, timeoutMs: cfg.timeoutMs, logger: log };
+  const { edr, identity, firewall, logs } = CAPABILITIES;
+  return {
+    edr: vendorOf<EdrConnector>(edr, cfg.edr).build(cfg.edr, ctx),
+    identity: vendorOf<IdentityConnector>(identity, cfg.identity).build(cfg.identity, ctx),
+    firewall: vendorOf<FirewallConnector>(firewall, cfg.firewall).build(cfg.firewall, ctx),
+    logs: vendorOf<LogSource>(logs, cfg.logs).build(cfg.logs, ctx),
+    evidence: new FilesystemEvidenceStore({ dataDir: cfg.evidence.dataDir }),
+    notifier: new NotificationRouter(
+      Object.fromEntries(
+        Object.entries(cfg.routes).map(([route, chans]) => [
+          route,
+          chans.map((c) => channelTypeOf(c).build(c, ctx)),
+        ]),
+      ),
+      { logger: log },
     ),
-    { logger: log },
-  );
-  return { edr, identity, firewall, logs, evidence, notifier };
+  };
 }
 
 /**
@@ -631,27 +357,25 @@ export function createConnectors(env: NodeJS.ProcessEnv, opts: ConnectorsOptions
   return buildConnectors(resolveConnectorsConfig(env, opts), opts.logger);
 }
 
-function origin(u: string): string {
-  try {
-    return new URL(u).origin;
-  } catch {
-    return '(invalid URL)';
-  }
-}
-
-function describeChannel(c: ResolvedChannel): string {
-  switch (c.type) {
-    case 'slack-webhook':
-      return c.lab ? `lab webhook ${new URL(c.url).pathname}` : `Slack webhook (${origin(c.url)})`;
-    case 'slack':
-      return `Slack ${c.channel} (${origin(c.baseUrl)})`;
-    case 'pagerduty':
-      return `PagerDuty (${origin(c.baseUrl)})`;
-    case 'email':
-      return `e-mail to ${c.to.join(', ')} via ${c.host}`;
-    case 'webhook':
-      return `signed webhook (${origin(c.url)})`;
-  }
+/** One human-readable line per capability, for the start banner: vendors and origins, never secrets. */
+export function describeConnectors(cfg: ResolvedConnectorsConfig): string[] {
+  const line = (label: string, text: string) => `${`${label}:`.padEnd(14)}${text}`;
+  const routes = Object.entries(cfg.routes)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([r, chans]) => `${r} -> ${chans.map((c) => channelTypeOf(c).describe(c)).join(' + ')}`)
+    .join('; ');
+  const { edr, identity, firewall, logs } = CAPABILITIES;
+  return [
+    line(edr.label, vendorOf<unknown>(edr, cfg.edr).describe(cfg.edr)),
+    line(identity.label, vendorOf<unknown>(identity, cfg.identity).describe(cfg.identity)),
+    line(firewall.label, vendorOf<unknown>(firewall, cfg.firewall).describe(cfg.firewall)),
+    line(logs.label, vendorOf<unknown>(logs, cfg.logs).describe(cfg.logs)),
+    line(
+      'Evidence',
+      `filesystem, SHA-256 content-addressed, write-once (${path.join(cfg.evidence.dataDir, 'evidence')})`,
+    ),
+    line('Notify', routes),
+  ];
 }
 
 /**
@@ -659,43 +383,5 @@ function describeChannel(c: ResolvedChannel): string {
  * only), never secrets. Thrown: {@link ConfigError} like {@link createConnectors}.
  */
 export function connectorsSummary(env: NodeJS.ProcessEnv, opts: ConnectorsOptions): string[] {
-  const cfg = resolveConnectorsConfig(env, opts);
-  const lab = (prefix: string) => `lab estate (${cfg.labUrl}${prefix})`;
-  const edr =
-    cfg.edr.kind === 'lab'
-      ? `${lab(LAB_PREFIXES.crowdstrike)}, CrowdStrike contract`
-      : cfg.edr.kind === 'crowdstrike'
-        ? `CrowdStrike Falcon (${origin(cfg.edr.baseUrl)})`
-        : `Microsoft Defender for Endpoint (${origin(cfg.edr.baseUrl)}, isolation ${cfg.edr.isolationType})`;
-  const identity =
-    cfg.identity.kind === 'lab'
-      ? `${lab(LAB_PREFIXES.okta)}, Okta contract`
-      : cfg.identity.kind === 'okta'
-        ? `Okta (${origin(cfg.identity.baseUrl)})`
-        : `Microsoft Graph (${origin(cfg.identity.baseUrl)})`;
-  const firewall =
-    cfg.firewall.kind === 'lab'
-      ? `${lab(LAB_PREFIXES.cloudflare)}, Cloudflare contract (IP Access Rules; domains as Gateway DNS rules)`
-      : cfg.firewall.kind === 'cloudflare'
-        ? `Cloudflare IP Access Rules (${cfg.firewall.zoneId ? 'zone' : 'account'} ${cfg.firewall.zoneId ?? cfg.firewall.accountId})` +
-          ((cfg.firewall.gatewayAccountId ?? cfg.firewall.accountId)
-            ? `; domains as Gateway DNS rules (account ${cfg.firewall.gatewayAccountId ?? cfg.firewall.accountId})`
-            : '; domains refused (no Gateway account)')
-        : `nftables (table inet ${cfg.firewall.table ?? 'quell'}${cfg.firewall.netns ? ` in netns ${cfg.firewall.netns}` : ''})`;
-  const logs =
-    cfg.logs.kind === 'lab'
-      ? `lab log source (${cfg.labUrl}/lab/logs)`
-      : `files under ${cfg.logs.root}/<host>/${(cfg.logs.patterns ?? ['*.log']).join(',')}`;
-  const routes = Object.entries(cfg.routes)
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([r, chans]) => `${r} -> ${chans.map(describeChannel).join(' + ')}`)
-    .join('; ');
-  return [
-    `EDR:          ${edr}`,
-    `Identity:     ${identity}`,
-    `Firewall:     ${firewall}`,
-    `Logs:         ${logs}`,
-    `Evidence:     filesystem, SHA-256 content-addressed, write-once (${path.join(cfg.evidence.dataDir, 'evidence')})`,
-    `Notify:       ${routes}`,
-  ];
+  return describeConnectors(resolveConnectorsConfig(env, opts));
 }

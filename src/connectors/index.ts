@@ -7,8 +7,12 @@ export {
   buildConnectors,
   connectorsSummary,
   createConnectors,
+  describeConnectors,
+  planConnectors,
   resolveConnectorsConfig,
   type ConnectorsOptions,
+  type ConnectorsPlan,
+  type ResolvedChannel,
   type ResolvedConnectorsConfig,
 } from './config';
 export { assertAllowedUrl, isAllowedUrl, parseRetryAfter, type AllowList } from './http';

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
+import { defineLabVendor, defineVendor, optionalString, optionalUrl, origin } from '../descriptor';
 import { ConflictError, PermanentConnectorError, TargetNotFoundError } from '../errors';
 import { type AllowList, HttpClient, type HttpResponse, pick, pickString } from '../http';
+import { LAB_CREDENTIALS, LAB_PREFIXES } from '../lab/credentials';
 import { ClientCredentialsToken, sendWithBearer } from '../oauth';
 import type { ActionContext, EdrConnector, EffectResult, HostContainmentState } from '../types';
 import { KeyedMutex, assertHostname, queryString } from '../util';
@@ -164,3 +166,30 @@ export class CrowdStrikeEdr implements EdrConnector {
     return sendWithBearer(this.http, this.token, req, csMessage);
   }
 }
+
+export const CROWDSTRIKE_DEFAULT_BASE_URL = 'https://api.crowdstrike.com';
+
+/** `QUELL_EDR=crowdstrike`: Falcon with an API client (Hosts read/write). */
+export const crowdstrikeEdr = defineVendor({
+  env: {
+    QUELL_CROWDSTRIKE_BASE_URL: optionalUrl,
+    QUELL_CROWDSTRIKE_CLIENT_ID: optionalString,
+    QUELL_CROWDSTRIKE_CLIENT_SECRET: optionalString,
+  },
+  secrets: ['QUELL_CROWDSTRIKE_CLIENT_SECRET'],
+  resolve: (e, ctx) => ({
+    baseUrl: e.QUELL_CROWDSTRIKE_BASE_URL ?? CROWDSTRIKE_DEFAULT_BASE_URL,
+    clientId: ctx.need('QUELL_CROWDSTRIKE_CLIENT_ID'),
+    clientSecret: ctx.need('QUELL_CROWDSTRIKE_CLIENT_SECRET'),
+  }),
+  endpoints: (s) => [s.baseUrl],
+  build: (s, ctx) =>
+    new CrowdStrikeEdr({ baseUrl: s.baseUrl, clientId: s.clientId, clientSecret: s.clientSecret, ...ctx }),
+  describe: (s) => `CrowdStrike Falcon (${origin(s.baseUrl)})`,
+});
+
+/** `QUELL_EDR=lab` (the default): the lab estate, through the Falcon contract with the lab's credentials. */
+export const labEdr = defineLabVendor(LAB_PREFIXES.crowdstrike, {
+  build: (s, ctx) => new CrowdStrikeEdr({ baseUrl: s.baseUrl, ...LAB_CREDENTIALS.crowdstrike, ...ctx }),
+  describe: (s) => `lab estate (${s.baseUrl}), CrowdStrike contract`,
+});

@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import { z } from 'zod';
+import { defineVendor, optionalString, optionalUrl, origin } from '../descriptor';
 import { ConflictError, TargetNotFoundError, TransientConnectorError } from '../errors';
 import { type AllowList, HttpClient, type HttpRequest, type HttpResponse, pick, pickString } from '../http';
 import { ClientCredentialsToken, azureAdTokenUrl, sendWithBearer } from '../oauth';
@@ -207,3 +209,33 @@ export function stateFromActions(actions: MachineAction[]): HostContainmentState
   if (latest.type === 'Isolate') return done ? 'contained' : 'containment_pending';
   return done ? 'normal' : 'lift_containment_pending';
 }
+
+/** `QUELL_EDR=defender`: Defender for Endpoint with an Azure AD app (Machine.Isolate, Machine.Read.All). */
+export const defenderEdr = defineVendor({
+  env: {
+    QUELL_DEFENDER_BASE_URL: optionalUrl,
+    QUELL_DEFENDER_TOKEN_URL: optionalString,
+    QUELL_DEFENDER_TENANT_ID: optionalString,
+    QUELL_DEFENDER_CLIENT_ID: optionalString,
+    QUELL_DEFENDER_CLIENT_SECRET: optionalString,
+    QUELL_DEFENDER_ISOLATION_TYPE: z.enum(['Full', 'Selective']).default('Full'),
+  },
+  secrets: ['QUELL_DEFENDER_CLIENT_SECRET'],
+  resolve(e, ctx) {
+    const tenantId = ctx.need('QUELL_DEFENDER_TENANT_ID');
+    return {
+      baseUrl: e.QUELL_DEFENDER_BASE_URL ?? DEFENDER_DEFAULT_BASE_URL,
+      tokenUrl: ctx.checkedUrl(
+        'QUELL_DEFENDER_TOKEN_URL',
+        azureAdTokenUrl(tenantId, e.QUELL_DEFENDER_TOKEN_URL),
+      ),
+      tenantId,
+      clientId: ctx.need('QUELL_DEFENDER_CLIENT_ID'),
+      clientSecret: ctx.need('QUELL_DEFENDER_CLIENT_SECRET'),
+      isolationType: e.QUELL_DEFENDER_ISOLATION_TYPE,
+    };
+  },
+  endpoints: (s) => [s.baseUrl, s.tokenUrl],
+  build: (s, ctx) => new DefenderEdr({ ...s, ...ctx }),
+  describe: (s) => `Microsoft Defender for Endpoint (${origin(s.baseUrl)}, isolation ${s.isolationType})`,
+});

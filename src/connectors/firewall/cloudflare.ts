@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
+import { defineLabVendor, defineVendor, optionalString, optionalUrl } from '../descriptor';
 import { ConnectorAuthError, type ConnectorError, ConflictError, PermanentConnectorError } from '../errors';
 import { type AllowList, HttpClient, type HttpResponse, pick, pickString } from '../http';
+import { LAB_CREDENTIALS, LAB_PREFIXES } from '../lab/credentials';
 import type { ActionContext, BlockState, EffectResult, FirewallConnector } from '../types';
 import { KeyedMutex, type ParsedIpTarget, parseIpTarget, queryString, truncate } from '../util';
 
@@ -363,3 +365,57 @@ function sameValue(value: string, target: ParsedIpTarget): boolean {
     return false;
   }
 }
+
+/** `QUELL_FIREWALL=cloudflare`: IP Access Rules of a zone or an account; domains as Gateway DNS policies. */
+export const cloudflareFirewall = defineVendor({
+  env: {
+    QUELL_CLOUDFLARE_BASE_URL: optionalUrl,
+    QUELL_CLOUDFLARE_API_TOKEN: optionalString,
+    QUELL_CLOUDFLARE_ZONE_ID: optionalString,
+    QUELL_CLOUDFLARE_ACCOUNT_ID: optionalString,
+    QUELL_CLOUDFLARE_GATEWAY_ACCOUNT_ID: optionalString,
+  },
+  secrets: ['QUELL_CLOUDFLARE_API_TOKEN'],
+  resolve(e, ctx) {
+    if (Boolean(e.QUELL_CLOUDFLARE_ZONE_ID) === Boolean(e.QUELL_CLOUDFLARE_ACCOUNT_ID)) {
+      ctx.problem(
+        'QUELL_CLOUDFLARE_ZONE_ID / QUELL_CLOUDFLARE_ACCOUNT_ID',
+        `set exactly one when ${ctx.selection}`,
+      );
+    }
+    return {
+      baseUrl: e.QUELL_CLOUDFLARE_BASE_URL ?? CLOUDFLARE_DEFAULT_BASE_URL,
+      apiToken: ctx.need('QUELL_CLOUDFLARE_API_TOKEN'),
+      ...(e.QUELL_CLOUDFLARE_ZONE_ID ? { zoneId: e.QUELL_CLOUDFLARE_ZONE_ID } : {}),
+      ...(e.QUELL_CLOUDFLARE_ACCOUNT_ID ? { accountId: e.QUELL_CLOUDFLARE_ACCOUNT_ID } : {}),
+      ...(e.QUELL_CLOUDFLARE_GATEWAY_ACCOUNT_ID
+        ? { gatewayAccountId: e.QUELL_CLOUDFLARE_GATEWAY_ACCOUNT_ID }
+        : {}),
+    };
+  },
+  endpoints: (s) => [s.baseUrl],
+  build: (s, ctx) => new CloudflareFirewall({ ...s, ...ctx }),
+  describe(s) {
+    const gateway = s.gatewayAccountId ?? s.accountId;
+    return (
+      `Cloudflare IP Access Rules (${s.zoneId ? 'zone' : 'account'} ${s.zoneId ?? s.accountId})` +
+      (gateway
+        ? `; domains as Gateway DNS rules (account ${gateway})`
+        : '; domains refused (no Gateway account)')
+    );
+  },
+});
+
+/** `QUELL_FIREWALL=lab` (the default): the lab estate, through the Cloudflare contract with the lab's token. */
+export const labFirewall = defineLabVendor(LAB_PREFIXES.cloudflare, {
+  build: (s, ctx) =>
+    new CloudflareFirewall({
+      baseUrl: s.baseUrl,
+      apiToken: LAB_CREDENTIALS.cloudflare.apiToken,
+      zoneId: LAB_CREDENTIALS.cloudflare.zoneId,
+      gatewayAccountId: LAB_CREDENTIALS.cloudflare.accountId,
+      ...ctx,
+    }),
+  describe: (s) =>
+    `lab estate (${s.baseUrl}), Cloudflare contract (IP Access Rules; domains as Gateway DNS rules)`,
+});

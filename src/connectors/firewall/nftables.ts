@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Logger } from 'pino';
+import { defineVendor, optionalString } from '../descriptor';
 import {
   ConnectorAuthError,
   ConflictError,
@@ -336,3 +337,25 @@ export function parseNftSetElements(json: string): ParsedIpTarget[] {
   }
   return out;
 }
+
+/** `QUELL_FIREWALL=nftables`: a table of this host's nftables (or of a network namespace). */
+export const nftablesFirewall = defineVendor({
+  env: { QUELL_NFT_PATH: optionalString, QUELL_NFT_NETNS: optionalString, QUELL_NFT_TABLE: optionalString },
+  secrets: [],
+  resolve(e, ctx) {
+    if (e.QUELL_NFT_TABLE && !NAME_RE.test(e.QUELL_NFT_TABLE)) {
+      ctx.problem('QUELL_NFT_TABLE', 'must be a letter followed by letters, digits or "_" (at most 32)');
+    }
+    if (e.QUELL_NFT_NETNS && !NETNS_RE.test(e.QUELL_NFT_NETNS)) {
+      ctx.problem('QUELL_NFT_NETNS', 'not a valid network namespace name');
+    }
+    return {
+      ...(e.QUELL_NFT_PATH ? { nftPath: e.QUELL_NFT_PATH } : {}),
+      ...(e.QUELL_NFT_NETNS ? { netns: e.QUELL_NFT_NETNS } : {}),
+      ...(e.QUELL_NFT_TABLE ? { table: e.QUELL_NFT_TABLE } : {}),
+    };
+  },
+  endpoints: () => [],
+  build: (s, ctx) => new NftablesFirewall({ ...s, logger: ctx.logger }),
+  describe: (s) => `nftables (table inet ${s.table ?? 'quell'}${s.netns ? ` in netns ${s.netns}` : ''})`,
+});

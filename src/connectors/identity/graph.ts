@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { defineVendor, optionalString, optionalUrl, origin } from '../descriptor';
 import { PermanentConnectorError } from '../errors';
 import { type AllowList, HttpClient, type HttpRequest, type HttpResponse, pick, pickString } from '../http';
 import { ClientCredentialsToken, azureAdTokenUrl, sendWithBearer } from '../oauth';
@@ -130,3 +131,28 @@ export class GraphIdentity implements IdentityConnector {
     return sendWithBearer(this.http, this.token, req, graphMessage);
   }
 }
+
+/** `QUELL_IDP=graph`: Entra ID through Microsoft Graph, with an Azure AD app. */
+export const graphIdentity = defineVendor({
+  env: {
+    QUELL_GRAPH_BASE_URL: optionalUrl,
+    QUELL_GRAPH_TOKEN_URL: optionalString,
+    QUELL_GRAPH_TENANT_ID: optionalString,
+    QUELL_GRAPH_CLIENT_ID: optionalString,
+    QUELL_GRAPH_CLIENT_SECRET: optionalString,
+  },
+  secrets: ['QUELL_GRAPH_CLIENT_SECRET'],
+  resolve(e, ctx) {
+    const tenantId = ctx.need('QUELL_GRAPH_TENANT_ID');
+    return {
+      baseUrl: e.QUELL_GRAPH_BASE_URL ?? GRAPH_DEFAULT_BASE_URL,
+      tokenUrl: ctx.checkedUrl('QUELL_GRAPH_TOKEN_URL', azureAdTokenUrl(tenantId, e.QUELL_GRAPH_TOKEN_URL)),
+      tenantId,
+      clientId: ctx.need('QUELL_GRAPH_CLIENT_ID'),
+      clientSecret: ctx.need('QUELL_GRAPH_CLIENT_SECRET'),
+    };
+  },
+  endpoints: (s) => [s.baseUrl, s.tokenUrl],
+  build: (s, ctx) => new GraphIdentity({ ...s, ...ctx }),
+  describe: (s) => `Microsoft Graph (${origin(s.baseUrl)})`,
+});

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
+import { defineLabVendor, defineVendor, optionalString, optionalUrl, origin } from '../descriptor';
 import { ConflictError, PermanentConnectorError } from '../errors';
 import { type AllowList, HttpClient, type HttpRequest, type HttpResponse, pickString } from '../http';
+import { LAB_CREDENTIALS, LAB_PREFIXES } from '../lab/credentials';
 import type { AccountState, ActionContext, EffectResult, IdentityConnector } from '../types';
 import { KeyedMutex, assertAccountName } from '../util';
 
@@ -156,3 +158,23 @@ export class OktaIdentity implements IdentityConnector {
     return this.http.request(req);
   }
 }
+
+/** `QUELL_IDP=okta`: an Okta org with an API token. */
+export const oktaIdentity = defineVendor({
+  env: { QUELL_OKTA_BASE_URL: optionalUrl, QUELL_OKTA_API_TOKEN: optionalString },
+  secrets: ['QUELL_OKTA_API_TOKEN'],
+  resolve: (_e, ctx) => ({
+    baseUrl: ctx.need('QUELL_OKTA_BASE_URL'),
+    apiToken: ctx.need('QUELL_OKTA_API_TOKEN'),
+  }),
+  endpoints: (s) => [s.baseUrl],
+  build: (s, ctx) => new OktaIdentity({ baseUrl: s.baseUrl, apiToken: s.apiToken, ...ctx }),
+  describe: (s) => `Okta (${origin(s.baseUrl)})`,
+});
+
+/** `QUELL_IDP=lab` (the default): the lab estate, through the Okta contract with the lab's token. */
+export const labIdentity = defineLabVendor(LAB_PREFIXES.okta, {
+  build: (s, ctx) =>
+    new OktaIdentity({ baseUrl: s.baseUrl, apiToken: LAB_CREDENTIALS.okta.apiToken, ...ctx }),
+  describe: (s) => `lab estate (${s.baseUrl}), Okta contract`,
+});

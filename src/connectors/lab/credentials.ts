@@ -31,5 +31,19 @@ export const LAB_PREFIXES = {
   pagerduty: '/pagerduty',
 } as const;
 
+/** A vendor the lab speaks (the key of its prefix). */
+export type LabVendor =
+  'crowdstrike' | 'defender' | 'azuread' | 'graph' | 'okta' | 'cloudflare' | 'slack' | 'pagerduty';
+export const LAB_VENDORS: readonly LabVendor[] = [
+  'crowdstrike',
+  'defender',
+  'azuread',
+  'graph',
+  'okta',
+  'cloudflare',
+  'slack',
+  'pagerduty',
+];
+
 /** The domain of lab accounts' logins and UPNs (`j.doe@lab.quell.test`). */
 export const LAB_DOMAIN = 'lab.quell.test';

@@ -1,27 +1,23 @@
-export { LAB_CREDENTIALS, LAB_DOMAIN, LAB_PREFIXES, type LabCredentials } from './credentials';
+export {
+  LAB_CREDENTIALS,
+  LAB_DOMAIN,
+  LAB_PREFIXES,
+  LAB_VENDORS,
+  type LabCredentials,
+  type LabVendor,
+} from './credentials';
 export { LAB_LOG_MAX_LINES, labLogLines } from './logs';
 export { createLabRouter } from './router';
 export { startLabServer, type LabServerOptions, type RunningLab } from './server';
+export { LabStore, type LabStoreOptions } from './store';
+export { LAB_SEED_ACCOUNTS, type LabAccount, type LabAccountStatus } from './estate/accounts';
+export { type LabAccessRule, type LabGatewayRule } from './estate/blocklists';
 export {
   LAB_FAULT_KINDS,
-  LAB_SEED_ACCOUNTS,
-  LAB_SEED_HOSTS,
-  LAB_SLACK_CHANNELS,
-  LAB_VENDORS,
-  LabStore,
-  type LabAccessRule,
-  type LabAccount,
-  type LabAccountStatus,
-  type LabCall,
   type LabFaultInput,
   type LabFaultKind,
   type LabFaultRule,
-  type LabGatewayRule,
-  type LabHost,
-  type LabLedgerEntry,
-  type LabMachineAction,
-  type LabMessage,
-  type LabPagerDutyEvent,
-  type LabStoreOptions,
-  type LabVendor,
-} from './store';
+} from './estate/fault-rules';
+export { type LabCall, type LabLedgerEntry } from './estate/history';
+export { LAB_SEED_HOSTS, type LabHost, type LabMachineAction } from './estate/hosts';
+export { LAB_SLACK_CHANNELS, type LabMessage, type LabPagerDutyEvent } from './estate/inbox';

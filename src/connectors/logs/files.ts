@@ -1,6 +1,7 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
+import { defineVendor, optionalString } from '../descriptor';
 import { PermanentConnectorError, TargetNotFoundError, TransientConnectorError } from '../errors';
 import type { LogReadRequest, LogReadResult, LogSource } from '../types';
 import { assertHostname } from '../util';
@@ -117,3 +118,22 @@ export class FileLogSource implements LogSource {
     return { source: `file:${path.join(dir, this.patternText)}`, content, lineCount: kept.length };
   }
 }
+
+/** `QUELL_LOGS=files`: `<QUELL_LOGS_DIR>/<host>/<pattern>` on this host. */
+export const filesLogs = defineVendor({
+  env: { QUELL_LOGS_DIR: optionalString, QUELL_LOGS_PATTERNS: optionalString },
+  secrets: [],
+  resolve(e, ctx) {
+    const root = ctx.need('QUELL_LOGS_DIR');
+    const patterns = e.QUELL_LOGS_PATTERNS?.split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
+    if (patterns?.some((p) => p.includes('/') || p.includes('\\'))) {
+      ctx.problem('QUELL_LOGS_PATTERNS', 'file name patterns only (no "/")');
+    }
+    return { root: root ? path.resolve(root) : '', ...(patterns?.length ? { patterns } : {}) };
+  },
+  endpoints: () => [],
+  build: (s) => new FileLogSource({ root: s.root, ...(s.patterns ? { patterns: s.patterns } : {}) }),
+  describe: (s) => `files under ${s.root}/<host>/${(s.patterns ?? ['*.log']).join(',')}`,
+});

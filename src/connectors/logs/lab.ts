@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { defineVendor } from '../descriptor';
 import { type AllowList, HttpClient, pickString } from '../http';
 import type { LogReadRequest, LogReadResult, LogSource } from '../types';
 import { assertHostname, queryString } from '../util';
@@ -47,3 +48,14 @@ export class LabLogSource implements LogSource {
     return { source: `lab:${this.base}/lab/logs/${host}`, content, lineCount };
   }
 }
+
+/** `QUELL_LOGS=lab` (the default): the lab estate's synthetic logs. */
+export const labLogs = defineVendor({
+  env: {},
+  secrets: [],
+  lab: true,
+  resolve: (_e, ctx) => ({ labUrl: ctx.labUrl }),
+  endpoints: () => [],
+  build: (s, ctx) => new LabLogSource({ labUrl: s.labUrl, ...ctx }),
+  describe: (s) => `lab log source (${s.labUrl}/lab/logs)`,
+});

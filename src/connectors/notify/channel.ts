@@ -1,4 +1,6 @@
 import { oneLine, slackText } from '../../domain/untrusted-text';
+import type { z } from 'zod';
+import type { BuildContext } from '../descriptor';
 import type { Notification } from '../types';
 
 /** One delivery channel (a Slack channel, a PagerDuty service, a mailbox, a webhook). */
@@ -41,3 +43,62 @@ export function slackBlocks(n: Notification): unknown[] {
     { type: 'context', elements: [{ type: 'mrkdwn', text: context }] },
   ];
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Channel types: how a QUELL_NOTIFY_ROUTES entry becomes a channel
+// ---------------------------------------------------------------------------------------------------------
+
+/** What a channel type's `resolve` may use besides the route's entry. */
+export interface ChannelResolveContext {
+  /** The lab estate's base URL, without a trailing slash. */
+  readonly labUrl: string;
+  readonly route: string;
+  /**
+   * The value of the environment variable an entry names for a secret (`tokenEnv`, say); reports it when
+   * that variable is not set. '' when the entry names none.
+   */
+  secret(field: string, name: string | undefined): string;
+  /** Reports a problem with the entry, or with one of its fields. */
+  problem(message: string, field?: string): void;
+}
+
+/** A resolved channel: its `type` names the channel type that builds it. */
+export interface ResolvedChannelBase {
+  type: string;
+  route: string;
+}
+
+/**
+ * One kind of notification channel, declared beside its connector and registered in the channel table
+ * (`registry.ts`) under the `type` a route entry gives.
+ */
+export interface ChannelDescriptor<S extends z.ZodObject, R extends ResolvedChannelBase> {
+  /** The route entry: a strict object whose `type` is the channel type's key. */
+  schema: S;
+  /** The entry's fields that name environment variables holding secrets. */
+  secrets: readonly (keyof z.output<S> & string)[];
+  /** A lab channel: whoever runs Quell must then run the lab too. */
+  lab?: true;
+  /** The resolved channel (without `route`, which is added); problems go to `ctx`. */
+  resolve(entry: z.output<S>, ctx: ChannelResolveContext): Omit<R, 'route'>;
+  /** The URLs the channel calls by configuration (an API base): they go on the outbound allow-list. */
+  endpoints(channel: R): string[];
+  /**
+   * For a channel that posts to an arbitrary configured URL: that URL. It must be on the allow-list
+   * (QUELL_OUTBOUND_ALLOWLIST, the vendors' endpoints, the lab) or under `alsoAllowed`, which is then added.
+   */
+  webhook?: { url(channel: R): string; alsoAllowed?: string };
+  build(channel: R, ctx: BuildContext): NotificationChannel;
+  /** The banner's words for it: vendor and origin, never a secret. */
+  describe(channel: R): string;
+}
+
+/** Declares a channel type (the identity function: it checks the descriptor against its two types). */
+export function defineChannel<S extends z.ZodObject, R extends ResolvedChannelBase>(
+  d: ChannelDescriptor<S, R>,
+): ChannelDescriptor<S, R> {
+  return d;
+}
+
+/** The channel a channel type resolves to. */
+export type ChannelOf<D> = D extends ChannelDescriptor<z.ZodObject, infer R> ? R : never;

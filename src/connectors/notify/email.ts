@@ -1,5 +1,7 @@
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
+import { z } from 'zod';
+import { envName } from '../descriptor';
 import {
   ConnectorAuthError,
   type ConnectorError,
@@ -9,7 +11,7 @@ import {
 import { multiLine } from '../../domain/untrusted-text';
 import type { Notification } from '../types';
 import { sha256Hex, truncate } from '../util';
-import { type NotificationChannel, plainLine } from './channel';
+import { defineChannel, type NotificationChannel, plainLine } from './channel';
 
 export interface EmailOptions {
   host: string;
@@ -130,3 +132,55 @@ export class EmailChannel implements NotificationChannel {
     this.transport.close();
   }
 }
+
+const emailEntry = z.strictObject({
+  type: z.literal('email'),
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535).optional(),
+  secure: z.boolean().optional(),
+  requireTLS: z.boolean().optional(),
+  userEnv: envName.optional(),
+  passwordEnv: envName.optional(),
+  from: z.string().min(3),
+  to: z.array(z.string().min(3)).min(1),
+  rejectUnauthorized: z.boolean().optional(),
+});
+
+/** A route's SMTP submission, with the SMTP AUTH credentials read from the environment. */
+export type ResolvedEmailChannel = { type: 'email'; route: string; user?: string; password?: string } & Omit<
+  z.output<typeof emailEntry>,
+  'type' | 'userEnv' | 'passwordEnv'
+>;
+
+/** `{ "type": "email", "host", "port"?, "secure"?, "requireTLS"?, "userEnv"?, "passwordEnv"?, "from", "to", "rejectUnauthorized"? }`. */
+export const emailChannel = defineChannel<typeof emailEntry, ResolvedEmailChannel>({
+  schema: emailEntry,
+  secrets: ['userEnv', 'passwordEnv'],
+  resolve(c, ctx) {
+    if (Boolean(c.userEnv) !== Boolean(c.passwordEnv)) {
+      ctx.problem('set both userEnv and passwordEnv, or neither');
+    }
+    const { type: _t, userEnv, passwordEnv, ...rest } = c;
+    return {
+      type: 'email',
+      ...rest,
+      ...(userEnv ? { user: ctx.secret('userEnv', userEnv) } : {}),
+      ...(passwordEnv ? { password: ctx.secret('passwordEnv', passwordEnv) } : {}),
+    };
+  },
+  endpoints: () => [],
+  build: (c, ctx) =>
+    new EmailChannel({
+      host: c.host,
+      port: c.port,
+      secure: c.secure,
+      requireTLS: c.requireTLS,
+      user: c.user,
+      password: c.password,
+      from: c.from,
+      to: c.to,
+      rejectUnauthorized: c.rejectUnauthorized,
+      timeoutMs: ctx.timeoutMs,
+    }),
+  describe: (c) => `e-mail to ${c.to.join(', ')} via ${c.host}`,
+});

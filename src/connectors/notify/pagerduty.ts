@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
+import { z } from 'zod';
+import { envName, origin, url } from '../descriptor';
 import { PermanentConnectorError } from '../errors';
 import { type AllowList, HttpClient, type HttpResponse, pick, pickString } from '../http';
 import type { Notification } from '../types';
 import { sha256Hex, truncate } from '../util';
-import type { NotificationChannel } from './channel';
+import { defineChannel, type NotificationChannel } from './channel';
 
 export const PAGERDUTY_DEFAULT_BASE_URL = 'https://events.pagerduty.com';
 
@@ -108,3 +110,40 @@ export class PagerDutyChannel implements NotificationChannel {
     throw this.http.errorFor(res, op, pdMessage(res));
   }
 }
+
+const pagerdutyEntry = z.strictObject({
+  type: z.literal('pagerduty'),
+  routingKeyEnv: envName,
+  baseUrl: url.optional(),
+  component: z.string().min(1).optional(),
+});
+
+/** A route's PagerDuty integration (Events API v2). */
+export interface ResolvedPagerDutyChannel {
+  type: 'pagerduty';
+  route: string;
+  routingKey: string;
+  baseUrl: string;
+  component?: string;
+}
+
+/** `{ "type": "pagerduty", "routingKeyEnv", "baseUrl"?, "component"? }`. */
+export const pagerdutyChannel = defineChannel<typeof pagerdutyEntry, ResolvedPagerDutyChannel>({
+  schema: pagerdutyEntry,
+  secrets: ['routingKeyEnv'],
+  resolve: (c, ctx) => ({
+    type: 'pagerduty',
+    routingKey: ctx.secret('routingKeyEnv', c.routingKeyEnv),
+    baseUrl: c.baseUrl ?? PAGERDUTY_DEFAULT_BASE_URL,
+    ...(c.component ? { component: c.component } : {}),
+  }),
+  endpoints: (c) => [c.baseUrl],
+  build: (c, ctx) =>
+    new PagerDutyChannel({
+      baseUrl: c.baseUrl,
+      routingKey: c.routingKey,
+      ...ctx,
+      ...(c.component ? { component: c.component } : {}),
+    }),
+  describe: (c) => `PagerDuty (${origin(c.baseUrl)})`,
+});

@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import { z } from 'zod';
+import { checkUrl, envName, origin, url } from '../descriptor';
 import {
   ConnectorAuthError,
   type ConnectorError,
@@ -8,8 +10,9 @@ import {
   TransientConnectorError,
 } from '../errors';
 import { type AllowList, HttpClient, type HttpResponse, pick, pickString, retryAfterMsFrom } from '../http';
+import { LAB_PREFIXES } from '../lab/credentials';
 import type { Notification } from '../types';
-import { type NotificationChannel, plainLine, slackBlocks } from './channel';
+import { defineChannel, type NotificationChannel, plainLine, slackBlocks } from './channel';
 
 export const SLACK_DEFAULT_BASE_URL = 'https://slack.com';
 
@@ -149,3 +152,95 @@ export class SlackWebhookChannel implements NotificationChannel {
     throw slackError(res, this.http, op);
   }
 }
+
+const slackEntry = z.strictObject({
+  type: z.literal('slack'),
+  channel: z.string().min(1),
+  tokenEnv: envName,
+  baseUrl: url.optional(),
+});
+
+/** A route's Slack Web API channel (`chat.postMessage` with a bot token). */
+export interface ResolvedSlackChannel {
+  type: 'slack';
+  route: string;
+  channel: string;
+  token: string;
+  baseUrl: string;
+}
+
+/** `{ "type": "slack", "channel", "tokenEnv", "baseUrl"? }`: a bot posts to a channel. */
+export const slackChannel = defineChannel<typeof slackEntry, ResolvedSlackChannel>({
+  schema: slackEntry,
+  secrets: ['tokenEnv'],
+  resolve: (c, ctx) => ({
+    type: 'slack',
+    channel: c.channel,
+    token: ctx.secret('tokenEnv', c.tokenEnv),
+    baseUrl: c.baseUrl ?? SLACK_DEFAULT_BASE_URL,
+  }),
+  endpoints: (c) => [c.baseUrl],
+  build: (c, ctx) =>
+    new SlackWebApiChannel({ baseUrl: c.baseUrl, token: c.token, channel: c.channel, ...ctx }),
+  describe: (c) => `Slack ${c.channel} (${origin(c.baseUrl)})`,
+});
+
+const slackWebhookEntry = z.strictObject({
+  type: z.literal('slack-webhook'),
+  url: url.optional(),
+  urlEnv: envName.optional(),
+});
+
+/** A route's Slack incoming webhook: Slack's, or the lab's receiver (`lab`). */
+export interface ResolvedSlackWebhookChannel {
+  type: 'slack-webhook';
+  route: string;
+  url: string;
+  lab: boolean;
+}
+
+/** `{ "type": "slack-webhook", "url" | "urlEnv" }`: an incoming webhook (its URL is the credential). */
+export const slackWebhookChannel = defineChannel<typeof slackWebhookEntry, ResolvedSlackWebhookChannel>({
+  schema: slackWebhookEntry,
+  secrets: ['urlEnv'],
+  resolve(c, ctx) {
+    if (Boolean(c.url) === Boolean(c.urlEnv)) {
+      ctx.problem('set exactly one of url and urlEnv');
+      return { type: 'slack-webhook', url: '', lab: false };
+    }
+    const hookUrl = c.url ?? ctx.secret('urlEnv', c.urlEnv);
+    const problem = hookUrl ? checkUrl(hookUrl) : undefined;
+    if (problem) ctx.problem(problem, c.url ? 'url' : 'urlEnv');
+    return { type: 'slack-webhook', url: hookUrl, lab: false };
+  },
+  endpoints: () => [],
+  webhook: { url: (c) => c.url, alsoAllowed: 'https://hooks.slack.com/' },
+  build: (c, ctx) =>
+    new SlackWebhookChannel({ url: c.url, ...ctx, label: c.lab ? `lab, ${c.route}` : c.route }),
+  describe: (c) => (c.lab ? `lab webhook ${new URL(c.url).pathname}` : `Slack webhook (${origin(c.url)})`),
+});
+
+const labEntry = z.strictObject({
+  type: z.literal('lab'),
+  /** Webhook name at the lab (`/slack/webhook/<name>`); default the route name. */
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/)
+    .optional(),
+});
+
+/**
+ * `{ "type": "lab", "name"? }` (every default route): the lab's Slack-style webhook receiver, built,
+ * allowed and described as a Slack incoming webhook.
+ */
+export const labChannel = defineChannel<typeof labEntry, ResolvedSlackWebhookChannel>({
+  ...slackWebhookChannel,
+  schema: labEntry,
+  secrets: [],
+  lab: true,
+  resolve: (c, ctx) => ({
+    type: 'slack-webhook',
+    url: `${ctx.labUrl}${LAB_PREFIXES.slack}/webhook/${c.name ?? ctx.route}`,
+    lab: true,
+  }),
+});

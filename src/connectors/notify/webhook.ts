@@ -1,8 +1,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
+import { z } from 'zod';
+import { envName, origin, url } from '../descriptor';
 import { type AllowList, HttpClient, pickString } from '../http';
 import type { Notification } from '../types';
-import type { NotificationChannel } from './channel';
+import { defineChannel, type NotificationChannel } from './channel';
 
 export const SIGNATURE_HEADER = 'X-Quell-Signature';
 
@@ -107,3 +109,24 @@ export class SignedWebhookChannel implements NotificationChannel {
     throw this.http.errorFor(res, op, pickString(res.json, 'error') ?? pickString(res.json, 'message'));
   }
 }
+
+const webhookEntry = z.strictObject({ type: z.literal('webhook'), url, secretEnv: envName });
+
+/** A route's signed generic webhook. */
+export interface ResolvedWebhookChannel {
+  type: 'webhook';
+  route: string;
+  url: string;
+  secret: string;
+}
+
+/** `{ "type": "webhook", "url", "secretEnv" }`: its URL must be on QUELL_OUTBOUND_ALLOWLIST. */
+export const webhookChannel = defineChannel<typeof webhookEntry, ResolvedWebhookChannel>({
+  schema: webhookEntry,
+  secrets: ['secretEnv'],
+  resolve: (c, ctx) => ({ type: 'webhook', url: c.url, secret: ctx.secret('secretEnv', c.secretEnv) }),
+  endpoints: () => [],
+  webhook: { url: (c) => c.url },
+  build: (c, ctx) => new SignedWebhookChannel({ url: c.url, secret: c.secret, ...ctx }),
+  describe: (c) => `signed webhook (${origin(c.url)})`,
+});

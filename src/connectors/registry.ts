@@ -1,0 +1,68 @@
+/**
+ * The registered vendors: one table per capability, keyed by the value that selects the vendor
+ * (`QUELL_EDR=crowdstrike`), and the notification channel types, keyed by a route entry's `type`. Each
+ * entry is declared beside its connector; `config.ts` loops over these tables.
+ */
+import type { z } from 'zod';
+import type { VendorDescriptor } from './descriptor';
+import { crowdstrikeEdr, labEdr } from './edr/crowdstrike';
+import { defenderEdr } from './edr/defender';
+import { cloudflareFirewall, labFirewall } from './firewall/cloudflare';
+import { nftablesFirewall } from './firewall/nftables';
+import { graphIdentity } from './identity/graph';
+import { labIdentity, oktaIdentity } from './identity/okta';
+import { filesLogs } from './logs/files';
+import { labLogs } from './logs/lab';
+import { emailChannel } from './notify/email';
+import { pagerdutyChannel } from './notify/pagerduty';
+import type { ChannelDescriptor, ResolvedChannelBase } from './notify/channel';
+import { labChannel, slackChannel, slackWebhookChannel } from './notify/slack';
+import { webhookChannel } from './notify/webhook';
+import type { EdrConnector, FirewallConnector, IdentityConnector, LogSource } from './types';
+
+/** A vendor of a capability whose connectors are `C`, whatever its variables and settings. */
+export type AnyVendor<C> = VendorDescriptor<C, z.ZodRawShape, object>;
+export type AnyChannel = ChannelDescriptor<z.ZodObject, ResolvedChannelBase>;
+
+/** A capability: the variable that selects its vendor, its banner label, and its vendors (`lab` the default). */
+export interface Capability<C> {
+  selector: string;
+  label: string;
+  vendors: { lab: AnyVendor<C> } & Record<string, AnyVendor<C>>;
+}
+
+/** EDR vendors, by the value of QUELL_EDR. */
+export const EDR_VENDORS = { lab: labEdr, crowdstrike: crowdstrikeEdr, defender: defenderEdr };
+/** Identity providers, by the value of QUELL_IDP. */
+export const IDENTITY_VENDORS = { lab: labIdentity, okta: oktaIdentity, graph: graphIdentity };
+/** Firewalls, by the value of QUELL_FIREWALL. */
+export const FIREWALL_VENDORS = {
+  lab: labFirewall,
+  cloudflare: cloudflareFirewall,
+  nftables: nftablesFirewall,
+};
+/** Log sources, by the value of QUELL_LOGS. */
+export const LOG_SOURCES = { lab: labLogs, files: filesLogs };
+
+/** The selectable capabilities, in the order of the banner (and of the problems reported). */
+export const CAPABILITIES = {
+  edr: { selector: 'QUELL_EDR', label: 'EDR', vendors: EDR_VENDORS },
+  identity: { selector: 'QUELL_IDP', label: 'Identity', vendors: IDENTITY_VENDORS },
+  firewall: { selector: 'QUELL_FIREWALL', label: 'Firewall', vendors: FIREWALL_VENDORS },
+  logs: { selector: 'QUELL_LOGS', label: 'Logs', vendors: LOG_SOURCES },
+} satisfies {
+  edr: Capability<EdrConnector>;
+  identity: Capability<IdentityConnector>;
+  firewall: Capability<FirewallConnector>;
+  logs: Capability<LogSource>;
+};
+
+/** Notification channel types by the `type` of a QUELL_NOTIFY_ROUTES entry. */
+export const CHANNEL_TYPES = {
+  lab: labChannel,
+  'slack-webhook': slackWebhookChannel,
+  slack: slackChannel,
+  pagerduty: pagerdutyChannel,
+  email: emailChannel,
+  webhook: webhookChannel,
+} satisfies Record<string, AnyChannel>;

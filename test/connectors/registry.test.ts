@@ -1,0 +1,188 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import {
+  ConfigError,
+  describeConnectors,
+  planConnectors,
+  resolveConnectorsConfig,
+} from '../../src/connectors/config';
+import { CAPABILITIES, CHANNEL_TYPES } from '../../src/connectors/registry';
+
+const opts = { dataDir: '/srv/quell-data', labUrl: 'http://127.0.0.1:8090' };
+
+/** A working configuration of each registered vendor, its secrets set to values that must never show. */
+const VENDOR_ENV: Record<string, Record<string, NodeJS.ProcessEnv>> = {
+  edr: {
+    lab: {},
+    crowdstrike: { QUELL_CROWDSTRIKE_CLIENT_ID: 'id', QUELL_CROWDSTRIKE_CLIENT_SECRET: 'SECRET-1' },
+    defender: {
+      QUELL_DEFENDER_TENANT_ID: 'contoso',
+      QUELL_DEFENDER_CLIENT_ID: 'app',
+      QUELL_DEFENDER_CLIENT_SECRET: 'SECRET-2',
+    },
+  },
+  identity: {
+    lab: {},
+    okta: { QUELL_OKTA_BASE_URL: 'https://acme.okta.com', QUELL_OKTA_API_TOKEN: 'SECRET-3' },
+    graph: {
+      QUELL_GRAPH_TENANT_ID: 'contoso',
+      QUELL_GRAPH_CLIENT_ID: 'app',
+      QUELL_GRAPH_CLIENT_SECRET: 'SECRET-4',
+    },
+  },
+  firewall: {
+    lab: {},
+    cloudflare: { QUELL_CLOUDFLARE_API_TOKEN: 'SECRET-5', QUELL_CLOUDFLARE_ZONE_ID: 'zone' },
+    nftables: {},
+  },
+  logs: { lab: {}, files: { QUELL_LOGS_DIR: '/var/log/hosts' } },
+};
+
+/** A working route entry of each registered channel type, naming the variables of its secrets. */
+const CHANNEL_ENTRY: Record<string, Record<string, unknown>> = {
+  lab: { type: 'lab' },
+  'slack-webhook': { type: 'slack-webhook', urlEnv: 'HOOK' },
+  slack: { type: 'slack', channel: '#soc', tokenEnv: 'TOKEN' },
+  pagerduty: { type: 'pagerduty', routingKeyEnv: 'ROUTING_KEY' },
+  email: {
+    type: 'email',
+    host: 'smtp.example.com',
+    from: 'q@x.example',
+    to: ['a@x.example'],
+    userEnv: 'USER',
+    passwordEnv: 'PASSWORD',
+  },
+  webhook: { type: 'webhook', url: 'https://siem.example.com/in', secretEnv: 'HMAC' },
+};
+const CHANNEL_SECRETS = {
+  HOOK: 'https://hooks.slack.com/services/T/B/SECRET-6',
+  TOKEN: 'SECRET-7',
+  ROUTING_KEY: 'SECRET-8',
+  USER: 'smtp-user',
+  PASSWORD: 'SECRET-9',
+  HMAC: 'SECRET-10',
+};
+
+describe('the vendor registry', () => {
+  for (const [name, cap] of Object.entries(CAPABILITIES)) {
+    for (const [kind, vendor] of Object.entries(cap.vendors)) {
+      it(`${cap.selector}=${kind}: is selected, its secrets kept off the banner and the allow-list`, () => {
+        const given = VENDOR_ENV[name]?.[kind];
+        if (!given) throw new Error(`add a working configuration of ${cap.selector}=${kind} to VENDOR_ENV`);
+        const env = { [cap.selector]: kind, ...given };
+        const cfg = resolveConnectorsConfig(env, opts);
+        expect((cfg as unknown as Record<string, { kind: string }>)[name]!.kind).toBe(kind);
+        const shown = [...describeConnectors(cfg), ...cfg.allowList].join('\n');
+        for (const secret of vendor.secrets) {
+          expect(given[secret]).toBeTruthy();
+          expect(shown).not.toContain(given[secret]);
+        }
+        expect(cfg.usesLab).toBe(true); // the other capabilities stay on the lab
+      });
+    }
+  }
+
+  for (const [type, channel] of Object.entries(CHANNEL_TYPES)) {
+    it(`channel type ${type}: resolves from the variables it names, kept off the banner and the allow-list`, () => {
+      const entry = CHANNEL_ENTRY[type];
+      if (!entry) throw new Error(`add a working route entry of type ${type} to CHANNEL_ENTRY`);
+      const env = {
+        QUELL_NOTIFY_ROUTES: JSON.stringify({ r: entry }),
+        QUELL_OUTBOUND_ALLOWLIST: 'siem.example.com',
+        ...CHANNEL_SECRETS,
+      };
+      const cfg = resolveConnectorsConfig(env, opts);
+      const shown = [...describeConnectors(cfg), ...cfg.allowList].join('\n');
+      for (const field of channel.secrets) {
+        const variable = entry[field] as keyof typeof CHANNEL_SECRETS;
+        expect(CHANNEL_SECRETS[variable]).toBeTruthy();
+        expect(shown).not.toContain(CHANNEL_SECRETS[variable]);
+      }
+      // Without the variables, each named secret is reported.
+      const missing = (() => {
+        try {
+          resolveConnectorsConfig(
+            { ...env, ...Object.fromEntries(Object.keys(CHANNEL_SECRETS).map((k) => [k, ''])) },
+            opts,
+          );
+          return '';
+        } catch (err) {
+          expect(err).toBeInstanceOf(ConfigError);
+          return (err as Error).message;
+        }
+      })();
+      for (const field of channel.secrets) expect(missing).toContain(`QUELL_NOTIFY_ROUTES.r.${field}: `);
+    });
+  }
+
+  it('every variable a registered vendor reads is documented in src/connectors/README.md', async () => {
+    const readme = await fs.readFile(path.join(__dirname, '../../src/connectors/README.md'), 'utf8');
+    const variables = Object.values(CAPABILITIES).flatMap((cap) => [
+      cap.selector,
+      ...Object.values(cap.vendors).flatMap((v) => Object.keys(v.env)),
+    ]);
+    expect(variables.filter((v) => !readme.includes(`\`${v}\``))).toEqual([]);
+  });
+});
+
+describe('planConnectors', () => {
+  const envs: NodeJS.ProcessEnv[] = [
+    {},
+    { QUELL_EDR: 'defender', ...VENDOR_ENV.edr!.defender, QUELL_NOTIFY_ROUTES: '{"soc":[{"type":"lab"}]}' },
+    { QUELL_IDP: 'okta', ...VENDOR_ENV.identity!.okta, QUELL_FIREWALL: 'nftables' },
+  ];
+
+  it('at a started lab gives what resolving the environment there gives', () => {
+    for (const env of envs) {
+      const plan = planConnectors(env, opts);
+      expect(plan.config).toEqual(resolveConnectorsConfig(env, opts));
+      expect(plan.at('http://127.0.0.1:45001')).toEqual(
+        resolveConnectorsConfig(env, { ...opts, labUrl: 'http://127.0.0.1:45001' }),
+      );
+    }
+  });
+
+  it('keeps QUELL_LAB_URL wherever the caller would put the lab', () => {
+    const plan = planConnectors({ QUELL_LAB_URL: 'http://127.0.0.1:9999' }, opts);
+    expect(plan.at('http://127.0.0.1:45001')).toEqual(plan.config);
+    expect(plan.config.edr).toEqual({ kind: 'lab', baseUrl: 'http://127.0.0.1:9999/crowdstrike' });
+  });
+
+  it('reads the environment once: later changes to it do not reach the plan', () => {
+    const env: NodeJS.ProcessEnv = {
+      QUELL_EDR: 'crowdstrike',
+      QUELL_CROWDSTRIKE_CLIENT_ID: 'id',
+      QUELL_CROWDSTRIKE_CLIENT_SECRET: 'secret',
+      QUELL_NOTIFY_ROUTES: '{"oncall":{"type":"pagerduty","routingKeyEnv":"PD_KEY"}}',
+      PD_KEY: 'routing-key',
+    };
+    const plan = planConnectors(env, opts);
+    const before = plan.at('http://127.0.0.1:45001');
+    for (const k of Object.keys(env)) delete env[k];
+    env.QUELL_EDR = 'sentinelone';
+    expect(plan.at('http://127.0.0.1:45001')).toEqual(before);
+    expect(before.routes.oncall).toEqual([
+      {
+        type: 'pagerduty',
+        route: 'oncall',
+        routingKey: 'routing-key',
+        baseUrl: 'https://events.pagerduty.com',
+      },
+    ]);
+  });
+
+  it('refuses a lab address at which the configuration does not hold', () => {
+    const plan = planConnectors(
+      {
+        QUELL_NOTIFY_ROUTES: JSON.stringify({
+          x: { type: 'webhook', url: `${opts.labUrl}/hook`, secretEnv: 'S' },
+        }),
+        S: 'k',
+      },
+      opts,
+    );
+    expect(() => plan.at('http://127.0.0.1:45001')).toThrow(
+      /QUELL_NOTIFY_ROUTES\.x: http:\/\/127\.0\.0\.1:8090 is not on QUELL_OUTBOUND_ALLOWLIST/,
+    );
+  });
+});
