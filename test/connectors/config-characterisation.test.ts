@@ -42,11 +42,21 @@ function shapeOf(value: unknown, allowList: readonly string[], seen = new WeakSe
 
 function characterise(env: NodeJS.ProcessEnv, options: { dataDir: string; labUrl: string } = opts) {
   const config = resolveConnectorsConfig(env, options);
-  return {
+  return withoutCwd({
     config,
     summary: connectorsSummary(env, options),
     built: shapeOf(buildConnectors(config), config.allowList),
-  };
+  });
+}
+
+/** Relative paths resolve against the working directory: the snapshot names it <cwd>, wherever it runs. */
+function withoutCwd(value: unknown): unknown {
+  if (typeof value === 'string') return value.split(process.cwd()).join('<cwd>');
+  if (Array.isArray(value)) return value.map(withoutCwd);
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutCwd(v)]));
+  }
+  return value;
 }
 
 function refusal(env: NodeJS.ProcessEnv, options: { dataDir: string; labUrl: string } = opts): string {
@@ -254,7 +264,7 @@ describe('connector configuration, as it stands (characterisation)', () => {
       characterise({}, { dataDir: 'relative/data', labUrl: 'http://localhost:8081/' }).config.evidence,
     ).toEqual({
       kind: 'filesystem',
-      dataDir: `${process.cwd()}/relative/data`,
+      dataDir: '<cwd>/relative/data', // resolved against the working directory
     });
     expect(characterise({}, { dataDir: 'relative/data', labUrl: 'http://[::1]:8081/' }).config.labUrl).toBe(
       'http://[::1]:8081',
