@@ -204,6 +204,13 @@ export class IncidentService implements IncidentOperations {
             );
           }
           if (refusal) throw refusal;
+          // Still contended after the deadline (an incident taking thousands of alerts at once): not an error
+          // of the alert's, and not recorded; the sender retries it (503 with Retry-After), never a 500.
+          if (retryable)
+            throw new TemporalUnavailableError(
+              `incident ${workflowId} is too busy to take the alert now; retry it`,
+              5,
+            );
           throw err;
         }
         this.logger?.debug(

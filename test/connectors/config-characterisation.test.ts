@@ -50,11 +50,11 @@ function characterise(env: NodeJS.ProcessEnv, options: { dataDir: string; labUrl
 }
 
 /** Relative paths resolve against the working directory: the snapshot names it <cwd>, wherever it runs. */
-function withoutCwd(value: unknown): unknown {
-  if (typeof value === 'string') return value.split(process.cwd()).join('<cwd>');
-  if (Array.isArray(value)) return value.map(withoutCwd);
+function withoutCwd<T>(value: T): T {
+  if (typeof value === 'string') return value.split(process.cwd()).join('<cwd>') as T;
+  if (Array.isArray(value)) return value.map(withoutCwd) as T;
   if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutCwd(v)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutCwd(v)])) as T;
   }
   return value;
 }
