@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { ROLES } from '../domain/incident';
 import { ALERT_FORMAT_SCHEMAS, elasticDocumentJsonSchema } from '../ingest';
 import { PROBLEM_CONTENT_TYPE } from './problem';
-import type { RouteSpec } from './routes';
+import type { RouteSpec } from './route-spec';
 import {
   actionResolutionBody,
   actionSchema,
