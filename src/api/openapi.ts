@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { ROLES } from '../domain/incident';
 import { ALERT_FORMAT_SCHEMAS, elasticDocumentJsonSchema } from '../ingest';
 import { PROBLEM_CONTENT_TYPE } from './problem';
-import type { RouteSpec } from './routes';
+import type { RouteSpec } from './route-spec';
 import {
   actionResolutionBody,
   actionSchema,
@@ -135,6 +135,38 @@ export function openApiPath(expressPath: string): string {
   return expressPath.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, '{$1}');
 }
 
+const cap = (s: string) => `${s[0]!.toUpperCase()}${s.slice(1)}`;
+
+const TAGS = [
+  { name: 'alerts', description: 'Alert intake.' },
+  { name: 'incidents', description: 'Reading incidents.' },
+  { name: 'responders', description: 'Responder and approver actions (as the verified caller).' },
+  { name: 'audit', description: 'Timelines, histories and reports (audit module).' },
+  { name: 'operations', description: 'Health, readiness, metrics, this document.' },
+];
+
+const SECURITY_SCHEMES = {
+  bearer: { type: 'http', scheme: 'bearer', description: 'An API token (QUELL_API_TOKENS).' },
+  quellSource: {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-Quell-Source',
+    description:
+      'Alert sources only, with X-Quell-Signature: the source name configured in ' +
+      'QUELL_INGEST_SIGNING_SECRETS. Sending either signature header selects signature authentication, ' +
+      'even beside an Authorization header: both must then be present and verify.',
+  },
+  quellSignature: {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-Quell-Signature',
+    description:
+      'Alert sources only, with X-Quell-Source: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + ' +
+      'raw body)> with a secret of that source (300 s tolerance; several v1 values during rotation).',
+  },
+};
+
+/** The OpenAPI 3.1 document of `routes`; component schemas are named in the order routes first use them. */
 export function buildOpenApiDocument(
   routes: RouteSpec[],
   info: { title: string; version: string },
@@ -143,94 +175,12 @@ export function buildOpenApiDocument(
   const responses: Registry = z.registry<{ id: string }>();
   for (const [s, id] of REQUEST_NAMES) register(requests, s, id);
   for (const [s, id] of RESPONSE_NAMES) register(responses, s, id);
-  const cap = (s: string) => `${s[0]!.toUpperCase()}${s.slice(1)}`;
 
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
-    const op: Record<string, unknown> = {
-      operationId: r.operationId,
-      tags: [r.tag],
-      summary: r.summary,
-      ...(r.description ? { description: r.description } : {}),
-    };
-    if (r.auth === 'public') {
-      op.security = [];
-    } else {
-      // Alternatives: a bearer token, or the two signature headers together.
-      op.security =
-        r.auth === 'ingest' ? [{ bearer: [] }, { quellSource: [], quellSignature: [] }] : [{ bearer: [] }];
-      // Decisions need the approver role itself; everywhere else admin passes.
-      op['x-quell-roles'] = r.decision ? [...r.roles] : [...new Set([...r.roles, 'admin'])];
-    }
-    const params = [...parameters(r.params, 'path'), ...parameters(r.query, 'query')];
-    if (params.length > 0) op.parameters = params;
-
-    const bodySchema = r.body ?? r.rawBodyDoc;
-    if (bodySchema) {
-      const id = register(requests, bodySchema, `${cap(r.operationId)}Request`);
-      op.requestBody = {
-        // Responder routes read a missing body as {}: the body is required only when {} is not valid.
-        required: r.auth === 'ingest' || !bodySchema.safeParse({}).success,
-        content: { 'application/json': { schema: ref(id) } },
-      };
-    }
-
-    const res: Record<string, unknown> = {};
-    for (const [status, doc] of Object.entries(r.responses)) {
-      const content: Record<string, unknown> = {};
-      if (doc.schema) {
-        const id = register(responses, doc.schema, `${cap(r.operationId)}${status}Response`);
-        content[doc.contentType ?? 'application/json'] = { schema: ref(id) };
-      }
-      for (const alt of doc.alternatives ?? []) {
-        const id = register(
-          responses,
-          alt.schema,
-          `${cap(r.operationId)}${status}${cap(alt.contentType.split('/')[1] ?? 'alt')}Response`,
-        );
-        content[alt.contentType] = { schema: ref(id) };
-      }
-      res[status] = {
-        description: doc.description,
-        headers: headers.requestId,
-        ...(Object.keys(content).length > 0 ? { content } : {}),
-      };
-    }
-    const problems = new Map<number, { descriptions: string[]; headers: Record<string, unknown> }>();
-    const add = (status: number, description: string, extra: Record<string, unknown> = {}) => {
-      const entry = problems.get(status) ?? { descriptions: [], headers: {} };
-      entry.descriptions.push(description);
-      Object.assign(entry.headers, extra);
-      problems.set(status, entry);
-    };
-    if (r.body || r.query || r.auth === 'ingest') {
-      add(
-        400,
-        'Invalid request: malformed JSON, or fields that fail validation (`errors[]` names each one).',
-      );
-    }
-    if (r.auth !== 'public') {
-      add(401, 'Missing or invalid credentials.', headers.wwwAuthenticate);
-      add(403, 'The caller lacks the role this operation needs.');
-    }
-    if (r.params) add(404, 'No such resource (IDs that cannot exist are not found either).');
-    for (const [status, description] of Object.entries(r.errors ?? {})) add(Number(status), description);
-    if (r.body || r.auth === 'ingest') {
-      add(413, 'The body exceeds the size limit.');
-      add(415, 'The body is not application/json (or not UTF-8).');
-    }
-    if (r.auth === 'ingest') add(429, 'Rate limited: retry after the given time.', headers.retryAfter);
-    if (r.usesIncidents) add(503, 'Temporal is unavailable: retry after the given time.', headers.retryAfter);
-    for (const [status, p] of [...problems].sort(([a], [b]) => a - b)) {
-      if (res[String(status)] === undefined)
-        res[String(status)] = problem(p.descriptions.join(' '), p.headers);
-    }
-    res.default = problem('Unexpected error.');
-    op.responses = res;
-
     const path = openApiPath(r.path);
     paths[path] ??= {};
-    paths[path][r.method] = op;
+    paths[path][r.method] = operation(r, requests, responses);
   }
 
   return {
@@ -243,35 +193,10 @@ export function buildOpenApiDocument(
         `${ROLES.join(', ')} (admin may do everything).`,
     },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
-    tags: [
-      { name: 'alerts', description: 'Alert intake.' },
-      { name: 'incidents', description: 'Reading incidents.' },
-      { name: 'responders', description: 'Responder and approver actions (as the verified caller).' },
-      { name: 'audit', description: 'Timelines, histories and reports (audit module).' },
-      { name: 'operations', description: 'Health, readiness, metrics, this document.' },
-    ],
+    tags: TAGS,
     paths,
     components: {
-      securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', description: 'An API token (QUELL_API_TOKENS).' },
-        quellSource: {
-          type: 'apiKey',
-          in: 'header',
-          name: 'X-Quell-Source',
-          description:
-            'Alert sources only, with X-Quell-Signature: the source name configured in ' +
-            'QUELL_INGEST_SIGNING_SECRETS. Sending either signature header selects signature authentication, ' +
-            'even beside an Authorization header: both must then be present and verify.',
-        },
-        quellSignature: {
-          type: 'apiKey',
-          in: 'header',
-          name: 'X-Quell-Signature',
-          description:
-            'Alert sources only, with X-Quell-Source: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + ' +
-            'raw body)> with a secret of that source (300 s tolerance; several v1 values during rotation).',
-        },
-      },
+      securitySchemes: SECURITY_SCHEMES,
       schemas: {
         ...convert(requests, 'input'),
         // Zod describes the Elastic fields read, not the layouts they are read from (dotted, nested or mixed).
@@ -280,4 +205,99 @@ export function buildOpenApiDocument(
       },
     },
   };
+}
+
+/** One operation object: who may call it, its parameters, its request body and every response it can give. */
+function operation(r: RouteSpec, requests: Registry, responses: Registry): Record<string, unknown> {
+  const op: Record<string, unknown> = {
+    operationId: r.operationId,
+    tags: [r.tag],
+    summary: r.summary,
+    ...(r.description ? { description: r.description } : {}),
+  };
+  if (r.auth === 'public') {
+    op.security = [];
+  } else {
+    // Alternatives: a bearer token, or the two signature headers together.
+    op.security =
+      r.auth === 'ingest' ? [{ bearer: [] }, { quellSource: [], quellSignature: [] }] : [{ bearer: [] }];
+    // Decisions need the approver role itself; everywhere else admin passes.
+    op['x-quell-roles'] = r.decision ? [...r.roles] : [...new Set([...r.roles, 'admin'])];
+  }
+  const params = [...parameters(r.params, 'path'), ...parameters(r.query, 'query')];
+  if (params.length > 0) op.parameters = params;
+
+  const bodySchema = r.body ?? r.rawBodyDoc;
+  if (bodySchema) {
+    const id = register(requests, bodySchema, `${cap(r.operationId)}Request`);
+    op.requestBody = {
+      // Responder routes read a missing body as {}: the body is required only when {} is not valid.
+      required: r.auth === 'ingest' || !bodySchema.safeParse({}).success,
+      content: { 'application/json': { schema: ref(id) } },
+    };
+  }
+
+  const res = declaredResponses(r, responses);
+  // A declared response keeps its own description; a problem only fills a status the route did not declare.
+  for (const [status, p] of problemResponses(r)) {
+    if (res[String(status)] === undefined) res[String(status)] = problem(p.descriptions.join(' '), p.headers);
+  }
+  res.default = problem('Unexpected error.');
+  op.responses = res;
+  return op;
+}
+
+/** The responses the route declares, each content type's schema registered under the operation's name. */
+function declaredResponses(r: RouteSpec, responses: Registry): Record<string, unknown> {
+  const res: Record<string, unknown> = {};
+  for (const [status, doc] of Object.entries(r.responses)) {
+    const content: Record<string, unknown> = {};
+    if (doc.schema) {
+      const id = register(responses, doc.schema, `${cap(r.operationId)}${status}Response`);
+      content[doc.contentType ?? 'application/json'] = { schema: ref(id) };
+    }
+    for (const alt of doc.alternatives ?? []) {
+      const id = register(
+        responses,
+        alt.schema,
+        `${cap(r.operationId)}${status}${cap(alt.contentType.split('/')[1] ?? 'alt')}Response`,
+      );
+      content[alt.contentType] = { schema: ref(id) };
+    }
+    res[status] = {
+      description: doc.description,
+      headers: headers.requestId,
+      ...(Object.keys(content).length > 0 ? { content } : {}),
+    };
+  }
+  return res;
+}
+
+/** The problems the API's own stages can answer on this route (validation, auth, limits...), by status. */
+function problemResponses(
+  r: RouteSpec,
+): [number, { descriptions: string[]; headers: Record<string, unknown> }][] {
+  const problems = new Map<number, { descriptions: string[]; headers: Record<string, unknown> }>();
+  const add = (status: number, description: string, extra: Record<string, unknown> = {}) => {
+    const entry = problems.get(status) ?? { descriptions: [], headers: {} };
+    entry.descriptions.push(description);
+    Object.assign(entry.headers, extra);
+    problems.set(status, entry);
+  };
+  if (r.body || r.query || r.auth === 'ingest') {
+    add(400, 'Invalid request: malformed JSON, or fields that fail validation (`errors[]` names each one).');
+  }
+  if (r.auth !== 'public') {
+    add(401, 'Missing or invalid credentials.', headers.wwwAuthenticate);
+    add(403, 'The caller lacks the role this operation needs.');
+  }
+  if (r.params) add(404, 'No such resource (IDs that cannot exist are not found either).');
+  for (const [status, description] of Object.entries(r.errors ?? {})) add(Number(status), description);
+  if (r.body || r.auth === 'ingest') {
+    add(413, 'The body exceeds the size limit.');
+    add(415, 'The body is not application/json (or not UTF-8).');
+  }
+  if (r.auth === 'ingest') add(429, 'Rate limited: retry after the given time.', headers.retryAfter);
+  if (r.usesIncidents) add(503, 'Temporal is unavailable: retry after the given time.', headers.retryAfter);
+  return [...problems].sort(([a], [b]) => a - b);
 }

@@ -217,7 +217,7 @@ export async function buildAuditBundle(
   return { bundle, audit, report, markdown };
 }
 
-/** What the API's audit routes call (the shape of `AuditOperations` in src/api/routes.ts). */
+/** What the API's audit routes call (the shape of `AuditOperations` in src/api/route-spec.ts). */
 export interface AuditService {
   timeline(incidentId: string): Promise<TimelineDocument>;
   /** Every run's history; payloads decrypted when the service has the key, else as stored. */

@@ -1,0 +1,107 @@
+/**
+ * What a route of the API is: the declaration each domain's routes file (routes/) writes once, that app.ts
+ * registers (authentication, role check, validation, handler) and openapi.ts documents, so the document cannot
+ * drift from what is served.
+ */
+import type { Request, Response } from 'express';
+import type { Client } from '@temporalio/client';
+import type { z } from 'zod';
+import type { Actor, Role } from '../domain/incident';
+import type { IncidentOperations } from '../incidents/types';
+import type { ApiMetrics } from './metrics';
+
+/** What the audit engineer's module provides (timeline, history, report); optional in this build. */
+export interface AuditOperations {
+  timeline(incidentId: string): Promise<unknown>;
+  history(incidentId: string): Promise<unknown>;
+  /** JSON: a document (object); markdown: the report's text. */
+  report(incidentId: string, format: 'json' | 'markdown'): Promise<unknown>;
+}
+
+export interface RouteDeps {
+  client: Client;
+  taskQueue: string;
+  incidents: IncidentOperations;
+  audit?: AuditOperations;
+  metrics: ApiMetrics;
+  /** The OpenAPI document (built from this same table). */
+  openApi: () => unknown;
+}
+
+export type Reply = { status: number; json: unknown } | { status: number; text: string; contentType: string };
+
+export interface RouteContext<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  /** The verified caller; undefined only on public routes. */
+  actor: Actor;
+  req: Request;
+  res: Response;
+}
+
+export interface ResponseDoc {
+  description: string;
+  schema?: z.ZodType;
+  /** Default application/json. */
+  contentType?: string;
+  /** Further content types for the same status (e.g. text/markdown for a report). */
+  alternatives?: { contentType: string; schema: z.ZodType }[];
+}
+
+/**
+ * - `public`: no authentication;
+ * - `bearer`: `Authorization: Bearer <token>` and one of `roles` (admin always passes);
+ * - `ingest`: a bearer token with the ingest role, or an `X-Quell-Signature` signed by a configured source;
+ *   the body is read raw (for the signature), then parsed, and the caller is rate limited.
+ */
+export type AuthMode = 'public' | 'bearer' | 'ingest';
+
+export interface RouteSpec {
+  operationId: string;
+  method: 'get' | 'post';
+  /** Express path syntax (`:id`); the document renders `{id}`. */
+  path: string;
+  tag: string;
+  summary: string;
+  description?: string;
+  auth: AuthMode;
+  roles: readonly Role[];
+  params?: z.ZodType;
+  query?: z.ZodType;
+  /** JSON body, validated strictly; a request without a body is validated as `{}`. */
+  body?: z.ZodType;
+  /** For `ingest`: what the raw body may be (documentation only; the handler parses and normalizes). */
+  rawBodyDoc?: z.ZodType;
+  /** The route calls IncidentOperations, so Temporal being down answers 503. */
+  usesIncidents: boolean;
+  responses: Record<number, ResponseDoc>;
+  /**
+   * An approver's decision (approve, reject, close). The incident itself checks `roles` (admin alone does not
+   * pass: separation of duties) and records every refused attempt for auditors, so any caller who may read
+   * incidents is let through to it; the others are refused here.
+   */
+  decision?: true;
+  /** Problem statuses beyond those the auth/validation settings imply (e.g. refusals: 403, 409). */
+  errors?: Record<number, string>;
+  handle(ctx: RouteContext<unknown, unknown, unknown>): Promise<Reply>;
+}
+
+/** Who may read incidents, and so who is let through to a decision route (the incident refuses the rest). */
+export const INCIDENT_READERS: readonly Role[] = ['responder', 'approver', 'auditor'];
+
+/** Declares a route with handler types inferred from its schemas. */
+export function defineRoute<
+  P extends z.ZodType = z.ZodObject<Record<string, never>>,
+  Q extends z.ZodType = z.ZodObject<Record<string, never>>,
+  B extends z.ZodType = z.ZodUnknown,
+>(
+  spec: Omit<RouteSpec, 'params' | 'query' | 'body' | 'handle'> & {
+    params?: P;
+    query?: Q;
+    body?: B;
+    handle(ctx: RouteContext<z.output<P>, z.output<Q>, z.output<B>>): Promise<Reply>;
+  },
+): RouteSpec {
+  return spec;
+}

@@ -1,0 +1,90 @@
+/**
+ * Audit: an incident's timeline, complete history and report, from the audit module (`AuditOperations`);
+ * without it in the build these answer 501.
+ */
+import { z } from 'zod';
+import { ApiProblem } from '../problem';
+import { defineRoute, type RouteDeps, type RouteSpec } from '../route-spec';
+import { auditDocumentSchema, incidentParams, reportQuery } from '../schemas';
+
+const AUDIT_ERRORS = { 404: 'No such incident.', 501: 'The audit module is not part of this build.' };
+
+const notAvailable = (what: string) =>
+  new ApiProblem(
+    501,
+    'not-available',
+    'Not available in this build',
+    `${what} are provided by the audit module, which is not part of this build.`,
+  );
+
+type Deps = Pick<RouteDeps, 'audit'>;
+
+/** The two audit documents served as they are: what each is called in the document and in a 501. */
+const DOCUMENTS = {
+  timeline: { operationId: 'incidentTimeline', summary: "The incident's timeline.", plural: 'timelines' },
+  history: {
+    operationId: 'incidentHistory',
+    summary: "The incident's complete, auditable history.",
+    plural: 'histories',
+  },
+} as const;
+
+const auditDocument = ({ audit }: Deps, document: keyof typeof DOCUMENTS): RouteSpec =>
+  defineRoute({
+    operationId: DOCUMENTS[document].operationId,
+    method: 'get',
+    path: `/api/v1/incidents/:id/${document}`,
+    tag: 'audit',
+    summary: DOCUMENTS[document].summary,
+    auth: 'bearer',
+    roles: ['auditor'],
+    params: incidentParams,
+    usesIncidents: true,
+    responses: { 200: { description: `The ${document}.`, schema: auditDocumentSchema } },
+    errors: AUDIT_ERRORS,
+    handle: async ({ params }) => {
+      if (!audit) throw notAvailable(`Incident ${DOCUMENTS[document].plural}`);
+      return { status: 200, json: await audit[document](params.id) };
+    },
+  });
+
+const incidentReport = ({ audit }: Deps): RouteSpec =>
+  defineRoute({
+    operationId: 'incidentReport',
+    method: 'get',
+    path: '/api/v1/incidents/:id/report',
+    tag: 'audit',
+    summary: 'The incident report: JSON, or Markdown with `Accept: text/markdown` (or ?format=markdown).',
+    auth: 'bearer',
+    roles: ['auditor'],
+    params: incidentParams,
+    query: reportQuery,
+    usesIncidents: true,
+    responses: {
+      200: {
+        description: 'The report.',
+        schema: auditDocumentSchema,
+        alternatives: [{ contentType: 'text/markdown', schema: z.string() }],
+      },
+    },
+    errors: AUDIT_ERRORS,
+    handle: async ({ params, query, req }) => {
+      if (!audit) throw notAvailable('Incident reports');
+      const format =
+        query.format ??
+        (req.accepts(['application/json', 'text/markdown']) === 'text/markdown' ? 'markdown' : 'json');
+      const report = await audit.report(params.id, format);
+      if (format === 'markdown') {
+        return {
+          status: 200,
+          text: typeof report === 'string' ? report : JSON.stringify(report),
+          contentType: 'text/markdown; charset=utf-8',
+        };
+      }
+      return { status: 200, json: report };
+    },
+  });
+
+export function auditRoutes(deps: Deps): RouteSpec[] {
+  return [auditDocument(deps, 'timeline'), auditDocument(deps, 'history'), incidentReport(deps)];
+}

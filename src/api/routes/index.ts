@@ -1,0 +1,23 @@
+/**
+ * Every route of the API, one file per domain (as Tracecat keeps a router per domain). app.ts registers
+ * routes from this table and openapi.ts documents it, so the document cannot drift from what is served.
+ */
+import type { RouteDeps, RouteSpec } from '../route-spec';
+import { alertRoutes } from './alerts';
+import { auditRoutes } from './audit';
+import { incidentRoutes } from './incidents';
+import { operationsRoutes } from './operations';
+import { responderRoutes } from './responders';
+
+export type { AuditOperations, RouteDeps, RouteSpec } from '../route-spec';
+
+/** The API's routes. Their order is the document's path order and the order express registers them in. */
+export function apiRoutes(deps: RouteDeps): RouteSpec[] {
+  return [
+    ...operationsRoutes(deps),
+    ...alertRoutes(deps),
+    ...incidentRoutes(deps),
+    ...responderRoutes(deps),
+    ...auditRoutes(deps),
+  ];
+}
