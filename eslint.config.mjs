@@ -8,11 +8,22 @@ const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}
 /** What code bundled into Temporal's workflow sandbox must not import. */
 const workflowUnsafePaths = [
   ...nodeBuiltins.map((name) => ({ name, message: 'Workflow-safe code must not use Node builtins.' })),
-  { name: 'zod', message: 'Workflow-safe code must not use zod: validate at the edges (src/ingest, src/api).' },
+  {
+    name: 'zod',
+    message: 'Workflow-safe code must not use zod: validate at the edges (src/ingest, src/api).',
+  },
 ];
 const workflowUnsafePatterns = [
   {
-    group: ['**/connectors/**', '**/api/**', '**/worker/**', '**/cli/**', '**/config', '**/config/**', '**/ingest/**'],
+    group: [
+      '**/connectors/**',
+      '**/api/**',
+      '**/worker/**',
+      '**/cli/**',
+      '**/config',
+      '**/config/**',
+      '**/ingest/**',
+    ],
     message: 'Workflow-safe code must not import I/O modules.',
   },
   {

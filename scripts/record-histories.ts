@@ -59,7 +59,6 @@ async function closeFalsePositive(
   await h.until(id, (x) => x.status === 'closed', 'closed', 30_000);
 }
 
-
 const SCENARIOS: Scenario[] = [
   {
     name: 'happy-path',
@@ -357,7 +356,12 @@ recovery:
   retry: { initialInterval: 100ms, maximumInterval: 200ms, maximumAttempts: 3, totalTimeout: 30s, attemptTimeout: 5s }`),
     async run(h) {
       const base = { rule: 'rec.reopen', severity: 'high' as const, accounts: [] };
-      const { incidentId: id } = await h.ingest({ ...base, id: 'reopen-1', hosts: ['ws-reopen-a'], ips: ['10.1.2.3', '198.51.100.77'] });
+      const { incidentId: id } = await h.ingest({
+        ...base,
+        id: 'reopen-1',
+        hosts: ['ws-reopen-a'],
+        ips: ['10.1.2.3', '198.51.100.77'],
+      });
       await h.until(id, (x) => x.phase === 'lessons_learned', 'lessons learned');
       await h.ingest({ ...base, id: 'reopen-2', hosts: ['ws-reopen-a', 'ws-reopen-b'] });
       await h.until(id, (x) => x.reopened === 1 && x.phase === 'lessons_learned', 'reopened and recovered');
@@ -378,7 +382,11 @@ recovery:
       const s = await h.until(id, (x) => pendingCount(x) === 1, 'approval');
       const approvalId = approvalFor(s, actionOf(s, 'isolate_host', 'ws-refused-1').actionId).approvalId;
       const admin = { subject: 'root-admin', roles: ['admin' as const] };
-      const refused = (p: Promise<unknown>) => p.then(() => Promise.reject(new Error('not refused')), () => undefined);
+      const refused = (p: Promise<unknown>) =>
+        p.then(
+          () => Promise.reject(new Error('not refused')),
+          () => undefined,
+        );
       for (const actor of [actors.alice, actors.rita, admin])
         await refused(h.service.decideApproval(id, approvalId, 'approve', undefined, actor));
       await h.service.decideApproval(id, approvalId, 'approve', 'looks right', actors.bob);
@@ -420,7 +428,13 @@ recovery:
       await h.until(id, (x) => x.waitingFor !== undefined, 'recovery waiting');
       await h.service.decideApproval(id, late.approvalId!, 'reject', 'already gone', actors.bob);
       s = await h.until(id, (x) => pendingCount(x) === 1 && x.waitingFor === undefined, 'recovery approval');
-      await h.service.decideApproval(id, s.approvals.find((a) => a.state === 'pending')!.approvalId, 'approve', undefined, actors.carol);
+      await h.service.decideApproval(
+        id,
+        s.approvals.find((a) => a.state === 'pending')!.approvalId,
+        'approve',
+        undefined,
+        actors.carol,
+      );
       await h.until(id, (x) => x.phase === 'lessons_learned', 'lessons learned');
       await h.service.close(id, 'resolved', undefined, actors.alice);
       await h.until(id, (x) => x.status === 'closed', 'closed');

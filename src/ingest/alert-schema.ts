@@ -33,8 +33,18 @@ export const alertEntitiesSchema = z.object({
 /** Checks a normalised alert at the edge (what normalizers produce) before it reaches a workflow. */
 export const normalizedAlertSchema = z.object({
   // Ingest escapes control characters in identifiers (each at most 6 characters as \uXXXX).
-  source: printable(z.string().min(1).max(6 * 200)),
-  sourceAlertId: printable(z.string().min(1).max(6 * 512)),
+  source: printable(
+    z
+      .string()
+      .min(1)
+      .max(6 * 200),
+  ),
+  sourceAlertId: printable(
+    z
+      .string()
+      .min(1)
+      .max(6 * 512),
+  ),
   format: z.enum(ALERT_FORMATS),
   title: z.string().min(1).max(1000),
   ruleName: z.string().min(1).max(500),
