@@ -48,6 +48,7 @@ import {
 import { describeRun, listRuns, rawSearchAttribute } from '../temporal/visibility';
 import { workerLiveness } from '../temporal/worker-liveness';
 import { IncidentIdDeriver } from './correlation';
+import { UpdateGate } from './update-gate';
 import {
   IncidentNotFoundError,
   IncidentRefusedError,
@@ -139,6 +140,9 @@ export class IncidentService implements IncidentOperations {
     this.workerWaitMs = options.workerWaitMs ?? 5_000;
   }
 
+  /** Below the server's default of 10 in-flight updates per workflow, leaving room for responders' decisions. */
+  private readonly updates = new UpdateGate(8);
+
   /**
    * Records an alert: joins the open incident for its correlation key or opens one, atomically
    * (update-with-start), so a burst of the same alert never opens two incidents.
@@ -173,11 +177,13 @@ export class IncidentService implements IncidentOperations {
         memo: { title: alert.title },
       });
       try {
-        const receipt = await this.whileWorkersLive(() =>
-          this.client.workflow.executeUpdateWithStart(ingestAlertUpdate, {
-            args: [{ alert, raisedBy }],
-            startWorkflowOperation,
-          }),
+        const receipt = await this.updates.run(workflowId, () =>
+          this.whileWorkersLive(() =>
+            this.client.workflow.executeUpdateWithStart(ingestAlertUpdate, {
+              args: [{ alert, raisedBy }],
+              startWorkflowOperation,
+            }),
+          ),
         );
         return { ...receipt, workflowId, playbookId: playbook.id };
       } catch (err) {
