@@ -77,16 +77,15 @@ describe('drill: flaky vendors', () => {
         h.until(r.incidentId, (s) => s.actions.some((a) => a.state === 'failed'), 'refused action to fail'),
       ),
     );
+    const hitsOf = (id: string) => lab.store.faults().find((f) => f.id === id)?.hits ?? 0;
     for (const s of failed) {
       const a = s.actions.find((x) => x.kind === 'isolate_host')!;
-      expect(a).toMatchObject({
-        state: 'failed',
-        attempts: 1,
-        lastError: { type: 'PermanentConnectorError' },
-      });
+      expect(a).toMatchObject({ state: 'failed', lastError: { type: 'PermanentConnectorError' } });
       expect(s.phase).toBe('containment'); // waiting for a responder to retry or skip
     }
-    const hitsOf = (id: string) => lab.store.faults().find((f) => f.id === id)?.hits ?? 0;
+    // The 4xx itself is never retried: the EDR refused each host once. (An attempt may still come before it,
+    // when the flaky faults above hit that host's token or lookup call first, so attempts can be 2.)
+    expect(hitsOf(permanent.id)).toBe(refused.length);
     report('flaky vendors', {
       incidents: n,
       actions: n * 3,
@@ -99,7 +98,7 @@ describe('drill: flaky vendors', () => {
         permanent4xx: hitsOf(permanent.id),
       },
       checked:
-        'every action succeeded; ledger shows one contain/disable/block per target; 4xx actions failed after 1 attempt',
+        'every action succeeded; ledger shows one contain/disable/block per target; each 4xx answered once, never retried; those actions failed and wait for a responder',
       containmentSeconds: (elapsed / 1000).toFixed(1),
     });
     for (const id of flaky) lab.store.removeFault(id.id);
