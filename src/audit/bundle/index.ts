@@ -27,7 +27,7 @@
  *
  * Modules: types.ts (the file's shape), hash-chain.ts (canonical JSON, entry hashes), signing.ts (Ed25519
  * keys), assemble.ts (`assembleBundle`), files.ts (reading and writing bundle files), verify.ts
- * (`verifyBundle`).
+ * (`verifyBundle`, which runs one check per module: check-chain.ts, check-signature.ts, check-consistency.ts).
  */
 export { assembleBundle, type BundleParts } from './assemble';
 export { bundleFileName, readBundle, writeBundle } from './files';
@@ -50,11 +50,5 @@ export {
   type BundleSignature,
   type EvidenceManifestItem,
 } from './types';
-export {
-  formatVerifyResult,
-  verifyBundle,
-  type ChainProblem,
-  type ChainProblemKind,
-  type VerifyOptions,
-  type VerifyResult,
-} from './verify';
+export type { ChainProblem, ChainProblemKind } from './check-chain';
+export { formatVerifyResult, verifyBundle, type VerifyOptions, type VerifyResult } from './verify';
