@@ -12,6 +12,7 @@ import {
   type BundleEntry,
   type BundleEntryKind,
   type BundleManifest,
+  type BundleSignature,
   type EvidenceManifestItem,
 } from './types';
 
@@ -29,7 +30,22 @@ export interface BundleParts {
 
 /** Lays the parts out as chained entries and writes (and, with a signer, signs) the manifest. */
 export function assembleBundle(parts: BundleParts, signer?: AuditSigner): AuditBundle {
-  const raw: Omit<BundleEntry, 'seq' | 'hash'>[] = [
+  const entries = chain(contents(parts));
+  const manifest = manifestOf(parts, entries);
+  if (signer) manifest.signature = signatureOf(manifest, signer);
+  return {
+    format: BUNDLE_FORMAT,
+    incidentId: manifest.incidentId,
+    workflowId: manifest.workflowId,
+    createdAt: manifest.createdAt,
+    entries,
+    manifest,
+  };
+}
+
+/** The entries in bundle order: every run's history, the state, the timeline, the evidence, the report. */
+function contents(parts: BundleParts): Omit<BundleEntry, 'seq' | 'hash'>[] {
+  return [
     ...parts.exported.runs.map((run, i) => ({
       kind: 'history' as const,
       id: `history:run-${i + 1}:${run.runId}`,
@@ -41,17 +57,24 @@ export function assembleBundle(parts: BundleParts, signer?: AuditSigner): AuditB
     { kind: 'report', id: 'report', body: parts.report },
     { kind: 'report-markdown', id: 'report.md', body: { markdown: parts.reportMarkdown } },
   ];
+}
+
+function chain(raw: Omit<BundleEntry, 'seq' | 'hash'>[]): BundleEntry[] {
   let prev = GENESIS_HASH;
-  const entries: BundleEntry[] = raw.map((r, seq) => {
+  return raw.map((r, seq) => {
     const hash = entryHash(prev, { ...r, seq });
     prev = hash;
     return { seq, ...r, hash };
   });
+}
+
+/** The manifest, unsigned. */
+function manifestOf(parts: BundleParts, entries: BundleEntry[]): BundleManifest {
   const counts: Partial<Record<BundleEntryKind, number>> = {};
   for (const e of entries) counts[e.kind] = (counts[e.kind] ?? 0) + 1;
   const keyIds =
     parts.exported.encryption?.keyIds ?? encryptionKeyIdsIn(parts.exported.runs.map((r) => r.history));
-  const manifest: BundleManifest = {
+  return {
     format: BUNDLE_FORMAT,
     incidentId: parts.exported.incidentId,
     workflowId: parts.exported.workflowId,
@@ -60,25 +83,19 @@ export function assembleBundle(parts: BundleParts, signer?: AuditSigner): AuditB
     canonicalization: CANONICALIZATION,
     genesisHash: GENESIS_HASH,
     entryCount: entries.length,
-    headHash: prev,
+    headHash: entries.at(-1)?.hash ?? GENESIS_HASH,
     index: entries.map((e) => ({ seq: e.seq, kind: e.kind, id: e.id, hash: e.hash })),
     counts,
     encryption: keyIds.length ? { encrypted: true, keyIds } : { encrypted: false },
   };
-  if (signer) {
-    manifest.signature = {
-      algorithm: 'Ed25519',
-      keyId: signer.keyId,
-      publicKey: signer.publicKey,
-      value: signer.sign(Buffer.from(canonicalJson(manifest), 'utf8')).toString('base64'),
-    };
-  }
+}
+
+/** Signs the canonical JSON of the manifest as it is (without `signature`). */
+function signatureOf(manifest: BundleManifest, signer: AuditSigner): BundleSignature {
   return {
-    format: BUNDLE_FORMAT,
-    incidentId: manifest.incidentId,
-    workflowId: manifest.workflowId,
-    createdAt: manifest.createdAt,
-    entries,
-    manifest,
+    algorithm: 'Ed25519',
+    keyId: signer.keyId,
+    publicKey: signer.publicKey,
+    value: signer.sign(Buffer.from(canonicalJson(manifest), 'utf8')).toString('base64'),
   };
 }
