@@ -1,0 +1,51 @@
+/** Response actions: as the state holds them, with each execution the history records (attempts, outcome). */
+import type { IncidentState } from '../../domain/incident';
+import type { TimelineEntry } from '../timeline';
+import type { ActionExecution, IncidentReport } from './types';
+
+export function actionsOf(state: IncidentState, timeline: TimelineEntry[]): IncidentReport['actions'] {
+  const executions = executionsByAction(timeline);
+  return state.actions.map((a) => ({
+    actionId: a.actionId,
+    kind: a.kind,
+    target: a.target,
+    purpose: a.purpose,
+    policy: a.policy,
+    state: a.state,
+    attempts: a.attempts,
+    responderRetries: a.responderRetries,
+    ...(a.approvalId ? { approvalId: a.approvalId } : {}),
+    ...(a.undoes ? { undoes: a.undoes } : {}),
+    ...(a.compensatedBy ? { compensatedBy: a.compensatedBy } : {}),
+    ...(a.reason ? { reason: a.reason } : {}),
+    ...(a.lastError ? { lastError: a.lastError } : {}),
+    ...(a.startedAt ? { startedAt: a.startedAt } : {}),
+    ...(a.finishedAt ? { finishedAt: a.finishedAt } : {}),
+    resolutions: a.resolutions,
+    executions: executions.get(a.actionId) ?? [],
+  }));
+}
+
+/** The `action_executed` entries of the timeline, by action ID, in history order. */
+function executionsByAction(timeline: TimelineEntry[]): Map<string, ActionExecution[]> {
+  const executions = new Map<string, ActionExecution[]>();
+  for (const e of timeline) {
+    if (e.kind !== 'action_executed') continue;
+    const id = e.details.actionId as string | undefined;
+    if (!id) continue;
+    executions.set(id, [
+      ...(executions.get(id) ?? []),
+      {
+        at: e.at,
+        outcome: String(e.details.outcome),
+        attempts: Number(e.details.attempts ?? 0),
+        ...(typeof e.details.durationSeconds === 'number'
+          ? { durationSeconds: e.details.durationSeconds }
+          : {}),
+        ...(e.details.failure ? { failure: e.details.failure } : {}),
+        refs: e.refs,
+      },
+    ]);
+  }
+  return executions;
+}

@@ -1,0 +1,77 @@
+/**
+ * The report's opening: the incident's particulars, the one-paragraph summary, and the scope and alerts that
+ * raised it.
+ */
+import type { IncidentState } from '../../domain/incident';
+import { formatDuration } from '../../domain/metrics';
+import type { TimelineEntry } from '../timeline';
+import type { IncidentReport } from './types';
+
+export function incidentOf(state: IncidentState): IncidentReport['incident'] {
+  return {
+    incidentId: state.incidentId,
+    workflowId: state.workflowId,
+    title: state.title,
+    severity: state.severity,
+    status: state.status,
+    ...(state.resolution ? { resolution: state.resolution } : {}),
+    phase: state.phase,
+    playbook: state.playbook,
+    correlationKey: state.correlationKey,
+    openedAt: state.openedAt,
+    ...(state.milestones.closedAt ? { closedAt: state.milestones.closedAt } : {}),
+    runs: state.runs + 1,
+    reopened: state.reopened,
+  };
+}
+
+/** One paragraph: what, since when, how wide, what was contained and approved, where it stands, the metrics. */
+export function summaryOf(state: IncidentState): string {
+  const m = state.metrics;
+  const contained = state.actions.filter(
+    (a) => a.purpose === 'containment' && ['succeeded', 'compensated'].includes(a.state),
+  );
+  return (
+    `${state.severity.toUpperCase()} incident "${state.title}" (${state.incidentId}), opened ${state.openedAt} ` +
+    `under playbook ${state.playbook.id} v${state.playbook.version}; ${state.alerts.count} alert(s) ` +
+    `(${state.alerts.deduplicated} duplicate deliveries), scope ${scopeText(state.scope) || 'empty'}. ` +
+    `${contained.length} containment action(s) took effect; ` +
+    `${state.approvals.length} approval(s) requested. ` +
+    (state.status === 'closed'
+      ? `Closed ${state.milestones.closedAt ?? ''} as ${(state.resolution ?? 'resolved').replace('_', ' ')}.`
+      : `Still open, in ${state.phase.replace('_', ' ')}.`) +
+    ` MTTA ${formatDuration(m.mttaSeconds)}, MTTC ${formatDuration(m.mttcSeconds)}, MTTR ${formatDuration(m.mttrSeconds)}.`
+  );
+}
+
+function scopeText(scope: IncidentState['scope']): string {
+  return [
+    scope.hosts.length ? `${scope.hosts.length} host(s)` : '',
+    scope.accounts.length ? `${scope.accounts.length} account(s)` : '',
+    scope.ips.length ? `${scope.ips.length} IP(s)` : '',
+    scope.domains.length ? `${scope.domains.length} domain(s)` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+}
+
+/** The alert counts from the state; their sources and who raised them from the timeline. */
+export function alertsOf(state: IncidentState, timeline: TimelineEntry[]): IncidentReport['alerts'] {
+  const raisedBy = [
+    ...new Set(
+      timeline
+        .filter((e) => e.kind === 'alert_received' || e.kind === 'alert_deduplicated')
+        .map((e) => e.actor)
+        .filter((a): a is string => !!a),
+    ),
+  ];
+  const sources = [
+    ...new Set(
+      timeline
+        .filter((e) => e.kind === 'alert_received')
+        .map((e) => e.details.source)
+        .filter((s): s is string => typeof s === 'string'),
+    ),
+  ];
+  return { count: state.alerts.count, deduplicated: state.alerts.deduplicated, sources, raisedBy };
+}
