@@ -1,6 +1,7 @@
 /** Response actions: as the state holds them, with each execution the history records (attempts, outcome). */
 import type { IncidentState } from '../../domain/incident';
 import type { TimelineEntry } from '../timeline';
+import { code, md } from './escape';
 import type { ActionExecution, IncidentReport } from './types';
 
 export function actionsOf(state: IncidentState, timeline: TimelineEntry[]): IncidentReport['actions'] {
@@ -48,4 +49,24 @@ function executionsByAction(timeline: TimelineEntry[]): Map<string, ActionExecut
     ]);
   }
   return executions;
+}
+
+/** One row per action; its executions cite their history events. */
+export function actionsMarkdown(r: IncidentReport): string[] {
+  return [
+    '## Actions',
+    '',
+    '| Action | Target | Purpose | Policy | Outcome | Attempts | Executions (history events) |',
+    '|---|---|---|---|---|---|---|',
+    ...r.actions.map((a) => {
+      const execs = a.executions
+        .map(
+          (x) =>
+            `${x.outcome} after ${x.attempts} attempt(s)${x.durationSeconds !== undefined ? ` in ${x.durationSeconds.toFixed(2)}s` : ''} (#${x.refs.map((ref) => ref.eventId).join(',#')})`,
+        )
+        .join('; ');
+      return `| ${md(a.actionId)} ${md(a.kind)} | ${code(a.target)} | ${md(a.purpose)} | ${md(a.policy)} | ${md(a.state)}${a.reason ? ` (${md(a.reason)})` : ''} | ${a.attempts}${a.responderRetries ? ` (${a.responderRetries} responder retr${a.responderRetries === 1 ? 'y' : 'ies'})` : ''} | ${md(execs) || '-'} |`;
+    }),
+    '',
+  ];
 }

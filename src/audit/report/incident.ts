@@ -5,6 +5,7 @@
 import type { IncidentState } from '../../domain/incident';
 import { formatDuration } from '../../domain/metrics';
 import type { TimelineEntry } from '../timeline';
+import { code, md } from './escape';
 import type { IncidentReport } from './types';
 
 export function incidentOf(state: IncidentState): IncidentReport['incident'] {
@@ -74,4 +75,42 @@ export function alertsOf(state: IncidentState, timeline: TimelineEntry[]): Incid
     ),
   ];
   return { count: state.alerts.count, deduplicated: state.alerts.deduplicated, sources, raisedBy };
+}
+
+/** The title and the table of the incident's particulars. */
+export function headerMarkdown(r: IncidentReport): string[] {
+  const i = r.incident;
+  return [
+    `# Post-incident report: ${md(i.title)}`,
+    '',
+    `| | |`,
+    `|---|---|`,
+    `| Incident | ${code(i.incidentId)} |`,
+    `| Workflow | ${code(i.workflowId)} (${i.runs} run${i.runs === 1 ? '' : 's'}) |`,
+    `| Severity | ${md(i.severity)} |`,
+    `| Status | ${md(i.status)}${i.resolution ? ` (${md(i.resolution.replace('_', ' '))})` : ''}, phase ${md(i.phase.replace('_', ' '))} |`,
+    `| Playbook | ${md(i.playbook.name)} (${code(i.playbook.id)} v${i.playbook.version}, sha256 ${code(`${i.playbook.hash.slice(0, 12)}…`)}) |`,
+    `| Opened | ${md(i.openedAt)} |`,
+    ...(i.closedAt ? [`| Closed | ${md(i.closedAt)} |`] : []),
+    `| Report generated | ${md(r.generatedAt)} (state from ${r.stateSource}) |`,
+    '',
+  ];
+}
+
+export function summaryMarkdown(r: IncidentReport): string[] {
+  return ['## Summary', '', md(r.summary), ''];
+}
+
+/** What is in scope, kind by kind, and the alerts. */
+export function scopeMarkdown(r: IncidentReport): string[] {
+  return [
+    '## Scope',
+    '',
+    ...(Object.entries(r.scope) as [string, string[]][]).map(
+      ([k, v]) => `- **${md(k)}**: ${v.length ? v.map((x) => code(x)).join(', ') : '-'}`,
+    ),
+    '',
+    `Alerts: ${r.alerts.count} (${r.alerts.deduplicated} duplicate deliveries) from ${md(r.alerts.sources.join(', ')) || '-'}, raised by ${md(r.alerts.raisedBy.join(', ')) || '-'}.`,
+    '',
+  ];
 }

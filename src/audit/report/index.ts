@@ -4,7 +4,11 @@
  * state (as its history records it, or as the workflow query answers for an open incident) and the timeline
  * derived from its history; every section that comes from history cites the event IDs.
  *
- * Modules: types.ts (the JSON shape), build.ts (`buildReport`), markdown.ts (`renderReportMarkdown`).
+ * One module per section, each with the section's JSON and its Markdown: incident.ts (particulars, summary,
+ * scope and alerts), metrics.ts (metrics, phases), actions.ts, approvals.ts (and refused requests),
+ * evidence.ts, notifications.ts, notes.ts (checklist, lessons learned, notes), timeline.ts (the history and the
+ * timeline). Shared: types.ts (the JSON shape), escape.ts (how untrusted text enters the Markdown). build.ts
+ * (`buildReport`) and markdown.ts (`renderReportMarkdown`) put the sections together in report order.
  */
 export { buildReport } from './build';
 export { renderReportMarkdown } from './markdown';
