@@ -8,9 +8,10 @@
  * and the error.
  *
  * Modules: types.ts (items, failures, summary), sources.ts (where items come from), run.ts
- * (`replayHistories`), explain.ts (what a failure says).
+ * (`replayHistories`), tally.ts (progress, counts, the summary), explain.ts (what a failure says).
  */
-export { formatReplaySummary, installQuietRuntime, replayHistories } from './run';
+export { installQuietRuntime, replayHistories } from './run';
+export { formatReplaySummary } from './tally';
 export { parseReplayError } from './explain';
 export {
   ALL_INCIDENTS_QUERY,

@@ -1,15 +1,15 @@
 /**
- * `replayHistories`: every item against the workflow code in one replay worker, with a progress bar and a
- * summary.
+ * `replayHistories`: every item against the workflow code in one replay worker; items that cannot be replayed
+ * (a missing key, not a history) fail before they reach it. Progress and the summary: tally.ts.
  */
 import type { PayloadCodec } from '@temporalio/common';
-import { Runtime, Worker } from '@temporalio/worker';
+import { Runtime, Worker, type ReplayResult } from '@temporalio/worker';
 import { encryptionCodecOf, MissingEncryptionKeyError } from '../../temporal/codec';
 import { bundleWorkflows } from '../../worker';
 import { historyFromJson, type History, type HistoryJson } from '../history-json';
 import { assertDecryptable } from '../payloads';
-import { ProgressBar } from '../progress';
 import { explain } from './explain';
+import { ReplayTally, type ReplayedItem } from './tally';
 import type { ReplayFailure, ReplayFailureKind, ReplayItem, ReplayOptions, ReplaySummary } from './types';
 
 let quietRuntime = false;
@@ -31,7 +31,13 @@ export function installQuietRuntime(): void {
   }
 }
 
-const strip = ({ history: _h, ...rest }: ReplayItem): Omit<ReplayItem, 'history'> => rest;
+const strip = ({ history: _h, ...rest }: ReplayItem): ReplayedItem => rest;
+
+/** An item handed to the replay worker, waiting for its result. */
+interface InFlight {
+  item: ReplayedItem;
+  history: HistoryJson;
+}
 
 /**
  * Replays every item against the workflow code; never throws for a failing history (see the summary's
@@ -45,51 +51,9 @@ export async function replayHistories(
   const workflowBundle = opts.workflowBundle ?? (await bundleWorkflows());
   const bundleSeconds = (Date.now() - bundleStarted) / 1000;
   const codec: PayloadCodec | undefined = encryptionCodecOf(opts.dataConverter);
-  const bar =
-    opts.progress === false
-      ? undefined
-      : new ProgressBar({
-          label: 'histories',
-          ...(opts.total !== undefined ? { total: opts.total } : {}),
-          ...opts.progress,
-        });
-  const failures: ReplayFailure[] = [];
-  let replayed = 0;
-  let events = 0;
-  const record = (item: Omit<ReplayItem, 'history'>, failure: ReplayFailure | undefined) => {
-    replayed++;
-    if (failure) {
-      failures.push(failure);
-      bar?.log(failure.explanation);
-    }
-    bar?.tick(!!failure);
-    opts.onResult?.(item, failure);
-  };
-
-  // Items handed to the replay worker, in order: it replays one history at a time and answers in order.
-  const inFlight: { item: Omit<ReplayItem, 'history'>; history: HistoryJson }[] = [];
-  async function* feed(): AsyncGenerator<{ workflowId: string; history: History }> {
-    for await (const item of items) {
-      const meta = strip(item);
-      try {
-        assertDecryptable(item.history, codec, item.label);
-      } catch (err) {
-        if (!(err instanceof MissingEncryptionKeyError)) throw err;
-        record(meta, explain(meta, item.history, 'missing-key', err.message));
-        continue;
-      }
-      let history: History;
-      try {
-        history = historyFromJson(item.history);
-      } catch (err) {
-        record(meta, explain(meta, item.history, 'invalid-history', (err as Error).message));
-        continue;
-      }
-      inFlight.push({ item: meta, history: item.history });
-      events += item.history.events.length;
-      yield { workflowId: item.workflowId, history };
-    }
-  }
+  const tally = new ReplayTally(opts);
+  // The worker replays one history at a time and answers in order.
+  const inFlight: InFlight[] = [];
 
   const started = Date.now();
   const replayOptions = {
@@ -97,43 +61,64 @@ export async function replayHistories(
     replayName: opts.replayName ?? 'quell-replay',
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
   };
-  for await (const result of Worker.runReplayHistories(replayOptions, feed())) {
+  const feed = replayable(items, codec, tally, inFlight);
+  for await (const result of Worker.runReplayHistories(replayOptions, feed)) {
     const next = inFlight.shift();
-    if (!next) continue;
-    const item = { ...next.item, runId: next.item.runId ?? result.runId };
-    if (!result.error) {
-      record(item, undefined);
-      continue;
-    }
-    const kind: ReplayFailureKind =
-      result.error.name === 'DeterminismViolationError' ? 'nondeterminism' : 'replay-error';
-    record(item, explain(item, next.history, kind, result.error.message));
+    if (next) tally.record(...outcomeOf(next, result));
   }
-  bar?.finish();
-  const seconds = (Date.now() - started) / 1000;
-  return {
-    replayed,
-    passed: replayed - failures.length,
-    failed: failures.length,
-    seconds,
-    historiesPerSecond: seconds > 0 ? replayed / seconds : replayed,
-    events,
-    eventsPerSecond: seconds > 0 ? events / seconds : events,
-    bundleSeconds,
-    failures,
-  };
+  return tally.finish(started, bundleSeconds);
 }
 
-/** A one-paragraph summary for terminals and CI logs. */
-export function formatReplaySummary(s: ReplaySummary): string {
-  const lines = [
-    `Replayed ${s.replayed} histor${s.replayed === 1 ? 'y' : 'ies'} against the current workflow code: ` +
-      `${s.passed} passed, ${s.failed} failed, ${s.seconds.toFixed(2)} s (${s.historiesPerSecond.toFixed(1)} histories/s, ` +
-      `${Math.round(s.eventsPerSecond)} events/s; bundling ${s.bundleSeconds.toFixed(1)} s).`,
-  ];
-  if (s.failures.length) {
-    lines.push('', 'Failures:');
-    for (const f of s.failures) lines.push(f.explanation, '');
+/**
+ * The items the worker can replay, in order, each also queued in `inFlight`; the others are recorded as
+ * failed here.
+ */
+async function* replayable(
+  items: AsyncIterable<ReplayItem> | Iterable<ReplayItem>,
+  codec: PayloadCodec | undefined,
+  tally: ReplayTally,
+  inFlight: InFlight[],
+): AsyncGenerator<{ workflowId: string; history: History }> {
+  for await (const item of items) {
+    const meta = strip(item);
+    const prepared = prepare(item, meta, codec);
+    if ('failure' in prepared) {
+      tally.record(meta, prepared.failure);
+      continue;
+    }
+    inFlight.push({ item: meta, history: item.history });
+    tally.fed(item.history);
+    yield { workflowId: item.workflowId, history: prepared.history };
   }
-  return lines.join('\n');
+}
+
+/**
+ * One item before it is replayed: its payloads must be decryptable with the codec and its JSON must be a
+ * history. Thrown: any error checking the payloads other than a missing key.
+ */
+function prepare(
+  item: ReplayItem,
+  meta: ReplayedItem,
+  codec: PayloadCodec | undefined,
+): { history: History } | { failure: ReplayFailure } {
+  try {
+    assertDecryptable(item.history, codec, item.label);
+  } catch (err) {
+    if (!(err instanceof MissingEncryptionKeyError)) throw err;
+    return { failure: explain(meta, item.history, 'missing-key', err.message) };
+  }
+  try {
+    return { history: historyFromJson(item.history) };
+  } catch (err) {
+    return { failure: explain(meta, item.history, 'invalid-history', (err as Error).message) };
+  }
+}
+
+/** The item as replayed (with the run ID the worker read when the item named none), and its failure if any. */
+function outcomeOf(next: InFlight, result: ReplayResult): [ReplayedItem, ReplayFailure | undefined] {
+  const item = { ...next.item, runId: next.item.runId ?? result.runId };
+  if (!result.error) return [item, undefined];
+  const kind: ReplayFailureKind =
+    result.error.name === 'DeterminismViolationError' ? 'nondeterminism' : 'replay-error';
+  return [item, explain(item, next.history, kind, result.error.message)];
 }
