@@ -100,11 +100,31 @@ export async function connectFromEnvironment(env: NodeJS.ProcessEnv = process.en
   );
 }
 
+const ENCRYPTION_HELP =
+  `\nEncrypted payloads are decrypted with ${ENCRYPTION_KEY_ENV} (<keyId>:<base64 32-byte key>[,...]); without ` +
+  'the key the command stops and names the key ID it needs.';
+const CONNECTION_HELP =
+  '\nConnects to TEMPORAL_ADDRESS (TEMPORAL_NAMESPACE, TEMPORAL_TLS*, TEMPORAL_API_KEY as for `quell worker`).';
+
 /**
  * Registers the audit commands on the `quell` program. See {@link AuditCommandDeps}; with no deps everything
  * comes from the environment.
  */
 export function registerAuditCommands(program: Command, deps: AuditCommandDeps = {}): void {
+  const ctx = commandContext(deps);
+  registerHistoryExport(program, ctx);
+  registerReplay(program, ctx);
+  const audit = program
+    .command('audit')
+    .description('Audit trails: tamper-evident bundles, timelines, reports.');
+  registerAuditExport(audit, ctx);
+  registerAuditVerify(audit, ctx);
+  registerAuditTimeline(audit, ctx);
+  registerAuditReport(audit, ctx);
+}
+
+/** What every audit command shares: its streams, exit code, Temporal connection, codec and error guard. */
+function commandContext(deps: AuditCommandDeps) {
   const env = deps.env ?? process.env;
   const out = deps.stdout ?? process.stdout;
   const err = deps.stderr ?? process.stderr;
@@ -141,13 +161,14 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps =
         setExitCode(1);
       }
     };
-  const encryptionHelp =
-    `\nEncrypted payloads are decrypted with ${ENCRYPTION_KEY_ENV} (<keyId>:<base64 32-byte key>[,...]); without ` +
-    'the key the command stops and names the key ID it needs.';
-  const connectionHelp =
-    '\nConnects to TEMPORAL_ADDRESS (TEMPORAL_NAMESPACE, TEMPORAL_TLS*, TEMPORAL_API_KEY as for `quell worker`).';
+  return { env, out, err, say, setExitCode, connect, withClient, codec, guard, deps };
+}
 
-  // ---- quell history export ------------------------------------------------------------------------------
+type CommandContext = ReturnType<typeof commandContext>;
+
+/** `quell history export`: every run of an incident's chain, as `temporal workflow show` writes it. */
+function registerHistoryExport(program: Command, ctx: CommandContext): void {
+  const { out, say, withClient, codec, guard } = ctx;
   const history = program.command('history').description("Export incidents' Temporal histories.");
   history
     .command('export')
@@ -171,8 +192,8 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps =
       'after',
       '\nExport file: { "format": "quell.history-export/v1", "incidentId", "workflowId", "namespace", "exportedAt",\n' +
         '  "encryption": {...}, "runs": [ { "runId", "status", "history": { "events": [...] } } ] } (first run first).' +
-        connectionHelp +
-        encryptionHelp,
+        CONNECTION_HELP +
+        ENCRYPTION_HELP,
     )
     .action(
       guard(
@@ -204,8 +225,11 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps =
         },
       ),
     );
+}
 
-  // ---- quell replay ----------------------------------------------------------------------------------------
+/** `quell replay`: recorded histories against the current workflow code. */
+function registerReplay(program: Command, ctx: CommandContext): void {
+  const { env, out, err, say, setExitCode, withClient, guard, deps } = ctx;
   program
     .command('replay')
     .description(
@@ -238,7 +262,7 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps =
         'and the error.' +
         '\n--incident and --all connect to TEMPORAL_ADDRESS (TEMPORAL_NAMESPACE, TEMPORAL_TLS*, TEMPORAL_API_KEY as for ' +
         '`quell worker`); files need no server.' +
-        encryptionHelp,
+        ENCRYPTION_HELP,
     )
     .action(
       guard(
@@ -304,11 +328,11 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps =
         },
       ),
     );
+}
 
-  // ---- quell audit ... -------------------------------------------------------------------------------------
-  const audit = program
-    .command('audit')
-    .description('Audit trails: tamper-evident bundles, timelines, reports.');
+/** `quell audit export`: the signed, hash-chained bundle. */
+function registerAuditExport(audit: Command, ctx: CommandContext): void {
+  const { env, out, say, withClient, codec, guard } = ctx;
   audit
     .command('export')
     .description(
@@ -332,8 +356,8 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps =
         `${SIGNING_KEY_ENV}="$(cat audit-key.pem)"\n` +
         'Without it the bundle is written UNSIGNED (verify says so).\n' +
         'Check a bundle with `quell audit verify <file>`.' +
-        connectionHelp +
-        encryptionHelp,
+        CONNECTION_HELP +
+        ENCRYPTION_HELP,
     )
     .action(
       guard(async (incidentId: string, opts: { out: string; markdown?: boolean; firstRun?: string }) => {
@@ -361,7 +385,11 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps =
         });
       }),
     );
+}
 
+/** `quell audit verify`: the chain, the signature and the re-derived timeline. */
+function registerAuditVerify(audit: Command, ctx: CommandContext): void {
+  const { env, out, setExitCode, codec, guard } = ctx;
   audit
     .command('verify')
     .description(
@@ -378,7 +406,7 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps =
     .option('--json', 'print the result as JSON on stdout')
     .addHelpText(
       'after',
-      encryptionHelp.replace(
+      ENCRYPTION_HELP.replace(
         'stops',
         're-derives the timeline only with the key; otherwise it skips that check and',
       ),
@@ -399,7 +427,11 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps =
         if (!result.ok) setExitCode(1);
       }),
     );
+}
 
+/** `quell audit timeline`: the timeline, each line citing its events. */
+function registerAuditTimeline(audit: Command, ctx: CommandContext): void {
+  const { out, withClient, codec, guard } = ctx;
   audit
     .command('timeline')
     .description("Print an incident's audit timeline, derived from its history (each line cites its events).")
@@ -409,7 +441,7 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps =
       'which incident, when its ID names several (the first run ID of its chain)',
     )
     .option('--json', 'the timeline document as JSON')
-    .addHelpText('after', connectionHelp + encryptionHelp)
+    .addHelpText('after', CONNECTION_HELP + ENCRYPTION_HELP)
     .action(
       guard(async (incidentId: string, opts: { json?: boolean; firstRun?: string }) => {
         const c = codec();
@@ -423,7 +455,11 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps =
         });
       }),
     );
+}
 
+/** `quell audit report`: the post-incident report. */
+function registerAuditReport(audit: Command, ctx: CommandContext): void {
+  const { out, say, withClient, codec, guard } = ctx;
   audit
     .command('report')
     .description('Print the post-incident report (Markdown or JSON).')
@@ -436,7 +472,7 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps =
       new Option('--format <format>', 'output format').choices(['markdown', 'json']).default('markdown'),
     )
     .option('-o, --out <file>', 'write it here (default: stdout)')
-    .addHelpText('after', connectionHelp + encryptionHelp)
+    .addHelpText('after', CONNECTION_HELP + ENCRYPTION_HELP)
     .action(
       guard(
         async (
