@@ -433,13 +433,18 @@ export function signatureProblem(reason: 'missing' | 'invalid' | 'expired'): Api
   });
 }
 
+/** JWT callers whose groups map to no role -> the roles claim, so their 403 says why they have none. */
+const unmappedJwtCallers = new WeakMap<Actor, string>();
+
 export function forbidden(actor: Actor, allowed: readonly Role[]): ApiProblem {
+  const claim = unmappedJwtCallers.get(actor);
+  const why = claim ? ` (no group in the token's ${claim} claim is mapped to a Quell role)` : '';
   return new ApiProblem(
     403,
     'forbidden',
     'Forbidden',
     `This operation needs one of the roles ${[...allowed, 'admin'].filter((r, i, a) => a.indexOf(r) === i).join(', ')}; ` +
-      `${actor.subject} has ${actor.roles.join(', ') || 'none'}.`,
+      `${actor.subject} has ${actor.roles.join(', ') || 'none'}${why}.`,
     { headers: { 'WWW-Authenticate': 'Bearer realm="quell", error="insufficient_scope"' } },
   );
 }
@@ -487,6 +492,7 @@ async function authenticateJwt(oidc: OidcVerifier, token: string, req: Request):
   try {
     const actor = await oidc.verify(token);
     if (actor.roles.length === 0) {
+      unmappedJwtCallers.set(actor, oidc.settings.rolesClaim);
       req.log?.info({ subject: actor.subject }, 'bearer JWT verified, but its groups map to no Quell role');
     }
     return actor;

@@ -140,7 +140,9 @@ describe('bearer JWTs from an OpenID Connect issuer', () => {
     expect(res.body).toMatchObject({
       status: 403,
       title: 'Forbidden',
-      detail: 'This operation needs one of the roles responder, approver, auditor, admin; henry has none.',
+      detail:
+        'This operation needs one of the roles responder, approver, auditor, admin; henry has none ' +
+        "(no group in the token's groups claim is mapped to a Quell role).",
     });
     const noClaim = await token({ sub: 'ivy' });
     const audit = await request(t.app).get(`${P}/timeline`).set('Authorization', `Bearer ${noClaim}`);
@@ -344,6 +346,25 @@ describe('the issuer key set', () => {
       expect(rotating.discoveryFetches).toBe(1);
     } finally {
       await rotating.close();
+    }
+  });
+
+  it('fetches discovery and keys once for a burst of first requests', async () => {
+    const fresh = await LocalIssuer.start();
+    try {
+      await fresh.addKey('k1', 'RS256');
+      const { app } = testApp({ auth: authWith(new OidcVerifier(settings(fresh))) });
+      const jwt = await fresh.sign({ sub: 'mia', groups: ['soc-auditors'] });
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          request(app).get(`${P}/timeline`).set('Authorization', `Bearer ${jwt}`),
+        ),
+      );
+      // No audit operations in this app: 501 means the auditor got past authentication and the role check.
+      expect(answers.map((a) => a.status)).toEqual(Array(20).fill(501));
+      expect([fresh.discoveryFetches, fresh.jwksFetches]).toEqual([1, 1]);
+    } finally {
+      await fresh.close();
     }
   });
 
