@@ -416,6 +416,28 @@ describe('the issuer key set', () => {
     }
   });
 
+  it('re-reads the keys after their cache age, and does not trust stale keys while the issuer is down', async () => {
+    const flaky = await LocalIssuer.start();
+    try {
+      await flaky.addKey('k1');
+      const verifier = new OidcVerifier(settings(flaky), { jwksCacheMaxAgeMs: 100 });
+      const { app } = testApp({ auth: authWith(verifier) });
+      const jwt = await flaky.sign({ sub: 'lee', groups: ['soc-responders'] });
+      const get = () => request(app).get('/api/v1/incidents').set('Authorization', `Bearer ${jwt}`);
+      expect((await get()).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect((await get()).status).toBe(200);
+      expect(flaky.jwksFetches).toBe(2);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      flaky.failing = true;
+      const down = await get();
+      expect(down.status).toBe(503);
+      expect(down.body.detail).toMatch(/signing keys from http:\/\/127\.0\.0\.1:\d+\/jwks/);
+    } finally {
+      await flaky.close();
+    }
+  });
+
   it('answers 503 when the key set cannot be fetched (connection refused)', async () => {
     const port = await closedPort();
     const verifier = new OidcVerifier({
