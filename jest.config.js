@@ -8,7 +8,13 @@ module.exports = {
       '@swc/jest',
       { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } },
     ],
+    // jose ships only ES modules, which jest's CommonJS runtime cannot load (before Node 24.9): compiled here.
+    '/node_modules/jose/.+\\.js$': [
+      '@swc/jest',
+      { jsc: { parser: { syntax: 'ecmascript' }, target: 'es2022' }, module: { type: 'commonjs' } },
+    ],
   },
+  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   moduleFileExtensions: ['ts', 'js', 'json', 'cjs'],
   // One Temporal dev server for the whole run: started here, always stopped in teardown (and by its guardian
   // if jest itself dies).

@@ -90,8 +90,8 @@ function routeChain(r: RouteSpec, stages: RouteStages, auth: AuthConfig): Reques
   const ingest = r.auth === 'ingest' ? stages.ingest(r) : undefined;
   if (r.auth === 'bearer') {
     chain.push(
-      (req, res, next) => {
-        setActor(res, authenticateBearer(auth, req));
+      async (req, res, next) => {
+        setActor(res, await authenticateBearer(auth, req));
         next();
       },
       requireRoles(r.decision ? INCIDENT_READERS : r.roles),

@@ -4,6 +4,15 @@ import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { ConfigError } from '../config';
 import { ROLES, type Actor, type Role } from '../domain/incident';
+import {
+  OidcTokenRejected,
+  OidcUnavailable,
+  OidcVerifier,
+  OIDC_ENV,
+  loadOidcSettings,
+  looksLikeJwt,
+  type OidcVerifierOptions,
+} from './oidc';
 import { ApiProblem } from './problem';
 
 export { ROLES, type Actor, type Role };
@@ -88,6 +97,8 @@ export interface AuthConfigInit {
   signatureToleranceSeconds?: number;
   /** Set when the tokens were generated for a development run (role -> token), for the start banner. */
   demoTokens?: Record<string, string>;
+  /** Bearer JWTs of an OpenID Connect issuer, accepted beside the static tokens. */
+  oidc?: OidcVerifier;
 }
 
 export type SignatureCheck =
@@ -102,6 +113,8 @@ export class AuthConfig {
   readonly #secrets: Map<string, Buffer[]>;
   readonly #demoTokens: Readonly<Record<string, string>> | undefined;
   readonly signatureToleranceSeconds: number;
+  /** Verifies bearer JWTs when an OpenID Connect issuer is configured. */
+  readonly oidc: OidcVerifier | undefined;
 
   constructor(init: AuthConfigInit) {
     this.#tokens = Object.entries(init.tokens).map(([token, id]) => ({
@@ -116,6 +129,7 @@ export class AuthConfig {
     );
     this.#demoTokens = init.demoTokens ? Object.freeze({ ...init.demoTokens }) : undefined;
     this.signatureToleranceSeconds = init.signatureToleranceSeconds ?? DEFAULT_SIGNATURE_TOLERANCE_SECONDS;
+    this.oidc = init.oidc;
   }
 
   /** Role -> token, when these are generated DEMO tokens (development only); print them in the start banner. */
@@ -183,6 +197,7 @@ export class AuthConfig {
       signingSources: this.signingSources,
       signatureToleranceSeconds: this.signatureToleranceSeconds,
       demo: this.#demoTokens !== undefined,
+      ...(this.oidc ? { oidc: this.oidc.toJSON() } : {}),
     };
   }
 }
@@ -306,11 +321,15 @@ function generateDemoTokens(): { tokens: AuthConfigInit['tokens']; demoTokens: R
  *   `QUELL_API_TOKENS_FILE` (a file holding the same JSON);
  * - `QUELL_INGEST_SIGNING_SECRETS` (JSON `{"<source>": ["secret", "older secret"]}`) or
  *   `QUELL_INGEST_SIGNING_SECRETS_FILE`.
- * In production, no tokens is an error (thrown ConfigError), and tokens and secrets must be at least 32
- * characters. In development with no tokens, one random DEMO token per role is generated: `demoTokens` holds
- * them for the start banner (see {@link demoTokenBanner}).
+ * - `QUELL_OIDC_*` (see `loadOidcSettings` in oidc.ts): bearer JWTs of an OpenID Connect issuer.
+ * In production, neither tokens nor an OIDC issuer is an error (thrown ConfigError), and tokens and secrets
+ * must be at least 32 characters. In development with no tokens, one random DEMO token per role is generated:
+ * `demoTokens` holds them for the start banner (see {@link demoTokenBanner}).
  */
-export function loadAuthConfig(env: Env, opts: { production: boolean }): AuthConfig {
+export function loadAuthConfig(
+  env: Env,
+  opts: { production: boolean; oidc?: OidcVerifierOptions },
+): AuthConfig {
   const minLength = opts.production ? 32 : 16;
   const rawTokens = readJsonSetting(env, AUTH_ENV.tokens, AUTH_ENV.tokensFile);
   let tokens: AuthConfigInit['tokens'] | undefined;
@@ -338,21 +357,28 @@ export function loadAuthConfig(env: Env, opts: { production: boolean }): AuthCon
     signingSecrets = parsed.data;
   }
 
+  const oidcSettings = loadOidcSettings(env, { production: opts.production });
+  const oidc = oidcSettings ? { oidc: new OidcVerifier(oidcSettings, opts.oidc) } : {};
+
   if (!tokens) {
-    if (opts.production) {
+    if (opts.production && !oidcSettings) {
       throw new ConfigError(
         `No API tokens configured: set ${AUTH_ENV.tokens} (JSON {"<token>": {"subject": "...", "roles": [...]}}) ` +
-          `or ${AUTH_ENV.tokensFile}. Quell will not serve its API without authentication in production.`,
+          `or ${AUTH_ENV.tokensFile}, or an OpenID Connect issuer (${OIDC_ENV.issuer}). Quell will not serve ` +
+          'its API without authentication in production.',
       );
     }
+    if (opts.production)
+      return new AuthConfig({ tokens: {}, ...oidc, ...(signingSecrets ? { signingSecrets } : {}) });
     const demo = generateDemoTokens();
     return new AuthConfig({
       tokens: demo.tokens,
       demoTokens: demo.demoTokens,
+      ...oidc,
       ...(signingSecrets ? { signingSecrets } : {}),
     });
   }
-  return new AuthConfig({ tokens, ...(signingSecrets ? { signingSecrets } : {}) });
+  return new AuthConfig({ tokens, ...oidc, ...(signingSecrets ? { signingSecrets } : {}) });
 }
 
 /** Lines for the start banner when the tokens are generated DEMO tokens; empty otherwise. */
@@ -387,9 +413,17 @@ export function firstAlertHint(apiUrl: string, auth: AuthConfig | undefined, sam
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
-export function unauthorized(detail: string, error?: 'invalid_token' | 'invalid_request'): ApiProblem {
+export function unauthorized(
+  detail: string,
+  error?: 'invalid_token' | 'invalid_request',
+  /** RFC 6750 `error_description` (characters outside its set are dropped). */
+  description?: string,
+): ApiProblem {
+  const describe = description
+    ? `, error_description="${description.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, '')}"`
+    : '';
   return new ApiProblem(401, 'unauthorized', 'Unauthorized', detail, {
-    headers: { 'WWW-Authenticate': `Bearer realm="quell"${error ? `, error="${error}"` : ''}` },
+    headers: { 'WWW-Authenticate': `Bearer realm="quell"${error ? `, error="${error}"` : ''}${describe}` },
   });
 }
 
@@ -399,13 +433,18 @@ export function signatureProblem(reason: 'missing' | 'invalid' | 'expired'): Api
   });
 }
 
+/** JWT callers whose groups map to no role -> the roles claim, so their 403 says why they have none. */
+const unmappedJwtCallers = new WeakMap<Actor, string>();
+
 export function forbidden(actor: Actor, allowed: readonly Role[]): ApiProblem {
+  const claim = unmappedJwtCallers.get(actor);
+  const why = claim ? ` (no group in the token's ${claim} claim is mapped to a Quell role)` : '';
   return new ApiProblem(
     403,
     'forbidden',
     'Forbidden',
     `This operation needs one of the roles ${[...allowed, 'admin'].filter((r, i, a) => a.indexOf(r) === i).join(', ')}; ` +
-      `${actor.subject} has ${actor.roles.join(', ') || 'none'}.`,
+      `${actor.subject} has ${actor.roles.join(', ') || 'none'}${why}.`,
     { headers: { 'WWW-Authenticate': 'Bearer realm="quell", error="insufficient_scope"' } },
   );
 }
@@ -426,28 +465,60 @@ export function setActor(res: Response, actor: Actor): void {
   (res.locals as { actor?: Actor }).actor = actor;
 }
 
+/** Seconds a client should wait before retrying when the identity provider cannot be reached. */
+export const IDENTITY_PROVIDER_RETRY_SECONDS = 5;
+
 /**
- * The identity behind `Authorization: Bearer <token>`.
- * Thrown: a 401 problem (with `WWW-Authenticate: Bearer`) when the header is missing, malformed or unknown.
+ * The identity behind `Authorization: Bearer <token>`: a configured static token, else (when an OIDC issuer is
+ * configured and the token is JWT-shaped) a verified JWT.
+ * Rejected: a 401 problem (with `WWW-Authenticate: Bearer`) when the header is missing, malformed or unknown,
+ * or the JWT does not verify; a 503 problem when the issuer's keys cannot be fetched (the token may be valid,
+ * so the client should retry, not discard it).
  */
-export function authenticateBearer(auth: AuthConfig, req: Request): Actor {
+export async function authenticateBearer(auth: AuthConfig, req: Request): Promise<Actor> {
   const header = req.headers.authorization;
   if (!header) throw unauthorized('Authentication required: send Authorization: Bearer <token>.');
   const m = BEARER.exec(header);
   if (!m?.[1])
     throw unauthorized('Malformed Authorization header: expected Bearer <token>.', 'invalid_request');
   const actor = auth.authenticate(m[1]);
-  if (!actor) {
-    req.log?.warn('authentication failed: unknown bearer token');
-    throw unauthorized('Invalid bearer token.', 'invalid_token');
+  if (actor) return actor;
+  if (auth.oidc && looksLikeJwt(m[1])) return authenticateJwt(auth.oidc, m[1], req);
+  req.log?.warn('authentication failed: unknown bearer token');
+  throw unauthorized('Invalid bearer token.', 'invalid_token');
+}
+
+async function authenticateJwt(oidc: OidcVerifier, token: string, req: Request): Promise<Actor> {
+  try {
+    const actor = await oidc.verify(token);
+    if (actor.roles.length === 0) {
+      unmappedJwtCallers.set(actor, oidc.settings.rolesClaim);
+      req.log?.info({ subject: actor.subject }, 'bearer JWT verified, but its groups map to no Quell role');
+    }
+    return actor;
+  } catch (err) {
+    if (err instanceof OidcTokenRejected) {
+      req.log?.warn({ reason: err.reason }, 'authentication failed: bearer JWT refused');
+      throw unauthorized(`Invalid bearer token: ${err.detail}`, 'invalid_token', err.detail);
+    }
+    if (err instanceof OidcUnavailable) {
+      req.log?.error({ err }, 'identity provider unavailable');
+      throw new ApiProblem(
+        503,
+        'identity-provider-unavailable',
+        'Identity provider unavailable',
+        `${err.message} Retry later.`,
+        { retryAfterSeconds: IDENTITY_PROVIDER_RETRY_SECONDS },
+      );
+    }
+    throw err;
   }
-  return actor;
 }
 
 /** Authenticates `Authorization: Bearer <token>`; 401 problem when missing or unknown. */
 export function bearerAuth(auth: AuthConfig): RequestHandler {
-  return (req, res, next) => {
-    setActor(res, authenticateBearer(auth, req));
+  return async (req, res, next) => {
+    setActor(res, await authenticateBearer(auth, req));
     next();
   };
 }

@@ -146,7 +146,14 @@ const TAGS = [
 ];
 
 const SECURITY_SCHEMES = {
-  bearer: { type: 'http', scheme: 'bearer', description: 'An API token (QUELL_API_TOKENS).' },
+  bearer: {
+    type: 'http',
+    scheme: 'bearer',
+    description:
+      'An API token (QUELL_API_TOKENS), or a JWT from the configured OpenID Connect issuer ' +
+      '(QUELL_OIDC_ISSUER; RS256, ES256 or EdDSA; its audience, groups claim and role map as configured). ' +
+      'A refused JWT answers 401 with WWW-Authenticate error="invalid_token" and an error_description.',
+  },
   quellSource: {
     type: 'apiKey',
     in: 'header',
@@ -299,5 +306,8 @@ function problemResponses(
   }
   if (r.auth === 'ingest') add(429, 'Rate limited: retry after the given time.', headers.retryAfter);
   if (r.usesIncidents) add(503, 'Temporal is unavailable: retry after the given time.', headers.retryAfter);
+  if (r.auth !== 'public') {
+    add(503, "A bearer JWT's issuer cannot be reached: retry after the given time.", headers.retryAfter);
+  }
   return [...problems].sort(([a], [b]) => a - b);
 }

@@ -120,11 +120,11 @@ function ingestStages(deps: StageDeps, r: RouteSpec): { beforeBody: RequestHandl
   const missingBody = () =>
     new ApiProblem(400, 'missing-body', 'Missing body', 'Send the alert as a JSON request body.');
   return {
-    beforeBody: (req, res, next) => {
+    beforeBody: async (req, res, next) => {
       const signed = req.headers[SIGNATURE_HEADER] !== undefined || req.headers[SOURCE_HEADER] !== undefined;
       (res.locals as { signed?: boolean }).signed = signed;
       if (!signed) {
-        const actor = authenticateBearer(deps.auth, req);
+        const actor = await authenticateBearer(deps.auth, req);
         setActor(res, actor);
         if (!hasRole(actor, r.roles)) throw forbidden(actor, r.roles);
         rateLimit(actor);
