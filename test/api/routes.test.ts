@@ -309,9 +309,11 @@ describe('responder routes', () => {
       .get('/api/v1/incidents')
       .query({ status: 'open', severity: 'high', phase: 'containment', limit: '100', cursor })
       .expect(200);
+    await as('responder').get('/api/v1/incidents').query({ playbook: 'c2-traffic' }).expect(200);
     expect(incidents.callsOf('list')).toEqual([
       [{ limit: 20 }],
       [{ status: 'open', severity: 'high', phase: 'containment', limit: 100, cursor }],
+      [{ playbook: 'c2-traffic', limit: 20 }],
     ]);
     incidents.reset();
     for (const [query, path] of [
@@ -321,6 +323,7 @@ describe('responder routes', () => {
       ['status=pending', 'query.status'],
       ['severity=informational', 'query.severity'],
       ['phase=done', 'query.phase'],
+      ["playbook=c2'%20OR%20true", 'query.playbook'],
       ['status=open&status=closed', 'query.status'],
       ['sort=asc', 'query.sort'],
       ['cursor=0000', 'query.cursor'],
@@ -349,6 +352,24 @@ describe('responder routes', () => {
     const bad = await as('responder').get('/api/v1/incidents?cursor=AAAAAAAAAAAAAAAA');
     expectProblem(bad, 400);
     expect(bad.body.errors).toEqual([{ path: 'query.cursor', message: 'not a cursor of this listing' }]);
+  });
+});
+
+describe('GET /api/v1/me', () => {
+  const { app } = testApp();
+
+  it.each(Object.keys(TOKENS) as (keyof typeof TOKENS)[])(
+    'answers the %s caller with its verified subject and roles',
+    async (name) => {
+      const res = await request(app).get('/api/v1/me').set('Authorization', bearer(name)).expect(200);
+      expect(res.body).toEqual({ subject: SUBJECTS[name], roles: expect.any(Array) });
+      expect(res.body.roles.length).toBeGreaterThan(0);
+    },
+  );
+
+  it('401 without a valid token', async () => {
+    expectProblem(await request(app).get('/api/v1/me'), 401);
+    expectProblem(await request(app).get('/api/v1/me').set('Authorization', 'Bearer nope'), 401);
   });
 });
 
