@@ -37,7 +37,8 @@ const TOKENS = {
 const auth = loadAuthConfig(
   {
     QUELL_API_TOKENS: JSON.stringify({
-      [TOKENS.ingest]: { subject: 'siem-console', roles: ['ingest'] },
+      // An analyst who raises alerts by hand and is an approver: she may not approve what she raised.
+      [TOKENS.ingest]: { subject: 'dana', roles: ['ingest', 'approver'] },
       [TOKENS.rita]: { subject: 'rita', roles: ['responder', 'auditor'] },
       [TOKENS.alice]: { subject: 'alice', roles: ['approver'] },
       [TOKENS.bob]: { subject: 'bob', roles: ['approver'] },
@@ -194,6 +195,14 @@ describe('the web console in chromium, against a real Quell on the Temporal dev 
     await expect(card.getByText('two distinct approvers; still needed: 2').isVisible()).resolves.toBe(true);
     await signOut();
 
+    // Whoever raised the alert may not approve its containment.
+    await signIn(TOKENS.ingest, 'dana');
+    await openIncident(incidentId);
+    await card.getByRole('button', { name: 'Approve' }).click();
+    await card.getByText(/You raised or requested this action, so you may not approve it/).waitFor();
+    await expect(card.getByText('still needed: 2').isVisible()).resolves.toBe(true);
+    await signOut();
+
     // The first approver approves; approving again is refused in plain words.
     await signIn(TOKENS.alice, 'alice');
     await openIncident(incidentId);
@@ -240,6 +249,17 @@ describe('the web console in chromium, against a real Quell on the Temporal dev 
       .getByTestId('phase')
       .filter({ hasText: /recovery|lessons learned/ })
       .waitFor({ timeout: 15_000 });
+
+    await page.getByLabel('Add a note').fill('Implant was a scheduled task; removed.');
+    await page.getByRole('button', { name: 'Add note' }).click();
+    await page.locator('ul.notes li', { hasText: 'Implant was a scheduled task; removed.' }).waitFor();
+
+    // Auditors see the timeline with the history event IDs each entry cites, and the refused attempts.
+    await page.getByRole('button', { name: 'Show timeline' }).click();
+    const approvedEntry = page.locator('table.timeline tr', { hasText: 'alice' }).first();
+    await approvedEntry.waitFor();
+    await expect(approvedEntry.locator('td').last().textContent()).resolves.toMatch(/^\d+(, \d+)*$/);
+    await expect(page.locator('table.timeline').textContent()).resolves.toMatch(/dana/);
 
     await page.getByRole('button', { name: 'Show report' }).click();
     const report = page.getByTestId('report');
