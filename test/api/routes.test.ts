@@ -508,6 +508,30 @@ describe('HTTP behaviour', () => {
     await request(app).head('/healthz').expect(200);
   });
 
+  it('answers a GET whose ETag the caller sends back with 304, even with Cache-Control: no-cache (as fetch sends)', async () => {
+    const first = await request(app)
+      .get('/api/v1/incidents')
+      .set('Authorization', bearer('responder'))
+      .expect(200);
+    const etag = first.headers.etag!;
+    expect(etag).toMatch(/^W\/"/);
+    const again = await request(app)
+      .get('/api/v1/incidents')
+      .set('Authorization', bearer('responder'))
+      .set('If-None-Match', `"other", ${etag}`)
+      .set('Cache-Control', 'no-cache')
+      .expect(304);
+    expect(again.headers.etag).toBe(etag);
+    expect(again.text).toBe('');
+    await request(app)
+      .get('/api/v1/incidents')
+      .set('Authorization', bearer('responder'))
+      .set('If-None-Match', '"other"')
+      .expect(200);
+    // Authentication comes first: a stale token never learns whether anything changed.
+    await request(app).get('/api/v1/incidents').set('If-None-Match', etag).expect(401);
+  });
+
   it('mounts the lab router at /lab without authentication', async () => {
     expect((await request(app).get('/lab/ping').expect(200)).body).toEqual({ lab: true });
   });
