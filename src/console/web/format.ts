@@ -1,4 +1,5 @@
 /** How times and durations read in the console. */
+import { useEffect, useState } from 'preact/hooks';
 
 /** "3 min", "2 h 5 min", "4 d" from a number of seconds. */
 export function duration(seconds: number): string {
@@ -31,4 +32,14 @@ export function when(iso: string): string {
 /** `lessons_learned` -> "lessons learned". */
 export function words(id: string): string {
   return id.replace(/_/g, ' ');
+}
+
+/** Re-renders every `ms` so ages and times left stay true between answers from the API. */
+export function useClock(ms = 15_000): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), ms);
+    return () => clearInterval(timer);
+  }, [ms]);
+  return now;
 }

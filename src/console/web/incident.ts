@@ -15,7 +15,7 @@ import {
   type IncidentState,
 } from '../../domain/incident';
 import { call, describeProblem, may, type Me } from './api';
-import { duration, until, when, words } from './format';
+import { duration, until, useClock, when, words } from './format';
 import { usePolled } from './poll';
 
 const POLL_MS = 2_000;
@@ -35,12 +35,7 @@ const markdown = new MarkdownIt({ html: false, linkify: false });
 type Outcome = { ok: true; text: string } | { ok: false; text: string } | undefined;
 
 function section(title: string, id: string, ...children: ComponentChildren[]) {
-  return h(
-    'section',
-    { class: 'card', 'aria-labelledby': id },
-    h('h2', { id }, title),
-    ...children,
-  );
+  return h('section', { class: 'card', 'aria-labelledby': id }, h('h2', { id }, title), ...children);
 }
 
 function outcomeLine(outcome: Outcome) {
@@ -428,6 +423,7 @@ function list(label: string, values: string[]) {
 
 export function IncidentPage({ incidentId, me }: { incidentId: string; me: Me }) {
   const incident = usePolled<IncidentState>(`/api/v1/incidents/${incidentId}`, POLL_MS);
+  useClock();
   const s = incident.data;
   if (!s) {
     return h(

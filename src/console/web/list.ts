@@ -4,7 +4,7 @@ import { useState } from 'preact/hooks';
 import { PHASES, type Phase } from '../../domain/incident';
 import type { IncidentListItem } from '../../incidents/types';
 import { describeProblem, type Me } from './api';
-import { age, words } from './format';
+import { age, useClock, words } from './format';
 import { usePolled } from './poll';
 
 const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
@@ -49,6 +49,7 @@ export function IncidentList(_props: { me: Me }) {
     `/api/v1/incidents?${query.toString()}`,
     POLL_MS,
   );
+  const now = useClock();
   const change = (key: keyof Filters) => (v: string) => {
     setCursors([]);
     setFilters({ ...filters, [key]: v });
@@ -118,7 +119,7 @@ export function IncidentList(_props: { me: Me }) {
             h('td', { 'data-label': 'Status' }, i.status ?? '?'),
             h('td', { 'data-label': 'Playbook' }, i.playbook ?? ''),
             h('td', { 'data-label': 'Hosts' }, i.hosts.join(', ')),
-            h('td', { 'data-label': 'Opened', title: i.startedAt }, age(i.startedAt)),
+            h('td', { 'data-label': 'Opened', title: i.startedAt }, age(i.startedAt, now)),
           ),
         ),
       ),
