@@ -198,6 +198,8 @@ describe('the web console in chromium, against a real Quell on the Temporal dev 
 
     // Responders see the approval but cannot decide it.
     await openIncident(incidentId);
+    // Focus moves to the new page's heading (keyboard users start there).
+    await expect(page.evaluate<string>('document.activeElement.tagName')).resolves.toBe('H1');
     const card = page.locator('article.approval', { hasText: host });
     await card.waitFor({ timeout: 15_000 });
     await expect(card.getByText('Only approvers can decide this.').isVisible()).resolves.toBe(true);

@@ -1,5 +1,6 @@
 /** How times and durations read in the console. */
-import { useEffect, useState } from 'preact/hooks';
+import type { RefObject } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
 
 /** "3 min", "2 h 5 min", "4 d" from a number of seconds. */
 export function duration(seconds: number): string {
@@ -42,4 +43,19 @@ export function useClock(ms = 15_000): number {
     return () => clearInterval(timer);
   }, [ms]);
   return now;
+}
+
+/**
+ * Focus for a page's heading once it is shown (`ready`), so keyboard and screen-reader users start on the new
+ * page rather than where the link they followed was.
+ */
+export function useFocusOnShow(ready: boolean): RefObject<HTMLHeadingElement> {
+  const heading = useRef<HTMLHeadingElement>(null);
+  const done = useRef(false);
+  useEffect(() => {
+    if (!ready || done.current || !heading.current) return;
+    done.current = true;
+    heading.current.focus();
+  }, [ready]);
+  return heading;
 }

@@ -15,7 +15,7 @@ import {
   type IncidentState,
 } from '../../domain/incident';
 import { call, describeProblem, may, type Me } from './api';
-import { duration, until, useClock, when, words } from './format';
+import { duration, until, useClock, useFocusOnShow, when, words } from './format';
 import { usePolled } from './poll';
 
 const POLL_MS = 2_000;
@@ -425,6 +425,7 @@ export function IncidentPage({ incidentId, me }: { incidentId: string; me: Me })
   const incident = usePolled<IncidentState>(`/api/v1/incidents/${incidentId}`, POLL_MS);
   useClock();
   const s = incident.data;
+  const heading = useFocusOnShow(s !== undefined);
   if (!s) {
     return h(
       'main',
@@ -441,7 +442,13 @@ export function IncidentPage({ incidentId, me }: { incidentId: string; me: Me })
     'main',
     { class: 'incident' },
     h('p', null, h('a', { href: '#/' }, '← Incidents')),
-    h('h1', null, s.title, ' ', h('span', { class: `sev sev-${s.severity}` }, s.severity)),
+    h(
+      'h1',
+      { ref: heading, tabIndex: -1 },
+      s.title,
+      ' ',
+      h('span', { class: `sev sev-${s.severity}` }, s.severity),
+    ),
     h(
       'p',
       { class: 'meta' },

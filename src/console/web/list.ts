@@ -4,7 +4,7 @@ import { useState } from 'preact/hooks';
 import { PHASES, type Phase } from '../../domain/incident';
 import type { IncidentListItem } from '../../incidents/types';
 import { describeProblem, type Me } from './api';
-import { age, useClock, words } from './format';
+import { age, useClock, useFocusOnShow, words } from './format';
 import { usePolled } from './poll';
 
 const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
@@ -50,6 +50,7 @@ export function IncidentList(_props: { me: Me }) {
     POLL_MS,
   );
   const now = useClock();
+  const heading = useFocusOnShow(true);
   const change = (key: keyof Filters) => (v: string) => {
     setCursors([]);
     setFilters({ ...filters, [key]: v });
@@ -58,7 +59,7 @@ export function IncidentList(_props: { me: Me }) {
   return h(
     'main',
     { class: 'list' },
-    h('h1', null, 'Incidents'),
+    h('h1', { ref: heading, tabIndex: -1 }, 'Incidents'),
     h(
       'form',
       { class: 'filters', 'aria-label': 'Filters', onSubmit: (e: Event) => e.preventDefault() },
