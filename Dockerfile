@@ -14,10 +14,12 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
 # tsc does not copy .cjs files: the dev-server guardian is copied next to the compiled dev-server.js, which
-# spawns it from its own directory. playbooks/ and samples/ are created if absent (git keeps no empty
-# folders) so that the runtime stage can always copy them.
+# spawns it from its own directory. The console's browser bundle is written next to its compiled server module
+# (a checkout bundles it in memory at start instead). playbooks/ and samples/ are created if absent (git keeps
+# no empty folders) so that the runtime stage can always copy them.
 RUN npm run build \
   && cp src/temporal/dev-server-guardian.cjs dist/src/temporal/ \
+  && npx tsx scripts/build-console.ts dist/src/console/web \
   && test -f dist/src/cli/main.js \
   && test -f dist/workflows/index.js \
   && test -f dist/activities/index.js \

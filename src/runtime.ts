@@ -8,6 +8,7 @@ import { loadApiSettings } from './api/rate-limit';
 import { createApiServer } from './api/server';
 import { signerFromEnv } from './audit/bundle';
 import { createAuditService } from './audit/service';
+import { buildConsoleAssets, consoleRouter } from './console';
 import { codecFromEnv, encryptionDataConverter } from './temporal/codec';
 import type { QuellConfig } from './config';
 import { buildConnectors, describeConnectors, planConnectors } from './connectors/config';
@@ -160,6 +161,7 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
           ...(connectors ? { evidenceStore: connectors.evidence } : {}),
         }),
         ...apiSettings,
+        consoleRouter: consoleRouter(await buildConsoleAssets()),
       });
       let draining = false;
       const server = createApiServer((req, res) => {

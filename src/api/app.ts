@@ -38,6 +38,8 @@ export interface ApiDeps {
   rateLimit?: RateLimitConfig | false;
   /** Mounted at /lab without authentication when present (the local vendor lab; never in production). */
   labRouter?: Router;
+  /** The web console (`consoleRouter` in src/console), mounted at /console; it calls this API like any client. */
+  consoleRouter?: Router;
 }
 
 /** Who may reach a decision route: the incident then refuses (and records) those who are not approvers. */
@@ -73,6 +75,7 @@ export function createApp(deps: ApiDeps): Express {
   registerMethodFallbacks(app, routes);
 
   if (deps.labRouter) app.use('/lab', deps.labRouter);
+  if (deps.consoleRouter) app.use('/console', deps.consoleRouter);
 
   app.use((req, _res, next) => {
     next(new ApiProblem(404, 'not-found', 'Not found', `No route for ${req.method} ${req.path}.`));

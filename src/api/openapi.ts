@@ -24,6 +24,7 @@ import {
   incidentListItemSchema,
   incidentListSchema,
   incidentStateSchema,
+  meSchema,
   noteBody,
   noteSchema,
   openApiDocumentSchema,
@@ -61,6 +62,7 @@ const RESPONSE_NAMES: [z.ZodType, string][] = [
   [readinessSchema, 'Readiness'],
   [auditDocumentSchema, 'AuditDocument'],
   [openApiDocumentSchema, 'OpenApiDocument'],
+  [meSchema, 'Caller'],
 ];
 
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
@@ -143,6 +145,7 @@ const TAGS = [
   { name: 'responders', description: 'Responder and approver actions (as the verified caller).' },
   { name: 'audit', description: 'Timelines, histories and reports (audit module).' },
   { name: 'operations', description: 'Health, readiness, metrics, this document.' },
+  { name: 'identity', description: 'Who the caller is.' },
 ];
 
 const SECURITY_SCHEMES = {

@@ -57,6 +57,11 @@ export const listQuery = z.strictObject({
   status: z.enum(['open', 'closed']).optional(),
   severity: z.enum(SEVERITIES).optional(),
   phase: z.enum(PHASES).optional(),
+  playbook: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,127}$/, 'expected a playbook ID (lower-case letters, digits and dashes)')
+    .optional()
+    .describe('Only incidents handled under this playbook (its ID, e.g. c2-traffic).'),
   limit: z.coerce
     // The one message covers every check: a type error, a fraction and each bound are all the same rule.
     .number({ error: `expected an integer from 1 to ${LIST_LIMIT_MAX}` })
@@ -375,6 +380,10 @@ export const incidentStateSchema = z.object({
   waitingFor: waitingForSchema.optional(),
   reopened: z.number().int(),
 });
+
+export const meSchema = z
+  .object({ subject: z.string(), roles: z.array(role) })
+  .describe('The verified caller behind the bearer token.');
 
 export const healthSchema = z.object({ status: z.literal('ok') });
 export const readinessSchema = z.object({

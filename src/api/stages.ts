@@ -15,6 +15,7 @@ import {
   signatureProblem,
   type AuthConfig,
 } from './auth';
+import { answeredNotModified } from './conditional';
 import { hasBody, JSON_TYPES, parseJsonBody, requireJsonContentType } from './body';
 import { actorOrUndefined, markRoute, validated } from './locals';
 import { ApiProblem, validationProblem } from './problem';
@@ -92,8 +93,10 @@ export function routeStages(deps: StageDeps) {
           req,
           res,
         });
-        if ('json' in reply) res.status(reply.status).json(reply.json);
-        else res.status(reply.status).type(reply.contentType).send(reply.text);
+        if ('json' in reply) {
+          if (!answeredNotModified(req, res, reply.status, reply.json))
+            res.status(reply.status).json(reply.json);
+        } else res.status(reply.status).type(reply.contentType).send(reply.text);
       },
   };
 }

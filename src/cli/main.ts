@@ -63,6 +63,7 @@ async function runService(components: { worker: boolean; api: boolean }): Promis
     ...(quell.apiUrl
       ? [
           `  API:         ${quell.apiUrl}  (health ${quell.apiUrl}/healthz, readiness ${quell.apiUrl}/readyz)`,
+          `  Console:     ${quell.apiUrl}/console/  (sign in with an API token)`,
           ...(quell.auth ? demoTokenBanner(quell.auth) : []),
           ...firstAlertHint(
             quell.apiUrl,

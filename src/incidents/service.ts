@@ -386,6 +386,7 @@ export class IncidentService implements IncidentOperations {
     if (filter.status) clauses.push(`${SA_STATUS.name} = ${quote(filter.status)}`);
     if (filter.severity) clauses.push(`${SA_SEVERITY.name} = ${quote(filter.severity)}`);
     if (filter.phase) clauses.push(`${SA_PHASE.name} = ${quote(filter.phase)}`);
+    if (filter.playbook) clauses.push(`${SA_PLAYBOOK.name} = ${quote(filter.playbook)}`);
     // No ORDER BY: the SQLite visibility store of the dev server refuses it. Temporal's own order is newest
     // first (open incidents by start time, then closed ones by close time), which is what a responder wants.
     const query = clauses.join(' AND ');

@@ -21,6 +21,8 @@ export interface IncidentListFilter {
   status?: IncidentStatus;
   severity?: Severity;
   phase?: Phase;
+  /** A playbook ID. */
+  playbook?: string;
   limit: number;
   /** Opaque cursor from a previous page. */
   cursor?: string;

@@ -250,6 +250,12 @@ describe('authentication and roles on every route', () => {
       body: sample('generic'),
       allowed: ['ingest', 'admin'],
     },
+    {
+      op: 'me',
+      method: 'get',
+      path: '/api/v1/me',
+      allowed: ['ingest', 'responder', 'approver', 'auditor', 'admin', 'responderApprover'],
+    },
     { op: 'listIncidents', method: 'get', path: '/api/v1/incidents', allowed: READ },
     { op: 'getIncident', method: 'get', path: P, allowed: READ },
     {

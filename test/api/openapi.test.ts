@@ -102,7 +102,7 @@ describe('GET /api/v1/openapi.json', () => {
       ),
     );
     expect([...documented].sort()).toEqual([...registered].sort());
-    expect(registered.size).toBe(16); // 4 operational, 1 intake, 2 reads, 6 responder, 3 audit
+    expect(registered.size).toBe(17); // 4 operational, 1 identity, 1 intake, 2 reads, 6 responder, 3 audit
   });
 
   it('documents path parameters, request bodies, security and problem responses for every operation', () => {
@@ -155,6 +155,7 @@ describe('GET /api/v1/openapi.json', () => {
       'cursor',
       'limit',
       'phase',
+      'playbook',
       'severity',
       'status',
     ]);

@@ -309,9 +309,11 @@ describe('responder routes', () => {
       .get('/api/v1/incidents')
       .query({ status: 'open', severity: 'high', phase: 'containment', limit: '100', cursor })
       .expect(200);
+    await as('responder').get('/api/v1/incidents').query({ playbook: 'c2-traffic' }).expect(200);
     expect(incidents.callsOf('list')).toEqual([
       [{ limit: 20 }],
       [{ status: 'open', severity: 'high', phase: 'containment', limit: 100, cursor }],
+      [{ playbook: 'c2-traffic', limit: 20 }],
     ]);
     incidents.reset();
     for (const [query, path] of [
@@ -321,6 +323,7 @@ describe('responder routes', () => {
       ['status=pending', 'query.status'],
       ['severity=informational', 'query.severity'],
       ['phase=done', 'query.phase'],
+      ["playbook=c2'%20OR%20true", 'query.playbook'],
       ['status=open&status=closed', 'query.status'],
       ['sort=asc', 'query.sort'],
       ['cursor=0000', 'query.cursor'],
@@ -349,6 +352,24 @@ describe('responder routes', () => {
     const bad = await as('responder').get('/api/v1/incidents?cursor=AAAAAAAAAAAAAAAA');
     expectProblem(bad, 400);
     expect(bad.body.errors).toEqual([{ path: 'query.cursor', message: 'not a cursor of this listing' }]);
+  });
+});
+
+describe('GET /api/v1/me', () => {
+  const { app } = testApp();
+
+  it.each(Object.keys(TOKENS) as (keyof typeof TOKENS)[])(
+    'answers the %s caller with its verified subject and roles',
+    async (name) => {
+      const res = await request(app).get('/api/v1/me').set('Authorization', bearer(name)).expect(200);
+      expect(res.body).toEqual({ subject: SUBJECTS[name], roles: expect.any(Array) });
+      expect(res.body.roles.length).toBeGreaterThan(0);
+    },
+  );
+
+  it('401 without a valid token', async () => {
+    expectProblem(await request(app).get('/api/v1/me'), 401);
+    expectProblem(await request(app).get('/api/v1/me').set('Authorization', 'Bearer nope'), 401);
   });
 });
 
@@ -485,6 +506,30 @@ describe('HTTP behaviour', () => {
     const options = await request(app).options('/api/v1/alerts').expect(204);
     expect(options.headers.allow).toBe('POST');
     await request(app).head('/healthz').expect(200);
+  });
+
+  it('answers a GET whose ETag the caller sends back with 304, even with Cache-Control: no-cache (as fetch sends)', async () => {
+    const first = await request(app)
+      .get('/api/v1/incidents')
+      .set('Authorization', bearer('responder'))
+      .expect(200);
+    const etag = first.headers.etag!;
+    expect(etag).toMatch(/^W\/"/);
+    const again = await request(app)
+      .get('/api/v1/incidents')
+      .set('Authorization', bearer('responder'))
+      .set('If-None-Match', `"other", ${etag}`)
+      .set('Cache-Control', 'no-cache')
+      .expect(304);
+    expect(again.headers.etag).toBe(etag);
+    expect(again.text).toBe('');
+    await request(app)
+      .get('/api/v1/incidents')
+      .set('Authorization', bearer('responder'))
+      .set('If-None-Match', '"other"')
+      .expect(200);
+    // Authentication comes first: a stale token never learns whether anything changed.
+    await request(app).get('/api/v1/incidents').set('If-None-Match', etag).expect(401);
   });
 
   it('mounts the lab router at /lab without authentication', async () => {

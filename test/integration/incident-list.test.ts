@@ -13,6 +13,7 @@ describe('IncidentService.list cursors (real worker, real Temporal dev server)',
   let worker: TestWorker;
   let client: Client;
   let incidents: IncidentService;
+  const opened: string[] = [];
 
   beforeAll(async () => {
     worker = await startTestWorker({ activityDeps: { connectors: new MemoryEstate().connectors() } });
@@ -25,7 +26,7 @@ describe('IncidentService.list cursors (real worker, real Temporal dev server)',
     );
     for (let i = 0; i < 2; i++) {
       const alert = normalizeGeneric(genericAlert({ severity: 'low' }), new Date().toISOString());
-      await incidents.ingestAlert(alert, 'test');
+      opened.push((await incidents.ingestAlert(alert, 'test')).incidentId);
     }
     // Visibility is eventually consistent: wait until a first page of one has a next page.
     const deadline = Date.now() + 15_000;
@@ -37,6 +38,14 @@ describe('IncidentService.list cursors (real worker, real Temporal dev server)',
   afterAll(async () => {
     await worker?.stop();
     await client?.connection.close();
+  });
+
+  it('filters by playbook', async () => {
+    const ransomware = await incidents.list({ limit: 100, playbook: 'ransomware-host' });
+    expect(ransomware.items.map((i) => i.incidentId)).toEqual(expect.arrayContaining(opened));
+    expect(new Set(ransomware.items.map((i) => i.playbook))).toEqual(new Set(['ransomware-host']));
+    const c2 = await incidents.list({ limit: 100, playbook: 'c2-traffic' });
+    expect(c2.items.filter((i) => opened.includes(i.incidentId))).toEqual([]);
   });
 
   it('pages with the cursor it issued', async () => {

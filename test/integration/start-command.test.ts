@@ -67,6 +67,12 @@ describe('quell start (the README first command)', () => {
       expect(quell.output()).toContain(`Temporal:    127.0.0.1:${quell.temporalPort}`);
       expect(quell.output()).toContain(`API:         ${quell.apiUrl}`);
       expect((await fetch(`${quell.apiUrl}/healthz`)).status).toBe(200);
+      // The banner's console URL serves the console's page, which loads its bundle from the same origin.
+      expect(quell.output()).toContain(`Console:     ${quell.apiUrl}/console/`);
+      const page = await fetch(`${quell.apiUrl}/console/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<script defer src="/console/app.js"></script>');
+      expect((await fetch(`${quell.apiUrl}/console/app.js`)).status).toBe(200);
       const ready = await waitFor(
         async () => {
           const res = await fetch(`${quell.apiUrl}/readyz`);

@@ -20,6 +20,7 @@ const listIncidents = ({ incidents }: Pick<RouteDeps, 'incidents'>): RouteSpec =
         ...(query.status ? { status: query.status } : {}),
         ...(query.severity ? { severity: query.severity } : {}),
         ...(query.phase ? { phase: query.phase } : {}),
+        ...(query.playbook ? { playbook: query.playbook } : {}),
         ...(query.cursor ? { cursor: query.cursor } : {}),
       });
       return {

@@ -5,6 +5,7 @@
 import type { RouteDeps, RouteSpec } from '../route-spec';
 import { alertRoutes } from './alerts';
 import { auditRoutes } from './audit';
+import { identityRoutes } from './identity';
 import { incidentRoutes } from './incidents';
 import { operationsRoutes } from './operations';
 import { responderRoutes } from './responders';
@@ -15,6 +16,7 @@ export type { AuditOperations, RouteDeps, RouteSpec } from '../route-spec';
 export function apiRoutes(deps: RouteDeps): RouteSpec[] {
   return [
     ...operationsRoutes(deps),
+    ...identityRoutes(),
     ...alertRoutes(deps),
     ...incidentRoutes(deps),
     ...responderRoutes(deps),

@@ -1,0 +1,579 @@
+/**
+ * One incident: phases, scope, approvals (with decisions), actions, checklist, notes, evidence, alerts, and for
+ * auditors the report and the timeline. Every change is a call to the REST API as the signed-in person; the
+ * incident answers with its own rules, and refusals are shown in plain words.
+ */
+import { h, type ComponentChildren } from 'preact';
+import { useState } from 'preact/hooks';
+import MarkdownIt from 'markdown-it';
+import { CONTAINMENT_ACTIONS, isContainmentKind } from '../../domain/actions';
+import {
+  PHASES,
+  type ActionKind,
+  type Approval,
+  type IncidentAction,
+  type IncidentState,
+} from '../../domain/incident';
+import { call, describeProblem, may, type Me } from './api';
+import { duration, until, useClock, useFocusOnShow, when, words } from './format';
+import { usePolled } from './poll';
+
+const POLL_MS = 2_000;
+
+/** What the console reads of a timeline entry (src/audit/timeline/types.ts has the whole contract). */
+interface TimelineEntry {
+  seq: number;
+  at: string;
+  summary: string;
+  actor?: string;
+  runId: string;
+  eventIds: number[];
+}
+// html: false: any HTML in the report (alert titles, host names) is shown as text, never interpreted.
+const markdown = new MarkdownIt({ html: false, linkify: false });
+
+type Outcome = { ok: true; text: string } | { ok: false; text: string } | undefined;
+
+function section(title: string, id: string, ...children: ComponentChildren[]) {
+  return h('section', { class: 'card', 'aria-labelledby': id }, h('h2', { id }, title), ...children);
+}
+
+function outcomeLine(outcome: Outcome) {
+  if (!outcome) return null;
+  return h(
+    'p',
+    { class: outcome.ok ? 'ok' : 'error', role: outcome.ok ? 'status' : 'alert', 'data-testid': 'outcome' },
+    outcome.text,
+  );
+}
+
+/** Runs an API call for a button, then shows its outcome and reloads the incident. */
+function useAction(refresh: () => void) {
+  const [busy, setBusy] = useState(false);
+  const [outcome, setOutcome] = useState<Outcome>(undefined);
+  const run = async (method: 'POST', path: string, body: unknown, success: string) => {
+    setBusy(true);
+    const answer = await call<unknown>(method, path, { body });
+    setBusy(false);
+    setOutcome(
+      answer.ok ? { ok: true, text: success } : { ok: false, text: describeProblem(answer.problem) },
+    );
+    refresh();
+  };
+  return { busy, outcome, run };
+}
+
+function actionWords(kind: ActionKind): string {
+  return isContainmentKind(kind) ? CONTAINMENT_ACTIONS[kind].verb : words(kind);
+}
+
+function PhaseProgress({ state }: { state: IncidentState }) {
+  const current = PHASES.indexOf(state.phase);
+  return h(
+    'ol',
+    { class: 'phases' },
+    ...PHASES.map((p, i) => {
+      const at = state.phaseTimestamps[p];
+      const cls = i < current ? 'done' : i === current ? 'current' : 'todo';
+      return h(
+        'li',
+        { class: cls, ...(i === current ? { 'aria-current': 'step' } : {}) },
+        h('span', { class: 'phase-name' }, words(p)),
+        at ? h('time', { dateTime: at }, when(at)) : null,
+      );
+    }),
+  );
+}
+
+function ApprovalCard(props: { incidentId: string; approval: Approval; me: Me; refresh: () => void }) {
+  const { approval: a, me } = props;
+  const [comment, setComment] = useState('');
+  const { busy, outcome, run } = useAction(props.refresh);
+  const approvals = a.decisions.filter((d) => d.decision === 'approve').length;
+  const stillNeeded = Math.max(0, a.requiredApprovers - approvals);
+  const decide = (decision: 'approve' | 'reject') =>
+    void run(
+      'POST',
+      `/api/v1/incidents/${props.incidentId}/approvals/${a.approvalId}`,
+      { decision, ...(comment.trim() ? { comment: comment.trim() } : {}) },
+      decision === 'approve' ? 'Your approval was recorded.' : 'Your rejection was recorded.',
+    );
+  const pending = a.state === 'pending';
+  const commentId = `comment-${a.approvalId}`;
+  return h(
+    'article',
+    {
+      class: `approval state-${a.state}`,
+      'data-approval': a.approvalId,
+      'aria-label': `Approval ${a.approvalId}`,
+    },
+    h(
+      'h3',
+      null,
+      `${actionWords(a.request.action)} `,
+      h('code', null, a.request.target),
+      h('span', { class: `badge state-${a.state}`, 'data-testid': 'approval-state' }, a.state),
+    ),
+    h(
+      'dl',
+      null,
+      h('dt', null, 'Why'),
+      h('dd', null, a.request.why),
+      h('dt', null, 'Undo'),
+      h('dd', null, a.request.undo),
+      h('dt', null, 'Severity'),
+      h('dd', null, h('span', { class: `sev sev-${a.request.severity}` }, a.request.severity)),
+      h('dt', null, 'Requested by'),
+      h('dd', null, `${a.requestedBy.join(', ') || 'the playbook'}, ${when(a.requestedAt)}`),
+      h('dt', null, 'Policy'),
+      h(
+        'dd',
+        null,
+        a.policy === 'two_person' ? 'two distinct approvers' : 'one approver',
+        pending ? `; still needed: ${stillNeeded}` : '',
+      ),
+      a.escalateAt && pending ? h('dt', null, 'Escalates') : null,
+      a.escalateAt && pending
+        ? h('dd', null, a.escalatedAt ? `escalated ${when(a.escalatedAt)}` : until(a.escalateAt))
+        : null,
+      a.expiresAt && pending ? h('dt', null, 'Expires') : null,
+      a.expiresAt && pending ? h('dd', null, until(a.expiresAt)) : null,
+      a.decidedAt ? h('dt', null, 'Decided') : null,
+      a.decidedAt ? h('dd', null, when(a.decidedAt)) : null,
+      a.expiryOutcome ? h('dt', null, 'On expiry') : null,
+      a.expiryOutcome ? h('dd', null, a.expiryOutcome) : null,
+    ),
+    a.notice ? h('p', { class: 'notice' }, a.notice) : null,
+    a.decisions.length
+      ? h(
+          'ul',
+          { class: 'decisions' },
+          ...a.decisions.map((d) =>
+            h(
+              'li',
+              null,
+              `${d.decision === 'approve' ? 'Approved' : 'Rejected'} by ${d.decider}, ${when(d.at)}`,
+              d.comment ? `: “${d.comment}”` : '',
+            ),
+          ),
+        )
+      : null,
+    a.refusedAttempts.length
+      ? h(
+          'details',
+          null,
+          h('summary', null, `Refused attempts (${a.refusedAttempts.length})`),
+          h(
+            'ul',
+            null,
+            ...a.refusedAttempts.map((r) =>
+              h('li', null, `${r.decider} (${r.type}), ${when(r.at)}: ${r.reason}`),
+            ),
+          ),
+        )
+      : null,
+    pending && may(me, 'approver')
+      ? h(
+          'div',
+          { class: 'decide' },
+          h('label', { for: commentId }, 'Comment (optional)'),
+          h('textarea', {
+            id: commentId,
+            rows: 2,
+            value: comment,
+            onInput: (e: Event) => setComment((e.target as HTMLTextAreaElement).value),
+          }),
+          h(
+            'div',
+            { class: 'buttons' },
+            h(
+              'button',
+              { type: 'button', class: 'approve', disabled: busy, onClick: () => decide('approve') },
+              'Approve',
+            ),
+            h(
+              'button',
+              { type: 'button', class: 'reject', disabled: busy, onClick: () => decide('reject') },
+              'Reject',
+            ),
+          ),
+        )
+      : null,
+    pending && !may(me, 'approver') ? h('p', { class: 'hint' }, 'Only approvers can decide this.') : null,
+    outcomeLine(outcome),
+  );
+}
+
+function ActionRow(props: { incidentId: string; action: IncidentAction; me: Me; refresh: () => void }) {
+  const { action: a } = props;
+  const { busy, outcome, run } = useAction(props.refresh);
+  const resolve = (resolution: 'retry' | 'skip') =>
+    void run(
+      'POST',
+      `/api/v1/incidents/${props.incidentId}/actions/${a.actionId}/${resolution}`,
+      {},
+      resolution === 'retry' ? 'Retry requested.' : 'Skip requested.',
+    );
+  return h(
+    'tr',
+    { 'data-action': a.actionId },
+    h('td', { 'data-label': 'Action' }, actionWords(a.kind), a.purpose === 'recovery' ? ' (recovery)' : ''),
+    h('td', { 'data-label': 'Target' }, h('code', null, a.target)),
+    h(
+      'td',
+      { 'data-label': 'State' },
+      h('span', { class: `badge state-${a.state}`, 'data-testid': 'action-state' }, words(a.state)),
+    ),
+    h('td', { 'data-label': 'Attempts' }, String(a.attempts)),
+    h(
+      'td',
+      { 'data-label': 'Details' },
+      a.lastError ? h('span', { class: 'error' }, `${a.lastError.type}: ${a.lastError.message}`) : null,
+      a.result?.verifiedState ? ` verified ${a.result.verifiedState}` : '',
+      a.reason ? ` ${a.reason}` : '',
+      a.state === 'failed' && may(props.me, 'responder')
+        ? h(
+            'span',
+            { class: 'buttons' },
+            h('button', { type: 'button', disabled: busy, onClick: () => resolve('retry') }, 'Retry'),
+            h('button', { type: 'button', disabled: busy, onClick: () => resolve('skip') }, 'Skip'),
+          )
+        : null,
+      outcomeLine(outcome),
+    ),
+  );
+}
+
+function Checklist(props: { state: IncidentState; me: Me; refresh: () => void }) {
+  const { busy, outcome, run } = useAction(props.refresh);
+  const items = props.state.checklist;
+  if (!items.length) return h('p', null, 'No checklist items yet (they come with eradication).');
+  return h(
+    'div',
+    null,
+    h(
+      'ul',
+      { class: 'checklist' },
+      ...items.map((i) =>
+        h(
+          'li',
+          { 'data-item': i.itemId, class: i.completedAt ? 'done' : '' },
+          h('span', null, i.completedAt ? '✓ ' : '○ ', i.text),
+          i.completedAt
+            ? h('span', { class: 'hint' }, ` completed by ${i.completedBy ?? '?'}, ${when(i.completedAt)}`)
+            : may(props.me, 'responder') && props.state.status === 'open'
+              ? h(
+                  'button',
+                  {
+                    type: 'button',
+                    disabled: busy,
+                    onClick: () =>
+                      void run(
+                        'POST',
+                        `/api/v1/incidents/${props.state.incidentId}/checklist/${i.itemId}`,
+                        {},
+                        `Completed: ${i.text}`,
+                      ),
+                  },
+                  'Complete',
+                )
+              : null,
+        ),
+      ),
+    ),
+    outcomeLine(outcome),
+  );
+}
+
+function Notes(props: { state: IncidentState; me: Me; refresh: () => void }) {
+  const [text, setText] = useState('');
+  const { busy, outcome, run } = useAction(props.refresh);
+  return h(
+    'div',
+    null,
+    props.state.notes.length
+      ? h(
+          'ul',
+          { class: 'notes' },
+          ...props.state.notes.map((n) =>
+            h(
+              'li',
+              null,
+              h(
+                'span',
+                { class: 'hint' },
+                `${n.author}, ${when(n.at)}${n.kind === 'lessons_learned' ? ' (lessons learned)' : ''}: `,
+              ),
+              n.text,
+            ),
+          ),
+        )
+      : h('p', null, 'No notes yet.'),
+    may(props.me, 'responder') && props.state.status === 'open'
+      ? h(
+          'form',
+          {
+            onSubmit: (e: Event) => {
+              e.preventDefault();
+              if (!text.trim()) return;
+              void run(
+                'POST',
+                `/api/v1/incidents/${props.state.incidentId}/notes`,
+                { text },
+                'Note added.',
+              ).then(() => setText(''));
+            },
+          },
+          h('label', { for: 'note-text' }, 'Add a note'),
+          h('textarea', {
+            id: 'note-text',
+            rows: 3,
+            value: text,
+            onInput: (e: Event) => setText((e.target as HTMLTextAreaElement).value),
+          }),
+          h('button', { type: 'submit', disabled: busy }, 'Add note'),
+        )
+      : null,
+    outcomeLine(outcome),
+  );
+}
+
+function Report({ incidentId }: { incidentId: string }) {
+  const [html, setHtml] = useState<string | undefined>(undefined);
+  const [error, setError] = useState<string | undefined>(undefined);
+  const load = async () => {
+    const answer = await call<string>('GET', `/api/v1/incidents/${incidentId}/report?format=markdown`, {
+      accept: 'text/markdown',
+      text: true,
+    });
+    if (answer.ok && 'body' in answer) {
+      setHtml(markdown.render(answer.body));
+      setError(undefined);
+    } else if (!answer.ok) setError(describeProblem(answer.problem));
+  };
+  return h(
+    'div',
+    null,
+    h('button', { type: 'button', onClick: () => void load() }, html ? 'Refresh report' : 'Show report'),
+    error ? h('p', { class: 'error', role: 'alert' }, error) : null,
+    html
+      ? h('div', { class: 'report', 'data-testid': 'report', dangerouslySetInnerHTML: { __html: html } })
+      : null,
+  );
+}
+
+function Timeline({ incidentId }: { incidentId: string }) {
+  const [entries, setEntries] = useState<TimelineEntry[] | undefined>(undefined);
+  const [error, setError] = useState<string | undefined>(undefined);
+  const load = async () => {
+    const answer = await call<{ entries: TimelineEntry[] }>(
+      'GET',
+      `/api/v1/incidents/${incidentId}/timeline`,
+    );
+    if (answer.ok && 'body' in answer) setEntries(answer.body.entries);
+    else if (!answer.ok) setError(describeProblem(answer.problem));
+  };
+  return h(
+    'div',
+    null,
+    h(
+      'button',
+      { type: 'button', onClick: () => void load() },
+      entries ? 'Refresh timeline' : 'Show timeline',
+    ),
+    error ? h('p', { class: 'error', role: 'alert' }, error) : null,
+    entries
+      ? h(
+          'table',
+          { class: 'timeline' },
+          h(
+            'thead',
+            null,
+            h(
+              'tr',
+              null,
+              ...['When', 'What', 'Who', 'History events'].map((c) => h('th', { scope: 'col' }, c)),
+            ),
+          ),
+          h(
+            'tbody',
+            null,
+            ...entries.map((e) =>
+              h(
+                'tr',
+                { key: String(e.seq) },
+                h('td', { 'data-label': 'When' }, when(e.at)),
+                h('td', { 'data-label': 'What' }, e.summary),
+                h('td', { 'data-label': 'Who' }, e.actor ?? ''),
+                h('td', { 'data-label': 'Events', title: `run ${e.runId}` }, e.eventIds.join(', ')),
+              ),
+            ),
+          ),
+        )
+      : null,
+  );
+}
+
+function list(label: string, values: string[]) {
+  return [
+    h('dt', null, label),
+    h('dd', null, values.length ? values.map((v) => h('code', { key: v }, v)) : '—'),
+  ];
+}
+
+export function IncidentPage({ incidentId, me }: { incidentId: string; me: Me }) {
+  const incident = usePolled<IncidentState>(`/api/v1/incidents/${incidentId}`, POLL_MS);
+  useClock();
+  const s = incident.data;
+  const heading = useFocusOnShow(s !== undefined);
+  if (!s) {
+    return h(
+      'main',
+      null,
+      h('p', null, h('a', { href: '#/' }, '← Incidents')),
+      incident.problem
+        ? h('p', { class: 'error', role: 'alert' }, describeProblem(incident.problem))
+        : h('p', null, 'Loading…'),
+    );
+  }
+  const refresh = incident.refresh;
+  const m = s.metrics;
+  return h(
+    'main',
+    { class: 'incident' },
+    h('p', null, h('a', { href: '#/' }, '← Incidents')),
+    h(
+      'h1',
+      { ref: heading, tabIndex: -1 },
+      s.title,
+      ' ',
+      h('span', { class: `sev sev-${s.severity}` }, s.severity),
+    ),
+    h(
+      'p',
+      { class: 'meta' },
+      h('code', null, s.incidentId),
+      ` · ${s.status}${s.resolution ? ` (${words(s.resolution)})` : ''} · phase `,
+      h('strong', { 'data-testid': 'phase' }, words(s.phase)),
+      ` · playbook ${s.playbook.name} v${s.playbook.version} · opened ${when(s.openedAt)}`,
+    ),
+    incident.problem ? h('p', { class: 'error', role: 'alert' }, describeProblem(incident.problem)) : null,
+    s.waitingFor ? h('p', { class: 'notice', role: 'status' }, s.waitingFor.summary) : null,
+    h(PhaseProgress, { state: s }),
+    h(
+      'div',
+      { class: 'grid' },
+      section(
+        'Scope',
+        'h-scope',
+        h(
+          'dl',
+          null,
+          ...list('Hosts', s.scope.hosts),
+          ...list('Accounts', s.scope.accounts),
+          ...list('IPs', s.scope.ips),
+          ...list('Domains', s.scope.domains),
+        ),
+      ),
+      section(
+        'Metrics',
+        'h-metrics',
+        h(
+          'dl',
+          null,
+          ...(
+            [
+              ['Time to detect', m.mttdSeconds],
+              ['Time to acknowledge', m.mttaSeconds],
+              ['Time to contain', m.mttcSeconds],
+              ['Time to recover', m.mttrSeconds],
+            ] as const
+          ).flatMap(([label, v]) => [h('dt', null, label), h('dd', null, v === null ? '—' : duration(v))]),
+        ),
+      ),
+    ),
+    section(
+      'Approvals',
+      'h-approvals',
+      s.approvals.length
+        ? h(
+            'div',
+            { class: 'approvals' },
+            ...[...s.approvals]
+              .sort((a, b) => Number(b.state === 'pending') - Number(a.state === 'pending'))
+              .map((a) =>
+                h(ApprovalCard, { key: a.approvalId, incidentId: s.incidentId, approval: a, me, refresh }),
+              ),
+          )
+        : h('p', null, 'No approvals requested.'),
+    ),
+    section(
+      'Actions',
+      'h-actions',
+      s.actions.length
+        ? h(
+            'table',
+            { class: 'actions' },
+            h(
+              'thead',
+              null,
+              h(
+                'tr',
+                null,
+                ...['Action', 'Target', 'State', 'Attempts', 'Details'].map((c) =>
+                  h('th', { scope: 'col' }, c),
+                ),
+              ),
+            ),
+            h(
+              'tbody',
+              null,
+              ...s.actions.map((a) =>
+                h(ActionRow, { key: a.actionId, incidentId: s.incidentId, action: a, me, refresh }),
+              ),
+            ),
+          )
+        : h('p', null, 'No actions yet.'),
+    ),
+    section('Eradication checklist', 'h-checklist', h(Checklist, { state: s, me, refresh })),
+    section(
+      `Alerts (${s.alerts.count}, ${s.alerts.deduplicated} duplicates)`,
+      'h-alerts',
+      h(
+        'ul',
+        { class: 'alerts' },
+        ...s.alerts.recent.map((a) =>
+          h(
+            'li',
+            { key: a.alertId },
+            h('strong', null, a.title),
+            ` — ${a.source}, rule ${a.ruleName}, ${a.severity}, detected ${when(a.detectedAt)}, raised by ${a.raisedBy}`,
+          ),
+        ),
+      ),
+    ),
+    section(
+      'Evidence',
+      'h-evidence',
+      s.evidence.length
+        ? h(
+            'ul',
+            { class: 'evidence' },
+            ...s.evidence.map((e) =>
+              h(
+                'li',
+                { key: e.evidenceId },
+                h('strong', null, e.name),
+                ` (${e.subject}, ${e.sizeBytes} bytes, from ${e.source}, collected by ${e.collectedBy} ${when(e.collectedAt)})`,
+                h('div', null, 'SHA-256 ', h('code', { class: 'hash' }, e.sha256)),
+                h('div', { class: 'hint' }, e.location),
+              ),
+            ),
+          )
+        : h('p', null, 'No evidence collected yet.'),
+    ),
+    section('Notes', 'h-notes', h(Notes, { state: s, me, refresh })),
+    may(me, 'auditor') ? section('Report', 'h-report', h(Report, { incidentId: s.incidentId })) : null,
+    may(me, 'auditor') ? section('Timeline', 'h-timeline', h(Timeline, { incidentId: s.incidentId })) : null,
+  );
+}

@@ -1,0 +1,296 @@
+/**
+ * The web console in a real browser (Debian's chromium, driven by playwright-core) against a real Quell: the
+ * API with the console mounted, a worker on the Temporal dev server, and the lab estate behind the production
+ * connectors. One incident is walked the way responders take it: seen live in the list, approved by two
+ * distinct approvers (the same one twice is refused), contained in the lab, eradicated, reported.
+ */
+import { existsSync, promises as fs } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { randomInt, randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { createApp } from '../../src/api/app';
+import { loadAuthConfig } from '../../src/api/auth';
+import { createAuditService } from '../../src/audit/service';
+import { startLabServer, type RunningLab } from '../../src/connectors/lab';
+import { buildConsoleAssets, consoleRouter } from '../../src/console';
+import { IncidentService } from '../../src/incidents/service';
+import { loadPlaybooks } from '../../src/playbooks/loader';
+import { labConnectors } from '../reliability/drill-support';
+import { genericAlert } from '../support/alerts';
+import { testLogger } from '../support/logger';
+import { waitFor } from '../support/processes';
+import { startTestWorker, testClient, type TestWorker } from '../support/temporal';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SCREENSHOTS = path.resolve(__dirname, '../../test-output/console');
+
+const TOKENS = {
+  ingest: `console-ingest-${randomUUID()}`,
+  rita: `console-rita-${randomUUID()}`,
+  alice: `console-alice-${randomUUID()}`,
+  bob: `console-bob-${randomUUID()}`,
+};
+const auth = loadAuthConfig(
+  {
+    QUELL_API_TOKENS: JSON.stringify({
+      // An analyst who raises alerts by hand and is an approver: she may not approve what she raised.
+      [TOKENS.ingest]: { subject: 'dana', roles: ['ingest', 'approver'] },
+      [TOKENS.rita]: { subject: 'rita', roles: ['responder', 'auditor'] },
+      [TOKENS.alice]: { subject: 'alice', roles: ['approver'] },
+      [TOKENS.bob]: { subject: 'bob', roles: ['approver'] },
+    }),
+  },
+  { production: false },
+);
+
+describe('the web console in chromium, against a real Quell on the Temporal dev server and the lab', () => {
+  let lab: RunningLab;
+  let dataDir: string;
+  let worker: TestWorker;
+  let client: Client;
+  let server: Server;
+  let baseUrl: string;
+  let context: BrowserContext;
+  let page: Page;
+  const cspViolations: string[] = [];
+  const notModified: string[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `The console browser test drives ${CHROMIUM}, which is missing: install it with \`apt-get install chromium\`.`,
+      );
+    }
+    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'quell-console-'));
+    lab = await startLabServer({ port: 0 });
+    const connectors = labConnectors(lab, dataDir);
+    worker = await startTestWorker({ activityDeps: { connectors } });
+    client = await testClient();
+    const app = createApp({
+      client,
+      incidents: new IncidentService(
+        client,
+        worker.taskQueue,
+        await loadPlaybooks(path.resolve(__dirname, '../../playbooks')),
+      ),
+      taskQueue: worker.taskQueue,
+      logger: testLogger(),
+      auth,
+      audit: createAuditService(client, { evidenceStore: connectors.evidence }),
+      consoleRouter: consoleRouter(await buildConsoleAssets()),
+    });
+    server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    await fs.mkdir(SCREENSHOTS, { recursive: true });
+    context = await chromium.launchPersistentContext(path.join(dataDir, 'chromium-profile'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+      viewport: { width: 1280, height: 800 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('response', (r) => {
+      if (r.status() === 304 && r.url().includes('/api/v1/incidents')) notModified.push(r.url());
+    });
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+    await worker?.stop();
+    await client?.connection.close();
+    await lab?.stop();
+    if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
+  });
+
+  const signIn = async (token: string, subject: string) => {
+    await page.getByLabel('API token').fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('who').filter({ hasText: subject }).waitFor();
+  };
+  const signOut = async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API token').waitFor();
+  };
+  const openIncident = async (incidentId: string) => {
+    await page.locator(`[data-incident="${incidentId}"] a`).click();
+    await page.getByRole('heading', { name: 'Approvals' }).waitFor();
+  };
+
+  it('serves the console with a strict CSP, and the list answers 304 to a matching If-None-Match', async () => {
+    const res = await fetch(`${baseUrl}/console/`);
+    expect(res.status).toBe(200);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(await res.text()).not.toMatch(/<script>|<style>|https?:\/\//);
+
+    const me = await fetch(`${baseUrl}/api/v1/me`, { headers: { Authorization: `Bearer ${TOKENS.rita}` } });
+    expect(await me.json()).toEqual({ subject: 'rita', roles: ['responder', 'auditor'] });
+
+    // A page nothing can change (no such playbook): the second, conditional request is a 304.
+    const list = `${baseUrl}/api/v1/incidents?playbook=no-such-playbook`;
+    const first = await fetch(list, { headers: { Authorization: `Bearer ${TOKENS.rita}` } });
+    expect(await first.json()).toEqual({ items: [] });
+    const etag = first.headers.get('etag');
+    expect(etag).toBeTruthy();
+    const again = await fetch(list, {
+      headers: { Authorization: `Bearer ${TOKENS.rita}`, 'If-None-Match': etag! },
+    });
+    expect(again.status).toBe(304);
+  });
+
+  it('walks an incident: live in the list, two approvers (the same one twice refused), contained, checklist, report', async () => {
+    await page.goto(`${baseUrl}/console/`);
+    // By keyboard: type the token and press Enter.
+    await page.getByLabel('API token').pressSequentially(TOKENS.rita);
+    await page.getByLabel('API token').press('Enter');
+    await page.getByTestId('who').filter({ hasText: 'rita' }).waitFor();
+    await page.getByRole('heading', { name: 'Incidents' }).waitFor();
+
+    // The alert arrives after the page is open; the list shows its incident without a reload.
+    const tag = randomUUID().slice(0, 8);
+    const host = `ws-console-${tag}`;
+    const alert = genericAlert({
+      source: 'ndr-console',
+      title: `C2 beaconing from ${host} <img src=x onerror=alert(1)>`,
+      rule: 'network.c2.beacon_to_rare_external_ip',
+      type: 'c2',
+      severity: 'medium',
+      hosts: [host],
+      accounts: [],
+      ips: [`198.51.100.${randomInt(1, 254)}`],
+    });
+    const receipt = await fetch(`${baseUrl}/api/v1/alerts`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${TOKENS.ingest}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(alert),
+    });
+    expect(receipt.status).toBe(202);
+    const { incidentId } = (await receipt.json()) as { incidentId: string };
+    const row = page.locator(`[data-incident="${incidentId}"]`);
+    await row.waitFor({ timeout: 15_000 });
+    // Untrusted text is text: the title's markup is shown, never made into an element.
+    await expect(row.locator('a').textContent()).resolves.toContain('<img src=x onerror=alert(1)>');
+    expect(await page.locator('img').count()).toBe(0);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'incidents-list.png') });
+
+    // Responders see the approval but cannot decide it.
+    await openIncident(incidentId);
+    // Focus moves to the new page's heading (keyboard users start there).
+    await expect(page.evaluate<string>('document.activeElement.tagName')).resolves.toBe('H1');
+    const card = page.locator('article.approval', { hasText: host });
+    await card.waitFor({ timeout: 15_000 });
+    await expect(card.getByText('Only approvers can decide this.').isVisible()).resolves.toBe(true);
+    await expect(card.getByText('two distinct approvers; still needed: 2').isVisible()).resolves.toBe(true);
+    await signOut();
+
+    // Whoever raised the alert may not approve its containment.
+    await signIn(TOKENS.ingest, 'dana');
+    await openIncident(incidentId);
+    await card.getByRole('button', { name: 'Approve' }).click();
+    await card.getByText(/You raised or requested this action, so you may not approve it/).waitFor();
+    await expect(card.getByText('still needed: 2').isVisible()).resolves.toBe(true);
+    await signOut();
+
+    // The first approver approves; approving again is refused in plain words.
+    await signIn(TOKENS.alice, 'alice');
+    await openIncident(incidentId);
+    await card.getByLabel('Comment (optional)').fill('beaconing confirmed');
+    await card.getByRole('button', { name: 'Approve' }).click();
+    await card.getByText('Your approval was recorded.').waitFor();
+    await card.getByText('still needed: 1').waitFor();
+    await card.getByRole('button', { name: 'Approve' }).click();
+    await card.getByText(/already approved this\. It needs a second, different approver/).waitFor();
+    await expect(card.getByTestId('approval-state').textContent()).resolves.toBe('pending');
+    expect(lab.store.findHost(host, false)?.status ?? 'normal').toBe('normal');
+    await signOut();
+
+    // The second approver: the card turns approved and the host is contained in the lab.
+    await signIn(TOKENS.bob, 'bob');
+    await openIncident(incidentId);
+    await card.getByRole('button', { name: 'Approve' }).click();
+    await card.getByTestId('approval-state').filter({ hasText: 'approved' }).waitFor({ timeout: 10_000 });
+    await expect(card.getByText('Approved by alice').isVisible()).resolves.toBe(true);
+    await expect(card.getByText('Approved by bob').isVisible()).resolves.toBe(true);
+    const isolation = page.locator('table.actions tr', { hasText: 'Isolate host' });
+    await isolation.getByTestId('action-state').filter({ hasText: 'succeeded' }).waitFor({ timeout: 15_000 });
+    expect(lab.store.findHost(host, false)?.status).toBe('contained');
+    await signOut();
+
+    // The responder completes the eradication checklist and reads the report.
+    await signIn(TOKENS.rita, 'rita');
+    await openIncident(incidentId);
+    const checklist = page.locator('section', {
+      has: page.getByRole('heading', { name: 'Eradication checklist' }),
+    });
+    await checklist.getByRole('button', { name: 'Complete' }).first().waitFor({ timeout: 20_000 });
+    while ((await checklist.getByRole('button', { name: 'Complete' }).count()) > 0) {
+      const before = await checklist.locator('li.done').count();
+      await checklist.getByRole('button', { name: 'Complete' }).first().click();
+      await waitFor(
+        async () => (await checklist.locator('li.done').count()) > before,
+        10_000,
+        'the checklist item completed',
+      );
+    }
+    await expect(checklist.locator('li.done').count()).resolves.toBe(2);
+    await page
+      .getByTestId('phase')
+      .filter({ hasText: /recovery|lessons learned/ })
+      .waitFor({ timeout: 15_000 });
+
+    await page.getByLabel('Add a note').fill('Implant was a scheduled task; removed.');
+    await page.getByRole('button', { name: 'Add note' }).click();
+    await page.locator('ul.notes li', { hasText: 'Implant was a scheduled task; removed.' }).waitFor();
+
+    // Auditors see the timeline with the history event IDs each entry cites, and the refused attempts.
+    await page.getByRole('button', { name: 'Show timeline' }).click();
+    const approvedEntry = page.locator('table.timeline tr', { hasText: 'alice' }).first();
+    await approvedEntry.waitFor();
+    await expect(approvedEntry.locator('td').last().textContent()).resolves.toMatch(/^\d+(, \d+)*$/);
+    await expect(page.locator('table.timeline').textContent()).resolves.toMatch(/dana/);
+
+    await page.getByRole('button', { name: 'Show report' }).click();
+    const report = page.getByTestId('report');
+    await report.locator('h1, h2').first().waitFor();
+    await expect(report.textContent()).resolves.toContain(incidentId);
+    await expect(report.textContent()).resolves.toContain('alice');
+    expect(await report.locator('img').count()).toBe(0);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'incident-page.png'), fullPage: true });
+
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.evaluate('window.scrollTo(0, 0)');
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'incident-page-390.png') });
+    // Nothing wider than the phone's screen (the report's wide blocks scroll inside themselves).
+    const tooWide = await page.evaluate<string[]>(
+      `[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('pre, .report table')).slice(0, 5).map((e) => e.tagName + '.' + e.className + ': ' + (e.textContent || '').slice(0, 60))`,
+    );
+    expect(tooWide).toEqual([]);
+
+    // The polling is conditional: while the incident waits for its recovery approvals, polls answer 304.
+    await waitFor(async () => notModified.length > 0, 10_000, 'a 304 to the console polling');
+    expect(cspViolations).toEqual([]);
+  }, 90_000);
+});
