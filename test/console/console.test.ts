@@ -225,6 +225,9 @@ describe('the web console in chromium, against a real Quell on the Temporal dev 
     await card.getByText(/already approved this\. It needs a second, different approver/).waitFor();
     await expect(card.getByTestId('approval-state').textContent()).resolves.toBe('pending');
     expect(lab.store.findHost(host, false)?.status ?? 'normal').toBe('normal');
+    // The README's incident picture: the card with one approval in and the refusal shown.
+    await card.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'incident-approval.png') });
     await signOut();
 
     // The second approver: the card turns approved and the host is contained in the lab.
