@@ -6,6 +6,7 @@ import type { RouteDeps, RouteSpec } from '../route-spec';
 import { alertRoutes } from './alerts';
 import { auditRoutes } from './audit';
 import { incidentRoutes } from './incidents';
+import { integrationRoutes } from './integrations';
 import { operationsRoutes } from './operations';
 import { responderRoutes } from './responders';
 
@@ -19,5 +20,6 @@ export function apiRoutes(deps: RouteDeps): RouteSpec[] {
     ...incidentRoutes(deps),
     ...responderRoutes(deps),
     ...auditRoutes(deps),
+    ...integrationRoutes(deps),
   ];
 }
