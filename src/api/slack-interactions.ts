@@ -113,9 +113,12 @@ export function loadSlackInteractionsConfig(
   }
   const parsed = usersSchema.safeParse(json);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map(
-      (i) => `  ${i.path.map(String).join('.') || '(root)'}: ${i.message}`,
-    );
+    const lines = parsed.error.issues
+      // A user ID that fails: its own messages, at its path.
+      .flatMap((i) =>
+        i.code === 'invalid_key' ? i.issues.map((inner) => ({ ...inner, path: i.path })) : [i],
+      )
+      .map((i) => `  ${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
     throw new ConfigError(`Invalid Slack user mapping in ${from}:\n${lines.join('\n')}`);
   }
   return {
