@@ -39,7 +39,7 @@ export interface ApiDeps {
   rateLimit?: RateLimitConfig | false;
   /** Mounted at /lab without authentication when present (the local vendor lab; never in production). */
   labRouter?: Router;
-  /** Slack approvals (`loadSlackInteractionsConfig`); without it the Slack interactions route answers 501. */
+  /** Slack approvals (`loadSlackInteractionsConfig`); without it the Slack interactions route answers 404. */
   slack?: SlackInteractionsConfig;
 }
 

@@ -70,7 +70,7 @@ type Env = Record<string, string | undefined>;
 
 /**
  * Reads Slack approvals' configuration once: `QUELL_SLACK_SIGNING_SECRET` (never defaulted; without it the
- * interactions route answers 501 and this returns undefined) and the user mapping from `QUELL_SLACK_USERS`
+ * interactions route answers 404 and this returns undefined) and the user mapping from `QUELL_SLACK_USERS`
  * (JSON `{"U123": {"subject": "alice", "roles": ["approver"], "team"?: "T123"}}`) or `QUELL_SLACK_USERS_FILE`.
  * `extraResponseOrigins`: further response_url prefixes (the lab's Slack).
  * Thrown: {@link ConfigError} for an invalid mapping, both or unreadable sources, or a mapping without a secret.
@@ -187,7 +187,7 @@ function signatureRefused(reason: string): ApiProblem {
 }
 
 /**
- * The route's stages before its handler: 501 when Slack is not configured; 415 unless form-encoded; the raw
+ * The route's stages before its handler: 404 when Slack is not configured; 415 unless form-encoded; the raw
  * body read and its signature verified (401), and only then the form and its `payload` parsed and validated
  * (400 naming the field). The validated payload is left in `req.body`.
  */
@@ -199,8 +199,9 @@ export function slackInteractionStages(
   return [
     (req, res, next) => {
       if (!config) {
+        // 404, not 501: without a signing secret the route is not there (and no 5xx answers a caller's request).
         throw new ApiProblem(
-          501,
+          404,
           'slack-not-configured',
           'Slack approvals are not configured',
           `Set ${SLACK_ENV.signingSecret} (the Slack app's signing secret) and ${SLACK_ENV.users} to take decisions from Slack.`,

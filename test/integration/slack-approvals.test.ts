@@ -26,6 +26,10 @@ const playbook = testPlaybookYaml(`containment:
     approval: { critical: auto, high: auto, medium: auto, low: auto }
   disable_account:
     approval: { critical: approve, high: approve, medium: two_person, low: two_person }`);
+const expiring = testPlaybookYaml(`containment:
+  disable_account:
+    approval: { critical: approve, high: approve, medium: approve, low: approve }
+approvals: { escalateAfter: 1s, expireAfter: 2s, onExpiry: reject, escalationRoutes: [oncall] }`);
 
 const USERS = {
   alice: 'U0ALICE01', // approver
@@ -40,6 +44,9 @@ describe('Slack approvals: the lab posts the card, a signed click decides throug
   let dataDir: string;
   let h: Harness;
   let app: ReturnType<typeof createApp>;
+  /** A second worker and API whose playbook lets approvals expire in 2 s. */
+  let hx: Harness;
+  let appX: ReturnType<typeof createApp>;
 
   beforeAll(async () => {
     dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'quell-slack-'));
@@ -71,17 +78,22 @@ describe('Slack approvals: the lab posts the card, a signed click decides throug
       ]),
       responseUrlAllowList: [`${lab.url}/slack/`],
     };
-    app = createApp({
-      client: h.client,
-      incidents: h.service,
-      taskQueue: h.worker.taskQueue,
-      logger: memoryLogger().logger,
-      auth: testAuth(),
-      rateLimit: false,
-      slack,
-    });
+    const api = (harness: Harness) =>
+      createApp({
+        client: harness.client,
+        incidents: harness.service,
+        taskQueue: harness.worker.taskQueue,
+        logger: memoryLogger().logger,
+        auth: testAuth(),
+        rateLimit: false,
+        slack,
+      });
+    app = api(h);
+    hx = await startHarness({ connectors, playbookYaml: expiring });
+    appX = api(hx);
   });
   afterAll(async () => {
+    await hx?.stop();
     await h?.stop();
     await lab?.stop();
     await fs.rm(dataDir, { recursive: true, force: true });
@@ -97,9 +109,9 @@ describe('Slack approvals: the lab posts the card, a signed click decides throug
       'the approval card in #soc',
     );
   const message = (ts: string) => lab.store.messages().find((m) => m.ts === ts)!;
-  const click = (msg: LabMessage, userId: string, actionId = SLACK_APPROVE_ACTION) => {
+  const click = (msg: LabMessage, userId: string, actionId = SLACK_APPROVE_ACTION, to = app) => {
     const i = labSlackInteraction({ labUrl: lab.url, message: msg, userId, actionId });
-    return request(app).post('/api/v1/integrations/slack/interactions').set(i.headers).send(i.body);
+    return request(to).post('/api/v1/integrations/slack/interactions').set(i.headers).send(i.body);
   };
   /** Waits for the n-th post to the message's response_url. */
   const response = (ts: string, n: number) =>
@@ -188,6 +200,71 @@ describe('Slack approvals: the lab posts the card, a signed click decides throug
     expect((await h.state(incidentId)).approvals[0]!.decisions).toHaveLength(1);
   });
 
+  it('two-person: the card keeps its buttons after the first approver, the same person is refused, a second decides', async () => {
+    const account = `slack.user.${randomUUID().slice(0, 8)}`;
+    const { incidentId } = await h.ingest({ severity: 'medium', hosts: [], accounts: [account] });
+    await h.until(incidentId, (s) => s.approvals.some((a) => a.state === 'pending'), 'pending approval');
+    const posted = await card(incidentId);
+    expect(JSON.stringify(posted.blocks)).toContain('2 of 2 still needed (two distinct people)');
+
+    expect((await click(posted, USERS.alice)).status).toBe(200);
+    const first = await response(posted.ts, 1);
+    expect(first.replaceOriginal).toBe(true);
+    expect(first.text).toContain('another approver is needed');
+    expect(JSON.stringify(first.blocks)).toContain('1 of 2 still needed');
+    expect(JSON.stringify(first.blocks)).toContain(SLACK_APPROVE_ACTION);
+
+    // The updated card, as Slack now shows it: the same approver clicks again.
+    expect((await click(message(posted.ts), USERS.alice)).status).toBe(200);
+    expect((await response(posted.ts, 2)).text).toContain('it needs a second, different approver');
+
+    expect((await click(message(posted.ts), USERS.bob)).status).toBe(200);
+    const second = await response(posted.ts, 3);
+    expect(second.text).toContain('Approved by alice and bob');
+    const s = await h.until(incidentId, (x) => x.approvals[0]!.state === 'approved', 'approved by two');
+    expect(s.approvals[0]!.decisions.map((d) => [d.decider, d.via])).toEqual([
+      ['alice', 'slack'],
+      ['bob', 'slack'],
+    ]);
+    expect(s.approvals[0]!.refusedAttempts).toEqual([
+      expect.objectContaining({ decider: 'alice', type: 'DuplicateApprover', via: 'slack' }),
+    ]);
+  });
+
+  it('refuses a Slack user pinned to another workspace', async () => {
+    const { incidentId, card: posted } = await openIncident();
+    const i = labSlackInteraction({
+      labUrl: lab.url,
+      message: posted,
+      userId: USERS.bob,
+      teamId: 'T0OTHER01',
+      actionId: SLACK_APPROVE_ACTION,
+    });
+    const res = await request(app)
+      .post('/api/v1/integrations/slack/interactions')
+      .set(i.headers)
+      .send(i.body);
+    expect(res.status).toBe(200);
+    expect((await response(posted.ts, 1)).text).toContain(
+      `Quell does not know Slack user ${USERS.bob} in T0OTHER01`,
+    );
+    expect((await h.state(incidentId)).approvals[0]!.state).toBe('pending');
+  });
+
+  it('an expired approval is refused in words, and the refusal is recorded', async () => {
+    const account = `slack.user.${randomUUID().slice(0, 8)}`;
+    const { incidentId } = await hx.ingest({ severity: 'high', hosts: [], accounts: [account] });
+    const posted = await card(incidentId);
+    await hx.until(incidentId, (x) => x.approvals[0]?.state === 'expired', 'expired', 15_000);
+    expect((await click(posted, USERS.alice, SLACK_APPROVE_ACTION, appX)).status).toBe(200);
+    expect((await response(posted.ts, 1)).text).toContain('apr-1 has expired; nothing was decided');
+    const s = await hx.state(incidentId);
+    expect(s.approvals[0]!.decisions).toEqual([]);
+    expect(s.approvals[0]!.refusedAttempts).toEqual([
+      expect.objectContaining({ decider: 'alice', type: 'ApprovalExpired', via: 'slack' }),
+    ]);
+  });
+
   it('refuses unsigned, badly signed and stale clicks with 401 problem+json, and nothing is decided', async () => {
     const { incidentId, card: posted } = await openIncident();
     const i = labSlackInteraction({
@@ -251,7 +328,7 @@ describe('Slack approvals: the lab posts the card, a signed click decides throug
     expect(message(posted.ts).responses ?? []).toEqual([]);
   });
 
-  it('answers 501 when Slack approvals are not configured', async () => {
+  it('answers 404, saying what to set, when Slack approvals are not configured', async () => {
     const bare = createApp({
       client: h.client,
       incidents: h.service,
@@ -264,7 +341,7 @@ describe('Slack approvals: the lab posts the card, a signed click decides throug
       .post('/api/v1/integrations/slack/interactions')
       .type('form')
       .send('payload=%7B%7D');
-    expect(res.status).toBe(501);
+    expect(res.status).toBe(404);
     expect(res.body.detail).toContain('QUELL_SLACK_SIGNING_SECRET');
   });
 });

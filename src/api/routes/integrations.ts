@@ -16,14 +16,14 @@ const slackInteractions = ({ slack }: Pick<RouteDeps, 'slack'>): RouteSpec =>
       'checked over the raw body before it is parsed, the timestamp within 5 minutes. The click is acknowledged ' +
       'at once (Slack waits 3 s); the decision is then made as the Quell subject the Slack user maps to ' +
       '(`QUELL_SLACK_USERS`), through the same incident update as the decide route, and its outcome (or the ' +
-      "refusal, in words) is posted to the payload's `response_url`. Answers 501 when " +
+      "refusal, in words) is posted to the payload's `response_url`. Answers 404 when " +
       '`QUELL_SLACK_SIGNING_SECRET` is not set.',
     auth: 'slack',
     roles: [],
     rawBodyDoc: slackInteractionForm,
     usesIncidents: false,
     responses: { 200: { description: 'Acknowledged; the outcome follows on the response_url.' } },
-    errors: { 501: 'Slack approvals are not configured (no QUELL_SLACK_SIGNING_SECRET).' },
+    errors: { 404: 'Slack approvals are not configured (no QUELL_SLACK_SIGNING_SECRET).' },
     handle: async ({ body }) => {
       slack?.accept(body as SlackInteractionPayload);
       return { status: 200, text: '', contentType: 'text/plain' };
