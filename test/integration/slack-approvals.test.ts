@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { createApp } from '../../src/api/app';
 import type { SlackInteractionsConfig } from '../../src/api/slack-interactions';
+import { createAuditService } from '../../src/audit/service';
 import { createConnectors } from '../../src/connectors/config';
 import {
   LAB_CREDENTIALS,
@@ -191,6 +192,16 @@ describe('Slack approvals: the lab posts the card, a signed click decides throug
       incidentId,
       (x) => x.actions.some((a) => a.kind === 'disable_account' && a.state === 'succeeded'),
       'account disabled',
+    );
+
+    // History says so too: the auditor's timeline shows the decision and the refusals as made via Slack.
+    const timeline = await createAuditService(h.client).timeline(incidentId);
+    const decisions = timeline.entries.filter((e) => e.kind === 'approval_decision');
+    expect(decisions.map((e) => [e.actor, e.details?.via, e.details?.slack])).toEqual(
+      expect.arrayContaining([
+        ['alice', 'slack', { userId: USERS.alice, teamId: LAB_SLACK_TEAM_ID }],
+        [actors.siem.subject, 'slack', { userId: USERS.siem, teamId: LAB_SLACK_TEAM_ID }],
+      ]),
     );
 
     // A later click on the card as it was first posted: already decided, and by whom.
