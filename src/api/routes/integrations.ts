@@ -1,6 +1,5 @@
 /** Integrations that call Quell back: Slack's interactivity (Approve / Reject buttons on approval cards). */
-import type { SlackInteractionPayload } from '../slack-interactions';
-import { slackInteractionForm } from '../slack-interactions';
+import { slackInteractionForm, type SlackInteractionPayload } from '../slack-interactions';
 import { defineRoute, type RouteDeps, type RouteSpec } from '../route-spec';
 
 const slackInteractions = ({ slack }: Pick<RouteDeps, 'slack'>): RouteSpec =>
