@@ -2,7 +2,7 @@ import os from 'node:os';
 import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { ConnectorError, FAILURE_TYPES } from '../src/connectors/errors';
-import type { ActionContext, Connectors, EffectResult } from '../src/connectors/types';
+import type { ActionContext, ApprovalNotice, Connectors, EffectResult } from '../src/connectors/types';
 import type { Severity } from '../src/domain/alert';
 import type { EvidenceSummary } from '../src/domain/incident';
 
@@ -43,6 +43,8 @@ export interface NotifyInput {
   dedupKey: string;
   idempotencyKey: string;
   eventAction?: 'trigger' | 'resolve';
+  /** The approval the notification asks people to decide (incidents recorded before it never send one). */
+  approval?: ApprovalNotice;
 }
 
 /** Details attached to every failure the activities raise, so the workflow can count attempts. */
@@ -195,6 +197,7 @@ export function createActivities(deps: ActivityDeps) {
           dedupKey: input.dedupKey,
           idempotencyKey: input.idempotencyKey,
           ...(input.eventAction ? { eventAction: input.eventAction } : {}),
+          ...(input.approval ? { approval: input.approval } : {}),
         });
         return { delivered: result.delivered, ...(result.vendorRef ? { vendorRef: result.vendorRef } : {}) };
       } catch (err) {

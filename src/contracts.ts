@@ -14,6 +14,7 @@ import type {
   IncidentNote,
   IncidentState,
   Resolution,
+  SlackIdentity,
 } from './domain/incident';
 import type { Playbook } from './playbooks/schema';
 
@@ -84,6 +85,10 @@ export interface ApprovalDecisionRequest {
   comment?: string;
   /** Verified by the API; never taken from a request body. */
   actor: Actor;
+  /** Where the decision was made, when not through the API itself (a Slack button). */
+  via?: 'slack';
+  /** The Slack user and workspace that clicked, verified by Slack's request signature. */
+  slack?: SlackIdentity;
 }
 
 export interface ResolveFailedActionRequest {

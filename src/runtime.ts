@@ -6,6 +6,7 @@ import { createApp } from './api/app';
 import { loadAuthConfig, type AuthConfig } from './api/auth';
 import { loadApiSettings } from './api/rate-limit';
 import { createApiServer } from './api/server';
+import { loadSlackInteractionsConfig } from './api/slack-interactions';
 import { signerFromEnv } from './audit/bundle';
 import { createAuditService } from './audit/service';
 import { buildConsoleAssets, consoleRouter } from './console';
@@ -86,6 +87,7 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
   const dataConverter = codec ? encryptionDataConverter(codec) : undefined;
   const signer = opts.components.api ? signerFromEnv() : undefined;
   const apiSettings = opts.components.api ? loadApiSettings(process.env) : undefined;
+  const slack = opts.components.api ? loadSlackInteractionsConfig(process.env) : undefined;
   const incidentIds = opts.components.api
     ? incidentIdDeriverFromEnv(process.env, { encryptionEnabled: codec !== undefined })
     : undefined;
@@ -162,6 +164,14 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
         }),
         ...apiSettings,
         consoleRouter: consoleRouter(await buildConsoleAssets()),
+        // The lab's Slack answers at its own response_url, so when Quell runs the lab it may post there too.
+        ...(slack
+          ? {
+              slack: labUrl
+                ? { ...slack, responseUrlAllowList: [...slack.responseUrlAllowList, `${labUrl}/slack/`] }
+                : slack,
+            }
+          : {}),
       });
       let draining = false;
       const server = createApiServer((req, res) => {

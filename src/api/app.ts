@@ -18,6 +18,7 @@ import { buildOpenApiDocument } from './openapi';
 import { ApiProblem, problemHandler } from './problem';
 import { DEFAULT_INGEST_RATE, TokenBucketLimiter, type RateLimitConfig } from './rate-limit';
 import { apiRoutes, type AuditOperations, type RouteSpec } from './routes';
+import { SlackApprovals, slackInteractionStages, type SlackInteractionsConfig } from './slack-interactions';
 import { routeStages, type RouteStages } from './stages';
 
 export type { AuditOperations } from './routes';
@@ -40,6 +41,8 @@ export interface ApiDeps {
   labRouter?: Router;
   /** The web console (`consoleRouter` in src/console), mounted at /console; it calls this API like any client. */
   consoleRouter?: Router;
+  /** Slack approvals (`loadSlackInteractionsConfig`); without it the Slack interactions route answers 404. */
+  slack?: SlackInteractionsConfig;
 }
 
 /** Who may reach a decision route: the incident then refuses (and records) those who are not approvers. */
@@ -63,15 +66,21 @@ export function createApp(deps: ApiDeps): Express {
     ...(deps.audit ? { audit: deps.audit } : {}),
     metrics,
     openApi: () => (openApi ??= buildOpenApiDocument(routes, API_INFO)),
+    ...(deps.slack ? { slack: new SlackApprovals(deps.slack, deps.incidents, deps.logger) } : {}),
   });
+  const bodyLimit = deps.bodyLimit ?? '1mb';
   const stages = routeStages({
     auth: deps.auth,
-    bodyLimit: deps.bodyLimit ?? '1mb',
+    bodyLimit,
     ...(deps.rateLimit === false
       ? {}
       : { limiter: new TokenBucketLimiter(deps.rateLimit ?? DEFAULT_INGEST_RATE) }),
   });
-  for (const r of routes) app[r.method](r.path, ...routeChain(r, stages, deps.auth));
+  for (const r of routes) {
+    const chain =
+      r.auth === 'slack' ? slackChain(r, stages, deps.slack, bodyLimit) : routeChain(r, stages, deps.auth);
+    app[r.method](r.path, ...chain);
+  }
   registerMethodFallbacks(app, routes);
 
   if (deps.labRouter) app.use('/lab', deps.labRouter);
@@ -107,6 +116,16 @@ function routeChain(r: RouteSpec, stages: RouteStages, auth: AuthConfig): Reques
   else if (r.body) chain.push(...stages.jsonBody(r));
   chain.push(stages.handle(r));
   return chain;
+}
+
+/** The Slack interactions route: Slack's signature over the raw body stands in for authentication. */
+function slackChain(
+  r: RouteSpec,
+  stages: RouteStages,
+  config: SlackInteractionsConfig | undefined,
+  bodyLimit: string,
+): RequestHandler[] {
+  return [stages.mark(r), ...slackInteractionStages(config, bodyLimit), stages.handle(r)];
 }
 
 /** Every served path answers other methods with 405 and `Allow`, and OPTIONS with 204 and `Allow`. */

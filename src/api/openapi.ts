@@ -144,6 +144,7 @@ const TAGS = [
   { name: 'incidents', description: 'Reading incidents.' },
   { name: 'responders', description: 'Responder and approver actions (as the verified caller).' },
   { name: 'audit', description: 'Timelines, histories and reports (audit module).' },
+  { name: 'integrations', description: 'Callbacks from chat tools (Slack approvals).' },
   { name: 'operations', description: 'Health, readiness, metrics, this document.' },
   { name: 'identity', description: 'Who the caller is.' },
 ];
@@ -173,6 +174,20 @@ const SECURITY_SCHEMES = {
     description:
       'Alert sources only, with X-Quell-Source: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + ' +
       'raw body)> with a secret of that source (300 s tolerance; several v1 values during rotation).',
+  },
+  slackSignature: {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-Slack-Signature',
+    description:
+      'Slack interactions only, with X-Slack-Request-Timestamp: v0=<hex HMAC-SHA256(QUELL_SLACK_SIGNING_SECRET, ' +
+      '"v0:" + timestamp + ":" + raw body)>.',
+  },
+  slackTimestamp: {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-Slack-Request-Timestamp',
+    description: 'Slack interactions only: Unix seconds, within 5 minutes of the server clock.',
   },
 };
 
@@ -227,6 +242,9 @@ function operation(r: RouteSpec, requests: Registry, responses: Registry): Recor
   };
   if (r.auth === 'public') {
     op.security = [];
+  } else if (r.auth === 'slack') {
+    // Who acts comes from the signed payload's Slack user (QUELL_SLACK_USERS), not from a token.
+    op.security = [{ slackSignature: [], slackTimestamp: [] }];
   } else {
     // Alternatives: a bearer token, or the two signature headers together.
     op.security =
@@ -242,8 +260,10 @@ function operation(r: RouteSpec, requests: Registry, responses: Registry): Recor
     const id = register(requests, bodySchema, `${cap(r.operationId)}Request`);
     op.requestBody = {
       // Responder routes read a missing body as {}: the body is required only when {} is not valid.
-      required: r.auth === 'ingest' || !bodySchema.safeParse({}).success,
-      content: { 'application/json': { schema: ref(id) } },
+      required: r.auth === 'ingest' || r.auth === 'slack' || !bodySchema.safeParse({}).success,
+      content: {
+        [r.auth === 'slack' ? 'application/x-www-form-urlencoded' : 'application/json']: { schema: ref(id) },
+      },
     };
   }
 
@@ -294,10 +314,12 @@ function problemResponses(
     Object.assign(entry.headers, extra);
     problems.set(status, entry);
   };
-  if (r.body || r.query || r.auth === 'ingest') {
+  if (r.body || r.query || r.auth === 'ingest' || r.auth === 'slack') {
     add(400, 'Invalid request: malformed JSON, or fields that fail validation (`errors[]` names each one).');
   }
-  if (r.auth !== 'public') {
+  if (r.auth === 'slack') {
+    add(401, 'Missing, malformed, stale or wrong Slack signature.');
+  } else if (r.auth !== 'public') {
     add(401, 'Missing or invalid credentials.', headers.wwwAuthenticate);
     add(403, 'The caller lacks the role this operation needs.');
   }
@@ -306,6 +328,10 @@ function problemResponses(
   if (r.body || r.auth === 'ingest') {
     add(413, 'The body exceeds the size limit.');
     add(415, 'The body is not application/json (or not UTF-8).');
+  }
+  if (r.auth === 'slack') {
+    add(413, 'The body exceeds the size limit.');
+    add(415, 'The body is not application/x-www-form-urlencoded.');
   }
   if (r.auth === 'ingest') add(429, 'Rate limited: retry after the given time.', headers.retryAfter);
   if (r.usesIncidents) add(503, 'Temporal is unavailable: retry after the given time.', headers.retryAfter);

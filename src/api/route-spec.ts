@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import type { Actor, Role } from '../domain/incident';
 import type { IncidentOperations } from '../incidents/types';
 import type { ApiMetrics } from './metrics';
+import type { SlackApprovals } from './slack-interactions';
 
 /** What the audit engineer's module provides (timeline, history, report); optional in this build. */
 export interface AuditOperations {
@@ -26,6 +27,8 @@ export interface RouteDeps {
   metrics: ApiMetrics;
   /** The OpenAPI document (built from this same table). */
   openApi: () => unknown;
+  /** Decisions from Slack buttons; absent when Slack approvals are not configured. */
+  slack?: SlackApprovals;
 }
 
 export type Reply = { status: number; json: unknown } | { status: number; text: string; contentType: string };
@@ -53,9 +56,11 @@ export interface ResponseDoc {
  * - `public`: no authentication;
  * - `bearer`: `Authorization: Bearer <token>` and one of `roles` (admin always passes);
  * - `ingest`: a bearer token with the ingest role, or an `X-Quell-Signature` signed by a configured source;
- *   the body is read raw (for the signature), then parsed, and the caller is rate limited.
+ *   the body is read raw (for the signature), then parsed, and the caller is rate limited;
+ * - `slack`: Slack's request signature (`X-Slack-Signature`) over the raw form body, verified before the
+ *   `payload` field is parsed (slack-interactions.ts); who acts is decided from the payload's Slack user.
  */
-export type AuthMode = 'public' | 'bearer' | 'ingest';
+export type AuthMode = 'public' | 'bearer' | 'ingest' | 'slack';
 
 export interface RouteSpec {
   operationId: string;

@@ -212,6 +212,13 @@ export const actionSchema = z.object({
   saga: z.boolean().optional(),
 });
 
+const decisionVia = z
+  .enum(['update', 'signal', 'slack'])
+  .describe('How the decision arrived: the API (update), a signal, or a Slack button.');
+const slackIdentity = z
+  .object({ userId: z.string(), teamId: z.string() })
+  .describe('The Slack user and workspace that clicked (via slack).');
+
 const refusedDecisionSchema = z.object({
   decider: z.string(),
   roles: z.array(role).optional(),
@@ -219,7 +226,8 @@ const refusedDecisionSchema = z.object({
   reason: z.string(),
   type: z.string().describe('The refusal type, as in the 403/409 answer (e.g. SelfApproval).'),
   at: timestamp,
-  via: z.enum(['update', 'signal']),
+  via: decisionVia,
+  slack: slackIdentity.optional(),
 });
 
 const refusedRequestSchema = z.object({
@@ -231,7 +239,8 @@ const refusedRequestSchema = z.object({
   reason: z.string(),
   type: z.string(),
   at: timestamp,
-  via: z.enum(['update', 'signal']),
+  via: decisionVia,
+  slack: slackIdentity.optional(),
 });
 
 const waitingForSchema = z
@@ -260,7 +269,8 @@ export const approvalSchema = z.object({
       roles: z.array(role),
       comment: z.string().optional(),
       at: timestamp,
-      via: z.enum(['update', 'signal']),
+      via: decisionVia,
+      slack: slackIdentity.optional(),
     }),
   ),
   refusedAttempts: z.array(refusedDecisionSchema),

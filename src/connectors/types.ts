@@ -4,6 +4,7 @@
  * activity retries and continue-as-new) and treats "already in the desired state" as success.
  * Errors: only the classes in `./errors`.
  */
+import type { ApprovalNotice } from '../domain/approval-notice';
 
 /** Context every mutating call carries, so the vendor's record names the incident. */
 export interface ActionContext {
@@ -107,6 +108,8 @@ export interface EvidenceStore {
   list(incidentId: string): Promise<EvidenceRecord[]>;
 }
 
+export type { ApprovalNotice };
+
 export interface Notification {
   /** A route name from configuration, e.g. "soc-slack", "oncall-pagerduty". */
   route: string;
@@ -121,7 +124,10 @@ export interface Notification {
   /** trigger / resolve, for paging routes. */
   eventAction?: 'trigger' | 'resolve';
   link?: string;
+  /** Set when the notification asks for a decision: chat channels render it with Approve / Reject. */
+  approval?: ApprovalNotice;
 }
+
 export interface NotifyResult {
   route: string;
   delivered: boolean;

@@ -84,13 +84,24 @@ export interface IncidentAction {
   saga?: boolean;
 }
 
+/** A Slack user (`U...`) in a workspace (`T...`), as Slack's signed interaction names them. */
+export interface SlackIdentity {
+  userId: string;
+  teamId: string;
+}
+
+/** How a decision reached the incident: the API's update, a signal, or a Slack button (an update too). */
+export type DecisionVia = 'update' | 'signal' | 'slack';
+
 export interface ApprovalDecision {
   decision: 'approve' | 'reject';
   decider: string;
   roles: Role[];
   comment?: string;
   at: string;
-  via: 'update' | 'signal';
+  via: DecisionVia;
+  /** For `via: 'slack'`: who clicked. */
+  slack?: SlackIdentity;
 }
 
 /** A decision the workflow refused, kept for auditors (self-approval, a second decision, not an approver...). */
@@ -103,7 +114,8 @@ export interface RefusedDecision {
   /** The refusal type (one of the contracts' REFUSALS). */
   type: string;
   at: string;
-  via: 'update' | 'signal';
+  via: DecisionVia;
+  slack?: SlackIdentity;
 }
 
 /** A refused request with no approval to be kept on: a decision on an unknown approval, or a close request. */
@@ -117,7 +129,8 @@ export interface RefusedRequest {
   reason: string;
   type: string;
   at: string;
-  via: 'update' | 'signal';
+  via: DecisionVia;
+  slack?: SlackIdentity;
 }
 
 /** What the incident waits for before its next step, when people must act; shown to responders. */

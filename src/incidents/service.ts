@@ -31,7 +31,7 @@ import {
   type AlertReceipt,
   type IncidentWorkflowInput,
 } from '../contracts';
-import type { Actor, IncidentState, Resolution } from '../domain/incident';
+import type { Actor, IncidentState, Resolution, SlackIdentity } from '../domain/incident';
 import type { Logger } from '../logging';
 import type { PlaybookRegistry } from '../playbooks/loader';
 import { correlationKeyFor } from '../playbooks/policy';
@@ -451,12 +451,14 @@ export class IncidentService implements IncidentOperations {
     decision: 'approve' | 'reject',
     comment: string | undefined,
     actor: Actor,
+    from?: { via: 'slack'; slack: SlackIdentity },
   ) {
     return this.update(incidentId, decideApprovalUpdate, {
       approvalId,
       decision,
       ...(comment ? { comment } : {}),
       actor,
+      ...(from ? { via: from.via, slack: from.slack } : {}),
     });
   }
 

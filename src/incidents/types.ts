@@ -9,6 +9,7 @@ import type {
   IncidentState,
   IncidentStatus,
   Phase,
+  SlackIdentity,
   Resolution,
 } from '../domain/incident';
 
@@ -52,12 +53,14 @@ export interface IncidentOperations {
   ingestAlert(alert: NormalizedAlert, raisedBy: string): Promise<IngestResult>;
   getState(incidentId: string): Promise<IncidentState>;
   list(filter: IncidentListFilter): Promise<{ items: IncidentListItem[]; nextCursor?: string }>;
+  /** `from`: the decision came through Slack (recorded as `via: 'slack'` with the Slack user and team). */
   decideApproval(
     incidentId: string,
     approvalId: string,
     decision: 'approve' | 'reject',
     comment: string | undefined,
     actor: Actor,
+    from?: { via: 'slack'; slack: SlackIdentity },
   ): Promise<Approval>;
   resolveFailedAction(
     incidentId: string,

@@ -102,7 +102,7 @@ describe('GET /api/v1/openapi.json', () => {
       ),
     );
     expect([...documented].sort()).toEqual([...registered].sort());
-    expect(registered.size).toBe(17); // 4 operational, 1 identity, 1 intake, 2 reads, 6 responder, 3 audit
+    expect(registered.size).toBe(18); // 4 operational, 1 identity, 1 intake, 2 reads, 6 responder, 3 audit, 1 Slack
   });
 
   it('documents path parameters, request bodies, security and problem responses for every operation', () => {
@@ -129,7 +129,9 @@ describe('GET /api/v1/openapi.json', () => {
           isPublic: ['/healthz', '/readyz', '/metrics', '/api/v1/openapi.json'].includes(path),
         });
         if (!isPublic) {
-          for (const s of ['401', '403']) {
+          // Slack's signature names no caller with roles: a bad one is a 401, there is no 403.
+          const slack = (op.security as object[]).some((sec) => 'slackSignature' in sec);
+          for (const s of slack ? ['401'] : ['401', '403']) {
             expect(op.responses[s]?.content?.['application/problem+json']?.schema.$ref).toBe(
               '#/components/schemas/Problem',
             );
@@ -144,6 +146,12 @@ describe('GET /api/v1/openapi.json', () => {
     expect(alerts.security).toEqual([{ bearer: [] }, { quellSource: [], quellSignature: [] }]);
     expect(Object.keys(alerts.responses)).toEqual(
       expect.arrayContaining(['202', '400', '401', '403', '413', '415', '422', '429', '503']),
+    );
+    const slack = doc.paths['/api/v1/integrations/slack/interactions']!.post!;
+    expect(slack.security).toEqual([{ slackSignature: [], slackTimestamp: [] }]);
+    expect(Object.keys(slack.requestBody!.content)).toEqual(['application/x-www-form-urlencoded']);
+    expect(Object.keys(slack.responses)).toEqual(
+      expect.arrayContaining(['200', '400', '401', '404', '413', '415']),
     );
     expect(doc.paths['/api/v1/incidents/{id}/approvals/{approvalId}']!.post!.requestBody!.required).toBe(
       true,

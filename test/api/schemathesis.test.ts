@@ -212,6 +212,12 @@ suite('schemathesis against the real API', () => {
       bodyLimit: settings.bodyLimit,
       // Off: whether a request is rate limited would depend on timing, and the run must be deterministic.
       rateLimit: false,
+      // Slack approvals on, so the fuzzer reaches the signature check (nobody is mapped; nothing is posted).
+      slack: {
+        signingSecret: 'schemathesis-slack-signing-secret',
+        users: new Map(),
+        responseUrlAllowList: [],
+      },
     });
     server = createApiServer(app, settings.http);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -2,19 +2,23 @@
  * Approvals: the rules a decision must pass (pure, unit-tested without a server), opening and settling an
  * approval, and the watch that escalates and then expires it.
  */
-import { ApplicationFailure, condition } from '@temporalio/workflow';
+import { ApplicationFailure, condition, patched } from '@temporalio/workflow';
 import { CONTAINMENT_ACTIONS, isContainmentKind } from '../../src/domain/actions';
 import type { ApprovalDecisionRequest, CloseIncidentRequest, RefusalType } from '../../src/contracts';
 import type {
   Actor,
   Approval,
+  DecisionVia,
   IncidentAction,
   IncidentState,
   RefusedDecision,
   RefusedRequest,
+  SlackIdentity,
 } from '../../src/domain/incident';
 import { containmentPolicy, requiredApprovers } from '../../src/playbooks/policy';
+import { approvalNotice } from '../../src/domain/approval-notice';
 import { notify } from './notify';
+import { PATCHES } from './patches';
 import type { IncidentRun } from './run';
 
 export interface Refusal {
@@ -138,7 +142,7 @@ export function recordDecision(
     roles: req.actor.roles,
     ...(req.comment ? { comment: req.comment } : {}),
     at,
-    via,
+    ...arrivedVia(req, via),
   });
   if (req.decision === 'reject') {
     settleApproval(state, approval, 'rejected', 'rejected', at, `rejected by ${req.actor.subject}`);
@@ -148,6 +152,16 @@ export function recordDecision(
     settleApproval(state, approval, 'approved', 'approved', at);
   }
   return approval;
+}
+
+/** A Slack decision arrives as an update that names Slack and who clicked; signals are always signals. */
+function arrivedVia(
+  req: ApprovalDecisionRequest,
+  via: 'update' | 'signal',
+): { via: DecisionVia; slack?: SlackIdentity } {
+  if (via === 'update' && req.via === 'slack')
+    return { via: 'slack', ...(req.slack ? { slack: req.slack } : {}) };
+  return { via };
 }
 
 // ---- In the run ----
@@ -176,7 +190,7 @@ export function recordRefusedDecision(
     reason: refusal.message,
     type: refusal.type,
     at: run.now(),
-    via,
+    ...arrivedVia(req, via),
   };
   const state = run.state;
   const approval = run.approvalById(req.approvalId);
@@ -196,7 +210,7 @@ export function recordRefusedDecision(
       reason: refusal.message,
       type: refusal.type,
       at: attempt.at,
-      via,
+      ...arrivedVia(req, via),
     });
 }
 
@@ -237,6 +251,17 @@ export function openApproval(
   state.approvals.push(approval);
   actions.forEach((a) => (a.approvalId = approval.approvalId));
   watchApproval(run, approval);
+  const routes = playbook.notifications.responders;
+  if (routes.length && patched(PATCHES.approvalNotice)) {
+    void notify(
+      run,
+      routes,
+      `approval ${approval.approvalId}: ${kind} on ${first.target}`,
+      `Approval ${approval.approvalId} requested: ${kind} on ${first.target}. Why: ${why}`,
+      `approval ${approval.approvalId}`,
+      approvalNotice(approval),
+    );
+  }
   return approval;
 }
 
@@ -263,6 +288,7 @@ export function watchApproval(run: IncidentRun, approval: Approval): void {
           `Approval ${approval.approvalId} (${approval.request.action} on ${approval.request.target}) has waited ` +
             `${Math.round(playbook.approvals.escalateAfter / 1000)} s without a decision. Why: ${approval.request.why}`,
           `escalation ${approval.approvalId}`,
+          approvalNotice(approval),
         );
       }
     }

@@ -1,5 +1,6 @@
 /** Notifications to the playbook's routes: recorded in the state, never fatal to the incident. */
 import { log } from '@temporalio/workflow';
+import type { ApprovalNotice } from '../../src/domain/approval-notice';
 import type { IncidentState, Phase } from '../../src/domain/incident';
 import { oneLine } from '../../src/domain/untrusted-text';
 import { phaseRoutes } from '../../src/playbooks/policy';
@@ -16,6 +17,7 @@ export async function notify(
   subjectText: string,
   text: string,
   reason: string,
+  approval?: ApprovalNotice,
 ): Promise<void> {
   const state = run.state;
   const subject = oneLine(subjectText);
@@ -42,6 +44,7 @@ export async function notify(
           dedupKey: state.incidentId,
           idempotencyKey: `${state.incidentId}:notify:${seq}`,
           ...(reason === 'closed' ? { eventAction: 'resolve' as const } : {}),
+          ...(approval ? { approval } : {}),
         });
         record.delivered = result.delivered;
       } catch (err) {

@@ -13,4 +13,6 @@ export const PATCHES = {
   lateEntityEvidence: 'late-entity-evidence',
   /** What recovery waits for is recorded in the memo (hence in history), not only in the state. */
   recoveryWaitVisible: 'recovery-wait-visible',
+  /** An approval that opens is announced to the playbook's responder routes (Slack renders Approve / Reject). */
+  approvalNotice: 'approval-notice',
 } as const;

@@ -7,6 +7,7 @@ import { alertRoutes } from './alerts';
 import { auditRoutes } from './audit';
 import { identityRoutes } from './identity';
 import { incidentRoutes } from './incidents';
+import { integrationRoutes } from './integrations';
 import { operationsRoutes } from './operations';
 import { responderRoutes } from './responders';
 
@@ -21,5 +22,6 @@ export function apiRoutes(deps: RouteDeps): RouteSpec[] {
     ...incidentRoutes(deps),
     ...responderRoutes(deps),
     ...auditRoutes(deps),
+    ...integrationRoutes(deps),
   ];
 }

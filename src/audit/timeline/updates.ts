@@ -248,7 +248,9 @@ function decisionEntry({ arg, result, refs, actor, who, inProgress }: UpdateCall
 /** What a decision entry says of the request, applied or refused. */
 function decisionDetails(req: ApprovalDecisionRequest | undefined): Record<string, unknown> {
   return {
-    via: 'update',
+    // A Slack button arrives as an update that says so, with who clicked.
+    via: req?.via ?? 'update',
+    ...(req?.slack ? { slack: req.slack } : {}),
     approvalId: req?.approvalId,
     decision: req?.decision,
     ...(req?.comment ? { comment: req.comment } : {}),

@@ -8,7 +8,8 @@ export interface LabCredentials {
   azure: { tenantId: string; clientId: string; clientSecret: string };
   okta: { apiToken: string };
   cloudflare: { apiToken: string; zoneId: string; accountId: string };
-  slack: { botToken: string };
+  /** The bot token Quell posts with, and the app's signing secret the lab signs interactions with. */
+  slack: { botToken: string; signingSecret: string };
 }
 
 export const LAB_CREDENTIALS: LabCredentials = {
@@ -16,7 +17,7 @@ export const LAB_CREDENTIALS: LabCredentials = {
   azure: { tenantId: 'lab-tenant', clientId: 'lab-azure-app', clientSecret: 'lab-azure-secret' },
   okta: { apiToken: 'lab-okta-api-token' },
   cloudflare: { apiToken: 'lab-cloudflare-token', zoneId: 'lab-zone', accountId: 'lab-account' },
-  slack: { botToken: 'xoxb-lab-bot-token' },
+  slack: { botToken: 'xoxb-lab-bot-token', signingSecret: 'lab-slack-signing-secret-0123456789abcdef' },
 };
 
 /** URL prefixes under which the lab speaks each vendor's contract. */

@@ -8,6 +8,7 @@ export {
 } from './credentials';
 export { LAB_LOG_MAX_LINES, labLogLines } from './logs';
 export { createLabRouter } from './router';
+export { LAB_SLACK_TEAM_ID, labSlackInteraction, type LabSlackClick } from './vendors/slack';
 export { startLabServer, type LabServerOptions, type RunningLab } from './server';
 export { LabStore, type LabStoreOptions } from './store';
 export { LAB_SEED_ACCOUNTS, type LabAccount, type LabAccountStatus } from './estate/accounts';
@@ -20,4 +21,9 @@ export {
 } from './estate/fault-rules';
 export { type LabCall, type LabLedgerEntry } from './estate/history';
 export { LAB_SEED_HOSTS, type LabHost, type LabMachineAction } from './estate/hosts';
-export { LAB_SLACK_CHANNELS, type LabMessage, type LabPagerDutyEvent } from './estate/inbox';
+export {
+  LAB_SLACK_CHANNELS,
+  type LabMessage,
+  type LabPagerDutyEvent,
+  type LabSlackResponse,
+} from './estate/inbox';

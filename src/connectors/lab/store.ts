@@ -4,7 +4,7 @@ import { type LabAccessRule, type LabGatewayRule, LabBlocklists, type RuleMeta }
 import { type LabFaultInput, type LabFaultRule, LabFaultRules } from './estate/fault-rules';
 import { type EstateContext, type LabCall, type LabLedgerEntry, LabHistory } from './estate/history';
 import { type ContainmentMeta, type LabHost, type LabMachineAction, LabHosts } from './estate/hosts';
-import { type LabMessage, type LabPagerDutyEvent, LabInbox } from './estate/inbox';
+import { type LabMessage, type LabPagerDutyEvent, type LabSlackResponse, LabInbox } from './estate/inbox';
 import { type PersistedState, StateFile } from './estate/persistence';
 import { LabTokens, type TokenAudience } from './estate/tokens';
 
@@ -192,6 +192,11 @@ export class LabStore {
 
   addPagerDutyEvent(e: Omit<LabPagerDutyEvent, 'seq' | 'at'>): LabPagerDutyEvent {
     return this.inbox.addPagerDutyEvent(e);
+  }
+
+  /** A post to a Slack message's response_url (see LabInbox.respondTo). */
+  respondToSlackMessage(ts: string, r: Omit<LabSlackResponse, 'at'>): LabSlackResponse | undefined {
+    return this.inbox.respondTo(ts, r);
   }
 
   /** Received messages (Slack API and incoming webhooks), oldest first. */

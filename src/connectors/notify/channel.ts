@@ -2,6 +2,7 @@ import { oneLine, slackText } from '../../domain/untrusted-text';
 import type { z } from 'zod';
 import type { BuildContext } from '../descriptor';
 import type { Notification } from '../types';
+import { approvalCardBlocks } from './slack-approval';
 
 /** One delivery channel (a Slack channel, a PagerDuty service, a mailbox, a webhook). */
 export interface NotificationChannel {
@@ -29,7 +30,10 @@ export function plainLine(n: Notification): string {
   return oneLine(`[${n.severity.toUpperCase()}] ${action}${n.incidentId}: ${n.subject}`);
 }
 
-/** Slack Block Kit blocks for a notification: a header, the text, and a context line. */
+/**
+ * Slack Block Kit blocks for a notification: a header, the text, the approval card with Approve / Reject when
+ * the notification asks for a decision, and a context line.
+ */
 export function slackBlocks(n: Notification): unknown[] {
   const header = oneLine(`${n.eventAction === 'resolve' ? 'Resolved: ' : ''}${n.subject}`).slice(0, 150);
   const context = [
@@ -40,6 +44,7 @@ export function slackBlocks(n: Notification): unknown[] {
   return [
     { type: 'header', text: { type: 'plain_text', text: header || n.incidentId } },
     { type: 'section', text: { type: 'mrkdwn', text: slackText(n.text).slice(0, 3000) || '_(no text)_' } },
+    ...(n.approval ? approvalCardBlocks(n.incidentId, n.approval) : []),
     { type: 'context', elements: [{ type: 'mrkdwn', text: context }] },
   ];
 }

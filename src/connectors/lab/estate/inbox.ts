@@ -9,6 +9,19 @@ export interface LabMessage {
   text?: string;
   blocks?: unknown;
   ts: string;
+  /** For chat.postMessage: the channel's ID, as interaction payloads name it. */
+  channelId?: string;
+  /** What was posted to this message's response_url (lab interactions), oldest first. */
+  responses?: LabSlackResponse[];
+}
+
+/** A post to a lab response_url: Slack's message fields as Quell sent them. */
+export interface LabSlackResponse {
+  at: string;
+  replaceOriginal: boolean;
+  responseType?: string;
+  text?: string;
+  blocks?: unknown;
 }
 
 export interface LabPagerDutyEvent {
@@ -52,6 +65,23 @@ export class LabInbox {
     trim(this.messageList);
     this.ctx.changed();
     return msg;
+  }
+
+  /**
+   * Records a post to a message's response_url; `replace_original` replaces the message's text and blocks,
+   * as Slack does. Undefined when no message has that ts.
+   */
+  respondTo(ts: string, r: Omit<LabSlackResponse, 'at'>): LabSlackResponse | undefined {
+    const msg = this.messageList.find((m) => m.ts === ts);
+    if (!msg) return undefined;
+    const response: LabSlackResponse = { at: isoAt(this.ctx.now()), ...r };
+    msg.responses = [...(msg.responses ?? []), response];
+    if (r.replaceOriginal) {
+      if (r.text !== undefined) msg.text = r.text;
+      if (r.blocks !== undefined) msg.blocks = r.blocks;
+    }
+    this.ctx.changed();
+    return response;
   }
 
   addPagerDutyEvent(e: Omit<LabPagerDutyEvent, 'seq' | 'at'>): LabPagerDutyEvent {
