@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import { Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
-import { createApp } from './api/app';
+import { createApp, settleBackgroundWork } from './api/app';
 import { loadAuthConfig, type AuthConfig } from './api/auth';
 import { loadApiSettings } from './api/rate-limit';
 import { createApiServer } from './api/server';
@@ -190,6 +190,11 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
           // In-flight requests get the grace period, then their sockets are closed.
           setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs).unref();
         });
+        // Decisions acknowledged to Slack but not yet made still need the client (bounded by the grace period).
+        await Promise.race([
+          settleBackgroundWork(app),
+          new Promise((r) => setTimeout(r, config.shutdownGraceMs).unref()),
+        ]);
         // Before the worker drains, so the calls of requests still running can complete; from here on the
         // client issues and retries nothing (its own cleanup later finds it closed).
         await client.connection.close();

@@ -49,6 +49,17 @@ export interface ApiDeps {
 const INCIDENT_READERS: readonly Role[] = ['responder', 'approver', 'auditor'];
 const API_INFO = { title: 'Quell API', version: '1.0.0' };
 
+/** What an app still does after answering (Slack clicks are acknowledged first and decided after). */
+const backgroundWork = new WeakMap<Express, () => Promise<void>>();
+
+/**
+ * Resolves when the work the app took on after answering is done: on shutdown, after the server stops taking
+ * requests and before the Temporal client closes, so an acknowledged Slack decision is never dropped.
+ */
+export async function settleBackgroundWork(app: Express): Promise<void> {
+  await backgroundWork.get(app)?.();
+}
+
 /** Builds Quell's HTTP API (no listen: the caller, tests or `quell start`, decides where it listens). */
 export function createApp(deps: ApiDeps): Express {
   const app = express();
@@ -59,6 +70,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use(accessLog(deps.logger));
 
   let openApi: unknown;
+  const slackApprovals = deps.slack ? new SlackApprovals(deps.slack, deps.incidents, deps.logger) : undefined;
+  if (slackApprovals) backgroundWork.set(app, () => slackApprovals.settled());
   const routes = apiRoutes({
     client: deps.client,
     taskQueue: deps.taskQueue,
@@ -66,7 +79,7 @@ export function createApp(deps: ApiDeps): Express {
     ...(deps.audit ? { audit: deps.audit } : {}),
     metrics,
     openApi: () => (openApi ??= buildOpenApiDocument(routes, API_INFO)),
-    ...(deps.slack ? { slack: new SlackApprovals(deps.slack, deps.incidents, deps.logger) } : {}),
+    ...(slackApprovals ? { slack: slackApprovals } : {}),
   });
   const bodyLimit = deps.bodyLimit ?? '1mb';
   const stages = routeStages({

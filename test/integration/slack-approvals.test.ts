@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { createApp } from '../../src/api/app';
+import { createApp, settleBackgroundWork } from '../../src/api/app';
 import type { SlackInteractionsConfig } from '../../src/api/slack-interactions';
 import { createAuditService } from '../../src/audit/service';
 import { createConnectors } from '../../src/connectors/config';
@@ -240,6 +240,18 @@ describe('Slack approvals: the lab posts the card, a signed click decides throug
     expect(s.approvals[0]!.refusedAttempts).toEqual([
       expect.objectContaining({ decider: 'alice', type: 'DuplicateApprover', via: 'slack' }),
     ]);
+  });
+
+  it('on shutdown, a click acknowledged to Slack is decided before the app lets the client go', async () => {
+    const { incidentId, card: posted } = await openIncident();
+    const ack = await click(posted, USERS.alice);
+    expect(ack.status).toBe(200);
+    // What runtime.ts does after the server stops taking requests and before the Temporal client closes.
+    await settleBackgroundWork(app);
+    // Already recorded by the time settling returns: no waiting for it here.
+    const s = await h.state(incidentId);
+    expect(s.approvals[0]).toMatchObject({ state: 'approved' });
+    expect(s.approvals[0]!.decisions).toEqual([expect.objectContaining({ decider: 'alice', via: 'slack' })]);
   });
 
   it('refuses a Slack user pinned to another workspace', async () => {
