@@ -37,6 +37,8 @@ export interface RunningQuell {
   client: Client;
   worker?: Worker;
   apiUrl?: string;
+  /** How many Slack users may click approvals (the API's Slack interactions are on), for the banner. */
+  slackUsers?: number;
   /**
    * Stops everything in order: HTTP intake, then the Temporal client (draining its calls), then the worker
    * (draining), then connections, then Temporal.
@@ -208,6 +210,7 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
       client,
       ...(worker ? { worker } : {}),
       ...(apiUrl ? { apiUrl } : {}),
+      ...(slack ? { slackUsers: slack.users.size } : {}),
       stop: runCleanups,
       workerDone,
     };

@@ -64,6 +64,12 @@ async function runService(components: { worker: boolean; api: boolean }): Promis
       ? [
           `  API:         ${quell.apiUrl}  (health ${quell.apiUrl}/healthz, readiness ${quell.apiUrl}/readyz)`,
           `  Console:     ${quell.apiUrl}/console/  (sign in with an API token)`,
+          ...(quell.auth?.oidc
+            ? [`  Sign-in:     API tokens, and bearer JWTs from ${String(quell.auth.oidc.toJSON().issuer)}`]
+            : []),
+          quell.slackUsers !== undefined
+            ? `  Slack:       approvals by ${quell.slackUsers} mapped user(s) at ${quell.apiUrl}/api/v1/integrations/slack/interactions`
+            : '  Slack:       approvals off (set QUELL_SLACK_SIGNING_SECRET and QUELL_SLACK_USERS; see the README)',
           ...(quell.auth ? demoTokenBanner(quell.auth) : []),
           ...firstAlertHint(
             quell.apiUrl,
