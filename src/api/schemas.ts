@@ -161,6 +161,14 @@ export const incidentListItemSchema = z.object({
   hosts: z.array(z.string()),
   startedAt: z.string(),
   closedAt: z.string().optional(),
+  pendingApprovals: z
+    .number()
+    .int()
+    .nonnegative()
+    .optional()
+    .describe(
+      'Approvals waiting for a decision. Absent when unknown: the incident was opened before the list carried the count and no approval has opened or settled since.',
+    ),
 });
 export const incidentListSchema = z.object({
   items: z.array(incidentListItemSchema),

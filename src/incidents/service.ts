@@ -173,8 +173,9 @@ export class IncidentService implements IncidentOperations {
         taskQueue: this.taskQueue,
         args: [input],
         workflowIdConflictPolicy: 'USE_EXISTING',
-        // The list view's title without a query per incident (the memo goes through the payload codec).
-        memo: { title: alert.title },
+        // The list view's title and pending approvals without a query per incident (the memo goes through the
+        // payload codec); the workflow keeps `pendingApprovals` current.
+        memo: { title: alert.title, pendingApprovals: 0 },
       });
       try {
         const receipt = await this.updates.run(workflowId, () =>
@@ -414,6 +415,7 @@ export class IncidentService implements IncidentOperations {
         const startSeconds = Number(exec.startTime?.seconds ?? 0);
         const closeSeconds = exec.closeTime ? Number(exec.closeTime.seconds ?? 0) : undefined;
         const title = str(memo?.title);
+        const pending = memo?.pendingApprovals;
         items.push({
           incidentId,
           workflowId: exec.execution?.workflowId ?? '',
@@ -426,6 +428,9 @@ export class IncidentService implements IncidentOperations {
           hosts: Array.isArray(hosts) ? hosts.filter((h): h is string => typeof h === 'string') : [],
           startedAt: new Date(startSeconds * 1000).toISOString(),
           ...(closeSeconds ? { closedAt: new Date(closeSeconds * 1000).toISOString() } : {}),
+          ...(typeof pending === 'number' && Number.isInteger(pending) && pending >= 0
+            ? { pendingApprovals: pending }
+            : {}),
         });
       }
       const token = response.nextPageToken;

@@ -42,6 +42,11 @@ export interface IncidentListItem {
   hosts: string[];
   startedAt: string;
   closedAt?: string;
+  /**
+   * Approvals waiting for a decision (from the workflow memo). Absent for an incident whose workflow has not
+   * recorded it: opened before the count was listed, and no approval opened or settled since.
+   */
+  pendingApprovals?: number;
 }
 
 /**

@@ -194,6 +194,8 @@ describe('the web console in chromium, against a real Quell on the Temporal dev 
     // Untrusted text is text: the title's markup is shown, never made into an element.
     await expect(row.locator('a').textContent()).resolves.toContain('<img src=x onerror=alert(1)>');
     expect(await page.locator('img').count()).toBe(0);
+    // Its containment waits for approval, and the list says so.
+    await row.locator('td[data-label="Approvals"]', { hasText: '1 pending' }).waitFor({ timeout: 15_000 });
     await page.screenshot({ path: path.join(SCREENSHOTS, 'incidents-list.png') });
 
     // Responders see the approval but cannot decide it.

@@ -5,8 +5,10 @@ import { IncidentService } from '../../src/incidents/service';
 import { normalizeGeneric } from '../../src/ingest/generic';
 import { loadPlaybooks } from '../../src/playbooks/loader';
 import { genericAlert } from '../support/alerts';
+import { actionOf, actors, approvalFor, startHarness, type Harness } from '../support/incident-harness';
 import { testLogger } from '../support/logger';
 import { MemoryEstate } from '../support/memory-estate';
+import { waitFor } from '../support/processes';
 import { startTestWorker, testClient, type TestWorker } from '../support/temporal';
 
 describe('IncidentService.list cursors (real worker, real Temporal dev server)', () => {
@@ -74,5 +76,37 @@ describe('IncidentService.list cursors (real worker, real Temporal dev server)',
     await expect(incidents.list({ limit: 1, cursor: nextCursor!.slice(0, -2) })).rejects.toBeInstanceOf(
       InvalidCursorError,
     );
+  });
+});
+
+describe('IncidentService.list pending approvals (real worker, real Temporal dev server)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ connectors: new MemoryEstate().connectors() });
+  });
+  afterAll(() => h?.stop());
+
+  // Visibility is eventually consistent: poll the list until the incident's row says what is expected.
+  const listedPending = (incidentId: string, expected: number) =>
+    waitFor(
+      async () => {
+        const { items } = await h.service.list({ limit: 100, playbook: 'test-pb' });
+        const item = items.find((i) => i.incidentId === incidentId);
+        return item?.pendingApprovals === expected ? item : undefined;
+      },
+      15_000,
+      `${incidentId} listed with ${expected} pending approvals`,
+    );
+
+  it('lists 1 while the isolation waits for its approval, and 0 once it is decided', async () => {
+    const host = `ws-list-pending-${Date.now()}`;
+    const { incidentId } = await h.ingest({ severity: 'high', hosts: [host], accounts: [] });
+    const s = await h.until(incidentId, (x) => x.approvals.some((a) => a.state === 'pending'), 'approval');
+    expect(s.approvals.filter((a) => a.state === 'pending')).toHaveLength(1);
+    await expect(listedPending(incidentId, 1)).resolves.toMatchObject({ pendingApprovals: 1 });
+
+    const approval = approvalFor(s, actionOf(s, 'isolate_host', host).actionId);
+    await h.service.decideApproval(incidentId, approval.approvalId, 'approve', undefined, actors.bob);
+    await expect(listedPending(incidentId, 0)).resolves.toMatchObject({ pendingApprovals: 0 });
   });
 });

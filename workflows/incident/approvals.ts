@@ -2,7 +2,7 @@
  * Approvals: the rules a decision must pass (pure, unit-tested without a server), opening and settling an
  * approval, and the watch that escalates and then expires it.
  */
-import { ApplicationFailure, condition, patched } from '@temporalio/workflow';
+import { ApplicationFailure, condition, patched, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import { CONTAINMENT_ACTIONS, isContainmentKind } from '../../src/domain/actions';
 import type { ApprovalDecisionRequest, CloseIncidentRequest, RefusalType } from '../../src/contracts';
 import type {
@@ -263,6 +263,38 @@ export function openApproval(
     );
   }
   return approval;
+}
+
+/** How many approvals wait for a decision. */
+export function pendingApprovalCount(state: IncidentState): number {
+  return state.approvals.filter((a) => a.state === 'pending').length;
+}
+
+/**
+ * Keeps the memo's `pendingApprovals` (read by the incident list) equal to the pending approvals, with one
+ * memo upsert whenever the count changes (never when it does not), checked after each message or timer rather
+ * than at every place an approval opens or settles. The intake starts incidents with `pendingApprovals: 0` in
+ * the memo; a run whose memo lacks it (opened before this, or a continue-as-new that dropped it) records it
+ * at its first change, or at once after continue-as-new.
+ */
+export function recordPendingApprovals(run: IncidentRun): void {
+  const memo = workflowInfo().memo?.pendingApprovals;
+  let recorded = typeof memo === 'number' ? memo : undefined;
+  let observed = pendingApprovalCount(run.state);
+  const record = () => {
+    if (observed !== recorded && patched(PATCHES.pendingApprovalsInMemo)) {
+      upsertMemo({ pendingApprovals: observed });
+      recorded = observed;
+    }
+  };
+  if (run.input.carried) record();
+  void (async () => {
+    for (;;) {
+      await condition(() => pendingApprovalCount(run.state) !== observed);
+      observed = pendingApprovalCount(run.state);
+      record();
+    }
+  })();
 }
 
 /**

@@ -15,4 +15,6 @@ export const PATCHES = {
   recoveryWaitVisible: 'recovery-wait-visible',
   /** An approval that opens is announced to the playbook's responder routes (Slack renders Approve / Reject). */
   approvalNotice: 'approval-notice',
+  /** The count of pending approvals is recorded in the memo, so the incident list shows it. */
+  pendingApprovalsInMemo: 'pending-approvals-in-memo',
 } as const;

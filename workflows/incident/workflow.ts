@@ -10,7 +10,7 @@ import { RESUMABLE_ACTION_STATES } from '../../src/domain/actions';
 import type { IncidentWorkflowInput } from '../../src/contracts';
 import type { IncidentState } from '../../src/domain/incident';
 import { startRunner } from './actions';
-import { watchApproval } from './approvals';
+import { recordPendingApprovals, watchApproval } from './approvals';
 import { registerHandlers } from './handlers';
 import { runPhases } from './phases';
 import { IncidentRun } from './run';
@@ -32,6 +32,7 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
   for (const action of state.actions)
     if (RESUMABLE_ACTION_STATES.includes(action.state)) startRunner(run, action);
   run.syncSearchAttributes();
+  recordPendingApprovals(run);
 
   const shouldContinueAsNew = () =>
     state.status === 'open' &&

@@ -93,8 +93,8 @@ export function IncidentList(_props: { me: Me }) {
         h(
           'tr',
           null,
-          ...['Incident', 'Severity', 'Phase', 'Status', 'Playbook', 'Hosts', 'Opened'].map((c) =>
-            h('th', { scope: 'col' }, c),
+          ...['Incident', 'Severity', 'Phase', 'Status', 'Approvals', 'Playbook', 'Hosts', 'Opened'].map(
+            (c) => h('th', { scope: 'col' }, c),
           ),
         ),
       ),
@@ -118,6 +118,13 @@ export function IncidentList(_props: { me: Me }) {
             ),
             h('td', { 'data-label': 'Phase' }, words(i.phase ?? '?')),
             h('td', { 'data-label': 'Status' }, i.status ?? '?'),
+            h(
+              'td',
+              { 'data-label': 'Approvals' },
+              i.pendingApprovals
+                ? h('span', { class: 'badge state-pending' }, `${i.pendingApprovals} pending`)
+                : '-',
+            ),
             h('td', { 'data-label': 'Playbook' }, i.playbook ?? ''),
             h('td', { 'data-label': 'Hosts' }, i.hosts.join(', ')),
             h('td', { 'data-label': 'Opened', title: i.startedAt }, age(i.startedAt, now)),
