@@ -294,9 +294,15 @@ function declaredResponses(r: RouteSpec, responses: Registry): Record<string, un
       );
       content[alt.contentType] = { schema: ref(id) };
     }
+    const declared = Object.fromEntries(
+      Object.entries(doc.headers ?? {}).map(([name, description]) => [
+        name,
+        { description, schema: { type: 'string' } },
+      ]),
+    );
     res[status] = {
       description: doc.description,
-      headers: headers.requestId,
+      headers: { ...headers.requestId, ...declared },
       ...(Object.keys(content).length > 0 ? { content } : {}),
     };
   }

@@ -11,12 +11,14 @@ import type { IncidentOperations } from '../incidents/types';
 import type { ApiMetrics } from './metrics';
 import type { SlackApprovals } from './slack-interactions';
 
-/** What the audit engineer's module provides (timeline, history, report); optional in this build. */
+/** What the audit engineer's module provides (timeline, history, report, bundle); optional in this build. */
 export interface AuditOperations {
   timeline(incidentId: string): Promise<unknown>;
   history(incidentId: string): Promise<unknown>;
   /** JSON: a document (object); markdown: the report's text. */
   report(incidentId: string, format: 'json' | 'markdown'): Promise<unknown>;
+  /** The tamper-evident audit bundle `quell audit export` writes (signed when the module has a key), and its file name. */
+  bundle(incidentId: string): Promise<{ fileName: string; bundle: unknown }>;
 }
 
 export interface RouteDeps {
@@ -31,7 +33,12 @@ export interface RouteDeps {
   slack?: SlackApprovals;
 }
 
-export type Reply = { status: number; json: unknown } | { status: number; text: string; contentType: string };
+/** `headers`: set on the response as they are (each documented in the route's `ResponseDoc.headers`). */
+export type Reply = (
+  { status: number; json: unknown } | { status: number; text: string; contentType: string }
+) & {
+  headers?: Record<string, string>;
+};
 
 export interface RouteContext<P, Q, B> {
   params: P;
@@ -50,6 +57,8 @@ export interface ResponseDoc {
   contentType?: string;
   /** Further content types for the same status (e.g. text/markdown for a report). */
   alternatives?: { contentType: string; schema: z.ZodType }[];
+  /** Response headers the handler sets (name: description), for the document. */
+  headers?: Record<string, string>;
 }
 
 /**

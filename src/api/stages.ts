@@ -93,6 +93,7 @@ export function routeStages(deps: StageDeps) {
           req,
           res,
         });
+        for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
         if ('json' in reply) {
           if (!answeredNotModified(req, res, reply.status, reply.json))
             res.status(reply.status).json(reply.json);

@@ -1,7 +1,7 @@
 /**
  * Audit operations over a Temporal client: an incident's history, timeline, report and audit bundle. Used by
  * the CLI (`quell history|replay|audit`) and by the API (`createAuditService` implements the API's
- * `AuditOperations`: GET /api/v1/incidents/{id}/timeline, /history, /report).
+ * `AuditOperations`: GET /api/v1/incidents/{id}/timeline, /history, /report, /bundle).
  */
 import type { Client } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
@@ -10,7 +10,13 @@ import { incidentStateQuery } from '../contracts';
 import type { IncidentState } from '../domain/incident';
 import { IncidentNotFoundError, IncidentRefusedError, TemporalUnavailableError } from '../incidents/errors';
 import { isTemporalUnavailable } from '../temporal/errors';
-import { assembleBundle, type AuditBundle, type AuditSigner, type EvidenceManifestItem } from './bundle';
+import {
+  assembleBundle,
+  bundleFileName,
+  type AuditBundle,
+  type AuditSigner,
+  type EvidenceManifestItem,
+} from './bundle';
 import {
   AmbiguousIncidentIdError,
   decryptExport,
@@ -223,6 +229,8 @@ export interface AuditService {
   /** Every run's history; payloads decrypted when the service has the key, else as stored. */
   history(incidentId: string): Promise<IncidentHistoryExport>;
   report(incidentId: string, format: 'json' | 'markdown'): Promise<IncidentReport | string>;
+  /** The audit bundle, as `quell audit export` builds and names it: signed when the service has a signer. */
+  bundle(incidentId: string): Promise<{ fileName: string; bundle: AuditBundle }>;
 }
 
 /**
@@ -247,6 +255,10 @@ export function createAuditService(client: Client, options: AuditServiceOptions 
     async report(incidentId, format) {
       const report = reportOf(await loadIncidentAudit(client, incidentId, options), now);
       return format === 'markdown' ? renderReportMarkdown(report) : report;
+    },
+    async bundle(incidentId) {
+      const { bundle } = await buildAuditBundle(client, incidentId, { ...options, now });
+      return { fileName: bundleFileName(bundle.incidentId), bundle };
     },
   };
 }

@@ -233,6 +233,7 @@ describe('authentication and roles on every route', () => {
       timeline: async () => ({ events: [] }),
       history: async () => ({ events: [] }),
       report: async () => ({}),
+      bundle: async () => ({ fileName: 'x.audit-bundle.json', bundle: {} }),
     },
   });
   const P = `/api/v1/incidents/${INCIDENT_ID}`;
@@ -285,6 +286,7 @@ describe('authentication and roles on every route', () => {
     { op: 'incidentTimeline', method: 'get', path: `${P}/timeline`, allowed: AUDIT },
     { op: 'incidentHistory', method: 'get', path: `${P}/history`, allowed: AUDIT },
     { op: 'incidentReport', method: 'get', path: `${P}/report`, allowed: AUDIT },
+    { op: 'incidentAuditBundle', method: 'get', path: `${P}/bundle`, allowed: AUDIT },
   ];
 
   it('covers every authenticated route in the route table', () => {

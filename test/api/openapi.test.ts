@@ -28,6 +28,7 @@ const audit = {
   timeline: async () => ({ events: [] }),
   history: async () => ({ events: [] }),
   report: async () => ({ summary: 'x' }),
+  bundle: async () => ({ fileName: 'x.audit-bundle.json', bundle: { format: 'quell.audit-bundle/v1' } }),
 };
 const { app } = testApp({ audit });
 let doc: Doc;
@@ -102,7 +103,7 @@ describe('GET /api/v1/openapi.json', () => {
       ),
     );
     expect([...documented].sort()).toEqual([...registered].sort());
-    expect(registered.size).toBe(18); // 4 operational, 1 identity, 1 intake, 2 reads, 6 responder, 3 audit, 1 Slack
+    expect(registered.size).toBe(19); // 4 operational, 1 identity, 1 intake, 2 reads, 6 responder, 4 audit, 1 Slack
   });
 
   it('documents path parameters, request bodies, security and problem responses for every operation', () => {
@@ -284,6 +285,7 @@ describe('real responses validate against the documented response schemas', () =
     ],
     ['POST', '/api/v1/alerts', 202, () => as('ingest').post('/api/v1/alerts').send(sample('alertmanager'))],
     ['GET', '/api/v1/incidents/{id}/timeline', 200, () => as('auditor').get(`${P}/timeline`)],
+    ['GET', '/api/v1/incidents/{id}/bundle', 200, () => as('auditor').get(`${P}/bundle`)],
     ['GET', '/healthz', 200, () => request(app).get('/healthz')],
     ['GET', '/api/v1/openapi.json', 200, () => request(app).get('/api/v1/openapi.json')],
   ] as const)('%s %s %i', async (method, path, status, send) => {

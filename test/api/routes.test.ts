@@ -428,7 +428,7 @@ describe('error mapping', () => {
 describe('audit routes', () => {
   it('501 problem+json when the audit module is not in this build (after auth and ID checks)', async () => {
     const { app } = testApp();
-    for (const what of ['timeline', 'history', 'report']) {
+    for (const what of ['timeline', 'history', 'report', 'bundle']) {
       const res = await request(app).get(`${P}/${what}`).set('Authorization', bearer('auditor'));
       expectProblem(res, 501);
       expect(res.body.title).toBe('Not available in this build');
@@ -450,6 +450,10 @@ describe('audit routes', () => {
           calls.push(['report', id, format]),
           format === 'markdown' ? '# Report' : { id }
         ),
+        bundle: async (id) => (
+          calls.push(['bundle', id]),
+          { fileName: `${id}.audit-bundle.json`, bundle: { id } }
+        ),
       },
     });
     const get = (path: string) => request(app).get(path).set('Authorization', bearer('auditor'));
@@ -463,12 +467,18 @@ describe('audit routes', () => {
     expect(negotiated.headers['content-type']).toMatch(/^text\/markdown/);
     expect(negotiated.text).toBe('# Report');
     expectProblem(await get(`${P}/report?format=pdf`), 400);
+    const bundle = await get(`${P}/bundle`).expect(200);
+    expect(bundle.body).toEqual({ id: INCIDENT_ID });
+    expect(bundle.headers['content-disposition']).toBe(
+      `attachment; filename="${INCIDENT_ID}.audit-bundle.json"`,
+    );
     expect(calls).toEqual([
       ['timeline', INCIDENT_ID],
       ['history', INCIDENT_ID],
       ['report', INCIDENT_ID, 'json'],
       ['report', INCIDENT_ID, 'markdown'],
       ['report', INCIDENT_ID, 'markdown'],
+      ['bundle', INCIDENT_ID],
     ]);
   });
 });

@@ -1,8 +1,9 @@
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import pino from 'pino';
 import request from 'supertest';
 import { createApp, type AuditOperations } from '../../src/api/app';
 import { AuthConfig } from '../../src/api/auth';
+import { readPublicKey, signerFromEnv, verifyBundle } from '../../src/audit/bundle';
 import { createAuditService } from '../../src/audit/service';
 import { startHarness, type Harness } from '../support/incident-harness';
 import { MemoryEstate } from '../support/memory-estate';
@@ -37,6 +38,26 @@ describe('API audit routes served by createAuditService', () => {
   });
   afterAll(() => h?.stop());
 
+  /** The app as runtime.ts builds it when QUELL_AUDIT_SIGNING_KEY is set. */
+  const signedApp = () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const signer = signerFromEnv({
+      QUELL_AUDIT_SIGNING_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    });
+    return {
+      app: createApp({
+        client: h.client,
+        incidents: h.service,
+        taskQueue: h.worker.taskQueue,
+        logger: pino({ level: 'silent' }),
+        auth: new AuthConfig({ tokens: { [AUDITOR]: { subject: 'auditor-1', roles: ['auditor'] } } }),
+        rateLimit: false,
+        audit: createAuditService(h.client, { ...(signer ? { signer } : {}) }),
+      }),
+      publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    };
+  };
+
   it('GET /timeline, /history and /report (JSON and Markdown) for a real incident', async () => {
     const { incidentId, hosts } = await runRichIncident(h, estate, `api-${randomUUID().slice(0, 8)}`);
     const auth = { Authorization: `Bearer ${AUDITOR}` };
@@ -64,11 +85,58 @@ describe('API audit routes served by createAuditService', () => {
     expect(md.text).toContain(hosts[0]);
   });
 
+  it('GET /bundle downloads the audit bundle `quell audit verify` accepts; signed when a key is set', async () => {
+    const { incidentId } = await runRichIncident(h, estate, `bundle-${randomUUID().slice(0, 8)}`);
+    const auth = { Authorization: `Bearer ${AUDITOR}` };
+
+    const unsigned = await request(app).get(`/api/v1/incidents/${incidentId}/bundle`).set(auth);
+    expect(unsigned.status).toBe(200);
+    expect(unsigned.headers['content-type']).toMatch(/^application\/json/);
+    expect(unsigned.headers['content-disposition']).toBe(
+      `attachment; filename="${incidentId}.audit-bundle.json"`,
+    );
+    const plain = await verifyBundle(unsigned.body);
+    expect(plain).toMatchObject({
+      ok: true,
+      incidentId,
+      chain: { ok: true },
+      signature: { status: 'unsigned' },
+      consistency: { status: 'match' },
+    });
+    expect(await verifyBundle(unsigned.body, { requireSignature: true })).toMatchObject({ ok: false });
+
+    const { app: signing, publicPem } = signedApp();
+    const signed = await request(signing).get(`/api/v1/incidents/${incidentId}/bundle`).set(auth);
+    expect(signed.status).toBe(200);
+    const trustedPublicKey = await readPublicKey(publicPem);
+    const result = await verifyBundle(signed.body, { trustedPublicKey, requireSignature: true });
+    expect(result).toMatchObject({
+      ok: true,
+      chain: { ok: true },
+      signature: { status: 'valid', trusted: true },
+      problems: [],
+    });
+    expect(result.entryCount).toBe(signed.body.entries.length);
+
+    // An auditor's copy edited after download: the first changed entry is named, the download still verifies.
+    const tampered = structuredClone(signed.body) as { entries: { kind: string; body: unknown }[] };
+    const at = tampered.entries.findIndex((e) => e.kind === 'timeline');
+    (tampered.entries[at]!.body as { actor?: string }).actor = 'someone-else';
+    const broken = await verifyBundle(tampered, { trustedPublicKey, requireSignature: true });
+    expect(broken.ok).toBe(false);
+    expect(broken.chain).toMatchObject({ ok: false, firstProblem: { kind: 'changed', position: at } });
+  });
+
   it('unknown incidents answer 404; callers without the auditor role are refused', async () => {
     const missing = await request(app)
       .get('/api/v1/incidents/INC-0000000000000000-000000/timeline')
       .set({ Authorization: `Bearer ${AUDITOR}` });
     expect(missing.status).toBe(404);
+    const noBundle = await request(app)
+      .get('/api/v1/incidents/INC-0000000000000000-000000/bundle')
+      .set({ Authorization: `Bearer ${AUDITOR}` });
+    expect(noBundle.status).toBe(404);
+    expect(noBundle.headers['content-type']).toMatch(/application\/problem\+json/);
     const { incidentId } = await h.ingest({
       severity: 'low',
       hosts: [`ws-api-${randomUUID().slice(0, 8)}`],
@@ -78,5 +146,9 @@ describe('API audit routes served by createAuditService', () => {
       .get(`/api/v1/incidents/${incidentId}/history`)
       .set({ Authorization: `Bearer ${RESPONDER}` });
     expect(forbidden.status).toBe(403);
+    const noBundleForResponders = await request(app)
+      .get(`/api/v1/incidents/${incidentId}/bundle`)
+      .set({ Authorization: `Bearer ${RESPONDER}` });
+    expect(noBundleForResponders.status).toBe(403);
   });
 });

@@ -2,18 +2,20 @@
  * The web console in a real browser (Debian's chromium, driven by playwright-core) against a real Quell: the
  * API with the console mounted, a worker on the Temporal dev server, and the lab estate behind the production
  * connectors. One incident is walked the way responders take it: seen live in the list, approved by two
- * distinct approvers (the same one twice is refused), contained in the lab, eradicated, reported.
+ * distinct approvers (the same one twice is refused), contained in the lab, eradicated, reported, and its
+ * signed audit bundle downloaded and verified.
  */
 import { existsSync, promises as fs } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { randomInt, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomInt, randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { createApp } from '../../src/api/app';
 import { loadAuthConfig } from '../../src/api/auth';
+import { createSigner, readPublicKey, verifyBundle } from '../../src/audit/bundle';
 import { createAuditService } from '../../src/audit/service';
 import { startLabServer, type RunningLab } from '../../src/connectors/lab';
 import { buildConsoleAssets, consoleRouter } from '../../src/console';
@@ -34,6 +36,11 @@ const TOKENS = {
   alice: `console-alice-${randomUUID()}`,
   bob: `console-bob-${randomUUID()}`,
 };
+// The server signs audit bundles (QUELL_AUDIT_SIGNING_KEY); the auditor trusts its public key.
+const signingKey = generateKeyPairSync('ed25519');
+const signer = createSigner(signingKey.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+const auditPublicKey = signingKey.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+
 const auth = loadAuthConfig(
   {
     QUELL_API_TOKENS: JSON.stringify({
@@ -80,7 +87,7 @@ describe('the web console in chromium, against a real Quell on the Temporal dev 
       taskQueue: worker.taskQueue,
       logger: testLogger(),
       auth,
-      audit: createAuditService(client, { evidenceStore: connectors.evidence }),
+      audit: createAuditService(client, { evidenceStore: connectors.evidence, signer }),
       consoleRouter: consoleRouter(await buildConsoleAssets()),
     });
     server = createServer(app);
@@ -283,6 +290,26 @@ describe('the web console in chromium, against a real Quell on the Temporal dev 
     await expect(report.textContent()).resolves.toContain(incidentId);
     await expect(report.textContent()).resolves.toContain('alice');
     expect(await report.locator('img').count()).toBe(0);
+
+    // The auditor saves the signed audit bundle, and it verifies as `quell audit verify` checks it.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download audit bundle' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe(`${incidentId}.audit-bundle.json`);
+    const saved = JSON.parse(await fs.readFile(await download.path(), 'utf8')) as unknown;
+    const verified = await verifyBundle(saved, {
+      trustedPublicKey: await readPublicKey(auditPublicKey),
+      requireSignature: true,
+    });
+    expect(verified).toMatchObject({
+      ok: true,
+      incidentId,
+      chain: { ok: true },
+      signature: { status: 'valid', trusted: true },
+      consistency: { status: 'match' },
+    });
+    await page.getByText(`Saved ${incidentId}.audit-bundle.json`).waitFor();
     await page.screenshot({ path: path.join(SCREENSHOTS, 'incident-page.png'), fullPage: true });
 
     await page.setViewportSize({ width: 390, height: 844 });

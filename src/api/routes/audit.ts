@@ -1,6 +1,6 @@
 /**
- * Audit: an incident's timeline, complete history and report, from the audit module (`AuditOperations`);
- * without it in the build these answer 501.
+ * Audit: an incident's timeline, complete history, report and audit bundle, from the audit module
+ * (`AuditOperations`); without it in the build these answer 501.
  */
 import { z } from 'zod';
 import { ApiProblem } from '../problem';
@@ -85,6 +85,47 @@ const incidentReport = ({ audit }: Deps): RouteSpec =>
     },
   });
 
+/**
+ * The bundle `quell audit export` writes, as a download under the same file name, so `quell audit verify`
+ * checks it as it would the CLI's file.
+ */
+const incidentBundle = ({ audit }: Deps): RouteSpec =>
+  defineRoute({
+    operationId: 'incidentAuditBundle',
+    method: 'get',
+    path: '/api/v1/incidents/:id/bundle',
+    tag: 'audit',
+    summary:
+      "The incident's tamper-evident audit bundle (what `quell audit export` writes), as a download; " +
+      'signed when the server has QUELL_AUDIT_SIGNING_KEY. Check it with `quell audit verify`.',
+    auth: 'bearer',
+    roles: ['auditor'],
+    params: incidentParams,
+    usesIncidents: true,
+    responses: {
+      200: {
+        description: 'The audit bundle (quell.audit-bundle/v1).',
+        schema: auditDocumentSchema,
+        headers: { 'Content-Disposition': 'attachment; filename="<incidentId>.audit-bundle.json"' },
+      },
+    },
+    errors: AUDIT_ERRORS,
+    handle: async ({ params }) => {
+      if (!audit) throw notAvailable('Audit bundles');
+      const { fileName, bundle } = await audit.bundle(params.id);
+      return {
+        status: 200,
+        json: bundle,
+        headers: { 'Content-Disposition': `attachment; filename="${fileName}"` },
+      };
+    },
+  });
+
 export function auditRoutes(deps: Deps): RouteSpec[] {
-  return [auditDocument(deps, 'timeline'), auditDocument(deps, 'history'), incidentReport(deps)];
+  return [
+    auditDocument(deps, 'timeline'),
+    auditDocument(deps, 'history'),
+    incidentReport(deps),
+    incidentBundle(deps),
+  ];
 }

@@ -80,6 +80,27 @@ export async function call<T>(
   return { ok: true, status: res.status, body, ...(etag ? { etag } : {}) };
 }
 
+/** A file the API answers as an attachment: its content, and the name `Content-Disposition` gives it. */
+export async function fetchAttachment(
+  path: string,
+  fallbackName: string,
+): Promise<{ ok: true; blob: Blob; fileName: string } | { ok: false; problem: Problem }> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (token !== undefined) headers.Authorization = `Bearer ${token}`;
+  let res: Response;
+  try {
+    res = await fetch(path, { headers, cache: 'no-store', credentials: 'omit' });
+  } catch (err) {
+    return {
+      ok: false,
+      problem: { status: 0, title: 'Quell is unreachable', detail: (err as Error).message },
+    };
+  }
+  if (!res.ok) return { ok: false, problem: await problemOf(res) };
+  const named = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') ?? '')?.[1];
+  return { ok: true, blob: await res.blob(), fileName: named ?? fallbackName };
+}
+
 /** The refusals the incident gives, in the words of the person who met them. */
 const REFUSAL_WORDS: Record<string, string> = {
   SelfApproval:

@@ -1,6 +1,6 @@
 /**
  * One incident: phases, scope, approvals (with decisions), actions, checklist, notes, evidence, alerts, and for
- * auditors the report and the timeline. Every change is a call to the REST API as the signed-in person; the
+ * auditors the report, the timeline and the audit bundle download. Every change is a call to the REST API as the signed-in person; the
  * incident answers with its own rules, and refusals are shown in plain words.
  */
 import { h, type ComponentChildren } from 'preact';
@@ -14,7 +14,7 @@ import {
   type IncidentAction,
   type IncidentState,
 } from '../../domain/incident';
-import { call, describeProblem, may, type Me } from './api';
+import { call, describeProblem, fetchAttachment, may, type Me } from './api';
 import { duration, until, useClock, useFocusOnShow, when, words } from './format';
 import { usePolled } from './poll';
 
@@ -362,6 +362,46 @@ function Report({ incidentId }: { incidentId: string }) {
   );
 }
 
+/** Saves the tamper-evident audit bundle (the file `quell audit export` writes) for `quell audit verify`. */
+function AuditBundle({ incidentId }: { incidentId: string }) {
+  const [busy, setBusy] = useState(false);
+  const [outcome, setOutcome] = useState<Outcome>(undefined);
+  const download = async () => {
+    setBusy(true);
+    const answer = await fetchAttachment(
+      `/api/v1/incidents/${incidentId}/bundle`,
+      `${incidentId}.audit-bundle.json`,
+    );
+    setBusy(false);
+    if (!answer.ok) {
+      setOutcome({ ok: false, text: describeProblem(answer.problem) });
+      return;
+    }
+    // The token stays in memory, so the browser cannot fetch the file itself: hand it the fetched copy.
+    const url = URL.createObjectURL(answer.blob);
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = answer.fileName;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    setOutcome({ ok: true, text: `Saved ${answer.fileName}: check it with \`quell audit verify\`.` });
+  };
+  return h(
+    'div',
+    null,
+    h(
+      'p',
+      { class: 'hint' },
+      'The history, state, timeline, evidence manifest and report, chained by SHA-256 (and signed when the ' +
+        'server has a signing key).',
+    ),
+    h('button', { type: 'button', disabled: busy, onClick: () => void download() }, 'Download audit bundle'),
+    outcomeLine(outcome),
+  );
+}
+
 function Timeline({ incidentId }: { incidentId: string }) {
   const [entries, setEntries] = useState<TimelineEntry[] | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
@@ -575,5 +615,8 @@ export function IncidentPage({ incidentId, me }: { incidentId: string; me: Me })
     section('Notes', 'h-notes', h(Notes, { state: s, me, refresh })),
     may(me, 'auditor') ? section('Report', 'h-report', h(Report, { incidentId: s.incidentId })) : null,
     may(me, 'auditor') ? section('Timeline', 'h-timeline', h(Timeline, { incidentId: s.incidentId })) : null,
+    may(me, 'auditor')
+      ? section('Audit bundle', 'h-bundle', h(AuditBundle, { incidentId: s.incidentId }))
+      : null,
   );
 }
