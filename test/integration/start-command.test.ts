@@ -21,7 +21,6 @@ interface Started {
 
 /** Runs `quell start` exactly as a user does, on an embedded dev server of its own. */
 async function startQuell(dataDir: string): Promise<Started> {
-  const apiPort = await freePort();
   const temporalPort = await freePort();
   const { TEMPORAL_ADDRESS: _ignored, ...env } = process.env;
   const child = spawn(process.execPath, [path.join(root, 'bin', 'quell.js'), 'start'], {
@@ -30,7 +29,9 @@ async function startQuell(dataDir: string): Promise<Started> {
       ...env,
       TEMPORAL_CLI_PATH: requireEnv(TEST_ENV.cliPath),
       QUELL_DATA_DIR: dataDir,
-      QUELL_API_PORT: String(apiPort),
+      // Port 0: the API takes a free port when it listens, seconds after start (a port picked here first
+      // could be taken by a parallel test by then); the banner says which.
+      QUELL_API_PORT: '0',
       QUELL_TEMPORAL_PORT: String(temporalPort),
       QUELL_TEMPORAL_HEADLESS: '1',
       QUELL_LAB_PORT: '0',
@@ -44,12 +45,14 @@ async function startQuell(dataDir: string): Promise<Started> {
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   await waitFor(
-    async () => output.includes('Quell is running') || child.exitCode !== null,
+    async () => output.includes('Press Ctrl-C to stop.') || child.exitCode !== null,
     90_000,
     'quell start',
   );
   if (child.exitCode !== null) throw new Error(`quell start exited early:\n${output}`);
-  return { child, apiUrl: `http://127.0.0.1:${apiPort}`, temporalPort, output: () => output, exited };
+  const apiUrl = /API: {9}(http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
+  if (!apiUrl) throw new Error(`no API URL in the banner:\n${output}`);
+  return { child, apiUrl, temporalPort, output: () => output, exited };
 }
 
 describe('quell start (the README first command)', () => {
