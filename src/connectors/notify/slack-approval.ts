@@ -4,7 +4,7 @@
  * the incident and the approval. Built for the first notification and again, from the approval's state, when
  * a decision updates the message. Untrusted strings go through `slackText`.
  */
-import type { ApprovalNotice } from '../../domain/approval-notice';
+import { approvalNotice, type ApprovalNotice } from '../../domain/approval-notice';
 import type { Approval } from '../../domain/incident';
 import { oneLine, slackText } from '../../domain/untrusted-text';
 
@@ -141,19 +141,8 @@ export function approvalMessage(incidentId: string, approval: Approval): { text:
   const headline = oneLine(
     `Approval ${approval.approvalId}: ${approval.request.action} on ${approval.request.target}`,
   ).slice(0, 150);
-  const notice: ApprovalNotice = {
-    approvalId: approval.approvalId,
-    action: approval.request.action,
-    target: approval.request.target,
-    why: approval.request.why,
-    undo: approval.request.undo,
-    severity: approval.request.severity,
-    policy: approval.policy,
-    requiredApprovers: approval.requiredApprovers,
-    approversNeeded: 0,
-    requestedBy: approval.requestedBy,
-    ...(approval.expiresAt ? { expiresAt: approval.expiresAt } : {}),
-  };
+  // The settled card counts the approvers still needed from the approval itself.
+  const notice = approvalNotice(approval);
   return {
     text: oneLine(`${incidentId}: ${headline}: ${approvalOutcome(approval)}`),
     blocks: [
