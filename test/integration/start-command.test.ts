@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,52 +7,21 @@ import { freePort } from '../../src/temporal/dev-server';
 import { genericAlert } from '../support/alerts';
 import { requireEnv, TEST_ENV } from '../support/env';
 import { findProcesses, waitFor } from '../support/processes';
+import { spawnStart, type StartedQuell } from '../support/quell-process';
 
-const root = path.resolve(__dirname, '..', '..');
 const execFileAsync = promisify(execFile);
 
-interface Started {
-  child: ChildProcess;
-  apiUrl: string;
-  temporalPort: number;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-/** Runs `quell start` exactly as a user does, on an embedded dev server of its own. */
-async function startQuell(dataDir: string): Promise<Started> {
-  const temporalPort = await freePort();
-  const { TEMPORAL_ADDRESS: _ignored, ...env } = process.env;
-  const child = spawn(process.execPath, [path.join(root, 'bin', 'quell.js'), 'start'], {
-    cwd: root,
-    env: {
-      ...env,
-      TEMPORAL_CLI_PATH: requireEnv(TEST_ENV.cliPath),
-      QUELL_DATA_DIR: dataDir,
-      // Port 0: the API takes a free port when it listens, seconds after start (a port picked here first
-      // could be taken by a parallel test by then); the banner says which.
-      QUELL_API_PORT: '0',
-      QUELL_TEMPORAL_PORT: String(temporalPort),
-      QUELL_TEMPORAL_HEADLESS: '1',
-      QUELL_LAB_PORT: '0',
-      QUELL_LOG_LEVEL: 'warn',
-      QUELL_SHUTDOWN_GRACE_MS: '2000',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+/**
+ * Runs `quell start` exactly as a user does, on an embedded dev server of its own. The API takes port 0: it
+ * listens seconds after start, and a port picked here first could be taken by a parallel test by then.
+ */
+async function startQuell(dataDir: string): Promise<StartedQuell> {
+  return spawnStart({
+    dataDir,
+    cliPath: requireEnv(TEST_ENV.cliPath),
+    apiPort: 0,
+    temporalPort: await freePort(),
   });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await waitFor(
-    async () => output.includes('Press Ctrl-C to stop.') || child.exitCode !== null,
-    90_000,
-    'quell start',
-  );
-  if (child.exitCode !== null) throw new Error(`quell start exited early:\n${output}`);
-  const apiUrl = /API: {9}(http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
-  if (!apiUrl) throw new Error(`no API URL in the banner:\n${output}`);
-  return { child, apiUrl, temporalPort, output: () => output, exited };
 }
 
 describe('quell start (the README first command)', () => {
@@ -117,7 +86,7 @@ describe('quell start (the README first command)', () => {
     } finally {
       quell.child.kill('SIGINT');
     }
-    expect(await quell.exited).toBe(0);
+    expect((await quell.exited).code).toBe(0);
     expect(quell.output()).toContain('stopped cleanly');
     expect(await findProcesses('start-dev', `--port ${quell.temporalPort}`)).toEqual([]);
   });

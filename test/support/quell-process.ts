@@ -10,6 +10,35 @@ export interface ApiProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/**
+ * Runs `quell <command>` from the repository and waits for its whole banner (up to "Press Ctrl-C to stop.",
+ * so every banner line can be read); throws with the output if it exits first.
+ */
+async function spawnQuell(
+  command: 'api' | 'start',
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<ApiProcess> {
+  const child = spawn(process.execPath, [path.join(root, 'bin', 'quell.js'), command], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  await waitFor(
+    async () => output.includes('Press Ctrl-C to stop.') || child.exitCode !== null,
+    timeoutMs,
+    `quell ${command}`,
+  );
+  if (child.exitCode !== null) throw new Error(`quell ${command} exited early:\n${output}`);
+  return { child, output: () => output, exited };
+}
+
 /** `quell api` as its own process against the Temporal at `address`, waiting for its banner. */
 export async function spawnApi(opts: {
   address: string;
@@ -22,9 +51,9 @@ export async function spawnApi(opts: {
   tokens: Record<string, { subject: string; roles: string[] }>;
   env?: Record<string, string>;
 }): Promise<ApiProcess> {
-  const child = spawn(process.execPath, [path.join(root, 'bin', 'quell.js'), 'api'], {
-    cwd: root,
-    env: {
+  return spawnQuell(
+    'api',
+    {
       ...process.env,
       TEMPORAL_ADDRESS: opts.address,
       TEMPORAL_NAMESPACE: opts.namespace,
@@ -37,21 +66,8 @@ export async function spawnApi(opts: {
       QUELL_LOG_LEVEL: 'warn',
       ...opts.env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  await waitFor(
-    async () => output.includes('Quell is running') || child.exitCode !== null,
     60_000,
-    'quell api',
   );
-  if (child.exitCode !== null) throw new Error(`quell api exited early:\n${output}`);
-  return { child, output: () => output, exited };
 }
 
 export interface StartedQuell extends ApiProcess {
@@ -65,14 +81,15 @@ export interface StartedQuell extends ApiProcess {
 export async function spawnStart(opts: {
   dataDir: string;
   cliPath: string;
+  /** 0 takes a free port when the API listens; `apiUrl` is read from the banner either way. */
   apiPort: number;
   temporalPort: number;
   env?: Record<string, string>;
 }): Promise<StartedQuell> {
   const { TEMPORAL_ADDRESS: _ignored, ...env } = process.env;
-  const child = spawn(process.execPath, [path.join(root, 'bin', 'quell.js'), 'start'], {
-    cwd: root,
-    env: {
+  const started = await spawnQuell(
+    'start',
+    {
       ...env,
       TEMPORAL_CLI_PATH: opts.cliPath,
       QUELL_DATA_DIR: opts.dataDir,
@@ -83,26 +100,15 @@ export async function spawnStart(opts: {
       QUELL_LOG_LEVEL: 'warn',
       ...opts.env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  await waitFor(
-    async () => output.includes('Quell is running') || child.exitCode !== null,
     90_000,
-    'quell start',
   );
-  if (child.exitCode !== null) throw new Error(`quell start exited early:\n${output}`);
+  const output = started.output;
+  const apiUrl = /API: {9}(http:\/\/127\.0\.0\.1:\d+)/.exec(output())?.[1];
+  if (!apiUrl) throw new Error(`no API URL in the banner:\n${output()}`);
   return {
-    child,
-    output: () => output,
-    exited,
-    apiUrl: `http://127.0.0.1:${opts.apiPort}`,
+    ...started,
+    apiUrl,
     temporalPort: opts.temporalPort,
-    token: (role) => new RegExp(`^\\s+${role}\\s+(\\S+)$`, 'm').exec(output)?.[1] ?? '',
+    token: (role) => new RegExp(`^\\s+${role}\\s+(\\S+)$`, 'm').exec(output())?.[1] ?? '',
   };
 }
