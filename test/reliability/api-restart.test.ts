@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import http from 'node:http';
@@ -13,55 +12,28 @@ import { requireEnv, TEST_ENV } from '../support/env';
 import { waitFor } from '../support/processes';
 import { startTestWorker, testClient, uniqueTaskQueue, type TestWorker } from '../support/temporal';
 import { containmentDone, drillPlaybook, labConnectors, pool, report, size } from './drill-support';
+import { spawnApi as spawnQuellApi, type ApiProcess } from '../support/quell-process';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const TOKEN = `drill-api-ingest-${randomBytes(12).toString('hex')}`;
 
-interface ApiProcess {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
 /** `quell api` as its own process, on a fixed port, against the jest run's Temporal server. */
-async function spawnApi(opts: {
+function spawnApi(opts: {
   port: number;
   taskQueue: string;
   playbooksDir: string;
   dataDir: string;
 }): Promise<ApiProcess> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'quell.js'), 'api'], {
-    cwd: ROOT,
+  return spawnQuellApi({
+    ...opts,
+    address: requireEnv(TEST_ENV.address),
+    namespace: requireEnv(TEST_ENV.namespace),
+    tokens: { [TOKEN]: { subject: 'drill-siem', roles: ['ingest'] } },
     env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: requireEnv(TEST_ENV.address),
-      TEMPORAL_NAMESPACE: requireEnv(TEST_ENV.namespace),
-      QUELL_TASK_QUEUE: opts.taskQueue,
-      QUELL_API_HOST: '127.0.0.1',
-      QUELL_API_PORT: String(opts.port),
-      QUELL_API_TOKENS: JSON.stringify({ [TOKEN]: { subject: 'drill-siem', roles: ['ingest'] } }),
-      QUELL_PLAYBOOKS_DIR: opts.playbooksDir,
-      QUELL_DATA_DIR: opts.dataDir,
-      QUELL_LOG_LEVEL: 'warn',
       QUELL_SHUTDOWN_GRACE_MS: '3000',
       // The drill's client is one caller; the default 50/s would answer 429s that only slow it down.
       QUELL_INGEST_RATE_PER_SEC: '1000',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  await waitFor(
-    async () => output.includes('Quell is running') || child.exitCode !== null,
-    60_000,
-    'quell api',
-  );
-  if (child.exitCode !== null) throw new Error(`quell api exited early:\n${output}`);
-  return { child, output: () => output, exited };
 }
 
 type Outcome = { status: number; body: string } | { error: string };
