@@ -165,7 +165,9 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
           ...(connectors ? { evidenceStore: connectors.evidence } : {}),
         }),
         ...apiSettings,
-        consoleRouter: consoleRouter(await buildConsoleAssets()),
+        consoleRouter: consoleRouter(await buildConsoleAssets(), {
+          ...(auth?.oidc ? { signIn: auth.oidc.consoleSignIn.bind(auth.oidc) } : {}),
+        }),
         // The lab's Slack answers at its own response_url, so when Quell runs the lab it may post there too.
         ...(slack
           ? {

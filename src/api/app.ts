@@ -80,6 +80,7 @@ export function createApp(deps: ApiDeps): Express {
     metrics,
     openApi: () => (openApi ??= buildOpenApiDocument(routes, API_INFO)),
     ...(slackApprovals ? { slack: slackApprovals } : {}),
+    ...(deps.auth.oidc ? { consoleSignIn: deps.auth.oidc.consoleSignIn.bind(deps.auth.oidc) } : {}),
   });
   const bodyLimit = deps.bodyLimit ?? '1mb';
   const stages = routeStages({

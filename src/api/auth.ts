@@ -503,16 +503,21 @@ async function authenticateJwt(oidc: OidcVerifier, token: string, req: Request):
     }
     if (err instanceof OidcUnavailable) {
       req.log?.error({ err }, 'identity provider unavailable');
-      throw new ApiProblem(
-        503,
-        'identity-provider-unavailable',
-        'Identity provider unavailable',
-        `${err.message} Retry later.`,
-        { retryAfterSeconds: IDENTITY_PROVIDER_RETRY_SECONDS },
-      );
+      throw identityProviderUnavailable(err);
     }
     throw err;
   }
+}
+
+/** The 503 answered while the OpenID Connect issuer's discovery document or keys cannot be read. */
+export function identityProviderUnavailable(err: OidcUnavailable): ApiProblem {
+  return new ApiProblem(
+    503,
+    'identity-provider-unavailable',
+    'Identity provider unavailable',
+    `${err.message} Retry later.`,
+    { retryAfterSeconds: IDENTITY_PROVIDER_RETRY_SECONDS },
+  );
 }
 
 /** Authenticates `Authorization: Bearer <token>`; 401 problem when missing or unknown. */

@@ -21,6 +21,8 @@ export const OIDC_ENV = {
   roleMap: 'QUELL_OIDC_ROLE_MAP',
   subjectClaim: 'QUELL_OIDC_SUBJECT_CLAIM',
   clockTolerance: 'QUELL_OIDC_CLOCK_TOLERANCE_S',
+  clientId: 'QUELL_OIDC_CLIENT_ID',
+  scopes: 'QUELL_OIDC_SCOPES',
 } as const;
 
 /**
@@ -47,6 +49,30 @@ export interface OidcSettings {
   /** Claim holding the subject recorded in history (`sub`, `preferred_username`, `email`...). */
   subjectClaim: string;
   clockToleranceSeconds: number;
+  /**
+   * The console's client ID at the issuer (a public client: authorization code with PKCE, no secret); absent:
+   * the console offers only API tokens.
+   */
+  clientId?: string;
+  /** Scopes the console asks for (space-separated; `openid` always among them). */
+  scopes: string;
+}
+
+/**
+ * How the console signs people in with the issuer (OAuth 2.0 authorization code with PKCE, RFC 7636): served
+ * to the browser by `GET /api/v1/auth/config`. Nothing in it is secret.
+ */
+export interface ConsoleSignIn {
+  issuer: string;
+  clientId: string;
+  authorizationEndpoint: string;
+  tokenEndpoint: string;
+  scope: string;
+  /**
+   * Which token the console sends as its bearer: the ID token when its audience (the client ID) is one this
+   * API accepts, else the access token (an IdP issuing JWT access tokens for the API's audience).
+   */
+  bearer: 'id_token' | 'access_token';
 }
 
 /** Cache tuning for the issuer's key set (jose's `createRemoteJWKSet`); defaults suit production. */
@@ -88,7 +114,13 @@ let joseModule: Promise<Jose> | undefined;
 // jose is published only as ES modules; a dynamic import loads it from this CommonJS package.
 const loadJose = (): Promise<Jose> => (joseModule ??= import('jose'));
 
-const discoverySchema = z.object({ issuer: z.string(), jwks_uri: z.url() });
+const discoverySchema = z.object({
+  issuer: z.string(),
+  jwks_uri: z.url(),
+  authorization_endpoint: z.url().optional(),
+  token_endpoint: z.url().optional(),
+});
+type Discovery = z.infer<typeof discoverySchema>;
 
 /**
  * Verifies bearer JWTs of one issuer. The issuer's keys are fetched on first use and cached: a token whose
@@ -99,6 +131,7 @@ export class OidcVerifier {
   readonly settings: Readonly<OidcSettings>;
   readonly #options: Required<OidcVerifierOptions>;
   #keys: Promise<JWTVerifyGetKey> | undefined;
+  #discovered: { at: number; doc: Promise<Discovery> } | undefined;
 
   constructor(settings: OidcSettings, options: OidcVerifierOptions = {}) {
     this.settings = Object.freeze({ ...settings, roleMap: { ...settings.roleMap } });
@@ -132,6 +165,31 @@ export class OidcVerifier {
     return { subject: this.#subjectOf(payload), roles: this.rolesOf(payload) };
   }
 
+  /**
+   * How the console signs in with this issuer; undefined when no client ID is configured. Thrown:
+   * {@link OidcUnavailable} when the discovery document cannot be read or names no authorization or token
+   * endpoint.
+   */
+  async consoleSignIn(): Promise<ConsoleSignIn | undefined> {
+    const { clientId } = this.settings;
+    if (!clientId) return undefined;
+    const doc = await this.#discovery();
+    if (!doc.authorization_endpoint || !doc.token_endpoint) {
+      throw new OidcUnavailable(
+        `The identity provider's discovery document names no authorization_endpoint or token_endpoint, so the ` +
+          'console cannot sign in with it.',
+      );
+    }
+    return {
+      issuer: this.settings.issuer,
+      clientId,
+      authorizationEndpoint: doc.authorization_endpoint,
+      tokenEndpoint: doc.token_endpoint,
+      scope: this.settings.scopes,
+      bearer: this.settings.audience.includes(clientId) ? 'id_token' : 'access_token',
+    };
+  }
+
   /** The Quell roles the token's groups map to (unmapped groups are ignored). */
   rolesOf(payload: JWTPayload): Role[] {
     const groups = groupsOf(claimAt(payload, this.settings.rolesClaim));
@@ -153,6 +211,9 @@ export class OidcVerifier {
       subjectClaim: this.settings.subjectClaim,
       groups: Object.keys(this.settings.roleMap),
       clockToleranceSeconds: this.settings.clockToleranceSeconds,
+      console: this.settings.clientId
+        ? { clientId: this.settings.clientId, scopes: this.settings.scopes }
+        : false,
     };
   }
 
@@ -178,7 +239,7 @@ export class OidcVerifier {
   }
 
   async #createKeySet(jose: Jose): Promise<JWTVerifyGetKey> {
-    const url = new URL(this.settings.jwksUrl ?? (await this.#discoverJwksUri()));
+    const url = new URL(this.settings.jwksUrl ?? (await this.#discovery()).jwks_uri);
     const remote = jose.createRemoteJWKSet(url, {
       cooldownDuration: this.#options.jwksCooldownMs,
       cacheMaxAge: this.#options.jwksCacheMaxAgeMs,
@@ -202,7 +263,20 @@ export class OidcVerifier {
     };
   }
 
-  async #discoverJwksUri(): Promise<string> {
+  /** The discovery document, cached like the keys; a failed read is not kept, so the next call tries again. */
+  #discovery(): Promise<Discovery> {
+    const cached = this.#discovered;
+    if (cached && Date.now() - cached.at < this.#options.jwksCacheMaxAgeMs) return cached.doc;
+    const doc = this.#readDiscovery();
+    const entry = { at: Date.now(), doc };
+    this.#discovered = entry;
+    doc.catch(() => {
+      if (this.#discovered === entry) this.#discovered = undefined;
+    });
+    return doc;
+  }
+
+  async #readDiscovery(): Promise<Discovery> {
     const url = `${this.settings.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
     let body: unknown;
     try {
@@ -229,7 +303,7 @@ export class OidcVerifier {
         `The discovery document ${url} names issuer ${parsed.data.issuer}, not ${this.settings.issuer}.`,
       );
     }
-    return parsed.data.jwks_uri;
+    return parsed.data;
   }
 
   #explain(err: unknown): Error {
@@ -379,6 +453,13 @@ function settingsSchema(production: boolean) {
       .min(0)
       .max(MAX_CLOCK_TOLERANCE_SECONDS)
       .default(DEFAULT_CLOCK_TOLERANCE_SECONDS),
+    clientId: z.string().trim().min(1).max(500).optional(),
+    scopes: z
+      .string()
+      .max(1_000)
+      .regex(/^[\x21\x23-\x5b\x5d-\x7e ]+$/, 'must be scope names separated by spaces (RFC 6749, 3.3)')
+      .transform((s) => [...new Set(['openid', ...s.split(' ').filter(Boolean)])].join(' '))
+      .default('openid profile'),
   });
 }
 
@@ -390,6 +471,8 @@ const ENV_OF: Record<string, string> = {
   subjectClaim: OIDC_ENV.subjectClaim,
   roleMap: OIDC_ENV.roleMap,
   clockToleranceSeconds: OIDC_ENV.clockTolerance,
+  clientId: OIDC_ENV.clientId,
+  scopes: OIDC_ENV.scopes,
 };
 
 /**
@@ -422,6 +505,6 @@ export function loadOidcSettings(env: Env, opts: { production: boolean }): OidcS
     });
     throw new ConfigError(`Invalid OpenID Connect settings:\n${lines.join('\n')}`);
   }
-  const { jwksUrl, ...rest } = parsed.data;
-  return { ...rest, ...(jwksUrl ? { jwksUrl } : {}) };
+  const { jwksUrl, clientId, ...rest } = parsed.data;
+  return { ...rest, ...(jwksUrl ? { jwksUrl } : {}), ...(clientId ? { clientId } : {}) };
 }

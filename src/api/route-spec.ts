@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import type { Actor, Role } from '../domain/incident';
 import type { IncidentOperations } from '../incidents/types';
 import type { ApiMetrics } from './metrics';
+import type { ConsoleSignIn } from './oidc';
 import type { SlackApprovals } from './slack-interactions';
 
 /** What the audit engineer's module provides (timeline, history, report, bundle); optional in this build. */
@@ -31,6 +32,8 @@ export interface RouteDeps {
   openApi: () => unknown;
   /** Decisions from Slack buttons; absent when Slack approvals are not configured. */
   slack?: SlackApprovals;
+  /** The console's OpenID Connect sign-in (see `OidcVerifier.consoleSignIn`); absent without an issuer. */
+  consoleSignIn?: () => Promise<ConsoleSignIn | undefined>;
 }
 
 /** `headers`: set on the response as they are (each documented in the route's `ResponseDoc.headers`). */

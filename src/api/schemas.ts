@@ -403,6 +403,25 @@ export const meSchema = z
   .object({ subject: z.string(), roles: z.array(role) })
   .describe('The verified caller behind the bearer token.');
 
+export const signInOptionsSchema = z
+  .object({
+    token: z.literal(true).describe('API tokens are always accepted.'),
+    oidc: z
+      .object({
+        issuer: z.string(),
+        clientId: z.string(),
+        authorizationEndpoint: z.string(),
+        tokenEndpoint: z.string(),
+        scope: z.string(),
+        bearer: z.enum(['id_token', 'access_token']),
+      })
+      .optional()
+      .describe(
+        'Present when the console signs in with OpenID Connect (authorization code with PKCE, public client).',
+      ),
+  })
+  .describe('How a person signs in to the console. Nothing here is secret.');
+
 export const healthSchema = z.object({ status: z.literal('ok') });
 export const readinessSchema = z.object({
   ready: z.boolean(),

@@ -63,9 +63,14 @@ async function runService(components: { worker: boolean; api: boolean }): Promis
     ...(quell.apiUrl
       ? [
           `  API:         ${quell.apiUrl}  (health ${quell.apiUrl}/healthz, readiness ${quell.apiUrl}/readyz)`,
-          `  Console:     ${quell.apiUrl}/console/  (sign in with an API token)`,
+          `  Console:     ${quell.apiUrl}/console/  (sign in with an API token${quell.auth?.oidc?.settings.clientId ? ' or single sign-on' : ''})`,
           ...(quell.auth?.oidc
-            ? [`  Sign-in:     API tokens, and bearer JWTs from ${String(quell.auth.oidc.toJSON().issuer)}`]
+            ? [
+                `  Sign-in:     API tokens, and bearer JWTs from ${quell.auth.oidc.settings.issuer}` +
+                  (quell.auth.oidc.settings.clientId
+                    ? `; console single sign-on as client ${quell.auth.oidc.settings.clientId} (redirect URI ${quell.apiUrl}/console/)`
+                    : ''),
+              ]
             : []),
           quell.slackUsers !== undefined
             ? `  Slack:       approvals by ${quell.slackUsers} mapped user(s) at ${quell.apiUrl}/api/v1/integrations/slack/interactions`

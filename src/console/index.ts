@@ -17,19 +17,26 @@ export interface ConsoleAssets {
 
 const WEB_DIR = path.join(__dirname, 'web');
 
-/** No inline script or style, nothing from another origin, never framed. */
-export const CONSOLE_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "font-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+/**
+ * No inline script or style, nothing from another origin, never framed. `connectOrigins`: the identity
+ * provider's token endpoint, which the console calls to finish an OpenID Connect sign-in.
+ */
+export function consoleCsp(connectOrigins: readonly string[] = []): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    ["connect-src 'self'", ...connectOrigins].join(' '),
+    "font-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+export const CONSOLE_CSP = consoleCsp();
 
 const HTML = `<!doctype html>
 <html lang="en">
@@ -85,8 +92,16 @@ export async function writeConsoleAssets(outDir: string): Promise<void> {
   await fs.writeFile(path.join(outDir, 'console.css'), assets.css);
 }
 
+export interface ConsoleRouterOptions {
+  /**
+   * The console's OpenID Connect sign-in, when configured (`OidcVerifier.consoleSignIn`): its token endpoint's
+   * origin joins the page's connect-src. Read per page load (the verifier caches it); a failure leaves it out.
+   */
+  signIn?: () => Promise<{ tokenEndpoint: string } | undefined>;
+}
+
 /** Serves the console at the router's mount point (`/console`): the page, its script and its style sheet. */
-export function consoleRouter(assets: ConsoleAssets): Router {
+export function consoleRouter(assets: ConsoleAssets, options: ConsoleRouterOptions = {}): Router {
   const router = Router();
   const etag = (body: string) => `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
   const files = {
@@ -94,8 +109,12 @@ export function consoleRouter(assets: ConsoleAssets): Router {
     '/app.js': { body: assets.js, type: 'text/javascript; charset=utf-8', etag: etag(assets.js) },
     '/console.css': { body: assets.css, type: 'text/css; charset=utf-8', etag: etag(assets.css) },
   };
-  const secure = (res: Response) => {
-    res.setHeader('Content-Security-Policy', CONSOLE_CSP);
+  const connectOrigins = async (): Promise<string[]> => {
+    const signIn = await options.signIn?.().catch(() => undefined);
+    return signIn ? [new URL(signIn.tokenEndpoint).origin] : [];
+  };
+  const secure = (res: Response, csp: string) => {
+    res.setHeader('Content-Security-Policy', csp);
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.setHeader('X-Frame-Options', 'DENY');
@@ -103,8 +122,8 @@ export function consoleRouter(assets: ConsoleAssets): Router {
     res.setHeader('Cache-Control', 'no-cache');
   };
   for (const [route, file] of Object.entries(files)) {
-    router.get(route, (req, res) => {
-      secure(res);
+    router.get(route, async (req, res) => {
+      secure(res, route === '/' ? consoleCsp(await connectOrigins()) : CONSOLE_CSP);
       res.setHeader('ETag', file.etag);
       if (req.headers['if-none-match'] === file.etag) {
         res.status(304).end();

@@ -305,7 +305,7 @@ describe('authentication and roles on every route', () => {
     expect(cases.map((c) => c.op).sort()).toEqual(authenticated.sort());
     expect(routes.filter((r) => r.auth === 'slack').map((r) => r.operationId)).toEqual(['slackInteraction']);
     for (const r of routes.filter((x) => x.auth === 'public')) {
-      expect(['health', 'readiness', 'metrics', 'openapi']).toContain(r.operationId);
+      expect(['health', 'readiness', 'metrics', 'openapi', 'signInOptions']).toContain(r.operationId);
     }
   });
 

@@ -26,6 +26,7 @@ function settings(issuer: LocalIssuer, extra: Partial<OidcSettings> = {}): OidcS
     subjectClaim: 'sub',
     roleMap: ROLE_MAP,
     clockToleranceSeconds: 60,
+    scopes: 'openid',
     ...extra,
   };
 }
@@ -465,6 +466,51 @@ describe('the issuer key set', () => {
   });
 });
 
+describe('the console sign-in options (GET /api/v1/auth/config)', () => {
+  it('answers without authentication: tokens only, until a client ID is configured', async () => {
+    const tokensOnly = testApp();
+    await request(tokensOnly.app).get('/api/v1/auth/config').expect(200, { token: true });
+    const noClient = testApp({ auth: authWith(new OidcVerifier(settings(issuer))) });
+    await request(noClient.app).get('/api/v1/auth/config').expect(200, { token: true });
+  });
+
+  it('names the endpoints from discovery and the token the console sends as its bearer', async () => {
+    const withClient = (audience: string[]) =>
+      testApp({ auth: authWith(new OidcVerifier(settings(issuer, { audience, clientId: 'quell-console' }))) });
+    const res = await request(withClient(['quell-api']).app).get('/api/v1/auth/config').expect(200);
+    expect(res.body).toEqual({
+      token: true,
+      oidc: {
+        issuer: issuer.url,
+        clientId: 'quell-console',
+        authorizationEndpoint: `${issuer.url}/authorize`,
+        tokenEndpoint: `${issuer.url}/token`,
+        scope: 'openid',
+        bearer: 'access_token',
+      },
+    });
+    // When the API accepts tokens issued to the console itself, the ID token is the bearer.
+    const both = await request(withClient(['quell-api', 'quell-console']).app).get('/api/v1/auth/config');
+    expect(both.body.oidc.bearer).toBe('id_token');
+  });
+
+  it('answers 503 while the issuer is down, and reads discovery again once it is back', async () => {
+    const t = testApp({
+      auth: authWith(new OidcVerifier(settings(issuer, { clientId: 'quell-console' }))),
+    });
+    issuer.failing = true;
+    try {
+      const res = await request(t.app).get('/api/v1/auth/config').expect(503);
+      expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+      expect(res.body.type).toMatch(/identity-provider-unavailable$/);
+      expect(res.headers['retry-after']).toBeDefined();
+    } finally {
+      issuer.failing = false;
+    }
+    await request(t.app).get('/api/v1/auth/config').expect(200);
+  });
+});
+
 describe('loadOidcSettings', () => {
   const base = {
     QUELL_OIDC_ISSUER: 'https://login.example.com/realms/soc',
@@ -481,7 +527,17 @@ describe('loadOidcSettings', () => {
       subjectClaim: 'sub',
       roleMap: { 'soc-approvers': ['approver'] },
       clockToleranceSeconds: 60,
+      scopes: 'openid profile',
     });
+    expect(
+      loadOidcSettings(
+        { ...base, QUELL_OIDC_CLIENT_ID: 'quell-console', QUELL_OIDC_SCOPES: 'email groups' },
+        { production: true },
+      ),
+    ).toMatchObject({ clientId: 'quell-console', scopes: 'openid email groups' });
+    expect(() =>
+      loadOidcSettings({ ...base, QUELL_OIDC_SCOPES: 'openid "groups"' }, { production: true }),
+    ).toThrow(/QUELL_OIDC_SCOPES: must be scope names separated by spaces/);
     expect(
       loadOidcSettings(
         {

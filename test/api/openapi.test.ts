@@ -103,7 +103,7 @@ describe('GET /api/v1/openapi.json', () => {
       ),
     );
     expect([...documented].sort()).toEqual([...registered].sort());
-    expect(registered.size).toBe(19); // 4 operational, 1 identity, 1 intake, 2 reads, 6 responder, 4 audit, 1 Slack
+    expect(registered.size).toBe(20); // 4 operational, 2 identity, 1 intake, 2 reads, 6 responder, 4 audit, 1 Slack
   });
 
   it('documents path parameters, request bodies, security and problem responses for every operation', () => {
@@ -127,7 +127,13 @@ describe('GET /api/v1/openapi.json', () => {
         const isPublic = op.security.length === 0;
         expect({ where, isPublic }).toEqual({
           where,
-          isPublic: ['/healthz', '/readyz', '/metrics', '/api/v1/openapi.json'].includes(path),
+          isPublic: [
+            '/healthz',
+            '/readyz',
+            '/metrics',
+            '/api/v1/openapi.json',
+            '/api/v1/auth/config',
+          ].includes(path),
         });
         if (!isPublic) {
           // Slack's signature names no caller with roles: a bad one is a 401, there is no 403.

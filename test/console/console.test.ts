@@ -3,7 +3,7 @@
  * API with the console mounted, a worker on the Temporal dev server, and the lab estate behind the production
  * connectors. One incident is walked the way responders take it: seen live in the list, approved by two
  * distinct approvers (the same one twice is refused), contained in the lab, eradicated, reported, and its
- * signed audit bundle downloaded and verified.
+ * signed audit bundle downloaded and verified. Single sign-on runs against a local OpenID Connect issuer.
  */
 import { existsSync, promises as fs } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -14,7 +14,9 @@ import { generateKeyPairSync, randomInt, randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { createApp } from '../../src/api/app';
-import { loadAuthConfig } from '../../src/api/auth';
+import { AuthConfig, type AuthConfigInit } from '../../src/api/auth';
+import { OidcVerifier } from '../../src/api/oidc';
+import type { ApprovalDecision } from '../../src/domain/incident';
 import { createSigner, readPublicKey, verifyBundle } from '../../src/audit/bundle';
 import { createAuditService } from '../../src/audit/service';
 import { startLabServer, type RunningLab } from '../../src/connectors/lab';
@@ -22,6 +24,7 @@ import { buildConsoleAssets, consoleRouter } from '../../src/console';
 import { IncidentService } from '../../src/incidents/service';
 import { loadPlaybooks } from '../../src/playbooks/loader';
 import { labConnectors } from '../reliability/drill-support';
+import { LocalIssuer } from '../api/support/oidc-issuer';
 import { genericAlert } from '../support/alerts';
 import { testLogger } from '../support/logger';
 import { waitFor } from '../support/processes';
@@ -41,18 +44,13 @@ const signingKey = generateKeyPairSync('ed25519');
 const signer = createSigner(signingKey.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
 const auditPublicKey = signingKey.publicKey.export({ type: 'spki', format: 'pem' }).toString();
 
-const auth = loadAuthConfig(
-  {
-    QUELL_API_TOKENS: JSON.stringify({
-      // An analyst who raises alerts by hand and is an approver: she may not approve what she raised.
-      [TOKENS.ingest]: { subject: 'dana', roles: ['ingest', 'approver'] },
-      [TOKENS.rita]: { subject: 'rita', roles: ['responder', 'auditor'] },
-      [TOKENS.alice]: { subject: 'alice', roles: ['approver'] },
-      [TOKENS.bob]: { subject: 'bob', roles: ['approver'] },
-    }),
-  },
-  { production: false },
-);
+const STATIC_TOKENS: AuthConfigInit['tokens'] = {
+  // An analyst who raises alerts by hand and is an approver: she may not approve what she raised.
+  [TOKENS.ingest]: { subject: 'dana', roles: ['ingest', 'approver'] },
+  [TOKENS.rita]: { subject: 'rita', roles: ['responder', 'auditor'] },
+  [TOKENS.alice]: { subject: 'alice', roles: ['approver'] },
+  [TOKENS.bob]: { subject: 'bob', roles: ['approver'] },
+};
 
 describe('the web console in chromium, against a real Quell on the Temporal dev server and the lab', () => {
   let lab: RunningLab;
@@ -63,6 +61,7 @@ describe('the web console in chromium, against a real Quell on the Temporal dev 
   let baseUrl: string;
   let context: BrowserContext;
   let page: Page;
+  let issuer: LocalIssuer;
   const cspViolations: string[] = [];
   const notModified: string[] = [];
 
@@ -73,6 +72,22 @@ describe('the web console in chromium, against a real Quell on the Temporal dev 
       );
     }
     dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'quell-console-'));
+    // Single sign-on: the console is the issuer's public client `quell-console`; the API accepts access tokens
+    // for `quell-api`, so the console sends the access token.
+    issuer = await LocalIssuer.start();
+    await issuer.addKey('console-key');
+    issuer.addUser({ sub: 'sam', groups: ['soc-approvers', 'soc-responders'] });
+    const oidc = new OidcVerifier({
+      issuer: issuer.url,
+      audience: ['quell-api'],
+      rolesClaim: 'groups',
+      subjectClaim: 'sub',
+      roleMap: { 'soc-approvers': ['approver'], 'soc-responders': ['responder'] },
+      clockToleranceSeconds: 60,
+      clientId: 'quell-console',
+      scopes: 'openid profile',
+    });
+    const auth = new AuthConfig({ tokens: STATIC_TOKENS, oidc });
     lab = await startLabServer({ port: 0 });
     const connectors = labConnectors(lab, dataDir);
     worker = await startTestWorker({ activityDeps: { connectors } });
@@ -88,7 +103,7 @@ describe('the web console in chromium, against a real Quell on the Temporal dev 
       logger: testLogger(),
       auth,
       audit: createAuditService(client, { evidenceStore: connectors.evidence, signer }),
-      consoleRouter: consoleRouter(await buildConsoleAssets()),
+      consoleRouter: consoleRouter(await buildConsoleAssets(), { signIn: () => oidc.consoleSignIn() }),
     });
     server = createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -124,12 +139,13 @@ describe('the web console in chromium, against a real Quell on the Temporal dev 
     await worker?.stop();
     await client?.connection.close();
     await lab?.stop();
+    await issuer?.close();
     if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
   });
 
   const signIn = async (token: string, subject: string) => {
     await page.getByLabel('API token').fill(token);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByTestId('who').filter({ hasText: subject }).waitFor();
   };
   const signOut = async () => {
@@ -325,4 +341,68 @@ describe('the web console in chromium, against a real Quell on the Temporal dev 
     await waitFor(async () => notModified.length > 0, 10_000, 'a 304 to the console polling');
     expect(cspViolations).toEqual([]);
   }, 90_000);
+
+  it('signs in with single sign-on (authorization code with PKCE), and the decision is recorded as that person', async () => {
+    const res = await fetch(`${baseUrl}/console/`);
+    // The page may call the issuer's token endpoint, and nothing else outside its origin.
+    expect(res.headers.get('content-security-policy')).toContain(`connect-src 'self' ${issuer.url};`);
+
+    const tag = randomUUID().slice(0, 8);
+    const host = `ws-sso-${tag}`;
+    const receipt = await fetch(`${baseUrl}/api/v1/alerts`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${TOKENS.ingest}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(
+        genericAlert({
+          source: 'ndr-console',
+          title: `C2 beaconing from ${host}`,
+          rule: 'network.c2.beacon_to_rare_external_ip',
+          type: 'c2',
+          severity: 'medium',
+          hosts: [host],
+          accounts: [],
+          ips: [`203.0.113.${randomInt(1, 254)}`],
+        }),
+      ),
+    });
+    const { incidentId } = (await receipt.json()) as { incidentId: string };
+
+    await page.goto(`${baseUrl}/console/`);
+    await page.getByRole('button', { name: 'Sign in with single sign-on' }).click();
+    // At the identity provider's login page, then back with a code the console exchanges.
+    await page.getByRole('button', { name: 'Sign in as sam' }).click();
+    await page.getByTestId('who').filter({ hasText: 'sam' }).waitFor();
+    await expect(page.getByTestId('who').textContent()).resolves.toBe(
+      'Signed in as sam (responder, approver)',
+    );
+    // The code and state left the address bar, the verifier left storage, and the exchange was the browser's.
+    expect(page.url()).toBe(`${baseUrl}/console/`);
+    await expect(page.evaluate<number>('sessionStorage.length + localStorage.length')).resolves.toBe(0);
+    expect(issuer.tokenExchanges.at(-1)).toEqual({ status: 200, origin: baseUrl });
+
+    // The SSO identity decides like any approver, and the incident records it by that subject.
+    await openIncident(incidentId);
+    const card = page.locator('article.approval', { hasText: host });
+    await card.getByRole('button', { name: 'Approve' }).click();
+    await card.getByText('Your approval was recorded.').waitFor();
+    const incident = await fetch(`${baseUrl}/api/v1/incidents/${incidentId}`, {
+      headers: { Authorization: `Bearer ${TOKENS.rita}` },
+    });
+    const state = (await incident.json()) as { approvals: { decisions: ApprovalDecision[] }[] };
+    expect(state.approvals.flatMap((a) => a.decisions)).toContainEqual(
+      expect.objectContaining({ decider: 'sam', decision: 'approve', roles: ['responder', 'approver'] }),
+    );
+
+    // The token lived in the page only: a reload signs out.
+    await page.reload();
+    await page.getByRole('button', { name: 'Sign in with single sign-on' }).waitFor();
+
+    // A redirect this page did not start (a forged or replayed callback) is refused, and nothing is exchanged.
+    const exchanges = issuer.tokenExchanges.length;
+    await page.goto(`${baseUrl}/console/?code=stolen-code&state=forged-state`);
+    await page.getByTestId('sso-error').filter({ hasText: 'state mismatch' }).waitFor();
+    expect(page.url()).toBe(`${baseUrl}/console/`);
+    expect(issuer.tokenExchanges.length).toBe(exchanges);
+    expect(cspViolations).toEqual([]);
+  }, 60_000);
 });

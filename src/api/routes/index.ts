@@ -17,7 +17,7 @@ export type { AuditOperations, RouteDeps, RouteSpec } from '../route-spec';
 export function apiRoutes(deps: RouteDeps): RouteSpec[] {
   return [
     ...operationsRoutes(deps),
-    ...identityRoutes(),
+    ...identityRoutes(deps),
     ...alertRoutes(deps),
     ...incidentRoutes(deps),
     ...responderRoutes(deps),

@@ -1,32 +1,64 @@
-/** The console's shell: sign in with a token, say who is signed in, and route between the list and an incident. */
+/**
+ * The console's shell: sign in (an API token, or single sign-on when the API offers it), say who is signed in,
+ * and route between the list and an incident.
+ */
 import { h, render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { call, describeProblem, setToken, type Me } from './api';
 import { IncidentPage } from './incident';
 import { IncidentList } from './list';
+import { finishSignIn, startSignIn, type SignInOptions } from './sso';
 
-function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
+/** Uses `token` as the bearer if the API accepts it: who it stands for, or why not. */
+async function signInWith(token: string): Promise<{ me: Me } | { error: string }> {
+  setToken(token);
+  const answer = await call<Me>('GET', '/api/v1/me');
+  if (answer.ok && 'body' in answer) return { me: answer.body };
+  setToken(undefined);
+  return { error: answer.ok ? 'Unexpected answer.' : describeProblem(answer.problem) };
+}
+
+interface SignInProps {
+  onSignedIn: (me: Me) => void;
+  options: SignInOptions | undefined;
+  /** Why single sign-on is not offered, or why the last one failed. */
+  ssoError: string | undefined;
+}
+
+function SignIn({ onSignedIn, options, ssoError }: SignInProps) {
   const [value, setValue] = useState('');
   const [error, setError] = useState<string | undefined>(undefined);
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
-    setToken(value.trim());
-    const answer = await call<Me>('GET', '/api/v1/me');
+    const result = await signInWith(value.trim());
     setBusy(false);
-    if (answer.ok && 'body' in answer) {
+    if ('me' in result) {
       setValue('');
-      onSignedIn(answer.body);
+      onSignedIn(result.me);
     } else {
-      setToken(undefined);
-      setError(answer.ok ? 'Unexpected answer.' : describeProblem(answer.problem));
+      setError(result.error);
     }
   };
+  const oidc = options?.oidc;
   return h(
     'main',
     { class: 'signin' },
     h('h1', null, 'Quell console'),
+    oidc
+      ? h(
+          'div',
+          { class: 'sso' },
+          h(
+            'button',
+            { type: 'button', class: 'primary', onClick: () => void startSignIn(oidc) },
+            'Sign in with single sign-on',
+          ),
+          h('p', { class: 'hint' }, `Through ${new URL(oidc.issuer).host}. Or use an API token:`),
+        )
+      : null,
+    ssoError ? h('p', { class: 'error', role: 'alert', 'data-testid': 'sso-error' }, ssoError) : null,
     h(
       'form',
       { onSubmit: submit, 'aria-label': 'Sign in' },
@@ -56,15 +88,46 @@ function currentRoute(): { incidentId?: string } {
   return m?.[1] ? { incidentId: m[1] } : {};
 }
 
+/** Reads the sign-in options and, on the identity provider's redirect back, finishes that sign-in. */
+function useSignInOptions(onSignedIn: (me: Me) => void) {
+  const [options, setOptions] = useState<SignInOptions | undefined>(undefined);
+  const [ssoError, setSsoError] = useState<string | undefined>(undefined);
+  const [finishing, setFinishing] = useState(() => new URLSearchParams(location.search).has('state'));
+  useEffect(() => {
+    void (async () => {
+      const answer = await call<SignInOptions>('GET', '/api/v1/auth/config');
+      const loaded = answer.ok && 'body' in answer ? answer.body : undefined;
+      setOptions(loaded);
+      if (!answer.ok) setSsoError(`Single sign-on is unavailable: ${describeProblem(answer.problem)}`);
+      const finished = await finishSignIn(loaded?.oidc);
+      if (finished && 'token' in finished) {
+        const result = await signInWith(finished.token);
+        if ('me' in result) onSignedIn(result.me);
+        else setSsoError(`Single sign-on did not work: ${result.error}`);
+      } else if (finished) {
+        setSsoError(finished.error);
+      }
+      setFinishing(false);
+    })();
+  }, []);
+  return { options, ssoError, finishing };
+}
+
 function App() {
   const [me, setMe] = useState<Me | undefined>(undefined);
   const [route, setRoute] = useState(currentRoute());
+  const signIn = useSignInOptions(setMe);
   useEffect(() => {
     const onHash = () => setRoute(currentRoute());
     window.addEventListener('hashchange', onHash);
     return () => window.removeEventListener('hashchange', onHash);
   }, []);
-  if (!me) return h(SignIn, { onSignedIn: setMe });
+  if (!me && signIn.finishing) {
+    return h('main', { class: 'signin' }, h('p', { role: 'status' }, 'Signing in…'));
+  }
+  if (!me) {
+    return h(SignIn, { onSignedIn: setMe, options: signIn.options, ssoError: signIn.ssoError });
+  }
   const signOut = () => {
     setToken(undefined);
     setMe(undefined);
