@@ -2,6 +2,7 @@ import { REFUSALS, isRefusalType } from '../contracts';
 import {
   IncidentNotFoundError,
   IncidentRefusedError,
+  IncidentStateUnavailableError,
   InvalidCursorError,
   NoWorkerError,
   TemporalUnavailableError,
@@ -53,6 +54,11 @@ export function mapDomainError(err: unknown): ApiProblem | undefined {
       `Invalid query: query.cursor: ${err.message}`,
       { errors: [{ path: 'query.cursor', message: err.message }] },
     );
+  }
+  if (err instanceof IncidentStateUnavailableError) {
+    return new ApiProblem(503, 'incident-state-unavailable', 'Incident state unavailable', err.message, {
+      retryAfterSeconds: err.retryAfterSeconds,
+    });
   }
   if (err instanceof TemporalUnavailableError) {
     return new ApiProblem(

@@ -12,7 +12,7 @@ import type { ApiMetrics } from './metrics';
 import type { ConsoleSignIn } from './oidc';
 import type { SlackApprovals } from './slack-interactions';
 
-/** What the audit engineer's module provides (timeline, history, report, bundle); optional in this build. */
+/** What the audit engineer's module provides (timeline, history, report, bundle, evidence); optional in this build. */
 export interface AuditOperations {
   timeline(incidentId: string): Promise<unknown>;
   history(incidentId: string): Promise<unknown>;
@@ -20,6 +20,8 @@ export interface AuditOperations {
   report(incidentId: string, format: 'json' | 'markdown'): Promise<unknown>;
   /** The tamper-evident audit bundle `quell audit export` writes (signed when the module has a key), and its file name. */
   bundle(incidentId: string): Promise<{ fileName: string; bundle: unknown }>;
+  /** The evidence manifest: each item's hash, location and chain of custody. */
+  evidence(incidentId: string): Promise<{ incidentId: string; items: unknown[] }>;
 }
 
 export interface RouteDeps {

@@ -329,6 +329,29 @@ const evidenceSchema = z.object({
   window: z.object({ from: timestamp, to: timestamp }).optional(),
 });
 
+export const evidenceManifestSchema = z
+  .object({
+    incidentId: z.string(),
+    items: z.array(
+      evidenceSchema.extend({
+        custody: z
+          .array(
+            z.object({ at: z.string(), actor: z.string(), action: z.string(), note: z.string().optional() }),
+          )
+          .describe('Chain of custody, oldest first.'),
+        custodySource: z
+          .enum(['evidence-store', 'incident-state'])
+          .describe(
+            '`incident-state`: the evidence store could not be read, so only the collection is known.',
+          ),
+        refs: z
+          .array(z.object({ runId: z.string(), eventId: z.number().int(), eventType: z.string() }))
+          .describe('The history events of the activity that collected it.'),
+      }),
+    ),
+  })
+  .describe("The incident's evidence: hashes, where each item is kept, and its chain of custody.");
+
 const notificationSchema = z.object({
   route: z.string(),
   subject: z.string(),

@@ -1,14 +1,19 @@
 /**
  * Audit operations over a Temporal client: an incident's history, timeline, report and audit bundle. Used by
  * the CLI (`quell history|replay|audit`) and by the API (`createAuditService` implements the API's
- * `AuditOperations`: GET /api/v1/incidents/{id}/timeline, /history, /report, /bundle).
+ * `AuditOperations`: GET /api/v1/incidents/{id}/timeline, /history, /report, /bundle, /evidence).
  */
 import type { Client } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import type { EvidenceRecord } from '../connectors/types';
 import { incidentStateQuery } from '../contracts';
 import type { IncidentState } from '../domain/incident';
-import { IncidentNotFoundError, IncidentRefusedError, TemporalUnavailableError } from '../incidents/errors';
+import {
+  IncidentNotFoundError,
+  IncidentRefusedError,
+  IncidentStateUnavailableError,
+  TemporalUnavailableError,
+} from '../incidents/errors';
 import { isTemporalUnavailable } from '../temporal/errors';
 import {
   assembleBundle,
@@ -146,14 +151,9 @@ export function timelineDocument(audit: IncidentAudit, now: Date = new Date()): 
   };
 }
 
-/** The incident's state, or a clear error when an open incident's workflow did not answer the query. */
+/** The incident's state. Thrown: {@link IncidentStateUnavailableError}. */
 export function requireState(audit: IncidentAudit): IncidentState {
-  if (!audit.state) {
-    throw new Error(
-      `incident ${audit.stored.incidentId} is open and has no state in its history yet (its first run has not ` +
-        'finished), and its workflow did not answer the state query: is a worker running?',
-    );
-  }
+  if (!audit.state) throw new IncidentStateUnavailableError(audit.stored.incidentId);
   return audit.state;
 }
 
@@ -231,6 +231,8 @@ export interface AuditService {
   report(incidentId: string, format: 'json' | 'markdown'): Promise<IncidentReport | string>;
   /** The audit bundle, as `quell audit export` builds and names it: signed when the service has a signer. */
   bundle(incidentId: string): Promise<{ fileName: string; bundle: AuditBundle }>;
+  /** The evidence manifest (custody from the evidence store when the service has one). */
+  evidence(incidentId: string): Promise<{ incidentId: string; items: EvidenceManifestItem[] }>;
 }
 
 /**
@@ -259,6 +261,13 @@ export function createAuditService(client: Client, options: AuditServiceOptions 
     async bundle(incidentId) {
       const { bundle } = await buildAuditBundle(client, incidentId, { ...options, now });
       return { fileName: bundleFileName(bundle.incidentId), bundle };
+    },
+    async evidence(incidentId) {
+      const audit = await loadIncidentAudit(client, incidentId, options);
+      return {
+        incidentId: audit.stored.incidentId,
+        items: await evidenceManifest(audit, options.evidenceStore),
+      };
     },
   };
 }

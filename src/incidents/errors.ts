@@ -17,6 +17,21 @@ export class TemporalUnavailableError extends Error {
   }
 }
 
+/**
+ * Thrown when an open incident's state is needed and only its workflow can give it (its first run has not
+ * finished), but no worker answered the state query in time. A 503: retry once a worker is up.
+ */
+export class IncidentStateUnavailableError extends TemporalUnavailableError {
+  override readonly name = 'IncidentStateUnavailableError';
+  constructor(readonly incidentId: string) {
+    super(
+      `Incident ${incidentId} is open and has no state in its history yet (its first run has not finished), and ` +
+        'its workflow did not answer the state query: is a worker running?',
+      15,
+    );
+  }
+}
+
 /** Thrown when the incident workflow refuses a message; `type` is one of the contracts' REFUSALS. */
 export class IncidentRefusedError extends Error {
   override readonly name = 'IncidentRefusedError';

@@ -234,6 +234,7 @@ describe('authentication and roles on every route', () => {
       history: async () => ({ events: [] }),
       report: async () => ({}),
       bundle: async () => ({ fileName: 'x.audit-bundle.json', bundle: {} }),
+      evidence: async (incidentId) => ({ incidentId, items: [] }),
     },
   });
   const P = `/api/v1/incidents/${INCIDENT_ID}`;
@@ -287,6 +288,12 @@ describe('authentication and roles on every route', () => {
     { op: 'incidentHistory', method: 'get', path: `${P}/history`, allowed: AUDIT },
     { op: 'incidentReport', method: 'get', path: `${P}/report`, allowed: AUDIT },
     { op: 'incidentAuditBundle', method: 'get', path: `${P}/bundle`, allowed: AUDIT },
+    {
+      op: 'incidentEvidence',
+      method: 'get',
+      path: `${P}/evidence`,
+      allowed: ['responder', 'auditor', 'admin', 'responderApprover'],
+    },
   ];
 
   it('covers every authenticated route in the route table', () => {

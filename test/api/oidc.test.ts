@@ -476,8 +476,12 @@ describe('the console sign-in options (GET /api/v1/auth/config)', () => {
 
   it('names the endpoints from discovery and the token the console sends as its bearer', async () => {
     const withClient = (audience: string[]) =>
-      testApp({ auth: authWith(new OidcVerifier(settings(issuer, { audience, clientId: 'quell-console' }))) });
-    const res = await request(withClient(['quell-api']).app).get('/api/v1/auth/config').expect(200);
+      testApp({
+        auth: authWith(new OidcVerifier(settings(issuer, { audience, clientId: 'quell-console' }))),
+      });
+    const res = await request(withClient(['quell-api']).app)
+      .get('/api/v1/auth/config')
+      .expect(200);
     expect(res.body).toEqual({
       token: true,
       oidc: {

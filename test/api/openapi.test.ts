@@ -29,6 +29,7 @@ const audit = {
   history: async () => ({ events: [] }),
   report: async () => ({ summary: 'x' }),
   bundle: async () => ({ fileName: 'x.audit-bundle.json', bundle: { format: 'quell.audit-bundle/v1' } }),
+  evidence: async (incidentId: string) => ({ incidentId, items: [] }),
 };
 const { app } = testApp({ audit });
 let doc: Doc;
@@ -103,7 +104,7 @@ describe('GET /api/v1/openapi.json', () => {
       ),
     );
     expect([...documented].sort()).toEqual([...registered].sort());
-    expect(registered.size).toBe(20); // 4 operational, 2 identity, 1 intake, 2 reads, 6 responder, 4 audit, 1 Slack
+    expect(registered.size).toBe(21); // 4 operational, 2 identity, 1 intake, 2 reads, 6 responder, 5 audit, 1 Slack
   });
 
   it('documents path parameters, request bodies, security and problem responses for every operation', () => {

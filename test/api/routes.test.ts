@@ -454,6 +454,7 @@ describe('audit routes', () => {
           calls.push(['bundle', id]),
           { fileName: `${id}.audit-bundle.json`, bundle: { id } }
         ),
+        evidence: async (id) => (calls.push(['evidence', id]), { incidentId: id, items: [] }),
       },
     });
     const get = (path: string) => request(app).get(path).set('Authorization', bearer('auditor'));
@@ -472,6 +473,9 @@ describe('audit routes', () => {
     expect(bundle.headers['content-disposition']).toBe(
       `attachment; filename="${INCIDENT_ID}.audit-bundle.json"`,
     );
+    const evidence = await request(app).get(`${P}/evidence`).set('Authorization', bearer('responder'));
+    expect(evidence.status).toBe(200);
+    expect(evidence.body).toEqual({ incidentId: INCIDENT_ID, items: [] });
     expect(calls).toEqual([
       ['timeline', INCIDENT_ID],
       ['history', INCIDENT_ID],
@@ -479,6 +483,7 @@ describe('audit routes', () => {
       ['report', INCIDENT_ID, 'markdown'],
       ['report', INCIDENT_ID, 'markdown'],
       ['bundle', INCIDENT_ID],
+      ['evidence', INCIDENT_ID],
     ]);
   });
 });

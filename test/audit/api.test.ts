@@ -5,6 +5,7 @@ import { createApp, type AuditOperations } from '../../src/api/app';
 import { AuthConfig } from '../../src/api/auth';
 import { readPublicKey, signerFromEnv, verifyBundle } from '../../src/audit/bundle';
 import { createAuditService } from '../../src/audit/service';
+import { buildIncidentId, incidentWorkflowId, INCIDENT_WORKFLOW_TYPE } from '../../src/contracts';
 import { startHarness, type Harness } from '../support/incident-harness';
 import { MemoryEstate } from '../support/memory-estate';
 import { runRichIncident } from './helpers';
@@ -150,5 +151,77 @@ describe('API audit routes served by createAuditService', () => {
       .get(`/api/v1/incidents/${incidentId}/bundle`)
       .set({ Authorization: `Bearer ${RESPONDER}` });
     expect(noBundleForResponders.status).toBe(403);
+  });
+
+  it('GET /evidence: each item with its hash, location and the custody the evidence store keeps', async () => {
+    const { incidentId } = await runRichIncident(h, estate, `evidence-${randomUUID().slice(0, 8)}`);
+    const stored = [...estate.evidence.values()].filter((e) => e.record.incidentId === incidentId);
+    expect(stored.length).toBeGreaterThan(0);
+    // Custody recorded after collection (e.g. a copy handed to legal) is in the store, not the incident.
+    stored[0]!.record.custody.push({
+      at: '2026-12-01T10:00:00.000+00:00',
+      actor: 'legal-1',
+      action: 'copied',
+    });
+    const withStore = createApp({
+      client: h.client,
+      incidents: h.service,
+      taskQueue: h.worker.taskQueue,
+      logger: pino({ level: 'silent' }),
+      auth: new AuthConfig({ tokens: { [RESPONDER]: { subject: 'resp-1', roles: ['responder'] } } }),
+      rateLimit: false,
+      audit: createAuditService(h.client, { evidenceStore: estate.connectors().evidence }),
+    });
+    const res = await request(withStore)
+      .get(`/api/v1/incidents/${incidentId}/evidence`)
+      .set({ Authorization: `Bearer ${RESPONDER}` });
+    expect(res.status).toBe(200);
+    expect(res.body.incidentId).toBe(incidentId);
+    const item = res.body.items.find(
+      (i: { evidenceId: string }) => i.evidenceId === stored[0]!.record.evidenceId,
+    );
+    expect(item).toMatchObject({
+      sha256: stored[0]!.record.sha256,
+      location: stored[0]!.record.location,
+      custodySource: 'evidence-store',
+      custody: [
+        { action: 'collected', actor: stored[0]!.record.collectedBy },
+        { action: 'copied', actor: 'legal-1' },
+      ],
+    });
+    expect(item.refs.map((r: { eventType: string }) => r.eventType)).toContain('ActivityTaskCompleted');
+  });
+
+  it('answers 503 (not 500) when an open incident has no state in its history and no worker answers', async () => {
+    // A first run no worker has picked up: its state exists only inside the workflow.
+    const workflowId = incidentWorkflowId(randomUUID().replace(/-/g, '').slice(0, 16));
+    const handle = await h.client.workflow.start(INCIDENT_WORKFLOW_TYPE, {
+      workflowId,
+      taskQueue: `nobody-polls-${randomUUID()}`,
+      args: [],
+    });
+    const incidentId = buildIncidentId(workflowId, handle.firstExecutionRunId);
+    const impatient = createApp({
+      client: h.client,
+      incidents: h.service,
+      taskQueue: h.worker.taskQueue,
+      logger: pino({ level: 'silent' }),
+      auth: new AuthConfig({ tokens: { [AUDITOR]: { subject: 'auditor-1', roles: ['auditor'] } } }),
+      rateLimit: false,
+      audit: createAuditService(h.client, { queryTimeoutMs: 300 }),
+    });
+    try {
+      for (const path of ['report', 'bundle', 'evidence']) {
+        const res = await request(impatient)
+          .get(`/api/v1/incidents/${incidentId}/${path}`)
+          .set({ Authorization: `Bearer ${AUDITOR}` });
+        expect({ path, status: res.status }).toEqual({ path, status: 503 });
+        expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+        expect(res.headers['retry-after']).toBe('15');
+        expect(res.body.detail).toMatch(/did not answer the state query: is a worker running\?/);
+      }
+    } finally {
+      await handle.terminate('test done');
+    }
   });
 });

@@ -293,6 +293,14 @@ describe('the web console in chromium, against a real Quell on the Temporal dev 
     await page.getByRole('button', { name: 'Add note' }).click();
     await page.locator('ul.notes li', { hasText: 'Implant was a scheduled task; removed.' }).waitFor();
 
+    // The evidence collected in investigation, with its chain of custody from the evidence store.
+    const custody = page.getByTestId('custody').first();
+    await custody.waitFor({ timeout: 15_000 });
+    await expect(custody.locator('li').allTextContents()).resolves.toEqual([
+      expect.stringMatching(/^collected by .+/),
+      expect.stringMatching(/^stored by .+ — write-once at file:/),
+    ]);
+
     // Auditors see the timeline with the history event IDs each entry cites, and the refused attempts.
     await page.getByRole('button', { name: 'Show timeline' }).click();
     const approvedEntry = page.locator('table.timeline tr', { hasText: 'alice' }).first();

@@ -1,11 +1,11 @@
 /**
- * Audit: an incident's timeline, complete history, report and audit bundle, from the audit module
+ * Audit: an incident's timeline, complete history, report, audit bundle and evidence, from the audit module
  * (`AuditOperations`); without it in the build these answer 501.
  */
 import { z } from 'zod';
 import { ApiProblem } from '../problem';
 import { defineRoute, type RouteDeps, type RouteSpec } from '../route-spec';
-import { auditDocumentSchema, incidentParams, reportQuery } from '../schemas';
+import { auditDocumentSchema, evidenceManifestSchema, incidentParams, reportQuery } from '../schemas';
 
 const AUDIT_ERRORS = { 404: 'No such incident.', 501: 'The audit module is not part of this build.' };
 
@@ -121,11 +121,32 @@ const incidentBundle = ({ audit }: Deps): RouteSpec =>
     },
   });
 
+/** Responders act on evidence as auditors check it, so both read its custody. */
+const incidentEvidence = ({ audit }: Deps): RouteSpec =>
+  defineRoute({
+    operationId: 'incidentEvidence',
+    method: 'get',
+    path: '/api/v1/incidents/:id/evidence',
+    tag: 'audit',
+    summary: "The incident's evidence manifest: SHA-256, size, location and chain of custody of each item.",
+    auth: 'bearer',
+    roles: ['responder', 'auditor'],
+    params: incidentParams,
+    usesIncidents: true,
+    responses: { 200: { description: 'The evidence manifest.', schema: evidenceManifestSchema } },
+    errors: AUDIT_ERRORS,
+    handle: async ({ params }) => {
+      if (!audit) throw notAvailable('Evidence manifests');
+      return { status: 200, json: await audit.evidence(params.id) };
+    },
+  });
+
 export function auditRoutes(deps: Deps): RouteSpec[] {
   return [
     auditDocument(deps, 'timeline'),
     auditDocument(deps, 'history'),
     incidentReport(deps),
     incidentBundle(deps),
+    incidentEvidence(deps),
   ];
 }

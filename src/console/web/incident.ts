@@ -1,7 +1,7 @@
 /**
- * One incident: phases, scope, approvals (with decisions), actions, checklist, notes, evidence, alerts, and for
- * auditors the report, the timeline and the audit bundle download. Every change is a call to the REST API as the signed-in person; the
- * incident answers with its own rules, and refusals are shown in plain words.
+ * One incident: phases, scope, approvals (with decisions), actions, checklist, notes, evidence (evidence.ts),
+ * alerts, and for auditors the report, the timeline and the audit bundle download. Every change is a call to the
+ * REST API as the signed-in person; the incident answers with its own rules, and refusals are shown in plain words.
  */
 import { h, type ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
@@ -15,6 +15,7 @@ import {
   type IncidentState,
 } from '../../domain/incident';
 import { call, describeProblem, fetchAttachment, may, type Me } from './api';
+import { Evidence } from './evidence';
 import { duration, until, useClock, useFocusOnShow, when, words } from './format';
 import { usePolled } from './poll';
 
@@ -592,26 +593,7 @@ export function IncidentPage({ incidentId, me }: { incidentId: string; me: Me })
         ),
       ),
     ),
-    section(
-      'Evidence',
-      'h-evidence',
-      s.evidence.length
-        ? h(
-            'ul',
-            { class: 'evidence' },
-            ...s.evidence.map((e) =>
-              h(
-                'li',
-                { key: e.evidenceId },
-                h('strong', null, e.name),
-                ` (${e.subject}, ${e.sizeBytes} bytes, from ${e.source}, collected by ${e.collectedBy} ${when(e.collectedAt)})`,
-                h('div', null, 'SHA-256 ', h('code', { class: 'hash' }, e.sha256)),
-                h('div', { class: 'hint' }, e.location),
-              ),
-            ),
-          )
-        : h('p', null, 'No evidence collected yet.'),
-    ),
+    section('Evidence', 'h-evidence', h(Evidence, { state: s, me })),
     section('Notes', 'h-notes', h(Notes, { state: s, me, refresh })),
     may(me, 'auditor') ? section('Report', 'h-report', h(Report, { incidentId: s.incidentId })) : null,
     may(me, 'auditor') ? section('Timeline', 'h-timeline', h(Timeline, { incidentId: s.incidentId })) : null,
