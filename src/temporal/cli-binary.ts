@@ -1,8 +1,18 @@
-import { spawn, execFile } from 'node:child_process';
-import { promises as fs, constants as fsConstants } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { UserFixableError } from '../errors';
+import {
+  findOnPath,
+  goInstall,
+  GoBuildError,
+  isExecutable,
+  withBuildLock,
+  type ProgressReporter,
+} from './go-build';
+
+export type { ProgressReporter } from './go-build';
 
 const execFileAsync = promisify(execFile);
 
@@ -25,28 +35,6 @@ export interface TemporalCliInfo {
   /** The first line of `temporal --version`. */
   version: string;
   serverVersion?: string;
-}
-
-export type ProgressReporter = (message: string) => void;
-
-async function isExecutable(file: string): Promise<boolean> {
-  try {
-    const stat = await fs.stat(file);
-    if (!stat.isFile()) return false;
-    await fs.access(file, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function findOnPath(name: string): Promise<string | undefined> {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, name);
-    if (await isExecutable(candidate)) return candidate;
-  }
-  return undefined;
 }
 
 /**
@@ -74,106 +62,32 @@ export async function verifyTemporalCli(
   return server ? { version, serverVersion: server } : { version };
 }
 
-function formatElapsed(ms: number): string {
-  const s = Math.round(ms / 1000);
-  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
-}
-
-/** Holds a directory lock so two Quell processes never build into the same cache at once. */
-async function withBuildLock<T>(
-  cacheDir: string,
-  report: ProgressReporter,
-  fn: () => Promise<T>,
-): Promise<T> {
-  const lockDir = path.join(cacheDir, '.build.lock');
-  const started = Date.now();
-  for (;;) {
-    try {
-      await fs.mkdir(lockDir);
-      await fs.writeFile(path.join(lockDir, 'pid'), String(process.pid));
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number(await fs.readFile(path.join(lockDir, 'pid'), 'utf8').catch(() => '0'));
-      let alive = false;
-      try {
-        if (holder > 0) {
-          process.kill(holder, 0);
-          alive = true;
-        }
-      } catch {
-        alive = false;
-      }
-      if (!alive && Date.now() - started > 2_000) {
-        await fs.rm(lockDir, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() - started > 30 * 60_000) {
-        throw new TemporalCliUnavailableError(
-          `Timed out waiting for the build lock ${lockDir}; remove it if stale.`,
-        );
-      }
-      report(`Another process (pid ${holder}) is building the Temporal CLI; waiting for it...`);
-      await new Promise((r) => setTimeout(r, 5_000));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    await fs.rm(lockDir, { recursive: true, force: true });
-  }
-}
-
 /**
  * Builds the Temporal CLI from the Go module proxy into `cacheDir` with `go install` (pure Go, no cgo).
  * Prints progress while it runs, since the first build takes minutes.
  * Thrown: {@link TemporalCliUnavailableError} when Go is missing or the build fails.
  */
 export async function buildTemporalCliWithGo(cacheDir: string, report: ProgressReporter): Promise<string> {
-  const go = await findOnPath('go');
-  if (!go) throw new TemporalCliUnavailableError('Go is not installed, so the Temporal CLI cannot be built.');
   await fs.mkdir(cacheDir, { recursive: true });
-  return withBuildLock(cacheDir, report, async () => {
+  return withBuildLock(cacheDir, 'the Temporal CLI', report, async () => {
     const target = path.join(cacheDir, 'temporal');
     if (await isExecutable(target)) return target; // built by the process we waited for
     report(
       `Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with Go into ${cacheDir} ` +
         '(once; the first build takes 3-6 minutes on 2 cores, later builds reuse the Go cache)...',
     );
-    const started = Date.now();
-    const child = spawn(go, ['install', `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`], {
-      env: { ...process.env, CGO_ENABLED: '0', GOBIN: cacheDir, GOFLAGS: process.env.GOFLAGS ?? '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const tail: string[] = [];
-    let downloads = 0;
-    const onData = (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) {
-        if (!line.trim()) continue;
-        tail.push(line);
-        if (tail.length > 30) tail.shift();
-        if (line.startsWith('go: downloading')) downloads += 1;
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    const ticker = setInterval(() => {
-      report(
-        `  still building the Temporal CLI: ${formatElapsed(Date.now() - started)} elapsed, ` +
-          `${downloads} modules downloaded so far`,
-      );
-    }, 15_000);
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('exit', (c) => resolve(c));
-    }).finally(() => clearInterval(ticker));
-    if (code !== 0) {
-      throw new TemporalCliUnavailableError(
-        `\`go install ${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}\` failed (exit ${code}). Last output:\n` +
-          tail.join('\n'),
-      );
+    try {
+      await goInstall({
+        pkg: TEMPORAL_CLI_MODULE,
+        version: TEMPORAL_CLI_VERSION,
+        binDir: cacheDir,
+        what: 'the Temporal CLI',
+        report,
+      });
+    } catch (err) {
+      if (err instanceof GoBuildError) throw new TemporalCliUnavailableError(err.message);
+      throw err;
     }
-    report(`Built the Temporal CLI in ${formatElapsed(Date.now() - started)}: ${target}`);
     return target;
   });
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs the Temporal dev server as a child and ties its life to the process that asked for it.
+// Runs a server (the Temporal dev server, the Temporal server, PostgreSQL) as a child and ties its life to the
+// process that asked for it.
 // Usage: node dev-server-guardian.cjs <owner-pid> <temporal-binary> [args...]
 // Why a separate process: a Node parent that crashes or is SIGKILLed cannot clean up after itself, so
 // this guardian polls the owner and stops the server as soon as the owner is gone. It runs in its own
@@ -16,13 +17,15 @@ if (!owner || !binary) {
 }
 
 const server = spawn(binary, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+// The signal that asks the server to stop cleanly (PostgreSQL's fast shutdown is SIGINT).
+const stopSignal = process.env.QUELL_GUARDIAN_STOP_SIGNAL || 'SIGTERM';
 let stopping = false;
 
 function stop(reason) {
   if (stopping) return;
   stopping = true;
-  process.stderr.write(`[quell guardian] stopping Temporal dev server (${reason})\n`);
-  server.kill('SIGTERM');
+  process.stderr.write(`[quell guardian] stopping ${binary} (${reason})\n`);
+  server.kill(stopSignal);
   // Temporal normally exits within a second or two; never leave it behind.
   setTimeout(() => server.kill('SIGKILL'), 10_000).unref();
 }
