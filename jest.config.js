@@ -3,6 +3,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // The production profile (Temporal on PostgreSQL) has its own config: jest.postgres.config.js.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/postgres/'],
   transform: {
     '^.+\\.ts$': [
       '@swc/jest',

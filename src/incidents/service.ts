@@ -95,15 +95,6 @@ function encodeCursor(query: string, token: Uint8Array): string {
   return Buffer.concat([Buffer.of(CURSOR_VERSION), cursorCheck(query, token), token]).toString('base64url');
 }
 
-function cursorFits(query: string, cursor: string): boolean {
-  try {
-    decodeCursor(query, cursor);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function decodeCursor(query: string, cursor: string): Buffer {
   const raw = Buffer.from(cursor, 'base64url');
   const token = raw.subarray(1 + CURSOR_CHECK_BYTES);
@@ -387,13 +378,6 @@ export class IncidentService implements IncidentOperations {
   }
 
   /**
-   * Whether the visibility store accepts `ORDER BY` (learnt on the first listing): with it incidents are listed
-   * by start time, newest first; without (the dev server's SQLite) in Temporal's own order, which is newest
-   * first among open incidents, then closed ones by close time.
-   */
-  #visibilitySorts: boolean | undefined;
-
-  /**
    * A page of incidents, newest first.
    * Thrown: {@link InvalidCursorError} when `cursor` is not a `nextCursor` of this listing;
    * {@link TemporalUnavailableError}.
@@ -404,34 +388,18 @@ export class IncidentService implements IncidentOperations {
     if (filter.severity) clauses.push(`${SA_SEVERITY.name} = ${quote(filter.severity)}`);
     if (filter.phase) clauses.push(`${SA_PHASE.name} = ${quote(filter.phase)}`);
     if (filter.playbook) clauses.push(`${SA_PLAYBOOK.name} = ${quote(filter.playbook)}`);
-    const filtered = clauses.join(' AND ');
-    const ordered = `${filtered} ORDER BY StartTime DESC`;
-    // A cursor names the query it was issued for, ordered or not (by a process that may have known better).
-    const sorts =
-      this.#visibilitySorts ?? (filter.cursor === undefined || cursorFits(ordered, filter.cursor));
-    const chosen = sorts ? ordered : filtered;
-    const pageToken = filter.cursor !== undefined ? decodeCursor(chosen, filter.cursor) : undefined;
-    let query = chosen;
-    const page = (q: string) =>
-      this.client.workflowService.listWorkflowExecutions({
+    // No ORDER BY: SQL visibility (the dev server's SQLite and PostgreSQL alike, server 1.29) refuses it; only
+    // Elasticsearch accepts it. Temporal's own order is the same on all of them and is what a responder wants:
+    // open incidents first, newest start first, then closed ones, most recently closed first.
+    const query = clauses.join(' AND ');
+    const pageToken = filter.cursor !== undefined ? decodeCursor(query, filter.cursor) : undefined;
+    try {
+      const response = await this.client.workflowService.listWorkflowExecutions({
         namespace: this.client.options.namespace,
-        query: q,
+        query,
         pageSize: filter.limit,
         ...(pageToken ? { nextPageToken: pageToken } : {}),
       });
-    try {
-      let response: Awaited<ReturnType<typeof page>>;
-      try {
-        response = await page(query);
-        if (query === ordered) this.#visibilitySorts = true;
-      } catch (err) {
-        // The dev server's SQLite visibility refuses ORDER BY; PostgreSQL, MySQL and Elasticsearch accept it.
-        if (query !== ordered || pageToken || !isInvalidArgument(err) || !/order by/i.test(String(err)))
-          throw err;
-        this.#visibilitySorts = false;
-        query = filtered;
-        response = await page(query);
-      }
       const items: IncidentListItem[] = [];
       const seen = new Set<string>();
       for (const exec of response.executions ?? []) {
