@@ -21,11 +21,30 @@ const UNAVAILABLE_CODES = new Set<number>([GrpcStatus.UNAVAILABLE, GrpcStatus.DE
 /** Node's and grpc-js's texts for a connection that was never made. */
 const CONNECTION_FAILED = /Connection refused|ECONNREFUSED|failed to connect|No connection established/i;
 
-/** Temporal cannot be reached (or did not answer in time): the caller should retry later. */
-export function isTemporalUnavailable(err: unknown): boolean {
+/** The server's text for a namespace it does not know ("Namespace default is not found."). */
+const NAMESPACE_NOT_FOUND = /namespace \S+ is not found/i;
+
+/**
+ * The server does not know the namespace: it was never created, or (what a restart shows for a few seconds)
+ * the server has not loaded its namespaces yet. Not a missing incident: a 503, never a 404.
+ */
+export function isNamespaceNotFound(err: unknown): boolean {
   return anyCause(
     err,
-    (e) => (isGrpcServiceError(e) && UNAVAILABLE_CODES.has(e.code)) || CONNECTION_FAILED.test(messageOf(e)),
+    (e) => isGrpcServiceError(e) && e.code === GrpcStatus.NOT_FOUND && NAMESPACE_NOT_FOUND.test(messageOf(e)),
+  );
+}
+
+/**
+ * Temporal cannot be reached, did not answer in time, or cannot serve the namespace yet: the caller should
+ * retry later.
+ */
+export function isTemporalUnavailable(err: unknown): boolean {
+  return (
+    anyCause(
+      err,
+      (e) => (isGrpcServiceError(e) && UNAVAILABLE_CODES.has(e.code)) || CONNECTION_FAILED.test(messageOf(e)),
+    ) || isNamespaceNotFound(err)
   );
 }
 
@@ -52,7 +71,10 @@ export function isInvalidArgument(err: unknown): boolean {
   return anyCause(err, (e) => isGrpcServiceError(e) && e.code === GrpcStatus.INVALID_ARGUMENT);
 }
 
-/** No such workflow, run or namespace. */
+/** No such workflow or run (a namespace the server does not know is {@link isNamespaceNotFound}). */
 export function isNotFound(err: unknown): boolean {
-  return anyCause(err, (e) => isGrpcServiceError(e) && e.code === GrpcStatus.NOT_FOUND);
+  return (
+    !isNamespaceNotFound(err) &&
+    anyCause(err, (e) => isGrpcServiceError(e) && e.code === GrpcStatus.NOT_FOUND)
+  );
 }

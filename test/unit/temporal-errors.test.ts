@@ -29,6 +29,18 @@ describe('what a Temporal failure means', () => {
     expect(isTemporalUnavailable(new Error('connect ECONNREFUSED 127.0.0.1:7233'))).toBe(true);
     expect(isTemporalUnavailable(new Error('14 UNAVAILABLE: failed to connect to all addresses'))).toBe(true);
     expect(isTemporalUnavailable(grpcError(status.NOT_FOUND, 'workflow not found'))).toBe(false);
+    // A server that has just restarted answers this for a few seconds (seen in test/postgres/resilience).
+    const namespaceMissing = Object.assign(
+      grpcError(status.NOT_FOUND, 'Update-with-Start could not be executed.'),
+      {
+        message: 'Namespace default is not found.',
+      },
+    );
+    expect(isTemporalUnavailable(namespaceMissing)).toBe(true);
+    expect(
+      isTemporalUnavailable(wrapped(grpcError(status.NOT_FOUND, 'Namespace quell-prod is not found.'))),
+    ).toBe(true);
+    expect(isNotFound(namespaceMissing)).toBe(false);
     expect(isTemporalUnavailable(new Error('something else'))).toBe(false);
   });
 
