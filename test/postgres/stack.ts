@@ -53,8 +53,8 @@ export interface ProductionStack {
   dataDir: string;
   /** A client on the stack's Temporal, for what tests check beside the API. */
   client: Client;
-  /** Starts one more `quell worker` (added to `workers`). */
-  addWorker(): Promise<WorkerProcess>;
+  /** Starts one more `quell worker` (added to `workers`); `env` e.g. QUELL_WORKFLOW_BUNDLE for another build. */
+  addWorker(env?: Record<string, string>): Promise<WorkerProcess>;
   /** SIGKILL: no drain, as a crashed host. */
   killWorker(w: WorkerProcess): Promise<void>;
   /** SIGTERM and wait for the drained exit. */
@@ -102,7 +102,7 @@ export async function startProductionStack(opts: {
     cleanups.push(async () => {
       await Promise.all(workers.map((w) => killWorker(w)));
     });
-    const addWorker = async () => {
+    const addWorker = async (env?: Record<string, string>) => {
       const w = await spawnWorker({
         address: temporal.address,
         namespace: NAMESPACE,
@@ -110,6 +110,7 @@ export async function startProductionStack(opts: {
         labUrl: lab.url,
         dataDir,
         client,
+        ...(env ? { env } : {}),
       });
       workers.push(w);
       return w;
