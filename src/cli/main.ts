@@ -1,4 +1,7 @@
 import { Command, Option } from 'commander';
+import { promises as fs } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { demoTokenBanner, firstAlertHint } from '../api/auth';
 import { UserFixableError } from '../errors';
@@ -8,6 +11,15 @@ import { createLogger } from '../logging';
 import { startQuell } from '../runtime';
 import { locateTemporalCli, TemporalCliUnavailableError } from '../temporal/cli-binary';
 import { TemporalUnreachableError } from '../temporal/connection';
+import {
+  applyTemporalSchema,
+  ensureQuellNamespace,
+  listensEverywhere,
+  parsePostgresUrl,
+  pickServerPorts,
+  startTemporalServer,
+} from '../temporal/postgres-server';
+import { locateTemporalServer, serverCacheDir, TEMPORAL_SERVER_VERSION } from '../temporal/server-binary';
 
 const report = (message: string) => process.stderr.write(`quell: ${message}\n`);
 
@@ -123,6 +135,104 @@ async function runService(components: { worker: boolean; api: boolean }): Promis
   });
 }
 
+/** Retention of closed workflows in a namespace `quell temporal serve` creates (as docker-compose.yml does). */
+const SERVE_RETENTION_DAYS = 30;
+
+const POSTGRES_URL_EXAMPLE = 'QUELL_TEMPORAL_POSTGRES_URL=postgres://temporal:secret@db.internal:5432';
+
+/**
+ * `quell temporal serve`: the PostgreSQL-backed Temporal Server in the foreground until a signal stops it;
+ * resolves with the exit code (0 after a signal and a clean stop, 1 when the server dies on its own).
+ */
+async function serveTemporal(): Promise<number> {
+  const config = loadConfig();
+  const settings = config.temporalServer;
+  if (!settings.postgresUrl) {
+    throw new ConfigError(
+      `quell temporal serve needs QUELL_TEMPORAL_POSTGRES_URL, the PostgreSQL Temporal stores its data in, e.g. ${POSTGRES_URL_EXAMPLE}`,
+    );
+  }
+  if (!net.isIP(settings.ip)) {
+    throw new ConfigError(
+      `QUELL_TEMPORAL_IP must be an IP address for quell temporal serve (got "${settings.ip}"), e.g. 127.0.0.1 or 0.0.0.0.`,
+    );
+  }
+  const postgres = parsePostgresUrl(settings.postgresUrl);
+  const binaries = await locateTemporalServer({ dir: serverCacheDir(settings.cacheDir), report });
+  report(`Temporal Server ${binaries.version} (${binaries.source}): ${binaries.server}`);
+  report(`Applying the Temporal schema on PostgreSQL ${postgres.host}:${postgres.port}...`);
+  await applyTemporalSchema(binaries, postgres, report);
+  await fs.mkdir(settings.dir, { recursive: true });
+  const server = await startTemporalServer({
+    binaries,
+    postgres,
+    dir: settings.dir,
+    ip: settings.ip,
+    ports: await pickServerPorts(settings.port),
+    logLevel: settings.logLevel,
+    report,
+  });
+  try {
+    await ensureQuellNamespace({
+      address: server.address,
+      namespace: settings.namespace,
+      retentionDays: SERVE_RETENTION_DAYS,
+      report,
+    });
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  // Bound to every interface, the frontend is reached by this host's name, not by 0.0.0.0.
+  const advertised = listensEverywhere(settings.ip)
+    ? `${os.hostname()}:${server.ports.frontend}`
+    : server.address;
+  const quellEnv = `TEMPORAL_ADDRESS=${advertised}${settings.namespace === 'default' ? '' : ` TEMPORAL_NAMESPACE=${settings.namespace}`}`;
+  const lines = [
+    '',
+    `Temporal Server ${binaries.version} is running on PostgreSQL.`,
+    `  Temporal:    ${server.address} (namespace ${settings.namespace}; listening on ${settings.ip})`,
+    `  PostgreSQL:  ${postgres.host}:${postgres.port} (user ${postgres.user}; databases temporal, temporal_visibility)`,
+    `  Server log:  ${server.logFile}`,
+    `  Config:      ${path.join(settings.dir, 'config', 'development.yaml')}`,
+    `  Metrics:     ${server.metricsUrl}`,
+    'Run Quell against it (as many workers as you need, on any host that reaches this address):',
+    `  ${quellEnv} quell worker`,
+    `  ${quellEnv} quell api`,
+    'Press Ctrl-C to stop.',
+    '',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+
+  // The server runs under an unref'd guardian: without this, Node would see nothing left to do and exit.
+  const keepAlive = setInterval(() => undefined, 60_000);
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    onStopSignal = (signal) => {
+      if (stopping) {
+        report(`${signal} again: exiting now.`);
+        process.exit(SIGNAL_EXIT_CODES[signal]);
+      }
+      stopping = true;
+      report(`${signal} received: stopping Temporal Server...`);
+      server.stop().then(
+        () => {
+          clearInterval(keepAlive);
+          report('stopped cleanly.');
+          resolve(0);
+        },
+        (err: unknown) => fail(err),
+      );
+    };
+    void server.exited().then(() => {
+      if (stopping) return;
+      clearInterval(keepAlive);
+      report(`Temporal Server exited on its own; see ${server.logFile}.`);
+      resolve(1);
+    });
+  });
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program
@@ -162,25 +272,76 @@ export function buildProgram(): Command {
     .description(
       'Find the Temporal CLI (TEMPORAL_CLI_PATH, PATH, cache) or build it with Go, and print its path.',
     )
-    .addOption(new Option('--quiet', 'print only the path'))
-    .action(async (opts: { quiet?: boolean }) => {
+    .addOption(new Option('--quiet', 'print only the path(s)'))
+    .addOption(
+      new Option(
+        '--server',
+        `also build Temporal Server ${TEMPORAL_SERVER_VERSION} and its SQL schema tool (what \`quell temporal serve\` runs) and print the server's path`,
+      ),
+    )
+    .action(async (opts: { quiet?: boolean; server?: boolean }) => {
       const config = loadConfig();
+      const progress = opts.quiet ? () => undefined : report;
       if (config.temporal.kind !== 'embedded') {
-        report(`TEMPORAL_ADDRESS is set (${config.temporal.address}): nothing to provision.`);
-        return;
+        report(`TEMPORAL_ADDRESS is set (${config.temporal.address}): no Temporal CLI to provision.`);
+      } else {
+        const cli = await locateTemporalCli({
+          ...(config.temporal.cliPath ? { cliPath: config.temporal.cliPath } : {}),
+          cacheDir: config.temporal.cacheDir,
+          report: progress,
+        });
+        if (!cli) {
+          throw new TemporalCliUnavailableError(
+            'No Temporal CLI found and Go is not installed; `quell start` would fall back to the SDK download (needs internet).',
+          );
+        }
+        if (!opts.quiet) report(`${cli.version} (${cli.source})`);
+        process.stdout.write(`${cli.path}\n`);
       }
-      const cli = await locateTemporalCli({
-        ...(config.temporal.cliPath ? { cliPath: config.temporal.cliPath } : {}),
-        cacheDir: config.temporal.cacheDir,
-        report: opts.quiet ? () => undefined : report,
-      });
-      if (!cli) {
-        throw new TemporalCliUnavailableError(
-          'No Temporal CLI found and Go is not installed; `quell start` would fall back to the SDK download (needs internet).',
-        );
+      if (opts.server) {
+        // Built whether or not TEMPORAL_ADDRESS is set: the host that serves Temporal may have it set for Quell.
+        const server = await locateTemporalServer({
+          dir: serverCacheDir(config.temporalServer.cacheDir),
+          report: progress,
+        });
+        if (!opts.quiet) report(`Temporal Server ${server.version} (${server.source})`);
+        process.stdout.write(`${server.server}\n`);
       }
-      if (!opts.quiet) report(`${cli.version} (${cli.source})`);
-      process.stdout.write(`${cli.path}\n`);
+    });
+  temporal
+    .command('serve')
+    .description(
+      `Run Temporal Server ${TEMPORAL_SERVER_VERSION} on your PostgreSQL (QUELL_TEMPORAL_POSTGRES_URL) in the foreground: a production Temporal without Docker.`,
+    )
+    .addHelpText(
+      'after',
+      [
+        '',
+        `What it does, on every start (each step is safe to repeat):`,
+        `  1. finds Temporal Server ${TEMPORAL_SERVER_VERSION} in the cache, or builds it with Go (once, minutes;`,
+        '     `quell temporal provision --server` builds it ahead of time);',
+        '  2. creates the temporal and temporal_visibility databases if missing and brings their schemas up to date;',
+        '  3. starts the server (all roles in one process; config and log in $QUELL_DATA_DIR/temporal-server/);',
+        `  4. creates the namespace (TEMPORAL_NAMESPACE, default "default", ${SERVE_RETENTION_DAYS}-day retention) and Quell's search attributes;`,
+        '  5. prints the address for `quell worker` and `quell api`, and runs until Ctrl-C or SIGTERM, which stop the',
+        '     server cleanly (exit 0).',
+        '',
+        'Environment:',
+        '  QUELL_TEMPORAL_POSTGRES_URL  required: postgres://user:password@host:5432, a user that may create databases.',
+        '                               An environment variable and not an option on purpose: every user of the',
+        '                               host can read a command line (ps), and this one carries the password.',
+        '  QUELL_TEMPORAL_IP            interface to listen on (default 127.0.0.1; 0.0.0.0 for workers on other hosts)',
+        '  QUELL_TEMPORAL_PORT          frontend gRPC port (default 7233); the internal roles take free ports',
+        '  QUELL_DATA_DIR, TEMPORAL_NAMESPACE, QUELL_TEMPORAL_LOG_LEVEL, QUELL_TEMPORAL_CACHE_DIR',
+        '',
+        'Example:',
+        `  ${POSTGRES_URL_EXAMPLE} quell temporal serve`,
+        '  TEMPORAL_ADDRESS=127.0.0.1:7233 quell worker     # as many as you need',
+        '  TEMPORAL_ADDRESS=127.0.0.1:7233 quell api',
+      ].join('\n'),
+    )
+    .action(async () => {
+      process.exitCode = await serveTemporal();
     });
   registerAuditCommands(program);
   return program;

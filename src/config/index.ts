@@ -48,6 +48,8 @@ const envSchema = z.object({
   QUELL_TEMPORAL_HEADLESS: boolFromEnv.default(false),
   QUELL_TEMPORAL_CACHE_DIR: optionalString,
   QUELL_TEMPORAL_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('warn'),
+  // `quell temporal serve`: the PostgreSQL Temporal Server stores its data in (postgres://user:password@host:5432).
+  QUELL_TEMPORAL_POSTGRES_URL: optionalString,
 });
 
 export type QuellEnv = z.infer<typeof envSchema>;
@@ -95,6 +97,24 @@ export interface QuellConfig {
   lab: { host: string; port: number };
   workflowBundlePath?: string;
   temporal: TemporalTarget;
+  /** The PostgreSQL-backed server `quell temporal serve` runs; read whether or not TEMPORAL_ADDRESS is set. */
+  temporalServer: TemporalServerSettings;
+}
+
+/** Where `quell temporal serve` listens, where it keeps its files, and the PostgreSQL it stores data in. */
+export interface TemporalServerSettings {
+  /** QUELL_TEMPORAL_IP: the interface every server role binds to. */
+  ip: string;
+  /** QUELL_TEMPORAL_PORT: the frontend's gRPC port (0 picks a free one). */
+  port: number;
+  namespace: string;
+  /** The Temporal CLI cache; the server build lives beside it (serverCacheDir). */
+  cacheDir: string;
+  /** `<QUELL_DATA_DIR>/temporal-server`: the server's config and log. */
+  dir: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** QUELL_TEMPORAL_POSTGRES_URL as given (parsed by the command, which needs it). */
+  postgresUrl?: string;
 }
 
 /** The project root: where `package.json` lives, two levels above this file in source and in `dist/`. */
@@ -119,6 +139,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QuellConfig {
   }
   const e = parsed.data;
   const dataDir = path.resolve(e.QUELL_DATA_DIR);
+  const cacheDir = path.resolve(
+    e.QUELL_TEMPORAL_CACHE_DIR ?? path.join(projectRoot(), '.cache', 'temporal-cli'),
+  );
   let temporal: TemporalTarget;
   if (e.TEMPORAL_ADDRESS) {
     const tlsFiles = e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_KEY_PATH || e.TEMPORAL_TLS_CA_PATH;
@@ -156,9 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QuellConfig {
       uiPort: e.QUELL_TEMPORAL_UI_PORT,
       headless: e.QUELL_TEMPORAL_HEADLESS,
       ...(e.TEMPORAL_CLI_PATH ? { cliPath: path.resolve(e.TEMPORAL_CLI_PATH) } : {}),
-      cacheDir: path.resolve(
-        e.QUELL_TEMPORAL_CACHE_DIR ?? path.join(projectRoot(), '.cache', 'temporal-cli'),
-      ),
+      cacheDir,
       dbFile: path.join(dataDir, 'temporal.sqlite'),
       logLevel: e.QUELL_TEMPORAL_LOG_LEVEL,
     };
@@ -175,5 +196,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QuellConfig {
     lab: { host: e.QUELL_LAB_HOST, port: e.QUELL_LAB_PORT },
     ...(e.QUELL_WORKFLOW_BUNDLE ? { workflowBundlePath: path.resolve(e.QUELL_WORKFLOW_BUNDLE) } : {}),
     temporal,
+    temporalServer: {
+      ip: e.QUELL_TEMPORAL_IP,
+      port: e.QUELL_TEMPORAL_PORT,
+      namespace: e.TEMPORAL_NAMESPACE,
+      cacheDir,
+      dir: path.join(dataDir, 'temporal-server'),
+      logLevel: e.QUELL_TEMPORAL_LOG_LEVEL,
+      ...(e.QUELL_TEMPORAL_POSTGRES_URL ? { postgresUrl: e.QUELL_TEMPORAL_POSTGRES_URL } : {}),
+    },
   };
 }

@@ -108,8 +108,8 @@ export async function applyTemporalSchema(
     [dbs.visibility, 'visibility'],
   ] as const) {
     try {
+      // Succeeds on an existing database too (the tool ignores PostgreSQL's duplicate-database error).
       await run(db, ['create-database']);
-      report(`Created database ${db}.`);
     } catch (err) {
       if (!/already exists/i.test((err as Error).message)) {
         throw new TemporalServerStartError(
@@ -126,7 +126,10 @@ export async function applyTemporalSchema(
       );
     }
   }
-  report(`Temporal schema is up to date (server ${binaries.version}) in ${dbs.main} and ${dbs.visibility}.`);
+  report(
+    `Temporal schema is up to date (server ${binaries.version}) in ${dbs.main} and ${dbs.visibility} ` +
+      '(created if missing).',
+  );
 }
 
 /** The ports one server process listens on (all services in one process, as the compose service runs). */
@@ -189,6 +192,21 @@ export async function pickServerPorts(frontend = 0): Promise<ServerPorts> {
   };
 }
 
+/** `host:port`, with an IPv6 address in brackets. */
+function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** True for 0.0.0.0 and ::, where a server listens on every interface but nobody can dial. */
+export function listensEverywhere(ip: string): boolean {
+  return ip === '0.0.0.0' || /^[0:]+$/.test(ip);
+}
+
+/** The address local clients dial for a server bound to `ip` (loopback when it binds to every interface). */
+function dialable(ip: string): string {
+  return listensEverywhere(ip) ? '127.0.0.1' : ip;
+}
+
 type Yaml = Record<string, unknown>;
 const obj = (v: unknown): Yaml => (v !== null && typeof v === 'object' ? (v as Yaml) : {});
 
@@ -206,16 +224,17 @@ export function serverConfigFromSample(
   const stores = obj(persistence.datastores);
   for (const [name, store] of Object.entries(stores)) {
     const sql = obj(obj(store).sql);
-    sql.connectAddr = `${pg.host.includes(':') ? `[${pg.host}]` : pg.host}:${pg.port}`;
+    sql.connectAddr = hostPort(pg.host, pg.port);
     sql.user = pg.user;
     sql.password = pg.password ?? '';
     sql.databaseName = name === persistence.visibilityStore ? dbs.visibility : dbs.main;
   }
   const global = obj(doc.global);
-  obj(global.membership).broadcastAddress = ip;
+  // Bound to every interface, the roles (all in this one process) still need an address to dial each other.
+  obj(global.membership).broadcastAddress = dialable(ip);
   // The sample's pprof port is fixed (7936): two servers on one machine would clash; nobody needs it here.
   delete global.pprof;
-  obj(obj(global.metrics).prometheus).listenAddress = `${ip}:${ports.metrics}`;
+  obj(obj(global.metrics).prometheus).listenAddress = hostPort(ip, ports.metrics);
   const services = obj(doc.services);
   const rpc = (service: string) => obj(obj(services[service]).rpc);
   for (const service of ['frontend', 'history', 'matching', 'worker'] as const) {
@@ -227,7 +246,7 @@ export function serverConfigFromSample(
   }
   rpc('frontend').httpPort = ports.frontendHttp;
   const cluster = obj(obj(obj(doc.clusterMetadata).clusterInformation).active);
-  cluster.rpcAddress = `${ip}:${ports.frontend}`;
+  cluster.rpcAddress = hostPort(dialable(ip), ports.frontend);
   doc.log = { stdout: true, level: opts.logLevel, format: 'json' };
   doc.dynamicConfigClient = { filepath: opts.dynamicConfigFile, pollInterval: '10s' };
   return YAML.stringify(doc);
@@ -237,10 +256,14 @@ export interface RunningTemporalServer {
   address: string;
   ports: ServerPorts;
   logFile: string;
+  /** Prometheus metrics. */
+  metricsUrl: string;
   /** Stops the server (SIGTERM, then SIGKILL after 15 s). Safe to call twice. */
   stop(): Promise<void>;
   /** Starts it again with the same config and ports (after `stop`). */
   start(): Promise<void>;
+  /** Resolves when the current server process exits, whether `stop` ended it or it died on its own. */
+  exited(): Promise<void>;
 }
 
 async function waitUntilServing(address: string, child: ChildProcess, timeoutMs: number): Promise<void> {
@@ -274,12 +297,23 @@ export async function startTemporalServer(opts: {
   postgres: PostgresTarget;
   dir: string;
   ports?: ServerPorts;
+  /** The interface every role binds to (default 127.0.0.1; 0.0.0.0 for all). */
+  ip?: string;
   logLevel?: string;
   ownerPid?: number;
   report: ProgressReporter;
   startTimeoutMs?: number;
 }): Promise<RunningTemporalServer> {
   const ports = opts.ports ?? (await pickServerPorts());
+  const ip = opts.ip ?? '127.0.0.1';
+  // Otherwise the readiness check below could be answered by whatever already listens there.
+  if (!(await portFree(ports.frontend, ip))) {
+    throw new TemporalServerStartError(
+      `Cannot listen on ${hostPort(ip, ports.frontend)}: the port is in use (or ${ip} is not an address of this ` +
+        'host). If a Temporal server already runs there, point Quell at it with TEMPORAL_ADDRESS; otherwise ' +
+        'set QUELL_TEMPORAL_PORT to a free port.',
+    );
+  }
   const configDir = path.join(opts.dir, 'config');
   await fs.mkdir(path.join(configDir, 'dynamicconfig'), { recursive: true });
   const dynamicConfigFile = path.join(configDir, 'dynamicconfig', 'development-sql.yaml');
@@ -291,11 +325,15 @@ export async function startTemporalServer(opts: {
     {
       dynamicConfigFile,
       logLevel: opts.logLevel ?? 'warn',
+      ip,
     },
   );
-  await fs.writeFile(path.join(configDir, 'development.yaml'), config);
+  // The config holds the database password.
+  const configFile = path.join(configDir, 'development.yaml');
+  await fs.writeFile(configFile, config, { mode: 0o600 });
+  await fs.chmod(configFile, 0o600);
   const logFile = path.join(opts.dir, 'temporal-server.log');
-  const address = `127.0.0.1:${ports.frontend}`;
+  const address = hostPort(dialable(ip), ports.frontend);
   const guardian = path.join(__dirname, 'dev-server-guardian.cjs');
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
@@ -353,7 +391,15 @@ export async function startTemporalServer(opts: {
     clearTimeout(timer);
   };
   await start();
-  return { address, ports, logFile, stop, start };
+  return {
+    address,
+    ports,
+    logFile,
+    metricsUrl: `http://${hostPort(dialable(ip), ports.metrics)}/metrics`,
+    stop,
+    start,
+    exited: () => exited,
+  };
 }
 
 const SA_TYPES: Record<string, temporal.api.enums.v1.IndexedValueType> = {

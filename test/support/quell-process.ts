@@ -15,11 +15,11 @@ export interface ApiProcess {
  * so every banner line can be read); throws with the output if it exits first.
  */
 async function spawnQuell(
-  command: 'api' | 'start',
+  command: 'api' | 'start' | 'temporal serve',
   env: NodeJS.ProcessEnv,
   timeoutMs: number,
 ): Promise<ApiProcess> {
-  const child = spawn(process.execPath, [path.join(root, 'bin', 'quell.js'), command], {
+  const child = spawn(process.execPath, [path.join(root, 'bin', 'quell.js'), ...command.split(' ')], {
     cwd: root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -111,4 +111,36 @@ export async function spawnStart(opts: {
     temporalPort: opts.temporalPort,
     token: (role) => new RegExp(`^\\s+${role}\\s+(\\S+)$`, 'm').exec(output())?.[1] ?? '',
   };
+}
+
+export interface ServedTemporal extends ApiProcess {
+  /** The frontend's address, as the banner prints it. */
+  address: string;
+}
+
+/**
+ * `quell temporal serve` as a user runs it, against the PostgreSQL at `postgresUrl`, with its files under
+ * `dataDir/temporal-server`, waiting for its banner.
+ */
+export async function spawnServe(opts: {
+  postgresUrl: string;
+  dataDir: string;
+  port: number;
+  env?: Record<string, string>;
+}): Promise<ServedTemporal> {
+  const { TEMPORAL_ADDRESS: _ignored, ...env } = process.env;
+  const served = await spawnQuell(
+    'temporal serve',
+    {
+      ...env,
+      QUELL_TEMPORAL_POSTGRES_URL: opts.postgresUrl,
+      QUELL_DATA_DIR: opts.dataDir,
+      QUELL_TEMPORAL_PORT: String(opts.port),
+      ...opts.env,
+    },
+    120_000,
+  );
+  const address = /^ {2}Temporal: {4}(\S+)/m.exec(served.output())?.[1];
+  if (!address) throw new Error(`no Temporal address in the banner:\n${served.output()}`);
+  return { ...served, address };
 }

@@ -59,4 +59,26 @@ describe('loadConfig', () => {
     expect((error as Error).message).toMatch(/QUELL_API_PORT/);
     expect((error as Error).message).toMatch(/QUELL_LOG_LEVEL/);
   });
+
+  it('reads the settings of `quell temporal serve` whether or not TEMPORAL_ADDRESS is set', () => {
+    const env = {
+      QUELL_DATA_DIR: '/var/lib/quell',
+      QUELL_TEMPORAL_IP: '0.0.0.0',
+      QUELL_TEMPORAL_PORT: '7300',
+      QUELL_TEMPORAL_CACHE_DIR: '/opt/quell/temporal-cli',
+      QUELL_TEMPORAL_POSTGRES_URL: ' postgres://temporal:pw@db:5432 ',
+    };
+    const expected = {
+      ip: '0.0.0.0',
+      port: 7300,
+      namespace: 'default',
+      cacheDir: '/opt/quell/temporal-cli',
+      dir: '/var/lib/quell/temporal-server',
+      logLevel: 'warn',
+      postgresUrl: 'postgres://temporal:pw@db:5432',
+    };
+    expect(loadConfig(env).temporalServer).toEqual(expected);
+    expect(loadConfig({ ...env, TEMPORAL_ADDRESS: '127.0.0.1:7300' }).temporalServer).toEqual(expected);
+    expect(loadConfig({}).temporalServer.postgresUrl).toBeUndefined();
+  });
 });

@@ -171,15 +171,22 @@ describe('docker-compose.yml: services and images', () => {
     for (const s of Object.values(services)) {
       expect(s.image ?? '').not.toMatch(/^(docker\.io\/)?temporalio\/auto-setup(:|@|$)/);
     }
-    expect(service(TEMPORAL).image).toMatch(/^temporalio\/server:1\.30\.\d+$/);
+    // Which release is test/unit/temporal-version.test.ts's concern.
+    expect(service(TEMPORAL).image).toMatch(/^temporalio\/server:\d+\.\d+\.\d+$/);
   });
 
   it('runs the schema and namespace steps with admin-tools of the same version as the server', () => {
     // The schema shipped in admin-tools must be the one the server expects.
     const serverTag = imageTag(service(TEMPORAL).image!);
     for (const step of [SCHEMA_SETUP, NAMESPACE_SETUP]) {
-      expect(service(step).image).toBe(`temporalio/admin-tools:${serverTag}`);
+      // Tags before 1.30 carry the tools' versions too: 1.29.1-tctl-1.18.4-cli-1.5.0.
+      expect(service(step).image).toMatch(
+        new RegExp(
+          `^temporalio/admin-tools:${serverTag!.replace(/\./g, '\\.')}(-tctl-[\\d.]+-cli-[\\d.]+)?$`,
+        ),
+      );
     }
+    expect(service(SCHEMA_SETUP).image).toBe(service(NAMESPACE_SETUP).image);
   });
 
   it('stores Temporal in PostgreSQL 16 on a named volume', () => {
@@ -408,12 +415,15 @@ describe('docker-compose.yml: the namespace setup step', () => {
         'QuellAccounts=KeywordList',
       ]),
     );
-    for (const flag of flags) {
-      const [name, type] = flag.split('=');
-      expect(created).toContainEqual(
-        `temporal operator search-attribute create ${target} --name ${name} --type ${type}`,
-      );
-    }
+    // Exactly Quell's attributes (QUELL_SEARCH_ATTRIBUTES, names and types), none missing and none extra.
+    expect([...created].sort()).toEqual(
+      flags
+        .map((flag) => {
+          const [name, type] = flag.split('=');
+          return `temporal operator search-attribute create ${target} --name ${name} --type ${type}`;
+        })
+        .sort(),
+    );
   });
 
   it('succeeds again on the next `up`, when the namespace and attributes already exist', () => {
