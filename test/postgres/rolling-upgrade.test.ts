@@ -66,16 +66,14 @@ describe('a rolling upgrade of the workers on a PostgreSQL-backed Temporal', () 
     );
     return { incidentId, workflowId, host };
   };
-  const approveFirstPending = async (id: string, token: string) => {
+  /** `who` approves the first pending approval, unless they already have (two-person approvals need two). */
+  const approveFirstPending = async (id: string, who: 'alice' | 'bob') => {
     const pending = (await state(id)).approvals.find((a) => a.state === 'pending');
-    if (pending)
-      expect(
-        (
-          await post(`/api/v1/incidents/${id}/approvals/${pending.approvalId}`, token, {
-            decision: 'approve',
-          })
-        ).status,
-      ).toBe(200);
+    if (!pending || pending.decisions.some((d) => d.decider === who)) return;
+    const res = await post(`/api/v1/incidents/${id}/approvals/${pending.approvalId}`, TOKENS[who], {
+      decision: 'approve',
+    });
+    expect(res.status).toBe(200);
   };
 
   it('replaces every worker while incidents wait; all complete, and old and new histories replay', async () => {
@@ -87,7 +85,7 @@ describe('a rolling upgrade of the workers on a PostgreSQL-backed Temporal', () 
     for (const [n, w] of oldWorkers.entries()) {
       expect(await stack.stopWorker(w)).toBe(0);
       await stack.addWorker({ QUELL_WORKFLOW_BUNDLE: upgradedBundle });
-      await approveFirstPending(before[n]!.incidentId, TOKENS.alice);
+      await approveFirstPending(before[n]!.incidentId, 'alice');
     }
     const after: Opened[] = [];
     for (let i = 0; i < 2; i++) after.push(await open(`new${i}`));
@@ -95,8 +93,8 @@ describe('a rolling upgrade of the workers on a PostgreSQL-backed Temporal', () 
     // Finish every incident: the remaining approvals, then close as a false positive (containment undone).
     const all = [...before, ...after];
     for (const inc of all) {
-      await approveFirstPending(inc.incidentId, TOKENS.alice);
-      await approveFirstPending(inc.incidentId, TOKENS.bob);
+      await approveFirstPending(inc.incidentId, 'alice');
+      await approveFirstPending(inc.incidentId, 'bob');
       await waitFor(
         async () => stack.lab.store.findHost(inc.host, false)?.status === 'contained',
         30_000,
@@ -121,14 +119,14 @@ describe('a rolling upgrade of the workers on a PostgreSQL-backed Temporal', () 
         history: await stack.client.workflow.getHandle(inc.workflowId).fetchHistory(),
       })),
     );
-    const hasPatch = (h: temporal.api.history.v1.IHistory) =>
-      (h.events ?? []).some(
-        (e) =>
-          e.markerRecordedEventAttributes?.details?.patch_data !== undefined &&
-          Buffer.from(e.markerRecordedEventAttributes.details.patch_data.payloads?.[0]?.data ?? [])
-            .toString()
-            .includes(UPGRADE_PATCH),
-      );
+    // A patch marker's details hold {"id": "<patch>", ...} under `patch-data` (SDK core's marker).
+    const patchesOf = (h: temporal.api.history.v1.IHistory) =>
+      (h.events ?? []).flatMap((e) => {
+        const data = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
+        if (!data) return [];
+        return [(JSON.parse(Buffer.from(data).toString('utf8')) as { id: string }).id];
+      });
+    const hasPatch = (h: temporal.api.history.v1.IHistory) => patchesOf(h).includes(UPGRADE_PATCH);
     // Runs the old build started carry no patch (the new build replayed them without it); new runs do.
     expect(histories.filter((x) => before.includes(x.inc)).map((x) => hasPatch(x.history))).toEqual(
       before.map(() => false),
