@@ -11,14 +11,8 @@ import { createLogger } from '../logging';
 import { startQuell } from '../runtime';
 import { locateTemporalCli, TemporalCliUnavailableError } from '../temporal/cli-binary';
 import { TemporalUnreachableError } from '../temporal/connection';
-import {
-  applyTemporalSchema,
-  ensureQuellNamespace,
-  listensEverywhere,
-  parsePostgresUrl,
-  pickServerPorts,
-  startTemporalServer,
-} from '../temporal/postgres-server';
+import { listensEverywhere, parsePostgresUrl, pickServerPorts } from '../temporal/postgres-server';
+import { runTemporalOnPostgres } from '../temporal/postgres-temporal';
 import { locateTemporalServer, serverCacheDir, TEMPORAL_SERVER_VERSION } from '../temporal/server-binary';
 
 const report = (message: string) => process.stderr.write(`quell: ${message}\n`);
@@ -161,28 +155,18 @@ async function serveTemporal(): Promise<number> {
   const binaries = await locateTemporalServer({ dir: serverCacheDir(settings.cacheDir), report });
   report(`Temporal Server ${binaries.version} (${binaries.source}): ${binaries.server}`);
   report(`Applying the Temporal schema on PostgreSQL ${postgres.host}:${postgres.port}...`);
-  await applyTemporalSchema(binaries, postgres, report);
   await fs.mkdir(settings.dir, { recursive: true });
-  const server = await startTemporalServer({
+  const server = await runTemporalOnPostgres({
     binaries,
     postgres,
     dir: settings.dir,
+    namespace: settings.namespace,
+    retentionDays: SERVE_RETENTION_DAYS,
     ip: settings.ip,
     ports: await pickServerPorts(settings.port),
     logLevel: settings.logLevel,
     report,
   });
-  try {
-    await ensureQuellNamespace({
-      address: server.address,
-      namespace: settings.namespace,
-      retentionDays: SERVE_RETENTION_DAYS,
-      report,
-    });
-  } catch (err) {
-    await server.stop();
-    throw err;
-  }
   // Bound to every interface, the frontend is reached by this host's name, not by 0.0.0.0.
   const advertised = listensEverywhere(settings.ip)
     ? `${os.hostname()}:${server.ports.frontend}`

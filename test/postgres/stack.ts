@@ -10,14 +10,9 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { startLabServer, type RunningLab } from '../../src/connectors/lab';
 import { freePort } from '../../src/temporal/dev-server';
-import { startThrowawayPostgres, type RunningPostgres } from '../../src/temporal/postgres';
-import {
-  applyTemporalSchema,
-  ensureQuellNamespace,
-  startTemporalServer,
-  type RunningTemporalServer,
-} from '../../src/temporal/postgres-server';
-import { locateTemporalServer } from '../../src/temporal/server-binary';
+import type { RunningPostgres } from '../../src/temporal/postgres';
+import type { RunningTemporalServer } from '../../src/temporal/postgres-server';
+import { startThrowawayTemporal } from '../../src/temporal/postgres-temporal';
 import { requireEnv } from '../support/env';
 import { spawnApi, type ApiProcess } from '../support/quell-process';
 import { testClient } from '../support/temporal';
@@ -81,18 +76,14 @@ export async function startProductionStack(opts: {
     await fs.rm(dataDir, { recursive: true, force: true });
   };
   try {
-    const binaries = await locateTemporalServer({ dir: requireEnv(PG_TEST_ENV.serverDir), report });
-    const pg = await startThrowawayPostgres({ dir: path.join(dataDir, 'postgres'), report });
-    cleanups.push(() => pg.stop());
-    await applyTemporalSchema(binaries, pg, report);
-    const temporal = await startTemporalServer({
-      binaries,
-      postgres: pg,
-      dir: path.join(dataDir, 'temporal'),
+    const throwaway = await startThrowawayTemporal({
+      serverDir: requireEnv(PG_TEST_ENV.serverDir),
+      dir: dataDir,
+      namespace: NAMESPACE,
       report,
     });
-    cleanups.push(() => temporal.stop());
-    await ensureQuellNamespace({ address: temporal.address, namespace: NAMESPACE, report });
+    cleanups.push(() => throwaway.stop());
+    const { pg, server: temporal } = throwaway;
     const lab = await startLabServer({ port: 0 });
     cleanups.push(() => lab.stop());
     const client = await testClient({ address: temporal.address, namespace: NAMESPACE });
