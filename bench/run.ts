@@ -16,7 +16,7 @@ import {
 import { runIngest } from './benchmarks/ingest';
 import { runMemory } from './benchmarks/memory';
 import { runReplay } from './benchmarks/replay';
-import { BENCH_DIR, startBenchEnv, type BenchEnv, type DbMode } from './lib/env';
+import { BENCH_DIR, startBenchEnv, type BenchEnv, type DbMode, type TemporalMode } from './lib/env';
 import { say } from './lib/progress';
 import { machine, markdown, writeResults, type BenchResults } from './lib/report';
 import { sleep } from './lib/stats';
@@ -39,7 +39,9 @@ Options:
                      replay      histories/s replaying test/histories against the current workflow code
                      memory      worker RSS (separate process) idle and with open incidents awaiting approval
   --quick          smoke sizes (about 2 minutes): 40 incidents, burst of 200, 3 s ingest runs, 200 open
-  --db <mode>      Temporal database: file (temp SQLite file, default) or memory (in-memory SQLite)
+  --db <mode>      dev server database: file (temp SQLite file, default) or memory (in-memory SQLite)
+  --temporal <t>   dev (the embedded dev server, default) or postgres (Temporal Server 1.29 on a throwaway
+                   PostgreSQL, as docker-compose.yml runs it; Quell and the floor both run against it)
   --help           this text
 `;
 
@@ -47,10 +49,11 @@ interface Options {
   only: BenchName[];
   quick: boolean;
   db: DbMode;
+  temporal: TemporalMode;
 }
 
 function parseArgs(argv: string[]): Options | undefined {
-  const opts: Options = { only: [...BENCHMARKS], quick: false, db: 'file' };
+  const opts: Options = { only: [...BENCHMARKS], quick: false, db: 'file', temporal: 'dev' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -70,6 +73,10 @@ function parseArgs(argv: string[]): Options | undefined {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : value();
       if (v !== 'file' && v !== 'memory') throw new Error('--db is file or memory');
       opts.db = v;
+    } else if (a === '--temporal' || a.startsWith('--temporal=')) {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : value();
+      if (v !== 'dev' && v !== 'postgres') throw new Error('--temporal is dev or postgres');
+      opts.temporal = v;
     } else throw new Error(`unknown option ${a} (see --help)`);
   }
   return opts;
@@ -157,7 +164,7 @@ async function main(): Promise<number> {
   const size = SIZES[opts.quick ? 'quick' : 'full'];
   const startedAt = new Date().toISOString();
   say(`Quell benchmarks (${opts.quick ? 'quick' : 'full'}): ${opts.only.join(', ')}`);
-  const env = await startBenchEnv({ db: opts.db });
+  const env = await startBenchEnv({ db: opts.db, temporal: opts.temporal });
   // Ctrl-C: stop what the run started (the dev server's guardian would stop the server anyway).
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
@@ -168,16 +175,19 @@ async function main(): Promise<number> {
   const results: BenchResults = {
     startedAt,
     mode: opts.quick ? 'quick' : 'full',
+    temporal: opts.temporal,
     temporalDb:
-      opts.db === 'file'
-        ? 'SQLite file in a temp dir, journal_mode=WAL, synchronous=OFF'
-        : 'in-memory SQLite, synchronous=OFF',
+      opts.temporal === 'postgres'
+        ? 'PostgreSQL (throwaway cluster, fsync=off, synchronous_commit=off), persistence and visibility'
+        : opts.db === 'file'
+          ? 'SQLite file in a temp dir, journal_mode=WAL, synchronous=OFF'
+          : 'in-memory SQLite, synchronous=OFF',
     machine: await machine(env.temporalVersion),
     errors: {},
   };
   say(
     `Machine: ${results.machine.cores} cores, ${results.machine.model}, ${(results.machine.memoryBytes / 2 ** 30).toFixed(1)} GiB; ` +
-      `Temporal ${env.quell.temporal.address} (pid ${env.temporalServerPid ?? '?'}); API ${env.apiUrl}; lab ${env.lab.url}; ` +
+      `Temporal ${env.quell.temporal.address} (${env.temporal === 'postgres' ? `on PostgreSQL; server and database pids ${(await env.serverPids()).join(' ')}` : `pid ${env.temporalServerPid ?? '?'}`}); API ${env.apiUrl}; lab ${env.lab.url}; ` +
       `${env.workflowThreadIds.size} SDK workflow thread(s)`,
   );
   const resultsDir = path.join(BENCH_DIR, 'results');

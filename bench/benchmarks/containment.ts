@@ -135,7 +135,7 @@ export async function runQuellBlock(
       `${posted}/${opts.n} posted, ${answered} answered, ${hosts.filter((h) => p.contained.get(h) !== undefined).length} contained`,
   );
   const pending: Promise<void>[] = [];
-  const cpuBefore = await cpuSnapshot(env.temporalServerPid);
+  const cpuBefore = await cpuSnapshot(await env.serverPids());
   await scheduleArrivals(opts.n, opts.arrival, (i) => {
     const host = hosts[i]!;
     const body = JSON.stringify({
@@ -184,7 +184,7 @@ export async function runQuellBlock(
     () => hosts.filter((h) => p.evidenceStored.get(h) !== undefined).length,
     hosts.length,
   );
-  const cpu = cpuBetween(cpuBefore, await cpuSnapshot(env.temporalServerPid), env.workflowThreadIds);
+  const cpu = cpuBetween(cpuBefore, await cpuSnapshot(await env.serverPids()), env.workflowThreadIds);
   const statusCounts = countBy(samples.map((s) => String(s.status)));
   if (Object.keys(statusCounts).some((s) => s !== '202'))
     say(`  quell answers by status: ${JSON.stringify(statusCounts)}`);
@@ -265,7 +265,7 @@ export async function runFloorBlock(
       `${started}/${opts.n} started, ${updated} updated, ${hosts.filter((h) => p.floorIsolate.get(h) !== undefined).length} isolated`,
   );
   const pending: Promise<void>[] = [];
-  const cpuBefore = await cpuSnapshot(env.temporalServerPid);
+  const cpuBefore = await cpuSnapshot(await env.serverPids());
   await scheduleArrivals(opts.n, opts.arrival, (i) => {
     const host = hosts[i]!;
     started++;
@@ -311,7 +311,7 @@ export async function runFloorBlock(
   await Promise.all(pending);
   progress.stop();
   await sleep(1_000); // the floor's workflows complete right after their activities
-  const cpu = cpuBetween(cpuBefore, await cpuSnapshot(env.temporalServerPid), env.workflowThreadIds);
+  const cpu = cpuBetween(cpuBefore, await cpuSnapshot(await env.serverPids()), env.workflowThreadIds);
   return { samples, hosts, cpu };
 }
 

@@ -12,7 +12,8 @@ export interface CpuSnapshot {
   at: number;
   threads: Map<string, { comm: string; ticks: number }>;
   selfTicks: number;
-  serverTicks: number;
+  /** Per server process (the Temporal server; with PostgreSQL also every postgres process of its cluster). */
+  serverTicks: Map<number, number>;
   systemBusy: number;
   systemTotal: number;
   elu: ReturnType<typeof performance.eventLoopUtilization>;
@@ -47,6 +48,32 @@ async function readTicks(path: string): Promise<number> {
   }
 }
 
+/**
+ * The processes of a Temporal Server on PostgreSQL: `temporal-server` run with `--root <serverDir>`, the
+ * postmaster of `dataDir` and its children (the backends serving Temporal's connections).
+ */
+export async function findPostgresTemporalPids(serverDir: string, dataDir: string): Promise<number[]> {
+  const pids: number[] = [];
+  let postmaster: number | undefined;
+  const parents = new Map<number, number>();
+  for (const entry of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    const argv = (await fs.readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    const stat = await fs.readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    parents.set(pid, ppid);
+    if (argv[0]?.endsWith('temporal-server') && argv[argv.indexOf('--root') + 1] === serverDir)
+      pids.push(pid);
+    if (argv[0]?.endsWith('postgres') && argv[argv.indexOf('-D') + 1] === dataDir) postmaster = pid;
+  }
+  if (postmaster !== undefined) {
+    pids.push(postmaster);
+    for (const [pid, ppid] of parents) if (ppid === postmaster) pids.push(pid);
+  }
+  return pids;
+}
+
 /** The PID of the `temporal server start-dev` listening on `port` (not its guardian). */
 export async function findTemporalServerPid(port: string): Promise<number | undefined> {
   for (const entry of await fs.readdir('/proc')) {
@@ -59,7 +86,7 @@ export async function findTemporalServerPid(port: string): Promise<number | unde
   return undefined;
 }
 
-export async function cpuSnapshot(serverPid: number | undefined): Promise<CpuSnapshot> {
+export async function cpuSnapshot(serverPids: readonly number[]): Promise<CpuSnapshot> {
   const threads = new Map<string, { comm: string; ticks: number }>();
   for (const tid of await fs.readdir('/proc/self/task').catch(() => [] as string[])) {
     const [comm, stat] = await Promise.all([
@@ -76,7 +103,9 @@ export async function cpuSnapshot(serverPid: number | undefined): Promise<CpuSna
     at: performance.now(),
     threads,
     selfTicks: await readTicks('/proc/self/stat'),
-    serverTicks: serverPid ? await readTicks(`/proc/${serverPid}/stat`) : 0,
+    serverTicks: new Map(
+      await Promise.all(serverPids.map(async (pid) => [pid, await readTicks(`/proc/${pid}/stat`)] as const)),
+    ),
     systemBusy: total - idle,
     systemTotal: total,
     elu: performance.eventLoopUtilization(),
@@ -113,7 +142,10 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot, workflowTids: Readonl
     else byRole.other += delta;
   }
   const self = b.selfTicks - a.selfTicks;
-  const server = b.serverTicks - a.serverTicks;
+  // A process that started during the run counts from zero; one that ended is lost (Temporal keeps its
+  // database connections, so that is rare).
+  let server = 0;
+  for (const [pid, ticks] of b.serverTicks) server += ticks - (a.serverTicks.get(pid) ?? 0);
   const busy = b.systemBusy - a.systemBusy;
   return {
     mainThreadMs: ms(byRole.main),

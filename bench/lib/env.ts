@@ -1,5 +1,6 @@
 /**
- * One benchmark environment: ONE embedded Temporal dev server, the lab estate, Quell (worker and HTTP API,
+ * One benchmark environment: ONE Temporal server (the embedded dev server, or with `--temporal postgres` Temporal
+ * Server on a throwaway PostgreSQL), the lab estate, Quell (worker and HTTP API,
  * started by `startQuell` as `quell start` does) and the floor (a bare worker and a bare client on their own
  * task queue), all on loopback, all against the same server. Probes record, on this process's monotonic
  * clock, when the lab applies a containment, when Quell's isolate activity reaches its connector, and when
@@ -22,7 +23,10 @@ import { startQuell, type RunningQuell } from '../../src/runtime';
 import { connectClient, connectWorker } from '../../src/temporal/connection';
 import { bundleWorkflows } from '../../src/worker';
 import type { FloorActivities } from '../floor/contract';
-import { findTemporalServerPid, threadNames } from './cpu';
+import { findPostgres } from '../../src/temporal/postgres';
+import { startThrowawayTemporal, type ThrowawayTemporal } from '../../src/temporal/postgres-temporal';
+import { serverCacheDir } from '../../src/temporal/server-binary';
+import { findPostgresTemporalPids, findTemporalServerPid, threadNames } from './cpu';
 import { Marks, observe } from './marks';
 import { say } from './progress';
 
@@ -31,6 +35,8 @@ export const ROOT = path.resolve(BENCH_DIR, '..');
 export const PLAYBOOKS_DIR = path.join(BENCH_DIR, 'playbooks');
 
 export type DbMode = 'file' | 'memory';
+/** `dev`: the embedded dev server (SQLite); `postgres`: Temporal Server on a throwaway PostgreSQL. */
+export type TemporalMode = 'dev' | 'postgres';
 
 export interface Probes {
   /** Lab: a host's containment took effect (the lab store changed its state). */
@@ -65,14 +71,17 @@ export interface BenchEnv {
   floorTaskQueue: string;
   probes: Probes;
   temporalVersion: string;
-  /** The dev server's process, for CPU accounting. */
+  temporal: TemporalMode;
+  /** The dev server's process (dev mode), for the banner. */
   temporalServerPid?: number;
+  /** The processes whose CPU counts as Temporal's (the server; with PostgreSQL also the database's). */
+  serverPids(): Promise<number[]>;
   /** The SDK's workflow threads in this process (Quell's worker and the floor's), for CPU accounting. */
   workflowThreadIds: ReadonlySet<string>;
   stop(): Promise<void>;
 }
 
-export async function startBenchEnv(opts: { db: DbMode }): Promise<BenchEnv> {
+export async function startBenchEnv(opts: { db: DbMode; temporal: TemporalMode }): Promise<BenchEnv> {
   const runDir = await fs.mkdtemp(path.join(os.tmpdir(), 'quell-bench-'));
   const tag = randomBytes(3).toString('hex');
   const cleanups: (() => Promise<void>)[] = [];
@@ -140,7 +149,10 @@ export async function startBenchEnv(opts: { db: DbMode }): Promise<BenchEnv> {
     process.env.QUELL_INGEST_RATE_BURST = '1000000';
     const quellTaskQueue = `bench-quell-${tag}`;
     const { TEMPORAL_ADDRESS: _ignored, ...env } = process.env;
+    const postgres = opts.temporal === 'postgres' ? await startPostgresTemporal(env, runDir) : undefined;
+    if (postgres) cleanups.push(() => postgres.stop());
     const config = loadConfig({
+      ...(postgres ? { TEMPORAL_ADDRESS: postgres.server.address, TEMPORAL_NAMESPACE: 'default' } : {}),
       ...env,
       NODE_ENV: 'development',
       QUELL_DATA_DIR: runDir,
@@ -152,8 +164,10 @@ export async function startBenchEnv(opts: { db: DbMode }): Promise<BenchEnv> {
       QUELL_SHUTDOWN_GRACE_MS: '2000',
     });
     say(
-      `Starting Temporal (embedded dev server, ${opts.db === 'file' ? 'SQLite file' : 'in-memory SQLite'}, ` +
-        'synchronous=OFF), the Quell worker and API...',
+      postgres
+        ? `Starting the Quell worker and API against Temporal Server ${postgres.binaries.version} on PostgreSQL...`
+        : `Starting Temporal (embedded dev server, ${opts.db === 'file' ? 'SQLite file' : 'in-memory SQLite'}, ` +
+            'synchronous=OFF), the Quell worker and API...',
     );
     const threadsBefore = await threadNames();
     const quell = await startQuell({
@@ -204,7 +218,15 @@ export async function startBenchEnv(opts: { db: DbMode }): Promise<BenchEnv> {
         .filter(([tid, name]) => name === 'node' && !threadsBefore.has(tid))
         .map(([tid]) => tid),
     );
-    const temporalServerPid = await findTemporalServerPid(quell.temporal.address.split(':').pop() ?? '');
+    const temporalServerPid = postgres
+      ? undefined
+      : await findTemporalServerPid(quell.temporal.address.split(':').pop() ?? '');
+    const serverPids = async () =>
+      postgres
+        ? findPostgresTemporalPids(path.join(runDir, 'temporal-pg', 'temporal'), postgres.pg.dataDir)
+        : temporalServerPid
+          ? [temporalServerPid]
+          : [];
     return {
       runDir,
       db: opts.db,
@@ -219,8 +241,12 @@ export async function startBenchEnv(opts: { db: DbMode }): Promise<BenchEnv> {
       client,
       floorTaskQueue,
       probes,
-      temporalVersion: quell.temporal.cli?.version ?? quell.temporal.kind,
+      temporalVersion: postgres
+        ? `Temporal Server ${postgres.binaries.version} on ${await postgresVersion()}`
+        : (quell.temporal.cli?.version ?? quell.temporal.kind),
+      temporal: opts.temporal,
       ...(temporalServerPid ? { temporalServerPid } : {}),
+      serverPids,
       workflowThreadIds,
       stop,
     };
@@ -231,6 +257,28 @@ export async function startBenchEnv(opts: { db: DbMode }): Promise<BenchEnv> {
 }
 
 function noop(): void {}
+
+/** Temporal Server on a throwaway PostgreSQL in the run directory (the server built into the project cache). */
+async function startPostgresTemporal(env: NodeJS.ProcessEnv, runDir: string): Promise<ThrowawayTemporal> {
+  const target = loadConfig({ ...env, QUELL_DATA_DIR: runDir }).temporal;
+  if (target.kind !== 'embedded') throw new Error('unreachable: TEMPORAL_ADDRESS is not passed on');
+  say('Starting a throwaway PostgreSQL and Temporal Server on it (built with Go on the first run)...');
+  return startThrowawayTemporal({
+    serverDir: serverCacheDir(target.cacheDir),
+    dir: path.join(runDir, 'temporal-pg'),
+    namespace: 'default',
+    report: (m) => say(`  ${m}`),
+  });
+}
+
+async function postgresVersion(): Promise<string> {
+  return (
+    (await findPostgres().catch(() => undefined))?.version.replace(
+      /^postgres \(PostgreSQL\) /,
+      'PostgreSQL ',
+    ) ?? 'PostgreSQL'
+  );
+}
 
 /** Marks containments and received notices in the lab store itself (the vendor routes all call these). */
 function hookLab(lab: RunningLab, probes: Probes): void {

@@ -21,6 +21,8 @@ export interface BenchResults {
   startedAt: string;
   finishedAt?: string;
   mode: 'full' | 'quick';
+  /** Which Temporal the run used: the embedded dev server, or Temporal Server on PostgreSQL. */
+  temporal?: 'dev' | 'postgres';
   temporalDb: string;
   machine: Machine;
   latency?: {
@@ -75,7 +77,8 @@ export function markdown(r: BenchResults): string {
   const m = r.machine;
   const out: string[] = [
     `Run ${r.startedAt} (${r.mode}), ${m.cores} cores ${m.model}, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB RAM, ` +
-      `${m.os}, Node ${m.node}, ${m.temporal}; Temporal: one embedded dev server, ${r.temporalDb}.`,
+      `${m.os}, Node ${m.node}, ${m.temporal}; Temporal: ` +
+      `${r.temporal === 'postgres' ? 'one Temporal Server on' : 'one embedded dev server,'} ${r.temporalDb}.`,
     ...(r.finishedAt ? [] : ['', '**Partial**: the benchmarks finished so far; the run had not finished.']),
     '',
   ];
