@@ -3,9 +3,13 @@
 # and the runtime stage below never copies src/).
 #   docker run quell worker   # a worker (needs TEMPORAL_ADDRESS)
 #   docker run quell api      # the HTTP API (needs TEMPORAL_ADDRESS)
-#   docker run quell start    # everything, with an embedded Temporal dev server when TEMPORAL_ADDRESS is unset
+#   docker run -e TEMPORAL_ADDRESS=temporal:7233 quell start   # worker and API in one container
+# The image carries production dependencies only (no tsx, esbuild, pino-pretty or @temporalio/testing), so it
+# runs no embedded dev server: every command needs TEMPORAL_ADDRESS (docker-compose.yml runs Temporal).
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24 LTS (Node 20 reached end of life on 2026-04-30), pinned to a release; the project itself still runs
+# on Node >= 20.3 for local use. Bump deliberately, with the image rebuilt and the compose stack tried.
+ARG NODE_IMAGE=node:24.11.1-bookworm-slim
 
 # ---- build: all dependencies, compile TypeScript to dist/ ----
 FROM ${NODE_IMAGE} AS build
@@ -30,10 +34,7 @@ FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
   QUELL_DATA_DIR=/var/lib/quell \
   QUELL_API_HOST=0.0.0.0 \
-  QUELL_API_PORT=8080 \
-  QUELL_TEMPORAL_CACHE_DIR=/var/lib/quell/temporal-cli
-# (QUELL_TEMPORAL_CACHE_DIR: only `start` without TEMPORAL_ADDRESS uses it, to download a dev server; /app is
-# not writable by the process, so it points into the data dir.)
+  QUELL_API_PORT=8080
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

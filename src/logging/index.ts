@@ -14,9 +14,23 @@ export const REDACTED_PATHS = [
   '*.password',
 ];
 
+/** pino-pretty is a development dependency: an image (production dependencies only) logs JSON lines. */
+function hasPinoPretty(): boolean {
+  try {
+    require.resolve('pino-pretty');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Creates Quell's root logger: JSON lines, or pretty lines when attached to a terminal. */
 export function createLogger(level: LoggerOptions['level'] = 'info', name = 'quell'): Logger {
-  const pretty = process.stdout.isTTY && process.env.NODE_ENV !== 'production' && !process.env.QUELL_LOG_JSON;
+  const pretty =
+    process.stdout.isTTY &&
+    process.env.NODE_ENV !== 'production' &&
+    !process.env.QUELL_LOG_JSON &&
+    hasPinoPretty();
   return pino({
     name,
     level,

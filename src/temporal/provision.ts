@@ -1,6 +1,7 @@
 import path from 'node:path';
 import Long from 'long';
 import { Connection } from '@temporalio/client';
+import type * as TestingModule from '@temporalio/testing';
 import type { QuellConfig, TemporalTarget } from '../config';
 import { QUELL_SEARCH_ATTRIBUTES, searchAttributeFlags } from '../domain/search-attributes';
 import {
@@ -130,7 +131,17 @@ async function provisionWithSdkDownload(
     'No Temporal CLI found and Go is not installed: downloading the Temporal dev server through the ' +
       `Temporal SDK into ${target.cacheDir} (needs internet)...`,
   );
-  const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+  // A development dependency: an image (production dependencies only) has no SDK download to fall back on.
+  let testing: typeof TestingModule;
+  try {
+    testing = await import('@temporalio/testing');
+  } catch {
+    throw new TemporalCliUnavailableError(
+      `No Temporal CLI was found, Go is not installed, and this installation has no @temporalio/testing to ` +
+        `download a dev server with (production dependencies only).\n${TEMPORAL_CLI_REMEDY}`,
+    );
+  }
+  const { TestWorkflowEnvironment } = testing;
   let env: Awaited<ReturnType<typeof TestWorkflowEnvironment.createLocal>>;
   try {
     env = await TestWorkflowEnvironment.createLocal({
