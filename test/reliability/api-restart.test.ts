@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -13,6 +12,7 @@ import { waitFor } from '../support/processes';
 import { startTestWorker, testClient, uniqueTaskQueue, type TestWorker } from '../support/temporal';
 import { containmentDone, drillPlaybook, labConnectors, pool, report, size } from './drill-support';
 import { spawnApi as spawnQuellApi, type ApiProcess } from '../support/quell-process';
+import { AlertSender } from '../support/alert-sender';
 
 const TOKEN = `drill-api-ingest-${randomBytes(12).toString('hex')}`;
 
@@ -34,45 +34,6 @@ function spawnApi(opts: {
       QUELL_INGEST_RATE_PER_SEC: '1000',
     },
   });
-}
-
-type Outcome = { status: number; body: string } | { error: string };
-
-function post(port: number, body: string, agent: http.Agent): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/api/v1/alerts',
-        method: 'POST',
-        agent,
-        timeout: 30_000,
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-          authorization: `Bearer ${TOKEN}`,
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-        res.on('error', (err) => resolve({ error: err.message }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
-    req.end(body);
-  });
-}
-
-interface Receipt {
-  incidentId: string;
-  workflowId: string;
-  alertId: string;
-  deduplicated: boolean;
 }
 
 describe('drill: API restarts', () => {
@@ -136,36 +97,13 @@ describe('drill: API restarts', () => {
       };
     });
 
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-    const errors: Record<string, number> = {};
-    const statuses: Record<string, number> = {};
-    let delivered = 0;
-    let inFlight = 0;
+    // Retries what a sender should retry: the API going away (connection refused or reset) or saying so (503),
+    // and rate limits. Anything else is a failure of the drill.
+    const sender = new AlertSender(`http://127.0.0.1:${port}`, TOKEN);
     const started = Date.now();
-    const deliver = async (body: string): Promise<{ receipt: Receipt; attempts: number }> => {
-      for (let attempt = 1; ; attempt++) {
-        inFlight++;
-        const outcome = await post(port, body, agent);
-        inFlight--;
-        if ('status' in outcome) statuses[outcome.status] = (statuses[outcome.status] ?? 0) + 1;
-        else errors[outcome.error] = (errors[outcome.error] ?? 0) + 1;
-        if ('status' in outcome && outcome.status === 202) {
-          delivered++;
-          return { receipt: JSON.parse(outcome.body) as Receipt, attempts: attempt };
-        }
-        // Retry what a sender should retry: the API going away (connection refused or reset) or saying so (503),
-        // and rate limits. Anything else is a failure of the drill.
-        const retryable = !('status' in outcome) || [429, 502, 503, 504].includes(outcome.status);
-        if (!retryable || Date.now() - started > 300_000) {
-          throw new Error(`alert not accepted: ${JSON.stringify(outcome)}`);
-        }
-        await new Promise((r) => setTimeout(r, Math.min(1_000, 25 * 2 ** Math.min(attempt, 6))));
-      }
-    };
-
     // The client posts with a few lanes, pacing itself (about 20 alerts/s) so every restart lands mid-stream.
     const posting = pool(alerts, 4, async (a) => {
-      const r = await deliver(a.body);
+      const r = await sender.deliver(a.body);
       await new Promise((res) => setTimeout(res, 150));
       return r;
     });
@@ -175,18 +113,18 @@ describe('drill: API restarts', () => {
     for (let k = 0; k < restarts; k++) {
       const threshold = Math.floor((alerts.length * (k + 1)) / (restarts + 1));
       await waitFor(
-        async () => delivered >= threshold || postingDone,
+        async () => sender.delivered >= threshold || postingDone,
         120_000,
         `${threshold} alerts delivered`,
       );
       const signal: NodeJS.Signals = k % 2 === 0 ? 'SIGKILL' : 'SIGTERM';
       // Strike while a request is in flight (its alert may already be recorded when the answer is lost).
-      for (const until = Date.now() + 3_000; inFlight === 0 && !postingDone && Date.now() < until;) {
+      for (const until = Date.now() + 3_000; sender.inFlight === 0 && !postingDone && Date.now() < until;) {
         await new Promise((r) => setTimeout(r, 2));
       }
       const current: ApiProcess = api;
-      const inFlightAtKill = inFlight;
-      const deliveredAtKill = delivered;
+      const inFlightAtKill = sender.inFlight;
+      const deliveredAtKill = sender.delivered;
       // The restart must land while alerts are still being posted, or it tests nothing.
       expect(deliveredAtKill).toBeLessThan(alerts.length);
       const downAt = Date.now();
@@ -206,7 +144,7 @@ describe('drill: API restarts', () => {
       );
     }
     const results = await posting;
-    agent.destroy();
+    sender.close();
 
     // Every alert was accepted exactly once from the sender's point of view, with a receipt naming its incident.
     expect(results).toHaveLength(alerts.length);
@@ -260,8 +198,8 @@ describe('drill: API restarts', () => {
       incidents: groups,
       restarts: restartLog,
       retries,
-      connectionErrors: errors,
-      answers: statuses,
+      connectionErrors: sender.errors,
+      answers: sender.statuses,
       receiptsMarkedDeduplicated: results.filter((r) => r.receipt.deduplicated).length,
       redeliveriesAbsorbedByIncidents: redeliveries,
       checked:
