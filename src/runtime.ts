@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import type { Client } from '@temporalio/client';
 import { Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
 import { createApp, settleBackgroundWork } from './api/app';
@@ -21,8 +22,10 @@ import { loadPlaybooks } from './playbooks/loader';
 import type { Logger } from './logging';
 import type { ProgressReporter } from './temporal/cli-binary';
 import { connectClient, connectWorker } from './temporal/connection';
+import { listensEverywhere } from './temporal/postgres-server';
 import { provisionTemporal, type ProvisionedTemporal, type ProvisionOptions } from './temporal/provision';
 import { WORKER_HEARTBEAT_INTERVAL_MS } from './temporal/worker-liveness';
+import { UserFixableError } from './errors';
 import { createIncidentWorker } from './worker';
 import { pinoSdkLogger } from './worker/sdk-logger';
 
@@ -36,6 +39,8 @@ export interface RunningQuell {
   connectorSummary: string[];
   client: Client;
   worker?: Worker;
+  /** The SDK's Prometheus endpoint (QUELL_SDK_METRICS_ADDRESS), when this process runs a worker and serves it. */
+  sdkMetricsUrl?: string;
   apiUrl?: string;
   /** How many Slack users may click approvals (the API's Slack interactions are on), for the banner. */
   slackUsers?: number;
@@ -67,18 +72,41 @@ async function listen(server: Server, host: string, port: number): Promise<Addre
   });
 }
 
-/** Starts Temporal (or connects to it), then the worker and the API, as configured. */
+/** Thrown when the SDK cannot serve its metrics at QUELL_SDK_METRICS_ADDRESS (e.g. the port is in use). */
+export class SdkMetricsUnavailableError extends UserFixableError {
+  override readonly name = 'SdkMetricsUnavailableError';
+}
+
+/**
+ * Starts Temporal (or connects to it), then the worker and the API, as configured.
+ * Thrown: {@link SdkMetricsUnavailableError} when the SDK cannot bind QUELL_SDK_METRICS_ADDRESS.
+ */
 export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
   const { config, logger, report } = opts;
   // Must precede the first native connection: the runtime is process-wide and installed once.
   // No SDK signal handlers (its default): the caller's handler stops things in order (stop()), where the SDK's
   // would begin draining the worker at once, before the API's requests in flight are done.
-  Runtime.install({
-    logger: pinoSdkLogger(logger.child({ component: 'temporal-sdk' })),
-    shutdownSignals: [],
-    // Worker heartbeats let the API's readiness and intake notice a dead worker within seconds.
-    workerHeartbeatInterval: WORKER_HEARTBEAT_INTERVAL_MS,
-  });
+  const sdkMetrics = opts.components.worker ? config.sdkMetrics : undefined;
+  try {
+    Runtime.install({
+      logger: pinoSdkLogger(logger.child({ component: 'temporal-sdk' })),
+      shutdownSignals: [],
+      // Worker heartbeats let the API's readiness and intake notice a dead worker within seconds.
+      workerHeartbeatInterval: WORKER_HEARTBEAT_INTERVAL_MS,
+      // Only a process that runs a worker has SDK metrics (task slots, polls, sticky cache) worth serving.
+      ...(sdkMetrics
+        ? { telemetryOptions: { metrics: { prometheus: { bindAddress: sdkMetrics.bindAddress } } } }
+        : {}),
+    });
+  } catch (err) {
+    // The exporter binds its port inside install: a port in use fails here, before anything has started.
+    if (sdkMetrics && err instanceof Error && /prometheus/i.test(err.message)) {
+      throw new SdkMetricsUnavailableError(
+        `QUELL_SDK_METRICS_ADDRESS=${sdkMetrics.bindAddress}: ${err.message}. Choose a free port, or unset it to serve no SDK metrics.`,
+      );
+    }
+    throw err;
+  }
   // Configuration errors stop start-up before anything starts: API auth (production refuses to run without
   // tokens), then preparation (a bad playbook names its file and field).
   const auth = opts.components.api
@@ -211,6 +239,7 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
       connectorSummary,
       client,
       ...(worker ? { worker } : {}),
+      ...(worker && config.sdkMetrics ? { sdkMetricsUrl: sdkMetricsUrl(config.sdkMetrics) } : {}),
       ...(apiUrl ? { apiUrl } : {}),
       ...(slack ? { slackUsers: slack.users.size } : {}),
       stop: runCleanups,
@@ -220,6 +249,12 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
     await runCleanups();
     throw err;
   }
+}
+
+/** Where to scrape the SDK's exporter: this host's name when it listens on every interface (nobody dials 0.0.0.0). */
+function sdkMetricsUrl({ host, port }: { host: string; port: number }): string {
+  const dialHost = listensEverywhere(host) ? os.hostname() : host.includes(':') ? `[${host}]` : host;
+  return `http://${dialHost}:${port}/metrics`;
 }
 
 /**

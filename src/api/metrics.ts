@@ -4,8 +4,6 @@ import type { IncidentOperations } from '../incidents/types';
 
 /** Phases counted by the open-incidents gauge (closed incidents only grow; they are not a gauge). */
 const OPEN_PHASES = PHASES.filter((p): p is Exclude<Phase, 'closed'> => p !== 'closed');
-/** The gauge is exact up to this many open incidents per phase (pages of 100 through `list`). */
-export const INCIDENT_GAUGE_MAX_PAGES = 10;
 /** Scrapes within this window reuse the last count instead of asking Temporal again. */
 export const INCIDENT_GAUGE_TTL_MS = 15_000;
 
@@ -16,10 +14,10 @@ export const INCIDENT_GAUGE_TTL_MS = 15_000;
  *   template and status) and `quell_http_requests_total{method,route,status}`;
  * - `quell_alerts_ingested_total{format}`, `quell_alerts_deduplicated_total{format}`;
  * - `quell_approvals_decided_total{decision}`;
- * - `quell_incidents_open{phase}`: computed on scrape through `IncidentOperations.list` (status open, per phase),
- *   cached for 15 s, exact up to 1,000 per phase. Phase changes happen inside workflows, which the API does not
- *   see, so counting on scrape is the only truthful source; if Temporal is unreachable the last values stay and
- *   `quell_incident_gauge_errors_total` counts the failure;
+ * - `quell_incidents_open{phase}`: counted on scrape through `IncidentOperations.countOpen` (Temporal's
+ *   CountWorkflowExecutions, one call per phase, exact whatever the number), cached for 15 s. Phase changes
+ *   happen inside workflows, which the API does not see, so counting on scrape is the only truthful source; if
+ *   Temporal is unreachable the last values stay and `quell_incident_gauge_errors_total` counts the failure;
  * - Node process metrics (prom-client defaults).
  */
 export class ApiMetrics {
@@ -80,7 +78,7 @@ export class ApiMetrics {
     });
     this.incidentsOpen = new Gauge({
       name: 'quell_incidents_open',
-      help: 'Open incidents by phase (counted on scrape, cached 15 s, exact up to 1000 per phase).',
+      help: 'Open incidents by phase (counted by Temporal on scrape, cached 15 s).',
       labelNames: ['phase'],
       registers,
       async collect() {
@@ -100,22 +98,7 @@ export class ApiMetrics {
       try {
         const counts = new Map<string, number>();
         await Promise.all(
-          OPEN_PHASES.map(async (phase) => {
-            let n = 0;
-            let cursor: string | undefined;
-            for (let page = 0; page < INCIDENT_GAUGE_MAX_PAGES; page++) {
-              const r = await incidents.list({
-                status: 'open',
-                phase,
-                limit: 100,
-                ...(cursor ? { cursor } : {}),
-              });
-              n += r.items.length;
-              cursor = r.nextCursor;
-              if (!cursor) break;
-            }
-            counts.set(phase, n);
-          }),
+          OPEN_PHASES.map(async (phase) => counts.set(phase, await incidents.countOpen({ phase }))),
         );
         this.cached = { at: Date.now(), counts };
         return counts;

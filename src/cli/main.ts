@@ -62,6 +62,9 @@ async function runService(components: { worker: boolean; api: boolean }): Promis
     `  Temporal:    ${quell.temporal.address} (namespace ${quell.temporal.namespace}, ${quell.temporal.kind})`,
     ...(quell.temporal.uiUrl ? [`  Temporal UI: ${quell.temporal.uiUrl}`] : []),
     ...(quell.worker ? [`  Worker:      polling task queue "${config.taskQueue}"`] : []),
+    ...(quell.sdkMetricsUrl
+      ? [`  SDK metrics: ${quell.sdkMetricsUrl}  (the worker's temporal_* metrics)`]
+      : []),
     ...(quell.labUrl
       ? [`  Lab estate:  ${quell.labUrl}/lab/state  (built-in stand-in for EDR, IdP, firewall and chat)`]
       : []),

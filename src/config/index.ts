@@ -1,3 +1,4 @@
+import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { UserFixableError } from '../errors';
@@ -16,6 +17,26 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
+/** `IP:port` or `[IPv6]:port`, split; undefined when it is not one. */
+export function parseBindAddress(v: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(v);
+  if (!m) return undefined;
+  const host = m[1] ?? m[2]!;
+  const port = Number(m[3]);
+  return (m[1] ? net.isIPv6(host) : net.isIPv4(host)) && port >= 1 && port <= 65535
+    ? { host, port }
+    : undefined;
+}
+
+/**
+ * An IP literal and a port, as the SDK's Prometheus exporter binds it (it parses a socket address: no host names,
+ * and a port it picked itself could not be scraped).
+ */
+const bindAddress = optionalString.refine((v) => v === undefined || parseBindAddress(v) !== undefined, {
+  message:
+    'expected IP:port, e.g. 127.0.0.1:9464, 0.0.0.0:9464 or [::]:9464 (an IP address, not a host name)',
+});
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   QUELL_DATA_DIR: z.string().min(1).default('./data'),
@@ -31,6 +52,8 @@ const envSchema = z.object({
   QUELL_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   /** How long the API waits for a worker to take a request before asking Temporal whether any worker is live. */
   QUELL_WORKER_WAIT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  /** Where a worker process serves the Temporal SDK's Prometheus metrics; unset, it serves none. */
+  QUELL_SDK_METRICS_ADDRESS: bindAddress,
   // An existing Temporal service (cluster, docker-compose, Temporal Cloud). When unset, Quell embeds a dev server.
   TEMPORAL_ADDRESS: optionalString,
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
@@ -96,6 +119,8 @@ export interface QuellConfig {
   /** Where the built-in lab estate listens when a capability uses it (and QUELL_LAB_URL does not point elsewhere). */
   lab: { host: string; port: number };
   workflowBundlePath?: string;
+  /** QUELL_SDK_METRICS_ADDRESS: where a process running a worker serves the SDK's `temporal_*` metrics. */
+  sdkMetrics?: { bindAddress: string; host: string; port: number };
   temporal: TemporalTarget;
   /** The PostgreSQL-backed server `quell temporal serve` runs; read whether or not TEMPORAL_ADDRESS is set. */
   temporalServer: TemporalServerSettings;
@@ -195,6 +220,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QuellConfig {
     workerWaitMs: e.QUELL_WORKER_WAIT_MS,
     lab: { host: e.QUELL_LAB_HOST, port: e.QUELL_LAB_PORT },
     ...(e.QUELL_WORKFLOW_BUNDLE ? { workflowBundlePath: path.resolve(e.QUELL_WORKFLOW_BUNDLE) } : {}),
+    ...(e.QUELL_SDK_METRICS_ADDRESS
+      ? {
+          sdkMetrics: {
+            bindAddress: e.QUELL_SDK_METRICS_ADDRESS,
+            ...parseBindAddress(e.QUELL_SDK_METRICS_ADDRESS)!,
+          },
+        }
+      : {}),
     temporal,
     temporalServer: {
       ip: e.QUELL_TEMPORAL_IP,

@@ -29,6 +29,12 @@ export interface IncidentListFilter {
   cursor?: string;
 }
 
+export interface IncidentCountFilter {
+  phase?: Phase;
+  /** A playbook ID. */
+  playbook?: string;
+}
+
 export interface IncidentListItem {
   incidentId: string;
   workflowId: string;
@@ -58,6 +64,8 @@ export interface IncidentOperations {
   ingestAlert(alert: NormalizedAlert, raisedBy: string): Promise<IngestResult>;
   getState(incidentId: string): Promise<IncidentState>;
   list(filter: IncidentListFilter): Promise<{ items: IncidentListItem[]; nextCursor?: string }>;
+  /** How many incidents are open (in the phase and of the playbook given), counted without listing them. */
+  countOpen(filter?: IncidentCountFilter): Promise<number>;
   /** `from`: the decision came through Slack (recorded as `via: 'slack'` with the Slack user and team). */
   decideApproval(
     incidentId: string,

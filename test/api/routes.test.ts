@@ -614,17 +614,7 @@ describe('GET /metrics', () => {
   it('exposes request, ingest, approval and incident metrics from a registry of its own', async () => {
     const a = testApp();
     const b = testApp(); // a second app in the same process must not collide
-    a.incidents.listResult = {
-      items: [
-        {
-          incidentId: INCIDENT_ID,
-          workflowId: 'w',
-          runId: 'r',
-          hosts: [],
-          startedAt: '2026-11-28T09:00:00.000Z',
-        },
-      ],
-    };
+    a.incidents.openCounts = { containment: 1, identification: 3 };
     await request(a.app)
       .post('/api/v1/alerts')
       .set('Authorization', bearer('ingest'))
@@ -660,11 +650,14 @@ describe('GET /metrics', () => {
     expect(m).toMatch(/quell_alerts_deduplicated_total\{format="generic"\} 1/);
     expect(m).toMatch(/quell_approvals_decided_total\{decision="reject"\} 1/);
     expect(m).toMatch(/quell_incidents_open\{phase="containment"\} 1/);
+    expect(m).toMatch(/quell_incidents_open\{phase="identification"\} 3/);
+    expect(m).toMatch(/quell_incidents_open\{phase="eradication"\} 0/);
     expect(m).not.toMatch(/quell_incidents_open\{phase="closed"\}/);
     expect(m).toMatch(/process_cpu_user_seconds_total/);
-    expect(a.incidents.callsOf('list')).toContainEqual([
-      { status: 'open', phase: 'containment', limit: 100 },
-    ]);
+    // Counted by Temporal, one call per open phase; never by paging through the incident list.
+    expect(a.incidents.callsOf('countOpen')).toContainEqual([{ phase: 'containment' }]);
+    expect(a.incidents.callsOf('countOpen')).not.toContainEqual([{ phase: 'closed' }]);
+    expect(a.incidents.callsOf('list')).toEqual([]);
 
     const other = await request(b.app).get('/metrics').expect(200);
     expect(other.text).not.toMatch(/quell_alerts_ingested_total\{format="generic"\}/);
@@ -672,7 +665,7 @@ describe('GET /metrics', () => {
 
   it('still answers when counting incidents fails', async () => {
     const { app, incidents } = testApp();
-    incidents.fail('list', () => new TemporalUnavailableError('down'));
+    incidents.fail('countOpen', () => new TemporalUnavailableError('down'));
     const res = await request(app).get('/metrics').expect(200);
     expect(res.text).toMatch(/quell_incident_gauge_errors_total 1/);
   });

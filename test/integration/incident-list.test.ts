@@ -1,11 +1,20 @@
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
+import type { Phase } from '../../src/domain/incident';
 import { InvalidCursorError } from '../../src/incidents/errors';
 import { IncidentService } from '../../src/incidents/service';
 import { normalizeGeneric } from '../../src/ingest/generic';
 import { loadPlaybooks } from '../../src/playbooks/loader';
 import { genericAlert } from '../support/alerts';
-import { actionOf, actors, approvalFor, startHarness, type Harness } from '../support/incident-harness';
+import {
+  actionOf,
+  actors,
+  approvalFor,
+  startHarness,
+  testPlaybookYaml,
+  type Harness,
+} from '../support/incident-harness';
 import { testLogger } from '../support/logger';
 import { MemoryEstate } from '../support/memory-estate';
 import { waitFor } from '../support/processes';
@@ -108,5 +117,47 @@ describe('IncidentService.list pending approvals (real worker, real Temporal dev
     const approval = approvalFor(s, actionOf(s, 'isolate_host', host).actionId);
     await h.service.decideApproval(incidentId, approval.approvalId, 'approve', undefined, actors.bob);
     await expect(listedPending(incidentId, 0)).resolves.toMatchObject({ pendingApprovals: 0 });
+  });
+});
+
+describe('IncidentService.countOpen (real worker, real Temporal dev server)', () => {
+  // A playbook of its own, so incidents other tests open at the same time are not counted.
+  const playbook = `count-${randomUUID().slice(0, 8)}`;
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({
+      playbookYaml: testPlaybookYaml().replace('id: test-pb', `id: ${playbook}`),
+      connectors: new MemoryEstate().connectors(),
+    });
+  });
+  afterAll(() => h?.stop());
+
+  // Visibility is eventually consistent: poll until Temporal's count is the expected one.
+  const counted = (expected: number, phase?: Phase) =>
+    waitFor(
+      async () =>
+        (await h.service.countOpen({ playbook, ...(phase ? { phase } : {}) })) === expected
+          ? true
+          : undefined,
+      15_000,
+      `${expected} open ${playbook} incidents${phase ? ` in ${phase}` : ''}`,
+    );
+
+  it('counts open incidents by phase, and neither a closed nor a terminated one', async () => {
+    const opened = [];
+    for (const host of ['ws-count-1', 'ws-count-2']) {
+      const receipt = await h.ingest({ severity: 'high', hosts: [host], accounts: [] });
+      await h.until(receipt.incidentId, (s) => s.approvals.some((a) => a.state === 'pending'), 'approval');
+      opened.push(receipt);
+    }
+    await counted(2);
+    await counted(2, 'containment');
+    await counted(0, 'identification');
+
+    // Terminated from outside Quell, its workflow keeps the `open` search attribute but is no longer running.
+    await h.client.workflow.getHandle(opened[0]!.workflowId).terminate('count test');
+    await counted(1);
+    await h.service.close(opened[1]!.incidentId, 'false_positive', undefined, actors.bob);
+    await counted(0);
   });
 });

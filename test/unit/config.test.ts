@@ -60,6 +60,31 @@ describe('loadConfig', () => {
     expect((error as Error).message).toMatch(/QUELL_LOG_LEVEL/);
   });
 
+  it('takes QUELL_SDK_METRICS_ADDRESS as an IP and a port, and names it when it is not one', () => {
+    expect(loadConfig({}).sdkMetrics).toBeUndefined();
+    expect(loadConfig({ QUELL_SDK_METRICS_ADDRESS: '0.0.0.0:9464' }).sdkMetrics).toEqual({
+      bindAddress: '0.0.0.0:9464',
+      host: '0.0.0.0',
+      port: 9464,
+    });
+    expect(loadConfig({ QUELL_SDK_METRICS_ADDRESS: '[::1]:9464' }).sdkMetrics).toMatchObject({
+      host: '::1',
+      port: 9464,
+    });
+    for (const bad of [
+      'localhost:9464',
+      '127.0.0.1',
+      '127.0.0.1:0',
+      '127.0.0.1:70000',
+      '::1:9464',
+      '[nope]:1',
+    ]) {
+      expect(() => loadConfig({ QUELL_SDK_METRICS_ADDRESS: bad })).toThrow(
+        /QUELL_SDK_METRICS_ADDRESS: expected IP:port/,
+      );
+    }
+  });
+
   it('reads the settings of `quell temporal serve` whether or not TEMPORAL_ADDRESS is set', () => {
     const env = {
       QUELL_DATA_DIR: '/var/lib/quell',

@@ -8,9 +8,11 @@ import type {
   IncidentAction,
   IncidentNote,
   IncidentState,
+  Phase,
   Resolution,
 } from '../../../src/domain/incident';
 import type {
+  IncidentCountFilter,
   IncidentListFilter,
   IncidentListItem,
   IncidentOperations,
@@ -149,6 +151,8 @@ export class FakeIncidents implements IncidentOperations {
   private readonly seen = new Set<string>();
   private readonly failures = new Map<OperationName, () => unknown>();
   listResult: { items: IncidentListItem[]; nextCursor?: string } = { items: [] };
+  /** What countOpen answers, per phase (0 for a phase not listed). */
+  openCounts: Partial<Record<Phase, number>> = {};
 
   /** Every later call of `method` throws what `make` returns. */
   fail(method: OperationName, make: () => unknown): void {
@@ -203,6 +207,13 @@ export class FakeIncidents implements IncidentOperations {
   async list(filter: IncidentListFilter): Promise<{ items: IncidentListItem[]; nextCursor?: string }> {
     this.record('list', [filter]);
     return this.listResult;
+  }
+
+  /** Sums `openCounts` over the phase asked for (every phase without one); the playbook is not modelled. */
+  async countOpen(filter: IncidentCountFilter = {}): Promise<number> {
+    this.record('countOpen', [filter]);
+    const counts = Object.entries(this.openCounts) as [Phase, number][];
+    return counts.filter(([p]) => !filter.phase || p === filter.phase).reduce((n, [, c]) => n + c, 0);
   }
 
   async decideApproval(
