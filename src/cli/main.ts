@@ -56,8 +56,8 @@ async function runService(components: { worker: boolean; api: boolean }): Promis
   const config = loadConfig();
   if (config.temporal.kind === 'embedded' && !(components.worker && components.api)) {
     throw new ConfigError(
-      'Running only the worker or only the API needs a shared Temporal server: set TEMPORAL_ADDRESS ' +
-        '(or use `quell start` to run everything on an embedded dev server).',
+      'Running only the worker or only the API needs a shared Temporal server: set TEMPORAL_ADDRESS or a ' +
+        'TEMPORAL_PROFILE with an address (or use `quell start` to run everything on an embedded dev server).',
     );
   }
   const logger = createLogger(config.logLevel);
@@ -283,7 +283,7 @@ export function buildProgram(): Command {
       const config = loadConfig();
       const progress = opts.quiet ? () => undefined : report;
       if (config.temporal.kind !== 'embedded') {
-        report(`TEMPORAL_ADDRESS is set (${config.temporal.address}): no Temporal CLI to provision.`);
+        report(`Temporal is external (${config.temporal.address}): no Temporal CLI to provision.`);
       } else {
         const cli = await locateTemporalCli({
           ...(config.temporal.cliPath ? { cliPath: config.temporal.cliPath } : {}),

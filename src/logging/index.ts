@@ -12,6 +12,9 @@ export const REDACTED_PATHS = [
   '*.apiKey',
   '*.secret',
   '*.password',
+  // Temporal connection settings: gRPC metadata often carries credentials, an inline client key is one.
+  '*.grpcMeta',
+  '*.clientKey',
 ];
 
 /** Creates Quell's root logger: JSON lines, or pretty lines when attached to a terminal. */
