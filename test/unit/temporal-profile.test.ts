@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig, type QuellConfig } from '../../src/config';
 import { endpointConnectionOptions } from '../../src/temporal/connection';
+import { provisionTemporal } from '../../src/temporal/provision';
 
 let dir: string;
 let certPath: string;
@@ -218,14 +219,15 @@ server_ca_cert_data = "-----BEGIN CERTIFICATE-----\\ninline\\n-----END CERTIFICA
       ).not.toHaveProperty('grpcMeta');
     });
 
-    it('is what the client and worker connections are opened with', () => {
-      const target = temporalOf({
+    it('is what the client and worker connections are opened with', async () => {
+      const config = loadConfig({
         TEMPORAL_ADDRESS: '127.0.0.1:7233',
         TEMPORAL_API_KEY: 'k',
         TEMPORAL_GRPC_META_X_QUELL_TEST: '1',
       });
-      if (target.kind !== 'external') throw new Error('expected an external target');
-      expect(endpointConnectionOptions(target)).toEqual({
+      // The endpoint the API, worker and CLI connect with is the provisioned one.
+      const endpoint = await provisionTemporal(config);
+      expect(endpointConnectionOptions(endpoint)).toEqual({
         address: '127.0.0.1:7233',
         apiKey: 'k',
         tls: true,
