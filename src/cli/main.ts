@@ -65,7 +65,11 @@ async function runService(components: { worker: boolean; api: boolean }): Promis
   const lines = [
     '',
     'Quell is running.',
-    `  Temporal:    ${quell.temporal.address} (namespace ${quell.temporal.namespace}, ${quell.temporal.kind})`,
+    `  Temporal:    ${quell.temporal.address} (namespace ${quell.temporal.namespace}, ${quell.temporal.kind}` +
+      // A default temporal.toml can make Quell external without any variable: the banner says where from.
+      (config.temporal.kind === 'external' && config.temporal.profile
+        ? `, temporal.toml profile ${config.temporal.profile})`
+        : ')'),
     ...(quell.temporal.uiUrl ? [`  Temporal UI: ${quell.temporal.uiUrl}`] : []),
     ...(quell.worker ? [`  Worker:      polling task queue "${config.taskQueue}"`] : []),
     ...(quell.labUrl

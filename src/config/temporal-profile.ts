@@ -28,6 +28,8 @@ export interface ExternalTemporal {
   tls?: TemporalTlsConfig | true;
   /** gRPC metadata (HTTP/2 headers) sent with every call: TEMPORAL_GRPC_META_*, a profile's `grpc_meta`. */
   grpcMeta?: Record<string, string>;
+  /** The temporal.toml profile the address came from (unset when TEMPORAL_ADDRESS gave it): for the banner. */
+  profile?: string;
 }
 
 /**
@@ -158,6 +160,7 @@ export function resolveExternalTemporal(
     ...(target.apiKey ? { apiKey: target.apiKey } : {}),
     ...(resolvedTls ? { tls: resolvedTls } : {}),
     ...(target.grpcMeta && Object.keys(target.grpcMeta).length > 0 ? { grpcMeta: target.grpcMeta } : {}),
+    ...(vars.TEMPORAL_ADDRESS === undefined ? { profile: sources.profile } : {}),
   };
 }
 

@@ -66,7 +66,7 @@ describe('quell api pointed at a cluster by a temporal.toml profile alone', () =
     });
     const output = api.output();
     expect(output).toContain(
-      `Temporal:    ${address} (namespace ${requireEnv(TEST_ENV.namespace)}, external)`,
+      `Temporal:    ${address} (namespace ${requireEnv(TEST_ENV.namespace)}, external, temporal.toml profile soc-staging)`,
     );
     expect(output).not.toContain('Temporal UI');
     const apiUrl = /API: {9}(http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];

@@ -80,6 +80,7 @@ describe('Temporal connection from temporal.toml and the standard variables (@te
         serverName: 'frontend.temporal.internal',
       },
       grpcMeta: { 'x-soc-tenant': 'eu' },
+      profile: 'default',
     });
   });
 
@@ -90,6 +91,7 @@ describe('Temporal connection from temporal.toml and the standard variables (@te
       namespace: 'security.a1b2c',
       apiKey: 'cloud-key',
       tls: true,
+      profile: 'cloud',
     });
   });
 
@@ -112,23 +114,25 @@ describe('Temporal connection from temporal.toml and the standard variables (@te
 
   it('each variable overrides its setting in the profile; an empty variable does not blank it', () => {
     const file = clusterFile();
-    expect(
-      temporalOf({
-        TEMPORAL_CONFIG_FILE: file,
-        TEMPORAL_ADDRESS: 'dr.temporal.internal:7233',
-        TEMPORAL_NAMESPACE: 'security-dr',
-        TEMPORAL_TLS_SERVER_NAME: 'dr.temporal.internal',
-      }),
-    ).toMatchObject({
+    const overridden = temporalOf({
+      TEMPORAL_CONFIG_FILE: file,
+      TEMPORAL_ADDRESS: 'dr.temporal.internal:7233',
+      TEMPORAL_NAMESPACE: 'security-dr',
+      TEMPORAL_TLS_SERVER_NAME: 'dr.temporal.internal',
+    });
+    expect(overridden).toMatchObject({
       address: 'dr.temporal.internal:7233',
       namespace: 'security-dr',
       tls: { clientCert: { path: certPath }, serverName: 'dr.temporal.internal' },
     });
+    // The address is the variable's, not the profile's: the banner names no profile.
+    expect(overridden).not.toHaveProperty('profile');
     expect(
       temporalOf({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_ADDRESS: '', TEMPORAL_NAMESPACE: ' ' }),
     ).toMatchObject({
       address: 'staging.temporal.internal:7233',
       namespace: 'security-staging',
+      profile: 'default',
     });
   });
 
