@@ -126,7 +126,14 @@ export function resolveExternalTemporal(
   try {
     profile = loadClientConfigProfile({ overrideEnvVars: vars });
   } catch (err) {
-    throw loadError(err, vars, sources);
+    // envconfig 1.24 fails on a file without any [profile...] table (an empty one, say) reading its profiles.
+    if (!(err instanceof TypeError && /of undefined/.test(err.message))) throw loadError(err, vars, sources);
+    if (explicitProfile !== undefined) {
+      throw new ConfigError(
+        `TEMPORAL_PROFILE=${explicitProfile}: no such profile in ${sources.file} (it has none).`,
+      );
+    }
+    profile = loadClientConfigProfile({ overrideEnvVars: vars, disableFile: true });
   }
   if (!profile.address) {
     if (explicitProfile === undefined) return undefined;

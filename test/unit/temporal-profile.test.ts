@@ -112,6 +112,19 @@ describe('Temporal connection from temporal.toml and the standard variables (@te
     expect(temporalOf({ HOME: dir })).toMatchObject({ kind: 'embedded' });
   });
 
+  it('a file without profiles (an empty one) gives no settings: the variables alone decide', () => {
+    const empty = toml('');
+    expect(temporalOf({ TEMPORAL_CONFIG_FILE: empty })).toMatchObject({ kind: 'embedded' });
+    expect(temporalOf({ TEMPORAL_CONFIG_FILE: empty, TEMPORAL_ADDRESS: 'temporal.internal:7233' })).toEqual({
+      kind: 'external',
+      address: 'temporal.internal:7233',
+      namespace: 'default',
+    });
+    expect(configError({ TEMPORAL_CONFIG_FILE: empty, TEMPORAL_PROFILE: 'soc-prod' })).toMatch(
+      /^TEMPORAL_PROFILE=soc-prod: no such profile in TEMPORAL_CONFIG_FILE \(.*\) \(it has none\)\.$/,
+    );
+  });
+
   it('each variable overrides its setting in the profile; an empty variable does not blank it', () => {
     const file = clusterFile();
     const overridden = temporalOf({
