@@ -3,6 +3,9 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { loadConfig } from '../../src/config';
+import { connectClient, connectWorker } from '../../src/temporal/connection';
+import { provisionTemporal } from '../../src/temporal/provision';
 import { requireEnv, TEST_ENV } from '../support/env';
 import { spawnApi, type ApiProcess } from '../support/quell-process';
 import { uniqueTaskQueue } from '../support/temporal';
@@ -76,6 +79,28 @@ describe('quell api pointed at a cluster by a temporal.toml profile alone', () =
     const body = (await res.json()) as { temporal: { reachable: boolean; error?: string } };
     // No worker polls this queue, so not ready (503); Temporal itself answered through the profile's connection.
     expect(body.temporal).toEqual({ reachable: true });
+  });
+
+  it('the worker and client connections take the profile and TEMPORAL_GRPC_META_* metadata', async () => {
+    const config = loadConfig({
+      ...envWithoutTemporal(),
+      TEMPORAL_CONFIG_FILE: configFile,
+      TEMPORAL_PROFILE: 'soc-staging',
+      TEMPORAL_GRPC_META_X_QUELL_TEST: '1',
+    });
+    const endpoint = await provisionTemporal(config);
+    expect(endpoint.grpcMeta).toEqual({ 'x-soc-tenant': 'eu', 'x-quell-test': '1' });
+    const worker = await connectWorker(endpoint);
+    await worker.close();
+    const client = await connectClient(endpoint);
+    try {
+      const { namespaceInfo } = await client.workflowService.describeNamespace({
+        namespace: endpoint.namespace,
+      });
+      expect(namespaceInfo?.name).toBe(requireEnv(TEST_ENV.namespace));
+    } finally {
+      await client.connection.close();
+    }
   });
 
   it('exits 2 with one line naming the profile when TEMPORAL_PROFILE is not in the file', async () => {
