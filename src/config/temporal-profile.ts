@@ -117,7 +117,7 @@ export function resolveExternalTemporal(
   const sources: Sources = {
     file: configFile
       ? `TEMPORAL_CONFIG_FILE (${configFile})`
-      : 'the default temporal.toml ($XDG_CONFIG_HOME or ~/.config, temporalio/temporal.toml)',
+      : 'the default temporal.toml (temporalio/temporal.toml in $XDG_CONFIG_HOME or ~/.config)',
     profile: explicitProfile ?? 'default',
     setAs,
   };
