@@ -89,13 +89,14 @@ export async function connectFromEnvironment(env: NodeJS.ProcessEnv = process.en
   const dataConverter = dataConverterOf(env);
   const opts = dataConverter ? { dataConverter } : {};
   if (config.temporal.kind === 'external') return connectClient(config.temporal, opts);
-  // No TEMPORAL_ADDRESS: the embedded dev server a running `quell start` provides.
+  // No address (TEMPORAL_ADDRESS or a profile's): the embedded dev server a running `quell start` provides.
   return connectClient(
     { address: `${config.temporal.ip}:${config.temporal.port}`, namespace: config.temporal.namespace },
     {
       ...opts,
       unreachableHint:
-        'Start Quell (`npm start`), or set TEMPORAL_ADDRESS to the Temporal server the incidents run on.',
+        'Start Quell (`npm start`), or set TEMPORAL_ADDRESS (or TEMPORAL_PROFILE) to the Temporal server the ' +
+        'incidents run on.',
     },
   );
 }
@@ -104,7 +105,8 @@ const ENCRYPTION_HELP =
   `\nEncrypted payloads are decrypted with ${ENCRYPTION_KEY_ENV} (<keyId>:<base64 32-byte key>[,...]); without ` +
   'the key the command stops and names the key ID it needs.';
 const CONNECTION_HELP =
-  '\nConnects to TEMPORAL_ADDRESS (TEMPORAL_NAMESPACE, TEMPORAL_TLS*, TEMPORAL_API_KEY as for `quell worker`).';
+  '\nConnects to Temporal as `quell worker` does (TEMPORAL_ADDRESS or a TEMPORAL_PROFILE of TEMPORAL_CONFIG_FILE, ' +
+  'TEMPORAL_NAMESPACE, TEMPORAL_TLS*, TEMPORAL_API_KEY, TEMPORAL_GRPC_META_*).';
 
 /**
  * Registers the audit commands on the `quell` program. See {@link AuditCommandDeps}; with no deps everything
@@ -260,8 +262,8 @@ function registerReplay(program: Command, ctx: CommandContext): void {
         "  quell replay --all --query \"WorkflowType = 'incidentWorkflow' AND QuellStatus = 'open'\"\n" +
         '\nFor each failure: the incident, workflow, run and file, the history event (ID and type) the SDK names, ' +
         'and the error.' +
-        '\n--incident and --all connect to TEMPORAL_ADDRESS (TEMPORAL_NAMESPACE, TEMPORAL_TLS*, TEMPORAL_API_KEY as for ' +
-        '`quell worker`); files need no server.' +
+        '\n--incident and --all connect to Temporal as `quell worker` does (TEMPORAL_ADDRESS or TEMPORAL_PROFILE, ...); ' +
+        'files need no server.' +
         ENCRYPTION_HELP,
     )
     .action(

@@ -50,8 +50,8 @@ async function runService(components: { worker: boolean; api: boolean }): Promis
   const config = loadConfig();
   if (config.temporal.kind === 'embedded' && !(components.worker && components.api)) {
     throw new ConfigError(
-      'Running only the worker or only the API needs a shared Temporal server: set TEMPORAL_ADDRESS ' +
-        '(or use `quell start` to run everything on an embedded dev server).',
+      'Running only the worker or only the API needs a shared Temporal server: set TEMPORAL_ADDRESS or a ' +
+        'TEMPORAL_PROFILE with an address (or use `quell start` to run everything on an embedded dev server).',
     );
   }
   const logger = createLogger(config.logLevel);
@@ -59,7 +59,11 @@ async function runService(components: { worker: boolean; api: boolean }): Promis
   const lines = [
     '',
     'Quell is running.',
-    `  Temporal:    ${quell.temporal.address} (namespace ${quell.temporal.namespace}, ${quell.temporal.kind})`,
+    `  Temporal:    ${quell.temporal.address} (namespace ${quell.temporal.namespace}, ${quell.temporal.kind}` +
+      // A default temporal.toml can make Quell external without any variable: the banner says where from.
+      (config.temporal.kind === 'external' && config.temporal.profile
+        ? `, temporal.toml profile ${config.temporal.profile})`
+        : ')'),
     ...(quell.temporal.uiUrl ? [`  Temporal UI: ${quell.temporal.uiUrl}`] : []),
     ...(quell.worker ? [`  Worker:      polling task queue "${config.taskQueue}"`] : []),
     ...(quell.sdkMetricsUrl
@@ -270,7 +274,7 @@ export function buildProgram(): Command {
       const config = loadConfig();
       const progress = opts.quiet ? () => undefined : report;
       if (config.temporal.kind !== 'embedded') {
-        report(`TEMPORAL_ADDRESS is set (${config.temporal.address}): no Temporal CLI to provision.`);
+        report(`Temporal is external (${config.temporal.address}): no Temporal CLI to provision.`);
       } else {
         const cli = await locateTemporalCli({
           ...(config.temporal.cliPath ? { cliPath: config.temporal.cliPath } : {}),

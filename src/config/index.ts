@@ -1,12 +1,11 @@
 import net from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
-import { UserFixableError } from '../errors';
+import { ConfigError } from './errors';
+import { resolveExternalTemporal, type ExternalTemporal } from './temporal-profile';
 
-/** Thrown when the environment does not describe a valid Quell configuration. */
-export class ConfigError extends UserFixableError {
-  override readonly name = 'ConfigError';
-}
+export { ConfigError } from './errors';
+export type { ExternalTemporal, PemSource, TemporalTlsConfig } from './temporal-profile';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const boolFromEnv = z
@@ -54,15 +53,13 @@ const envSchema = z.object({
   QUELL_WORKER_WAIT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   /** Where a worker process serves the Temporal SDK's Prometheus metrics; unset, it serves none. */
   QUELL_SDK_METRICS_ADDRESS: bindAddress,
-  // An existing Temporal service (cluster, docker-compose, Temporal Cloud). When unset, Quell embeds a dev server.
+  // An existing Temporal service (cluster, docker-compose, Temporal Cloud), read by @temporalio/envconfig from
+  // these, TEMPORAL_CONFIG_FILE/TEMPORAL_PROFILE, TEMPORAL_TLS_* and TEMPORAL_GRPC_META_*. Without an address
+  // from any of them, Quell embeds a dev server.
   TEMPORAL_ADDRESS: optionalString,
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  TEMPORAL_API_KEY: optionalString,
   TEMPORAL_TLS: boolFromEnv.optional(),
-  TEMPORAL_TLS_CERT_PATH: optionalString,
-  TEMPORAL_TLS_KEY_PATH: optionalString,
-  TEMPORAL_TLS_CA_PATH: optionalString,
-  TEMPORAL_TLS_SERVER_NAME: optionalString,
+  TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: boolFromEnv.optional(),
   // Embedded dev server settings.
   TEMPORAL_CLI_PATH: optionalString,
   QUELL_TEMPORAL_IP: z.string().min(1).default('127.0.0.1'),
@@ -77,22 +74,9 @@ const envSchema = z.object({
 
 export type QuellEnv = z.infer<typeof envSchema>;
 
-export interface TemporalTlsConfig {
-  certPath?: string;
-  keyPath?: string;
-  caPath?: string;
-  serverName?: string;
-}
-
 /** Where Quell finds Temporal: an existing service, or a dev server it starts itself. */
 export type TemporalTarget =
-  | {
-      kind: 'external';
-      address: string;
-      namespace: string;
-      apiKey?: string;
-      tls?: TemporalTlsConfig | true;
-    }
+  | ExternalTemporal
   | {
       kind: 'embedded';
       namespace: string;
@@ -167,34 +151,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QuellConfig {
   const cacheDir = path.resolve(
     e.QUELL_TEMPORAL_CACHE_DIR ?? path.join(projectRoot(), '.cache', 'temporal-cli'),
   );
+  // An empty TEMPORAL_TLS is unset, as every other empty variable (the schema reads it as "off").
+  const tls = env.TEMPORAL_TLS?.trim() ? e.TEMPORAL_TLS : undefined;
   let temporal: TemporalTarget;
-  if (e.TEMPORAL_ADDRESS) {
-    const tlsFiles = e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_KEY_PATH || e.TEMPORAL_TLS_CA_PATH;
-    if (Boolean(e.TEMPORAL_TLS_CERT_PATH) !== Boolean(e.TEMPORAL_TLS_KEY_PATH)) {
-      throw new ConfigError(
-        'Invalid configuration: TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together (mTLS).',
-      );
-    }
-    const tlsWanted = e.TEMPORAL_TLS ?? (Boolean(tlsFiles) || Boolean(e.TEMPORAL_API_KEY));
-    temporal = {
-      kind: 'external',
-      address: e.TEMPORAL_ADDRESS,
-      namespace: e.TEMPORAL_NAMESPACE,
-      ...(e.TEMPORAL_API_KEY ? { apiKey: e.TEMPORAL_API_KEY } : {}),
-      ...(tlsWanted
-        ? {
-            tls:
-              tlsFiles || e.TEMPORAL_TLS_SERVER_NAME
-                ? {
-                    certPath: e.TEMPORAL_TLS_CERT_PATH,
-                    keyPath: e.TEMPORAL_TLS_KEY_PATH,
-                    caPath: e.TEMPORAL_TLS_CA_PATH,
-                    serverName: e.TEMPORAL_TLS_SERVER_NAME,
-                  }
-                : true,
-          }
-        : {}),
-    };
+  const external = resolveExternalTemporal(env, {
+    ...(tls !== undefined ? { tls } : {}),
+    ...(e.TEMPORAL_TLS_DISABLE_HOST_VERIFICATION !== undefined
+      ? { disableHostVerification: e.TEMPORAL_TLS_DISABLE_HOST_VERIFICATION }
+      : {}),
+  });
+  if (external) {
+    temporal = external;
   } else {
     temporal = {
       kind: 'embedded',

@@ -12,6 +12,9 @@ export const REDACTED_PATHS = [
   '*.apiKey',
   '*.secret',
   '*.password',
+  // Temporal connection settings: gRPC metadata often carries credentials, an inline client key is one.
+  '*.grpcMeta',
+  '*.clientKey',
 ];
 
 /** pino-pretty is a development dependency: an image (production dependencies only) logs JSON lines. */

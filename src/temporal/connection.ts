@@ -19,7 +19,7 @@ import {
 } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
-import type { TemporalTlsConfig } from '../config';
+import type { PemSource, TemporalTlsConfig } from '../config';
 
 /** How to reach a Temporal frontend: what provisioning hands to the worker, the API and the CLI. */
 export interface TemporalEndpoint {
@@ -27,11 +27,13 @@ export interface TemporalEndpoint {
   namespace: string;
   apiKey?: string;
   tls?: TemporalTlsConfig | true;
+  /** gRPC metadata sent with every call (TEMPORAL_GRPC_META_*, a profile's grpc_meta). */
+  grpcMeta?: Record<string, string>;
 }
 
 const DEFAULT_UNREACHABLE_HINT =
-  'Set TEMPORAL_ADDRESS (with TEMPORAL_NAMESPACE, TEMPORAL_TLS* or TEMPORAL_API_KEY as the server needs) to a ' +
-  'running Temporal frontend.';
+  'Set TEMPORAL_ADDRESS or a TEMPORAL_PROFILE (with TEMPORAL_NAMESPACE, TEMPORAL_TLS* or TEMPORAL_API_KEY as the ' +
+  'server needs) to a running Temporal frontend.';
 
 /**
  * Thrown by {@link connectClient} and {@link connectWorker} when no connection to the Temporal frontend could be
@@ -278,15 +280,40 @@ class DrainingConnection extends Connection {
   }
 }
 
+function pem(source: PemSource): Buffer {
+  return 'path' in source ? readFileSync(source.path) : Buffer.from(source.pem);
+}
+
 function tlsOptions(tls: TemporalEndpoint['tls']): ConnectionOptions['tls'] {
   if (!tls) return undefined;
   if (tls === true) return true;
   return {
     ...(tls.serverName ? { serverNameOverride: tls.serverName } : {}),
-    ...(tls.caPath ? { serverRootCACertificate: readFileSync(tls.caPath) } : {}),
-    ...(tls.certPath && tls.keyPath
-      ? { clientCertPair: { crt: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } }
+    ...(tls.serverCaCert ? { serverRootCACertificate: pem(tls.serverCaCert) } : {}),
+    ...(tls.clientCert && tls.clientKey
+      ? { clientCertPair: { crt: pem(tls.clientCert), key: pem(tls.clientKey) } }
       : {}),
+  };
+}
+
+/** What both kinds of connection take from an endpoint: where, TLS, API key and gRPC metadata. */
+export type EndpointConnectionOptions = Pick<
+  NativeConnectionOptions & ConnectionOptions,
+  'address' | 'tls' | 'apiKey' | 'metadata'
+>;
+
+/**
+ * The connection options for `Connection.connect` (client) and `NativeConnection.connect` (worker) that an
+ * endpoint asks for. Reads the TLS files now, so a certificate replaced on disk is used from the next connection.
+ * Thrown: the file system's error when a TLS file became unreadable after the configuration was loaded.
+ */
+export function endpointConnectionOptions(endpoint: TemporalEndpoint): EndpointConnectionOptions {
+  const tls = tlsOptions(endpoint.tls);
+  return {
+    address: endpoint.address,
+    ...(tls ? { tls } : {}),
+    ...(endpoint.apiKey ? { apiKey: endpoint.apiKey } : {}),
+    ...(endpoint.grpcMeta ? { metadata: { ...endpoint.grpcMeta } } : {}),
   };
 }
 
@@ -330,14 +357,11 @@ export async function connectClient(
   endpoint: TemporalEndpoint,
   opts: ConnectClientOptions = {},
 ): Promise<Client> {
-  const tls = tlsOptions(endpoint.tls);
   const connectTimeoutMs = opts.connectTimeoutMs ?? 5_000;
   const gate = new CallGate();
   const connection = DrainingConnection.open(
     {
-      address: endpoint.address,
-      ...(tls ? { tls } : {}),
-      ...(endpoint.apiKey ? { apiKey: endpoint.apiKey } : {}),
+      ...endpointConnectionOptions(endpoint),
       connectTimeout: connectTimeoutMs,
       interceptors: [
         retryingInterceptor(
@@ -374,13 +398,8 @@ export async function connectClient(
  * Thrown: {@link TemporalUnreachableError} when the frontend cannot be reached.
  */
 export async function connectWorker(endpoint: TemporalEndpoint): Promise<NativeConnection> {
-  const tls: NativeConnectionOptions['tls'] = tlsOptions(endpoint.tls);
   try {
-    return await NativeConnection.connect({
-      address: endpoint.address,
-      ...(tls ? { tls } : {}),
-      ...(endpoint.apiKey ? { apiKey: endpoint.apiKey } : {}),
-    });
+    return await NativeConnection.connect(endpointConnectionOptions(endpoint));
   } catch (err) {
     if (isUnreachable(err)) {
       const message = (err as Error).message;

@@ -70,6 +70,7 @@ export async function provisionTemporal(
       namespace: target.namespace,
       ...(target.apiKey ? { apiKey: target.apiKey } : {}),
       ...(target.tls ? { tls: target.tls } : {}),
+      ...(target.grpcMeta ? { grpcMeta: target.grpcMeta } : {}),
       stop: async () => undefined,
     };
   }

@@ -39,10 +39,15 @@ async function spawnQuell(
   return { child, output: () => output, exited };
 }
 
-/** `quell api` as its own process against the Temporal at `address`, waiting for its banner. */
+/**
+ * `quell api` as its own process against the Temporal at `address`, waiting for its banner. Without `address`,
+ * the environment's TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE are removed too, so `env` alone says where Temporal
+ * is (e.g. TEMPORAL_CONFIG_FILE and TEMPORAL_PROFILE).
+ */
 export async function spawnApi(opts: {
-  address: string;
-  namespace: string;
+  address?: string;
+  namespace?: string;
+  /** 0 takes a free port when the API listens; the banner says which. */
   port: number;
   taskQueue: string;
   playbooksDir: string;
@@ -51,12 +56,13 @@ export async function spawnApi(opts: {
   tokens: Record<string, { subject: string; roles: string[] }>;
   env?: Record<string, string>;
 }): Promise<ApiProcess> {
+  const { TEMPORAL_ADDRESS: _address, TEMPORAL_NAMESPACE: _namespace, ...inherited } = process.env;
   return spawnQuell(
     'api',
     {
-      ...process.env,
-      TEMPORAL_ADDRESS: opts.address,
-      TEMPORAL_NAMESPACE: opts.namespace,
+      ...(opts.address === undefined ? inherited : process.env),
+      ...(opts.address !== undefined ? { TEMPORAL_ADDRESS: opts.address } : {}),
+      ...(opts.namespace !== undefined ? { TEMPORAL_NAMESPACE: opts.namespace } : {}),
       QUELL_TASK_QUEUE: opts.taskQueue,
       QUELL_API_HOST: '127.0.0.1',
       QUELL_API_PORT: String(opts.port),

@@ -30,24 +30,6 @@ describe('loadConfig', () => {
     });
   });
 
-  it('takes mTLS files for a self-hosted cluster', () => {
-    const config = loadConfig({
-      TEMPORAL_ADDRESS: 'temporal.internal:7233',
-      TEMPORAL_TLS_CERT_PATH: '/etc/quell/client.pem',
-      TEMPORAL_TLS_KEY_PATH: '/etc/quell/client.key',
-    });
-    expect(config.temporal).toMatchObject({
-      kind: 'external',
-      tls: { certPath: '/etc/quell/client.pem', keyPath: '/etc/quell/client.key' },
-    });
-  });
-
-  it('refuses half an mTLS pair', () => {
-    expect(() => loadConfig({ TEMPORAL_ADDRESS: 'x:7233', TEMPORAL_TLS_CERT_PATH: '/c.pem' })).toThrow(
-      /TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH/,
-    );
-  });
-
   it('names each invalid variable', () => {
     let error: unknown;
     try {
