@@ -2,7 +2,8 @@
  * The codec server as the Temporal UI uses it, on `quell start` with encryption on and the embedded dev
  * server's UI running: the dev server's UI is pointed at Quell's codec endpoint, its origin may call it (CORS),
  * and the encrypted payloads Temporal stores (read with a client that has no codec, as the UI reads them) come
- * back as plaintext for an auditor and not at all for an ingest token.
+ * back as plaintext for an auditor and not at all for an ingest token. Then the UI itself in chromium: the
+ * decrypted input with an auditor's bearer, ciphertext without one (screenshots in test-output/codec/).
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -11,6 +12,7 @@ import path from 'node:path';
 import { exportIncidentHistory } from '../../src/audit/history';
 import { encryptionKeyIdsIn, forEachPayload } from '../../src/audit/payloads';
 import { freePort } from '../../src/temporal/dev-server';
+import { chromium } from 'playwright-core';
 import { genericAlert } from '../support/alerts';
 import { requireEnv, TEST_ENV } from '../support/env';
 import { waitFor } from '../support/processes';
@@ -21,6 +23,9 @@ interface PayloadJson {
   metadata: Record<string, string>;
   data?: string;
 }
+const CHROMIUM = '/usr/bin/chromium';
+const SCREENSHOTS = path.resolve(__dirname, '../../test-output/codec');
+const b64 = (s: string) => Buffer.from(s).toString('base64');
 const unb64 = (s: string | undefined) => Buffer.from(s ?? '', 'base64').toString('utf8');
 
 describe('codec server on quell start (encryption on, embedded Temporal UI)', () => {
@@ -141,4 +146,70 @@ describe('codec server on quell start (encryption on, embedded Temporal UI)', ()
     expect(await asIngest.text()).not.toContain(host);
     expect((await decode('not-a-token-0000000000000000')).status).toBe(401);
   });
+
+  it('the Temporal UI in chromium shows the decrypted input with an authorized bearer, and not without', async () => {
+    const alert = genericAlert();
+    const host = alert.hosts![0]!;
+    const posted = await fetch(`${quell.apiUrl}/api/v1/alerts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${quell.token('ingest')}` },
+      body: JSON.stringify(alert),
+    });
+    const { workflowId } = (await posted.json()) as { workflowId: string };
+    await fs.mkdir(SCREENSHOTS, { recursive: true });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    });
+    try {
+      const open = async (bearer?: string) => {
+        const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+        const codecStatuses: number[] = [];
+        // Stands in for a UI with OIDC sign-in and TEMPORAL_CODEC_PASS_ACCESS_TOKEN=true: the dev server's UI
+        // has no sign-in, so its user's token is added on the way out.
+        if (bearer)
+          await context.route(`${quell.apiUrl}/api/v1/codec/**`, (route) =>
+            route.continue({ headers: { ...route.request().headers(), authorization: `Bearer ${bearer}` } }),
+          );
+        const page = await context.newPage();
+        page.on('response', (r) => {
+          if (r.url().startsWith(`${quell.apiUrl}/api/v1/codec/`) && r.request().method() === 'POST')
+            codecStatuses.push(r.status());
+        });
+        await page.goto(`${uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`);
+        return { context, page, codecStatuses };
+      };
+
+      const auditor = await open(quell.token('auditor'));
+      await auditor.page.getByText(host).first().waitFor({ timeout: 30_000 });
+      expect(auditor.codecStatuses).toContain(200);
+      await auditor.page.screenshot({
+        path: path.join(SCREENSHOTS, 'temporal-ui-decoded.png'),
+        fullPage: true,
+      });
+      await auditor.context.close();
+
+      const anonymous = await open();
+      await waitFor(async () => anonymous.codecStatuses.length > 0, 30_000, 'the UI to call the codec');
+      expect(anonymous.codecStatuses.every((s) => s === 401)).toBe(true);
+      // UI 2.42.1 then shows the stored (encrypted) payload and says the codec server failed.
+      await anonymous.page
+        .locator('text=Codec Server could not connect >> visible=true')
+        .first()
+        .waitFor({ timeout: 30_000 });
+      await anonymous.page
+        .locator(`text=${b64('binary/encrypted')} >> visible=true`)
+        .first()
+        .waitFor({ timeout: 10_000 });
+      expect(await anonymous.page.content()).not.toContain(host);
+      await anonymous.page.screenshot({
+        path: path.join(SCREENSHOTS, 'temporal-ui-unauthenticated.png'),
+        fullPage: true,
+      });
+      await anonymous.context.close();
+    } finally {
+      await browser.close();
+    }
+  }, 90_000);
 });
