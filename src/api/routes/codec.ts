@@ -41,6 +41,8 @@ export const CODEC_LIMITS = {
   metadataValueBytes: 16 * 1024,
 } as const;
 
+// 15 digits: any int64 size a payload can have, and still exact as a JS number.
+const MAX_SIZE_BYTES = 999_999_999_999_999;
 const base64Chars = (bytes: number) => Math.ceil(bytes / 3) * 4;
 // proto3 JSON writes bytes as standard base64 with padding and accepts the URL-safe alphabet and no padding.
 const BASE64 = /^(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2}(?:==)?|[A-Za-z0-9+/_-]{3}=?)?$/;
@@ -63,7 +65,9 @@ const payloadJsonSchema = z
     externalPayloads: z
       .array(
         z.strictObject({
-          sizeBytes: z.union([z.string().regex(/^\d{1,15}$/), z.number().int().min(0)]).optional(),
+          sizeBytes: z
+            .union([z.string().regex(/^\d{1,15}$/), z.number().int().min(0).max(MAX_SIZE_BYTES)])
+            .optional(),
         }),
       )
       .max(CODEC_LIMITS.payloads)
@@ -75,7 +79,7 @@ const payloadJsonSchema = z
 /** `{}` is valid proto3 JSON for no payloads (empty repeated fields are omitted). */
 export const codecPayloadsSchema = z
   .strictObject({
-    payloads: z.array(payloadJsonSchema).max(CODEC_LIMITS.payloads).default([]),
+    payloads: z.array(payloadJsonSchema).max(CODEC_LIMITS.payloads).optional(),
   })
   .describe(
     'A `temporal.api.common.v1.Payloads` in proto3 JSON, as the Temporal codec-server protocol sends it.',
@@ -178,7 +182,7 @@ const codecRoute = (direction: 'encode' | 'decode', options: CodecServerOptions)
     },
     handle: async ({ body, req }) => {
       checkNamespace(req.headers[NAMESPACE_HEADER], options.namespace);
-      const payloads = body.payloads.map(fromJson);
+      const payloads = (body.payloads ?? []).map(fromJson);
       let out: Payload[];
       try {
         out = options.codec
