@@ -125,7 +125,21 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
   report(
     `Loaded ${playbooks.playbooks.length} playbooks from ${config.playbooksDir}: ${playbooks.playbooks.map((p) => p.playbook.id).join(', ')}`,
   );
-  const temporal = await provisionTemporal(config, { retentionDays: 30, ...opts.provision, report });
+  // The embedded UI starts before the API listens, so its codec endpoint is the API's configured address.
+  const uiCodecEndpoint = opts.components.api ? codecEndpointForUi(config.api) : undefined;
+  if (
+    opts.components.api &&
+    !uiCodecEndpoint &&
+    config.temporal.kind === 'embedded' &&
+    !config.temporal.headless
+  )
+    report('QUELL_API_PORT is 0 (chosen at start): the Temporal UI is started without a codec endpoint.');
+  const temporal = await provisionTemporal(config, {
+    retentionDays: 30,
+    ...(uiCodecEndpoint ? { uiCodecEndpoint } : {}),
+    ...opts.provision,
+    report,
+  });
   const cleanups: (() => Promise<void>)[] = [() => temporal.stop()];
   const runCleanups = async () => {
     for (const fn of cleanups.splice(0).reverse()) {
@@ -197,6 +211,11 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
           ...(auth?.oidc ? { signIn: auth.oidc.consoleSignIn.bind(auth.oidc) } : {}),
         }),
         // The lab's Slack answers at its own response_url, so when Quell runs the lab it may post there too.
+        codecServer: {
+          ...(codec ? { codec } : {}),
+          namespace: temporal.namespace,
+          corsOrigins: codecCorsOrigins(config.api, temporal),
+        },
         ...(slack
           ? {
               slack: labUrl
@@ -255,6 +274,37 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
 function sdkMetricsUrl({ host, port }: { host: string; port: number }): string {
   const dialHost = listensEverywhere(host) ? os.hostname() : host.includes(':') ? `[${host}]` : host;
   return `http://${dialHost}:${port}/metrics`;
+}
+
+/**
+ * `<API URL>/api/v1/codec` as a browser on this machine reaches it (a wildcard listen address becomes
+ * `localhost`), or undefined when the port is only chosen at listen time (QUELL_API_PORT=0).
+ */
+export function codecEndpointForUi(api: QuellConfig['api']): string | undefined {
+  if (api.port === 0) return undefined;
+  const host = api.host === '0.0.0.0' || api.host === '::' ? 'localhost' : api.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${api.port}/api/v1/codec`;
+}
+
+/**
+ * Who may call the codec routes from a browser: QUELL_CODEC_CORS_ORIGINS, else the UI of the dev server this
+ * process runs (under both loopback names: the browser's Origin is whatever the user typed), else nobody.
+ */
+export function codecCorsOrigins(
+  api: QuellConfig['api'],
+  temporal: Pick<ProvisionedTemporal, 'kind' | 'uiUrl'>,
+): string[] {
+  if (api.codecCorsOrigins) return api.codecCorsOrigins;
+  if (temporal.kind === 'external' || !temporal.uiUrl) return [];
+  const ui = new URL(temporal.uiUrl);
+  const aliases =
+    ui.hostname === '127.0.0.1' || ui.hostname === 'localhost' ? ['127.0.0.1', 'localhost'] : [];
+  return [
+    ui.origin,
+    ...aliases
+      .filter((h) => h !== ui.hostname)
+      .map((h) => `${ui.protocol}//${h}${ui.port ? `:${ui.port}` : ''}`),
+  ];
 }
 
 /**

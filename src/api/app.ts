@@ -11,6 +11,7 @@ import type { IncidentOperations } from '../incidents/types';
 import type { Logger } from '../logging';
 import { accessLog, requestMetrics } from './access-log';
 import { authenticateBearer, requireRoles, setActor, type AuthConfig } from './auth';
+import { codecCors } from './codec-cors';
 import { mapDomainError } from './domain-errors';
 import { markRoute } from './locals';
 import { ApiMetrics } from './metrics';
@@ -18,6 +19,7 @@ import { buildOpenApiDocument } from './openapi';
 import { ApiProblem, problemHandler } from './problem';
 import { DEFAULT_INGEST_RATE, TokenBucketLimiter, type RateLimitConfig } from './rate-limit';
 import { apiRoutes, type AuditOperations, type RouteSpec } from './routes';
+import { CODEC_PATHS, type CodecServerOptions } from './routes/codec';
 import { SlackApprovals, slackInteractionStages, type SlackInteractionsConfig } from './slack-interactions';
 import { routeStages, type RouteStages } from './stages';
 
@@ -43,6 +45,11 @@ export interface ApiDeps {
   consoleRouter?: Router;
   /** Slack approvals (`loadSlackInteractionsConfig`); without it the Slack interactions route answers 404. */
   slack?: SlackInteractionsConfig;
+  /**
+   * The Temporal codec server (`/api/v1/codec/{encode,decode}`): Quell's payload codec, its namespace and the
+   * Temporal UI origins allowed to call it; without it the routes answer as with encryption off, without CORS.
+   */
+  codecServer?: CodecServerOptions;
 }
 
 /** Who may reach a decision route: the incident then refuses (and records) those who are not approvers. */
@@ -81,6 +88,7 @@ export function createApp(deps: ApiDeps): Express {
     openApi: () => (openApi ??= buildOpenApiDocument(routes, API_INFO)),
     ...(slackApprovals ? { slack: slackApprovals } : {}),
     ...(deps.auth.oidc ? { consoleSignIn: deps.auth.oidc.consoleSignIn.bind(deps.auth.oidc) } : {}),
+    ...(deps.codecServer ? { codecServer: deps.codecServer } : {}),
   });
   const bodyLimit = deps.bodyLimit ?? '1mb';
   const stages = routeStages({
@@ -90,6 +98,8 @@ export function createApp(deps: ApiDeps): Express {
       ? {}
       : { limiter: new TokenBucketLimiter(deps.rateLimit ?? DEFAULT_INGEST_RATE) }),
   });
+  // Before the routes and their 405/OPTIONS fallbacks: preflights and refusals (401, 403) carry CORS headers too.
+  app.use(Object.values(CODEC_PATHS), codecCors(deps.codecServer?.corsOrigins ?? []));
   for (const r of routes) {
     const chain =
       r.auth === 'slack' ? slackChain(r, stages, deps.slack, bodyLimit) : routeChain(r, stages, deps.auth);

@@ -8,6 +8,7 @@ import { ROLES } from '../domain/incident';
 import { ALERT_FORMAT_SCHEMAS, elasticDocumentJsonSchema } from '../ingest';
 import { PROBLEM_CONTENT_TYPE } from './problem';
 import type { RouteSpec } from './route-spec';
+import { codecPayloadsSchema } from './routes/codec';
 import {
   actionResolutionBody,
   actionSchema,
@@ -45,6 +46,7 @@ const REQUEST_NAMES: [z.ZodType, string][] = [
   [ALERT_FORMAT_SCHEMAS.elastic, 'ElasticSecurityAlert'],
   [ALERT_FORMAT_SCHEMAS.alertmanager, 'AlertmanagerWebhook'],
   [ALERT_FORMAT_SCHEMAS.generic, 'GenericAlert'],
+  [codecPayloadsSchema, 'CodecPayloads'],
 ];
 const RESPONSE_NAMES: [z.ZodType, string][] = [
   [problemSchema, 'Problem'],
@@ -63,6 +65,7 @@ const RESPONSE_NAMES: [z.ZodType, string][] = [
   [auditDocumentSchema, 'AuditDocument'],
   [openApiDocumentSchema, 'OpenApiDocument'],
   [meSchema, 'Caller'],
+  [codecPayloadsSchema, 'CodecPayloads'],
 ];
 
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });

@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import type { Actor, Role } from '../domain/incident';
 import type { IncidentOperations } from '../incidents/types';
 import type { ApiMetrics } from './metrics';
+import type { CodecServerOptions } from './routes/codec';
 import type { ConsoleSignIn } from './oidc';
 import type { SlackApprovals } from './slack-interactions';
 
@@ -36,6 +37,8 @@ export interface RouteDeps {
   slack?: SlackApprovals;
   /** The console's OpenID Connect sign-in (see `OidcVerifier.consoleSignIn`); absent without an issuer. */
   consoleSignIn?: () => Promise<ConsoleSignIn | undefined>;
+  /** The Temporal codec server's codec and namespace; absent: the codec routes act as with encryption off. */
+  codecServer?: CodecServerOptions;
 }
 
 /** `headers`: set on the response as they are (each documented in the route's `ResponseDoc.headers`). */

@@ -36,6 +36,43 @@ const bindAddress = optionalString.refine((v) => v === undefined || parseBindAdd
     'expected IP:port, e.g. 127.0.0.1:9464, 0.0.0.0:9464 or [::]:9464 (an IP address, not a host name)',
 });
 
+/**
+ * Comma-separated browser origins (`scheme://host[:port]`, no path): exactly what a browser sends in `Origin`.
+ * No `*`: these pages receive decrypted payloads.
+ */
+const originList = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return undefined;
+    const origins: string[] = [];
+    for (const entry of v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
+      let origin: string | undefined;
+      try {
+        const url = new URL(entry);
+        if (
+          (url.protocol === 'http:' || url.protocol === 'https:') &&
+          url.origin === entry.replace(/\/$/, '').toLowerCase()
+        )
+          origin = url.origin;
+      } catch {
+        // reported below
+      }
+      if (!origin) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${entry}" is not an origin like https://temporal-ui.example.com or http://localhost:8233 (scheme, host and port only)`,
+        });
+        return z.NEVER;
+      }
+      if (!origins.includes(origin)) origins.push(origin);
+    }
+    return origins;
+  });
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   QUELL_DATA_DIR: z.string().min(1).default('./data'),
@@ -48,6 +85,8 @@ const envSchema = z.object({
   QUELL_WORKFLOW_BUNDLE: optionalString,
   QUELL_LAB_HOST: z.string().min(1).default('127.0.0.1'),
   QUELL_LAB_PORT: port.default(8081),
+  /** Temporal UI origins allowed to call the codec routes; unset: the embedded dev server's UI, if Quell runs one. */
+  QUELL_CODEC_CORS_ORIGINS: originList,
   QUELL_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   /** How long the API waits for a worker to take a request before asking Temporal whether any worker is live. */
   QUELL_WORKER_WAIT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
@@ -93,7 +132,12 @@ export type TemporalTarget =
 export interface QuellConfig {
   env: QuellEnv['NODE_ENV'];
   dataDir: string;
-  api: { host: string; port: number };
+  api: {
+    host: string;
+    port: number;
+    /** QUELL_CODEC_CORS_ORIGINS; undefined: the embedded dev server's UI origin when Quell runs it, else none. */
+    codecCorsOrigins?: string[];
+  };
   logLevel: QuellEnv['QUELL_LOG_LEVEL'];
   taskQueue: string;
   playbooksDir: string;
@@ -179,7 +223,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QuellConfig {
   return {
     env: e.NODE_ENV,
     dataDir,
-    api: { host: e.QUELL_API_HOST, port: e.QUELL_API_PORT },
+    api: {
+      host: e.QUELL_API_HOST,
+      port: e.QUELL_API_PORT,
+      ...(e.QUELL_CODEC_CORS_ORIGINS ? { codecCorsOrigins: e.QUELL_CODEC_CORS_ORIGINS } : {}),
+    },
     logLevel: e.QUELL_LOG_LEVEL,
     taskQueue: e.QUELL_TASK_QUEUE,
     playbooksDir: path.resolve(e.QUELL_PLAYBOOKS_DIR),

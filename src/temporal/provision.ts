@@ -37,6 +37,11 @@ export interface ProvisionOptions {
   }>;
   /** Retention for closed incidents on an embedded server, in days. */
   retentionDays?: number;
+  /**
+   * The codec server the embedded server's UI calls (`--ui-codec-endpoint`): `<Quell API URL>/api/v1/codec`,
+   * when this process serves the API. The browser calls it, so it must be a URL the browser reaches.
+   */
+  uiCodecEndpoint?: string;
 }
 
 async function ensureRetention(endpoint: TemporalEndpoint, days: number): Promise<void> {
@@ -77,6 +82,7 @@ export async function provisionTemporal(
   const o = opts.embeddedOverrides ?? {};
   const dbFile = o.dbFile === null ? undefined : (o.dbFile ?? target.dbFile);
   const headless = o.headless ?? target.headless;
+  const codecArgs = opts.uiCodecEndpoint && !headless ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : [];
   const cli = await locateTemporalCli({
     ...(target.cliPath ? { cliPath: target.cliPath } : {}),
     cacheDir: target.cacheDir,
@@ -89,6 +95,7 @@ export async function provisionTemporal(
       ...(o.uiPort !== undefined ? { uiPort: o.uiPort } : {}),
       headless,
       report,
+      extraArgs: codecArgs,
     });
   }
   report(`Using the Temporal CLI at ${cli.path} (${cli.source}): ${cli.version}`);
@@ -105,7 +112,7 @@ export async function provisionTemporal(
     logLevel: target.logLevel,
     ...(o.ownerPid ? { ownerPid: o.ownerPid } : {}),
     // WAL keeps readers and the single writer from blocking each other on the one SQLite connection.
-    extraArgs: ['--sqlite-pragma', 'journal_mode=WAL', ...(o.extraArgs ?? [])],
+    extraArgs: ['--sqlite-pragma', 'journal_mode=WAL', ...codecArgs, ...(o.extraArgs ?? [])],
     report,
   });
   const endpoint = { address: server.address, namespace: target.namespace };
@@ -126,7 +133,14 @@ export async function provisionTemporal(
 /** Last resort for users with internet and neither a Temporal binary nor Go: the SDK's cached download. */
 async function provisionWithSdkDownload(
   target: Extract<TemporalTarget, { kind: 'embedded' }>,
-  o: { dbFile?: string; headless: boolean; report: ProgressReporter; port?: number; uiPort?: number },
+  o: {
+    dbFile?: string;
+    headless: boolean;
+    report: ProgressReporter;
+    port?: number;
+    uiPort?: number;
+    extraArgs: string[];
+  },
 ): Promise<ProvisionedTemporal> {
   o.report(
     'No Temporal CLI found and Go is not installed: downloading the Temporal dev server through the ' +
@@ -154,6 +168,7 @@ async function provisionWithSdkDownload(
         ...(o.dbFile ? { dbFilename: o.dbFile } : {}),
         ...(o.headless ? {} : { ui: true, uiPort: o.uiPort ?? target.uiPort }),
         searchAttributes: [...QUELL_SEARCH_ATTRIBUTES],
+        ...(o.extraArgs.length ? { extraArgs: o.extraArgs } : {}),
       },
     });
   } catch (err) {

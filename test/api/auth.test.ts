@@ -294,6 +294,21 @@ describe('authentication and roles on every route', () => {
       path: `${P}/evidence`,
       allowed: ['responder', 'auditor', 'admin', 'responderApprover'],
     },
+    // The Temporal codec server: plaintext of payloads for those who may read incidents' contents.
+    {
+      op: 'codecDecode',
+      method: 'post',
+      path: '/api/v1/codec/decode',
+      body: { payloads: [] },
+      allowed: ['responder', 'auditor', 'admin', 'responderApprover'],
+    },
+    {
+      op: 'codecEncode',
+      method: 'post',
+      path: '/api/v1/codec/encode',
+      body: { payloads: [] },
+      allowed: ['responder', 'auditor', 'admin', 'responderApprover'],
+    },
   ];
 
   it('covers every authenticated route in the route table', () => {

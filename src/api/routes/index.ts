@@ -5,6 +5,7 @@
 import type { RouteDeps, RouteSpec } from '../route-spec';
 import { alertRoutes } from './alerts';
 import { auditRoutes } from './audit';
+import { codecRoutes } from './codec';
 import { identityRoutes } from './identity';
 import { incidentRoutes } from './incidents';
 import { integrationRoutes } from './integrations';
@@ -22,6 +23,7 @@ export function apiRoutes(deps: RouteDeps): RouteSpec[] {
     ...incidentRoutes(deps),
     ...responderRoutes(deps),
     ...auditRoutes(deps),
+    ...codecRoutes(deps),
     ...integrationRoutes(deps),
   ];
 }
