@@ -4,8 +4,8 @@
  * sample `development-postgres12.yaml` (ports, database address, Quell's dynamic config), the server started
  * under the guardian, then the namespace and Quell's search attributes created through the operator API.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, promises as fs } from 'node:fs';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -17,6 +17,7 @@ import { UserFixableError } from '../errors';
 import { QUELL_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { projectRoot } from '../config';
 import { freePort } from './dev-server';
+import { spawnGuarded, type GuardedProcess } from './guarded-process';
 import type { ProgressReporter } from './go-build';
 import type { TemporalServerBinaries } from './server-binary';
 
@@ -334,41 +335,24 @@ export async function startTemporalServer(opts: {
   await fs.chmod(configFile, 0o600);
   const logFile = path.join(opts.dir, 'temporal-server.log');
   const address = hostPort(dialable(ip), ports.frontend);
-  const guardian = path.join(__dirname, 'dev-server-guardian.cjs');
-  let child: ChildProcess | undefined;
+  let running: GuardedProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
 
   const start = async () => {
-    const logFd = openSync(logFile, 'a');
-    const c = spawn(
-      process.execPath,
-      [
-        guardian,
-        String(opts.ownerPid ?? process.pid),
-        opts.binaries.server,
-        '--root',
-        opts.dir,
-        '--config',
-        'config',
-        '--env',
-        'development',
-        '--allow-no-auth',
-        'start',
-      ],
-      { stdio: ['ignore', logFd, logFd], detached: true, cwd: opts.dir },
-    );
-    closeSync(logFd);
-    c.unref();
-    child = c;
-    exited = new Promise<void>((resolve) => {
-      if (c.exitCode !== null || c.signalCode !== null) resolve();
-      else c.once('exit', () => resolve());
+    const c = spawnGuarded({
+      binary: opts.binaries.server,
+      args: ['--root', opts.dir, '--config', 'config', '--env', 'development', '--allow-no-auth', 'start'],
+      logFile,
+      ownerPid: opts.ownerPid,
+      cwd: opts.dir,
     });
+    running = c;
+    exited = c.exited;
     opts.report(
       `Starting Temporal Server ${opts.binaries.version} on ${address} (PostgreSQL ${opts.postgres.host}:${opts.postgres.port}; log ${logFile})...`,
     );
     try {
-      await waitUntilServing(address, c, opts.startTimeoutMs ?? 90_000);
+      await waitUntilServing(address, c.child, opts.startTimeoutMs ?? 90_000);
     } catch (err) {
       await stop();
       const tail = (await fs.readFile(logFile, 'utf8').catch(() => ''))
@@ -382,13 +366,9 @@ export async function startTemporalServer(opts: {
     }
   };
   const stop = async () => {
-    const c = child;
-    if (!c) return;
-    child = undefined;
-    if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-    const timer = setTimeout(() => c.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
+    const c = running;
+    running = undefined;
+    await c?.stop(15_000);
   };
   await start();
   return {

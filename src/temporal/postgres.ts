@@ -5,13 +5,14 @@
  * runs as the `postgres` user (what Debian's package creates) through `setpriv`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { UserFixableError } from '../errors';
 import { findOnPath, isExecutable, type ProgressReporter } from './go-build';
 import { freePort } from './dev-server';
+import { spawnGuarded, type GuardedProcess } from './guarded-process';
 
 /** Thrown when PostgreSQL is not installed or does not start; the message says what to do. */
 export class PostgresUnavailableError extends UserFixableError {
@@ -161,9 +162,7 @@ export async function startThrowawayPostgres(opts: {
   }
   const port = opts.port ?? (await freePort());
   const host = '127.0.0.1';
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
-  const guardian = path.join(__dirname, 'dev-server-guardian.cjs');
+  let running: GuardedProcess | undefined;
 
   const start = async () => {
     const [cmd, args] = asPostgresUser(bin.postgres, [
@@ -186,35 +185,20 @@ export async function startThrowawayPostgres(opts: {
       '-c',
       'full_page_writes=off',
     ]);
-    const logFd = openSync(logFile, 'a');
-    const c = spawn(process.execPath, [guardian, String(opts.ownerPid ?? process.pid), cmd, ...args], {
-      stdio: ['ignore', logFd, logFd],
-      detached: true,
-      // postgres' fast shutdown is SIGINT (SIGTERM waits for every session to end).
-      env: { ...process.env, QUELL_GUARDIAN_STOP_SIGNAL: 'SIGINT' },
-    });
-    closeSync(logFd);
-    c.unref();
-    child = c;
-    exited = new Promise<void>((resolve) => {
-      if (c.exitCode !== null || c.signalCode !== null) resolve();
-      else c.once('exit', () => resolve());
-    });
+    // postgres' fast shutdown is SIGINT (SIGTERM waits for every session to end).
+    const c = spawnGuarded({ binary: cmd, args, logFile, ownerPid: opts.ownerPid, stopSignal: 'SIGINT' });
+    running = c;
     try {
-      await waitForPort(host, port, c, 30_000);
+      await waitForPort(host, port, c.child, 30_000);
     } catch (err) {
       const tail = (await fs.readFile(logFile, 'utf8').catch(() => '')).split('\n').slice(-15).join('\n');
       throw new PostgresUnavailableError(`PostgreSQL did not start: ${(err as Error).message}\n${tail}`);
     }
   };
   const stop = async () => {
-    const c = child;
-    if (!c) return;
-    child = undefined;
-    if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-    const timer = setTimeout(() => c.kill('SIGKILL'), 20_000);
-    await exited;
-    clearTimeout(timer);
+    const c = running;
+    running = undefined;
+    await c?.stop(20_000);
   };
   await start();
   opts.report(`PostgreSQL listening on ${host}:${port}`);
