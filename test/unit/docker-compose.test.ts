@@ -39,7 +39,7 @@ interface ComposeFile {
   volumes?: Record<string, unknown>;
 }
 
-const compose = parse(readFileSync(composePath, 'utf8')) as ComposeFile;
+const compose = parse(readFileSync(composePath, 'utf8'), { merge: true }) as ComposeFile;
 const services = compose.services;
 
 const POSTGRES = 'postgresql';
