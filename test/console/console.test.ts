@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { generateKeyPairSync, randomInt, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { createApp } from '../../src/api/app';
@@ -25,7 +25,7 @@ import { IncidentService } from '../../src/incidents/service';
 import { loadPlaybooks } from '../../src/playbooks/loader';
 import { labConnectors } from '../reliability/drill-support';
 import { LocalIssuer } from '../api/support/oidc-issuer';
-import { genericAlert } from '../support/alerts';
+import { c2Alert } from '../support/alerts';
 import { testLogger } from '../support/logger';
 import { waitFor } from '../support/processes';
 import { startTestWorker, testClient, type TestWorker } from '../support/temporal';
@@ -195,16 +195,7 @@ describe('the web console in chromium, against a real Quell on the Temporal dev 
     // The alert arrives after the page is open; the list shows its incident without a reload.
     const tag = randomUUID().slice(0, 8);
     const host = `ws-console-${tag}`;
-    const alert = genericAlert({
-      source: 'ndr-console',
-      title: `C2 beaconing from ${host} <img src=x onerror=alert(1)>`,
-      rule: 'network.c2.beacon_to_rare_external_ip',
-      type: 'c2',
-      severity: 'medium',
-      hosts: [host],
-      accounts: [],
-      ips: [`198.51.100.${randomInt(1, 254)}`],
-    });
+    const alert = c2Alert(host, { title: `C2 beaconing from ${host} <img src=x onerror=alert(1)>` });
     const receipt = await fetch(`${baseUrl}/api/v1/alerts`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${TOKENS.ingest}`, 'Content-Type': 'application/json' },
@@ -360,18 +351,7 @@ describe('the web console in chromium, against a real Quell on the Temporal dev 
     const receipt = await fetch(`${baseUrl}/api/v1/alerts`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${TOKENS.ingest}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify(
-        genericAlert({
-          source: 'ndr-console',
-          title: `C2 beaconing from ${host}`,
-          rule: 'network.c2.beacon_to_rare_external_ip',
-          type: 'c2',
-          severity: 'medium',
-          hosts: [host],
-          accounts: [],
-          ips: [`203.0.113.${randomInt(1, 254)}`],
-        }),
-      ),
+      body: JSON.stringify(c2Alert(host)),
     });
     const { incidentId } = (await receipt.json()) as { incidentId: string };
 

@@ -3,10 +3,10 @@
  * persistence and visibility: an incident walked through approvals to containment and close, a burst of
  * identical alerts, and the incident list as PostgreSQL visibility orders and pages it.
  */
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncidentState } from '../../src/domain/incident';
 import type { IncidentListItem } from '../../src/incidents/types';
-import { genericAlert } from '../support/alerts';
+import { c2Alert, genericAlert } from '../support/alerts';
 import { waitFor } from '../support/processes';
 import { startProductionStack, TOKENS, type ProductionStack } from './stack';
 
@@ -27,17 +27,6 @@ describe('Quell deployed on a PostgreSQL-backed Temporal (1 api, 3 workers)', ()
     await waitFor(async () => ok((last = await state(id))), ms, what);
     return last!;
   };
-  const c2Alert = (host: string) =>
-    genericAlert({
-      source: 'ndr-prod',
-      title: `C2 beaconing from ${host}`,
-      rule: 'network.c2.beacon_to_rare_external_ip',
-      type: 'c2',
-      severity: 'medium',
-      hosts: [host],
-      accounts: [],
-      ips: [`198.51.100.${randomInt(1, 254)}`],
-    });
   const raise = async (alert: unknown): Promise<string> => {
     const res = await post('/api/v1/alerts', TOKENS.ingest, alert);
     expect(res.status).toBe(202);

@@ -3,14 +3,14 @@
  * replaced one by one by a build with a `patched()` workflow change; every incident completes, runs started by
  * the new build carry the patch, and every history (old, mixed and new) replays against the new build.
  */
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { IncidentState } from '../../src/domain/incident';
 import { installQuietRuntime } from '../../src/audit/replay/run';
-import { genericAlert } from '../support/alerts';
+import { c2Alert } from '../support/alerts';
 import { requireEnv, TEST_ENV } from '../support/env';
 import { waitFor } from '../support/processes';
 import { startProductionStack, TOKENS, type ProductionStack } from './stack';
@@ -43,20 +43,7 @@ describe('a rolling upgrade of the workers on a PostgreSQL-backed Temporal', () 
   const state = (id: string) => stack.get<IncidentState>(`/api/v1/incidents/${id}`);
   const open = async (label: string): Promise<Opened> => {
     const host = `ws-upgrade-${label}-${randomUUID().slice(0, 6)}`;
-    const res = await post(
-      '/api/v1/alerts',
-      TOKENS.ingest,
-      genericAlert({
-        source: 'ndr-upgrade',
-        title: `C2 beaconing from ${host}`,
-        rule: 'network.c2.beacon_to_rare_external_ip',
-        type: 'c2',
-        severity: 'medium',
-        hosts: [host],
-        accounts: [],
-        ips: [`192.0.2.${randomInt(1, 254)}`],
-      }),
-    );
+    const res = await post('/api/v1/alerts', TOKENS.ingest, c2Alert(host));
     expect(res.status).toBe(202);
     const { incidentId, workflowId } = (await res.json()) as { incidentId: string; workflowId: string };
     await waitFor(
