@@ -8,6 +8,9 @@ import type { JWTPayload, JWTVerifyGetKey } from 'jose' with { 'resolution-mode'
 import { z } from 'zod';
 import { ConfigError } from '../config';
 import { ROLES, type Actor, type Role } from '../domain/incident';
+import type { ConsoleSignIn } from '../domain/sign-in';
+
+export type { ConsoleSignIn } from '../domain/sign-in';
 
 type Jose = typeof JoseModule;
 type Env = Record<string, string | undefined>;
@@ -56,23 +59,6 @@ export interface OidcSettings {
   clientId?: string;
   /** Scopes the console asks for (space-separated; `openid` always among them). */
   scopes: string;
-}
-
-/**
- * How the console signs people in with the issuer (OAuth 2.0 authorization code with PKCE, RFC 7636): served
- * to the browser by `GET /api/v1/auth/config`. Nothing in it is secret.
- */
-export interface ConsoleSignIn {
-  issuer: string;
-  clientId: string;
-  authorizationEndpoint: string;
-  tokenEndpoint: string;
-  scope: string;
-  /**
-   * Which token the console sends as its bearer: the ID token when its audience (the client ID) is one this
-   * API accepts, else the access token (an IdP issuing JWT access tokens for the API's audience).
-   */
-  bearer: 'id_token' | 'access_token';
 }
 
 /** Cache tuning for the issuer's key set (jose's `createRemoteJWKSet`); defaults suit production. */

@@ -5,19 +5,11 @@
  * itself lives in page memory like a pasted API token, and the code never stays in the address bar.
  */
 
-/** What `GET /api/v1/auth/config` says about the issuer (see `ConsoleSignIn` in src/api/oidc.ts). */
-export interface OidcSignIn {
-  issuer: string;
-  clientId: string;
-  authorizationEndpoint: string;
-  tokenEndpoint: string;
-  scope: string;
-  bearer: 'id_token' | 'access_token';
-}
+import type { ConsoleSignIn } from '../../domain/sign-in';
 
 export interface SignInOptions {
   token: true;
-  oidc?: OidcSignIn;
+  oidc?: ConsoleSignIn;
 }
 
 interface PendingSignIn {
@@ -46,7 +38,7 @@ function base64url(bytes: Uint8Array): string {
 const randomValue = () => base64url(crypto.getRandomValues(new Uint8Array(32)));
 
 /** Sends the browser to the identity provider; it comes back to {@link redirectUri} with a code. */
-export async function startSignIn(oidc: OidcSignIn): Promise<void> {
+export async function startSignIn(oidc: ConsoleSignIn): Promise<void> {
   const pending: PendingSignIn = {
     state: randomValue(),
     nonce: randomValue(),
@@ -102,7 +94,7 @@ export type SignInResult = { token: string } | { error: string };
  * to use as the bearer. Undefined when the page is not such a redirect. The signature and claims of the token
  * are the API's to verify; here only the nonce ties an ID token to this sign-in.
  */
-export async function finishSignIn(oidc: OidcSignIn | undefined): Promise<SignInResult | undefined> {
+export async function finishSignIn(oidc: ConsoleSignIn | undefined): Promise<SignInResult | undefined> {
   const params = new URLSearchParams(location.search);
   const code = params.get('code');
   const error = params.get('error');
