@@ -22,7 +22,13 @@ describe('API audit routes served by createAuditService', () => {
     h = await startHarness({ connectors: estate.connectors() });
     // Compile-time check: the service has exactly the shape the API expects.
     const audit: AuditOperations = createAuditService(h.client);
-    app = createApp({
+    app = appWith(audit);
+  });
+  afterAll(() => h?.stop());
+
+  /** The API over the harness's incidents, with the auditor's and the responder's tokens, serving `audit`. */
+  const appWith = (audit: AuditOperations) =>
+    createApp({
       client: h.client,
       incidents: h.service,
       taskQueue: h.worker.taskQueue,
@@ -36,8 +42,6 @@ describe('API audit routes served by createAuditService', () => {
       rateLimit: false,
       audit,
     });
-  });
-  afterAll(() => h?.stop());
 
   /** The app as runtime.ts builds it when QUELL_AUDIT_SIGNING_KEY is set. */
   const signedApp = () => {
@@ -46,15 +50,7 @@ describe('API audit routes served by createAuditService', () => {
       QUELL_AUDIT_SIGNING_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     });
     return {
-      app: createApp({
-        client: h.client,
-        incidents: h.service,
-        taskQueue: h.worker.taskQueue,
-        logger: pino({ level: 'silent' }),
-        auth: new AuthConfig({ tokens: { [AUDITOR]: { subject: 'auditor-1', roles: ['auditor'] } } }),
-        rateLimit: false,
-        audit: createAuditService(h.client, { ...(signer ? { signer } : {}) }),
-      }),
+      app: appWith(createAuditService(h.client, { ...(signer ? { signer } : {}) })),
       publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
     };
   };
@@ -163,15 +159,7 @@ describe('API audit routes served by createAuditService', () => {
       actor: 'legal-1',
       action: 'copied',
     });
-    const withStore = createApp({
-      client: h.client,
-      incidents: h.service,
-      taskQueue: h.worker.taskQueue,
-      logger: pino({ level: 'silent' }),
-      auth: new AuthConfig({ tokens: { [RESPONDER]: { subject: 'resp-1', roles: ['responder'] } } }),
-      rateLimit: false,
-      audit: createAuditService(h.client, { evidenceStore: estate.connectors().evidence }),
-    });
+    const withStore = appWith(createAuditService(h.client, { evidenceStore: estate.connectors().evidence }));
     const res = await request(withStore)
       .get(`/api/v1/incidents/${incidentId}/evidence`)
       .set({ Authorization: `Bearer ${RESPONDER}` });
@@ -201,15 +189,7 @@ describe('API audit routes served by createAuditService', () => {
       args: [],
     });
     const incidentId = buildIncidentId(workflowId, handle.firstExecutionRunId);
-    const impatient = createApp({
-      client: h.client,
-      incidents: h.service,
-      taskQueue: h.worker.taskQueue,
-      logger: pino({ level: 'silent' }),
-      auth: new AuthConfig({ tokens: { [AUDITOR]: { subject: 'auditor-1', roles: ['auditor'] } } }),
-      rateLimit: false,
-      audit: createAuditService(h.client, { queryTimeoutMs: 300 }),
-    });
+    const impatient = appWith(createAuditService(h.client, { queryTimeoutMs: 300 }));
     try {
       for (const path of ['report', 'bundle', 'evidence']) {
         const res = await request(impatient)
