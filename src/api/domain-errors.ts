@@ -70,13 +70,20 @@ export function mapDomainError(err: unknown): ApiProblem | undefined {
     );
   }
   // From the payload codec (src/temporal/codec.ts, matched by name so the API does not depend on it): the
-  // server lacks the key an incident's payloads were encrypted with. A configuration fault, not bad input.
+  // incident's payloads are encrypted with a key this server does not hold (rotated out, or another
+  // deployment's). Not a fault of the request and nothing retrying fixes, so the same 422 the codec routes give,
+  // naming the keys to configure.
   if (err instanceof Error && err.name === 'MissingEncryptionKeyError') {
+    const keyIds = (err as { keyIds?: unknown }).keyIds;
+    const named = Array.isArray(keyIds) ? keyIds.filter((k): k is string => typeof k === 'string') : [];
     return new ApiProblem(
-      500,
-      'encryption-key-missing',
-      'Encryption key missing',
-      "This incident's payloads are encrypted with a key this server does not hold; configure the key.",
+      422,
+      'encryption-key-unavailable',
+      'Encryption key unavailable',
+      "This incident's payloads are encrypted with " +
+        (named.length ? `key ${named.map((k) => `"${k}"`).join(', ')}, which` : 'a key that') +
+        ' this server does not hold; add it to QUELL_ENCRYPTION_KEY to read them.',
+      { keyIds: named },
     );
   }
   return undefined;

@@ -109,6 +109,10 @@ export interface RouteSpec {
   handle(ctx: RouteContext<unknown, unknown, unknown>): Promise<Reply>;
 }
 
+/** The 422 a route that decodes an incident's payloads answers when it lacks their encryption key. */
+export const ENCRYPTION_KEY_UNAVAILABLE =
+  "The incident's payloads are encrypted with a key this server does not hold (`keyIds` names them).";
+
 /** Who may read incidents, and so who is let through to a decision route (the incident refuses the rest). */
 export const INCIDENT_READERS: readonly Role[] = ['responder', 'approver', 'auditor'];
 

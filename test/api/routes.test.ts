@@ -406,14 +406,17 @@ describe('error mapping', () => {
     expect(res.headers['retry-after']).toBe('5');
   });
 
-  it('a missing payload encryption key is a 500 that says so', async () => {
+  it('a missing payload encryption key is a 422 naming the key, as the codec routes answer', async () => {
     const err = Object.assign(new Error('payloads are encrypted with key k2'), {
       name: 'MissingEncryptionKeyError',
+      keyIds: ['k2'],
     });
     incidents.fail('getState', () => err);
     const res = await request(app).get(P).set('Authorization', bearer('responder'));
-    expectProblem(res, 500);
-    expect(res.body.title).toBe('Encryption key missing');
+    expectProblem(res, 422);
+    expect(res.body.type).toMatch(/encryption-key-unavailable$/);
+    expect(res.body.keyIds).toEqual(['k2']);
+    expect(res.body.detail).toContain('"k2"');
   });
 
   it('an unexpected failure is a logged 500 problem that reveals nothing', async () => {

@@ -4,10 +4,14 @@
  */
 import { z } from 'zod';
 import { ApiProblem } from '../problem';
-import { defineRoute, type RouteDeps, type RouteSpec } from '../route-spec';
+import { defineRoute, ENCRYPTION_KEY_UNAVAILABLE, type RouteDeps, type RouteSpec } from '../route-spec';
 import { auditDocumentSchema, evidenceManifestSchema, incidentParams, reportQuery } from '../schemas';
 
-const AUDIT_ERRORS = { 404: 'No such incident.', 501: 'The audit module is not part of this build.' };
+const AUDIT_ERRORS = {
+  404: 'No such incident.',
+  422: ENCRYPTION_KEY_UNAVAILABLE,
+  501: 'The audit module is not part of this build.',
+};
 
 const notAvailable = (what: string) =>
   new ApiProblem(

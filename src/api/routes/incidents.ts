@@ -1,5 +1,11 @@
 /** Reading incidents: the list (filtered, paged) and one incident's full state. */
-import { defineRoute, INCIDENT_READERS, type RouteDeps, type RouteSpec } from '../route-spec';
+import {
+  defineRoute,
+  ENCRYPTION_KEY_UNAVAILABLE,
+  INCIDENT_READERS,
+  type RouteDeps,
+  type RouteSpec,
+} from '../route-spec';
 import { incidentListSchema, incidentParams, incidentStateSchema, listQuery } from '../schemas';
 
 const listIncidents = ({ incidents }: Pick<RouteDeps, 'incidents'>): RouteSpec =>
@@ -42,6 +48,7 @@ const getIncident = ({ incidents }: Pick<RouteDeps, 'incidents'>): RouteSpec =>
     params: incidentParams,
     usesIncidents: true,
     responses: { 200: { description: 'The incident.', schema: incidentStateSchema } },
+    errors: { 422: ENCRYPTION_KEY_UNAVAILABLE },
     handle: async ({ params }) => ({ status: 200, json: await incidents.getState(params.id) }),
   });
 
