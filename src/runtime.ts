@@ -42,6 +42,8 @@ export interface RunningQuell {
   /** The SDK's Prometheus endpoint (QUELL_SDK_METRICS_ADDRESS), when this process runs a worker and serves it. */
   sdkMetricsUrl?: string;
   apiUrl?: string;
+  /** The key ID new payloads are encrypted with (QUELL_ENCRYPTION_KEY), when encryption is on. */
+  encryptionKeyId?: string;
   /** How many Slack users may click approvals (the API's Slack interactions are on), for the banner. */
   slackUsers?: number;
   /**
@@ -260,6 +262,7 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
       ...(worker ? { worker } : {}),
       ...(worker && config.sdkMetrics ? { sdkMetricsUrl: sdkMetricsUrl(config.sdkMetrics) } : {}),
       ...(apiUrl ? { apiUrl } : {}),
+      ...(codec ? { encryptionKeyId: codec.activeKeyId } : {}),
       ...(slack ? { slackUsers: slack.users.size } : {}),
       stop: runCleanups,
       workerDone,

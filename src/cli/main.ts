@@ -76,6 +76,10 @@ async function runService(components: { worker: boolean; api: boolean }): Promis
     ...(quell.apiUrl
       ? [
           `  API:         ${quell.apiUrl}  (health ${quell.apiUrl}/healthz, readiness ${quell.apiUrl}/readyz)`,
+          `  Codec:       ${quell.apiUrl}/api/v1/codec  (` +
+            (quell.encryptionKeyId
+              ? `payloads encrypted with key "${quell.encryptionKeyId}"; the Temporal UI decodes them here with a responder or auditor token)`
+              : 'payload encryption off: payloads pass through unchanged; set QUELL_ENCRYPTION_KEY to encrypt)'),
           `  Console:     ${quell.apiUrl}/console/  (sign in with an API token${quell.auth?.oidc?.settings.clientId ? ' or single sign-on' : ''})`,
           ...(quell.auth?.oidc
             ? [

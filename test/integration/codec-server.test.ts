@@ -53,6 +53,12 @@ describe('codec server on quell start (encryption on, embedded Temporal UI)', ()
     uiUrl = /Temporal UI: (http:\/\/\S+)/.exec(quell.output())?.[1] ?? '';
   }, 120_000);
 
+  it('the banner names the codec endpoint and the key new payloads are sealed with', () => {
+    expect(quell.output()).toContain(
+      `Codec:       ${quell.apiUrl}/api/v1/codec  (payloads encrypted with key "${keyId}"`,
+    );
+  });
+
   afterAll(async () => {
     if (quell) {
       quell.child.kill('SIGINT');

@@ -41,6 +41,7 @@ describe('quell start (the README first command)', () => {
       expect((await fetch(`${quell.apiUrl}/healthz`)).status).toBe(200);
       // The banner's console URL serves the console's page, which loads its bundle from the same origin.
       expect(quell.output()).toContain(`Console:     ${quell.apiUrl}/console/`);
+      expect(quell.output()).toContain(`Codec:       ${quell.apiUrl}/api/v1/codec  (payload encryption off`);
       expect(quell.output()).toContain('Slack:       approvals off (set QUELL_SLACK_SIGNING_SECRET');
       const page = await fetch(`${quell.apiUrl}/console/`);
       expect(page.status).toBe(200);
