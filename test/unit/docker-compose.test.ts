@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { loadConfig } from '../../src/config';
 import { searchAttributeFlags } from '../../src/contracts';
 
 /**
@@ -32,6 +33,7 @@ interface ComposeService {
   ports?: PortSpec[];
   volumes?: VolumeSpec[];
   container_name?: string;
+  expose?: string[];
 }
 
 interface ComposeFile {
@@ -333,6 +335,15 @@ describe('docker-compose.yml: Quell services', () => {
   it.each([WORKER, API])('requires QUELL_API_TOKENS from the host environment for %s', (name) => {
     // `${VAR:?message}`: compose refuses to start instead of running the API without tokens.
     expect(environmentOf(name).QUELL_API_TOKENS).toMatch(/^\$\{QUELL_API_TOKENS:\?.+\}$/);
+  });
+
+  it("serves each worker replica's SDK metrics on the compose network (not published on the host)", () => {
+    const address = environmentOf(WORKER).QUELL_SDK_METRICS_ADDRESS;
+    expect(address).toBe('0.0.0.0:9464');
+    const config = loadConfig({ ...process.env, QUELL_SDK_METRICS_ADDRESS: String(address) });
+    expect(config.sdkMetrics).toMatchObject({ host: '0.0.0.0', port: 9464 });
+    expect(asList(service(WORKER).expose)).toContain('9464');
+    expect(publishedPorts(WORKER)).toEqual([]);
   });
 
   it('keeps Quell data on a named volume at QUELL_DATA_DIR', () => {
