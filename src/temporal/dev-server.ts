@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { promises as fs, openSync, closeSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { ProgressReporter } from './cli-binary';
+import { spawnGuarded } from './guarded-process';
 import { UserFixableError } from '../errors';
 
 /** Thrown when the embedded dev server does not start or does not answer in time. */
@@ -105,11 +106,6 @@ async function waitUntilServing(
 }
 
 /**
- * Starts `temporal server start-dev` under a guardian process that stops it when this process exits,
- * crashes, or is killed, and waits until it serves the namespace.
- * Thrown: {@link DevServerStartError} with the server's last log lines when it does not come up.
- */
-/**
  * Dynamic config Quell relies on, for the embedded server (the same keys are in docker-compose's
  * deploy/temporal/dynamicconfig/development-sql.yaml).
  */
@@ -118,6 +114,11 @@ export const TEMPORAL_DYNAMIC_CONFIG: readonly (readonly [string, string])[] = [
   ['frontend.ListWorkersEnabled', 'true'],
 ];
 
+/**
+ * Starts `temporal server start-dev` under a guardian process that stops it when this process exits,
+ * crashes, or is killed, and waits until it serves the namespace.
+ * Thrown: {@link DevServerStartError} with the server's last log lines when it does not come up.
+ */
 export async function startDevServer(opts: DevServerOptions): Promise<RunningDevServer> {
   const port = opts.port === 0 ? await freePort(opts.ip) : opts.port;
   if (await portInUse(opts.ip, port)) {
@@ -149,34 +150,19 @@ export async function startDevServer(opts: DevServerOptions): Promise<RunningDev
   ];
   if (opts.dbFile) await fs.mkdir(path.dirname(opts.dbFile), { recursive: true });
   await fs.mkdir(path.dirname(opts.logFile), { recursive: true });
-  const logFd = openSync(opts.logFile, 'a');
-  const guardian = path.join(__dirname, 'dev-server-guardian.cjs');
-  const child = spawn(
-    process.execPath,
-    [guardian, String(opts.ownerPid ?? process.pid), opts.binary, ...args],
-    {
-      stdio: ['ignore', logFd, logFd],
-      // Own process group: a terminal's Ctrl-C reaches Quell, which stops the server after draining the worker.
-      detached: true,
-    },
-  );
-  closeSync(logFd);
-  child.unref();
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
+  const server = spawnGuarded({
+    binary: opts.binary,
+    args,
+    logFile: opts.logFile,
+    ...(opts.ownerPid !== undefined ? { ownerPid: opts.ownerPid } : {}),
   });
+  const { child, exited } = server;
   const address = `${opts.ip}:${port}`;
   let stopped = false;
   const stop = async () => {
     if (stopped) return exited;
     stopped = true;
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    const timer = setTimeout(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }, 15_000);
-    await exited;
-    clearTimeout(timer);
+    await server.stop(15_000);
   };
   opts.report(
     `Starting the Temporal dev server on ${address} (${opts.dbFile ? `database ${opts.dbFile}` : 'in memory'}; ` +
