@@ -46,7 +46,7 @@ import {
   isUpdateAbortedByContinueAsNew,
 } from '../temporal/errors';
 import { describeRun, listRuns, rawSearchAttribute } from '../temporal/visibility';
-import { workerLiveness } from '../temporal/worker-liveness';
+import { SharedLivenessProbe, workerLiveness } from '../temporal/worker-liveness';
 import { IncidentIdDeriver } from './correlation';
 import { UpdateGate } from './update-gate';
 import {
@@ -154,7 +154,14 @@ export class IncidentService implements IncidentOperations {
   ) {
     this.ids = options.ids ?? new IncidentIdDeriver();
     this.workerWaitMs = options.workerWaitMs ?? 5_000;
+    this.workers = new SharedLivenessProbe(
+      () => workerLiveness(this.client, this.taskQueue),
+      this.workerWaitMs / 2,
+    );
   }
+
+  /** Every waiting call reads the same recent answer (see SharedLivenessProbe). */
+  private readonly workers: SharedLivenessProbe;
 
   /** Below the server's default of 10 in-flight updates per workflow, leaving room for responders' decisions. */
   private readonly updates = new UpdateGate(8);
@@ -256,7 +263,7 @@ export class IncidentService implements IncidentOperations {
     let timer: NodeJS.Timeout | undefined;
     const check = async () => {
       try {
-        const liveness = await workerLiveness(this.client, this.taskQueue);
+        const liveness = await this.workers.liveness();
         if (liveness.live === 0) {
           noWorker = true;
           abort.abort();

@@ -83,3 +83,31 @@ export async function workerLiveness(
   const live = (resp.pollers ?? []).filter((p) => now() - timestampMs(p.lastAccessTime) < POLLER_FRESH_MS);
   return { live: live.length, source: 'pollers' };
 }
+
+/**
+ * One liveness answer shared by every caller for up to `maxAgeMs`. In an alert storm hundreds of intake calls
+ * wait on busy workers at once; each asking Temporal for itself (a ListWorkers per call, every few seconds)
+ * would load the server it is waiting on. A failed probe is not kept: the next caller asks again.
+ */
+export class SharedLivenessProbe {
+  private last: { at: number; answer: Promise<WorkerLiveness> } | undefined;
+
+  constructor(
+    private readonly probe: () => Promise<WorkerLiveness>,
+    private readonly maxAgeMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The latest answer if it is fresh enough, else a new probe (joined by everyone who asks meanwhile). */
+  liveness(): Promise<WorkerLiveness> {
+    const at = this.now();
+    if (this.last && at - this.last.at < this.maxAgeMs) return this.last.answer;
+    const answer = this.probe();
+    const entry = { at, answer };
+    this.last = entry;
+    answer.catch(() => {
+      if (this.last === entry) this.last = undefined;
+    });
+    return answer;
+  }
+}
