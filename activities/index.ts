@@ -1,7 +1,8 @@
 import os from 'node:os';
-import { activityInfo, heartbeat, log } from '@temporalio/activity';
+import { activityInfo, Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { ConnectorError, FAILURE_TYPES } from '../src/connectors/errors';
+import { EVIDENCE_HEARTBEAT_EVERY_MS } from '../src/contracts';
 import type { ActionContext, ApprovalNotice, Connectors, EffectResult } from '../src/connectors/types';
 import type { Severity } from '../src/domain/alert';
 import type { EvidenceSummary } from '../src/domain/incident';
@@ -148,10 +149,14 @@ export function createActivities(deps: ActivityDeps) {
     async snapshotLogs(input: SnapshotLogsInput): Promise<EvidenceSummary> {
       const connectors = requireConnectors(deps);
       const attempt = activityInfo().attempt;
+      // Beats while the work runs, so a slow log source or store never hits the heartbeat timeout, while a
+      // snapshot that takes milliseconds (most of them) costs Temporal no heartbeat call at all.
+      let stage = 'reading logs';
+      const activity = Context.current();
+      const beating = setInterval(() => activity.heartbeat(stage), EVIDENCE_HEARTBEAT_EVERY_MS);
       try {
-        heartbeat('reading logs');
         const logs = await connectors.logs.readHostLogs({ host: input.host, from: input.from, to: input.to });
-        heartbeat('storing evidence');
+        stage = 'storing evidence';
         const record = await connectors.evidence.put({
           incidentId: input.incidentId,
           name: `logs:${input.host}`,
@@ -182,6 +187,8 @@ export function createActivities(deps: ActivityDeps) {
         };
       } catch (err) {
         toFailure(err);
+      } finally {
+        clearInterval(beating);
       }
     },
 

@@ -23,6 +23,13 @@ export * from './domain/search-attributes';
 export const DEFAULT_TASK_QUEUE = 'quell-incidents';
 export const INCIDENT_WORKFLOW_TYPE = 'incidentWorkflow';
 
+/**
+ * The evidence activity's heartbeat timeout, and how often it beats while working (a third of it, so one late
+ * beat is not a timeout). Shared so the workflow's timeout and the activity's beat cannot drift apart.
+ */
+export const EVIDENCE_HEARTBEAT_TIMEOUT_MS = 60_000;
+export const EVIDENCE_HEARTBEAT_EVERY_MS = EVIDENCE_HEARTBEAT_TIMEOUT_MS / 3;
+
 // ---- IDs ----
 const WORKFLOW_ID_PREFIX = 'quell-incident-';
 

@@ -9,6 +9,7 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { FailureDetails, IncidentActivities } from '../../activities';
+import { EVIDENCE_HEARTBEAT_TIMEOUT_MS } from '../../src/contracts';
 import { isContainmentKind } from '../../src/domain/actions';
 import type { IncidentAction } from '../../src/domain/incident';
 import type { Playbook, RetryPolicyConfig } from '../../src/playbooks/schema';
@@ -21,7 +22,7 @@ export const notifyActivities = proxyActivities<IncidentActivities>({
 
 export const evidenceActivities = proxyActivities<IncidentActivities>({
   startToCloseTimeout: '5m',
-  heartbeatTimeout: '1m',
+  heartbeatTimeout: EVIDENCE_HEARTBEAT_TIMEOUT_MS,
   scheduleToCloseTimeout: '30m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 10 },
 });
