@@ -135,7 +135,7 @@ export async function runQuellBlock(
       `${posted}/${opts.n} posted, ${answered} answered, ${hosts.filter((h) => p.contained.get(h) !== undefined).length} contained`,
   );
   const pending: Promise<void>[] = [];
-  const cpuBefore = await cpuSnapshot(await env.serverPids());
+  const cpuBefore = await cpuSnapshot(await env.serverPids(), env.lab.pid);
   await scheduleArrivals(opts.n, opts.arrival, (i) => {
     const host = hosts[i]!;
     const body = JSON.stringify({
@@ -184,7 +184,11 @@ export async function runQuellBlock(
     () => hosts.filter((h) => p.evidenceStored.get(h) !== undefined).length,
     hosts.length,
   );
-  const cpu = cpuBetween(cpuBefore, await cpuSnapshot(await env.serverPids()), env.workflowThreadIds);
+  const cpu = cpuBetween(
+    cpuBefore,
+    await cpuSnapshot(await env.serverPids(), env.lab.pid),
+    env.workflowThreadIds,
+  );
   const statusCounts = countBy(samples.map((s) => String(s.status)));
   if (Object.keys(statusCounts).some((s) => s !== '202'))
     say(`  quell answers by status: ${JSON.stringify(statusCounts)}`);
@@ -265,7 +269,7 @@ export async function runFloorBlock(
       `${started}/${opts.n} started, ${updated} updated, ${hosts.filter((h) => p.floorIsolate.get(h) !== undefined).length} isolated`,
   );
   const pending: Promise<void>[] = [];
-  const cpuBefore = await cpuSnapshot(await env.serverPids());
+  const cpuBefore = await cpuSnapshot(await env.serverPids(), env.lab.pid);
   await scheduleArrivals(opts.n, opts.arrival, (i) => {
     const host = hosts[i]!;
     started++;
@@ -311,7 +315,11 @@ export async function runFloorBlock(
   await Promise.all(pending);
   progress.stop();
   await sleep(1_000); // the floor's workflows complete right after their activities
-  const cpu = cpuBetween(cpuBefore, await cpuSnapshot(await env.serverPids()), env.workflowThreadIds);
+  const cpu = cpuBetween(
+    cpuBefore,
+    await cpuSnapshot(await env.serverPids(), env.lab.pid),
+    env.workflowThreadIds,
+  );
   return { samples, hosts, cpu };
 }
 
@@ -380,6 +388,7 @@ function sumCpu(list: CpuBreakdown[]): CpuBreakdown {
     sdkCoreMs: sum((c) => c.sdkCoreMs),
     otherThreadsMs: sum((c) => c.otherThreadsMs),
     temporalServerMs: sum((c) => c.temporalServerMs),
+    labMs: sum((c) => c.labMs),
     otherProcessesMs: sum((c) => c.otherProcessesMs),
     wallMs: wall,
     mainThreadElu: sum((c) => c.mainThreadElu * c.wallMs) / wall,

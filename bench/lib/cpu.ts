@@ -14,6 +14,8 @@ export interface CpuSnapshot {
   selfTicks: number;
   /** Per server process (the Temporal server; with PostgreSQL also every postgres process of its cluster). */
   serverTicks: Map<number, number>;
+  /** The lab estate's process (its own, so Quell's figures leave out the vendors' side of each call). */
+  labTicks: number;
   systemBusy: number;
   systemTotal: number;
   elu: ReturnType<typeof performance.eventLoopUtilization>;
@@ -26,6 +28,8 @@ export interface CpuBreakdown {
   sdkCoreMs: number;
   otherThreadsMs: number;
   temporalServerMs: number;
+  /** The lab estate answering Quell's vendor calls (not Quell's cost, so in no total). */
+  labMs: number;
   otherProcessesMs: number;
   wallMs: number;
   /** Event-loop utilization of this process's main thread (0..1). */
@@ -86,7 +90,7 @@ export async function findTemporalServerPid(port: string): Promise<number | unde
   return undefined;
 }
 
-export async function cpuSnapshot(serverPids: readonly number[]): Promise<CpuSnapshot> {
+export async function cpuSnapshot(serverPids: readonly number[], labPid?: number): Promise<CpuSnapshot> {
   const threads = new Map<string, { comm: string; ticks: number }>();
   for (const tid of await fs.readdir('/proc/self/task').catch(() => [] as string[])) {
     const [comm, stat] = await Promise.all([
@@ -106,6 +110,7 @@ export async function cpuSnapshot(serverPids: readonly number[]): Promise<CpuSna
     serverTicks: new Map(
       await Promise.all(serverPids.map(async (pid) => [pid, await readTicks(`/proc/${pid}/stat`)] as const)),
     ),
+    labTicks: labPid === undefined ? 0 : await readTicks(`/proc/${labPid}/stat`),
     systemBusy: total - idle,
     systemTotal: total,
     elu: performance.eventLoopUtilization(),
@@ -147,6 +152,7 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot, workflowTids: Readonl
   let server = 0;
   for (const [pid, ticks] of b.serverTicks) server += ticks - (a.serverTicks.get(pid) ?? 0);
   const busy = b.systemBusy - a.systemBusy;
+  const lab = b.labTicks - a.labTicks;
   return {
     mainThreadMs: ms(byRole.main),
     workflowThreadsMs: ms(byRole.workflow),
@@ -154,7 +160,8 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot, workflowTids: Readonl
     // Threads that ended during the run are in the process total but in no thread's delta.
     otherThreadsMs: ms(Math.max(byRole.other, self - byRole.main - byRole.workflow - byRole.core)),
     temporalServerMs: ms(server),
-    otherProcessesMs: ms(Math.max(0, busy - self - server)),
+    labMs: ms(lab),
+    otherProcessesMs: ms(Math.max(0, busy - self - server - lab)),
     wallMs: b.at - a.at,
     mainThreadElu: performance.eventLoopUtilization(b.elu, a.elu).utilization,
     machineBusy: b.systemTotal > a.systemTotal ? busy / (b.systemTotal - a.systemTotal) : 0,

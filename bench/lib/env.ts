@@ -15,7 +15,6 @@ import { bundleWorkflowCode, Worker, type NativeConnection } from '@temporalio/w
 import pino from 'pino';
 import { loadConfig } from '../../src/config';
 import { createConnectors } from '../../src/connectors/config';
-import { startLabServer, type RunningLab } from '../../src/connectors/lab';
 import type { Connectors } from '../../src/connectors/types';
 import { REDACTED_PATHS, type Logger } from '../../src/logging';
 import { loadPlaybooks, type PlaybookRegistry } from '../../src/playbooks/loader';
@@ -27,6 +26,7 @@ import { findPostgres } from '../../src/temporal/postgres';
 import { startThrowawayTemporal, type ThrowawayTemporal } from '../../src/temporal/postgres-temporal';
 import { serverCacheDir } from '../../src/temporal/server-binary';
 import { findPostgresTemporalPids, findTemporalServerPid, threadNames } from './cpu';
+import { startLabProcess, type LabProcess } from './lab-process';
 import { Marks, observe } from './marks';
 import { say } from './progress';
 
@@ -58,7 +58,8 @@ export interface BenchEnv {
   db: DbMode;
   /** Random per run: every host, alert and workflow ID of the run carries it. */
   tag: string;
-  lab: RunningLab;
+  /** The lab estate's process (its CPU is the lab's, not Quell's). */
+  lab: LabProcess;
   quell: RunningQuell;
   apiUrl: string;
   ingestToken: string;
@@ -112,11 +113,13 @@ export async function startBenchEnv(opts: { db: DbMode; temporal: TemporalMode }
       })
     ).code;
 
-    // The lab in memory (no state file): its store is in this process, so a containment's moment is read
-    // straight from it rather than from the ledger's millisecond timestamps.
-    const lab = await startLabServer({ port: 0 });
+    // The lab in memory (no state file) in a process of its own, so its request handling is not counted in
+    // Quell's CPU; it reports each containment's moment rather than leaving it to the ledger's milliseconds.
+    const lab = await startLabProcess({
+      contained: (host, at) => probes.contained.mark(host, at),
+      message: (channel) => probes.messages.set(channel, (probes.messages.get(channel) ?? 0) + 1),
+    });
     cleanups.push(() => lab.stop());
-    hookLab(lab, probes);
 
     const logFile = path.join(runDir, 'quell.log');
     // Quell logs at its production default level (info: an access line per request, phase changes), to a
@@ -281,21 +284,6 @@ async function postgresVersion(): Promise<string> {
 }
 
 /** Marks containments and received notices in the lab store itself (the vendor routes all call these). */
-function hookLab(lab: RunningLab, probes: Probes): void {
-  const store = lab.store;
-  const setContainment = store.setContainment.bind(store);
-  store.setContainment = (host, want, meta) => {
-    const changed = setContainment(host, want, meta);
-    if (changed && want === 'contain') probes.contained.mark(host.name);
-    return changed;
-  };
-  const addMessage = store.addMessage.bind(store);
-  store.addMessage = (m) => {
-    probes.messages.set(m.channel, (probes.messages.get(m.channel) ?? 0) + 1);
-    return addMessage(m);
-  };
-}
-
 /** Quell's connectors, unchanged, with the isolate call and the evidence write marked. */
 function probeConnectors(c: Connectors, probes: Probes): Connectors {
   return {

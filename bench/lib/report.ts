@@ -152,7 +152,7 @@ export function markdown(r: BenchResults): string {
     out.push('Where the time goes (per-incident segments):', '', table(['Segment', 'p50', 'p95'], seg), '');
     out.push(
       'CPU per incident, in ms, from the first alert until every incident is parked (Quell: evidence stored, ' +
-        'waiting in eradication) or completed (floor). Main thread: API, activities, lab estate and bench client; ' +
+        'waiting in eradication) or completed (floor). Main thread: API, activities and bench client (the lab has its own process); ' +
         'workflow: the SDK workflow thread; core: the SDK Rust core; other: GC, compiler and libuv threads.',
       '',
       table(
