@@ -8,6 +8,7 @@ import {
   TargetNotFoundError,
   TransientConnectorError,
 } from './errors';
+import { exchange, ExchangeTimeoutError, type ExchangeResult } from './http-exchange';
 import { truncate } from './util';
 
 /** Used when a vendor answers 429 without saying how long to wait. */
@@ -237,7 +238,7 @@ const USER_AGENT = 'quell-connectors/0.1';
 
 /**
  * The HTTP client every vendor connector uses: allow-list check before any I/O, a timeout covering the whole
- * exchange (AbortController), no redirects (a 3xx could leave the allow-list), typed errors for network
+ * exchange, no redirects (a 3xx could leave the allow-list), typed errors for network
  * failures, and a debug log line per call naming the vendor, operation, method, origin/path and status, and
  * never headers, bodies or query strings.
  */
@@ -284,41 +285,22 @@ export class HttpClient {
       body = req.body;
     }
     const timeoutMs = req.timeoutMs ?? this.timeoutMs;
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), timeoutMs);
     const started = this.now();
     const where = this.redactPath ? target.origin : `${target.origin}${target.pathname}`;
     const ctx = { vendor: this.vendor, op: req.op };
     try {
-      let res: Response;
+      let res: ExchangeResult;
       try {
-        res = await fetch(target, {
-          method: req.method,
-          headers,
-          body,
-          signal: controller.signal,
-          redirect: 'manual',
-        });
+        res = await exchange(target, req.method, headers, body, timeoutMs);
       } catch (err) {
-        throw controller.signal.aborted
-          ? new TransientConnectorError(`${this.vendor}: ${req.op} timed out after ${timeoutMs} ms`, {
-              vendor: this.vendor,
-            })
-          : errorForNetworkFailure(err, ctx);
-      }
-      let text: string;
-      try {
-        text = await res.text();
-      } catch (err) {
-        throw controller.signal.aborted
+        throw err instanceof ExchangeTimeoutError
           ? new TransientConnectorError(
-              `${this.vendor}: ${req.op} timed out after ${timeoutMs} ms (reading body)`,
-              {
-                vendor: this.vendor,
-              },
+              `${this.vendor}: ${req.op} timed out after ${timeoutMs} ms${err.readingBody ? ' (reading body)' : ''}`,
+              { vendor: this.vendor },
             )
           : errorForNetworkFailure(err, ctx);
       }
+      const text = res.text;
       this.logger?.debug(
         {
           vendor: this.vendor,
@@ -359,8 +341,6 @@ export class HttpClient {
         'vendor call failed',
       );
       throw err;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -197,6 +197,56 @@ describe('HttpClient', () => {
     }
   });
 
+  it('keeps connections alive between calls, and retries once when the vendor closed a kept-alive one', async () => {
+    const requestsOnSocket = new WeakMap<object, number>();
+    let connections = 0;
+    const server = await startContractServer((req, res) => {
+      const socket = res.socket!;
+      const n = (requestsOnSocket.get(socket) ?? 0) + 1;
+      requestsOnSocket.set(socket, n);
+      if (n === 1) connections++;
+      // The third call arrives on a socket the vendor is closing: it resets without answering.
+      if (req.url === '/closing' && n > 1) return void socket.destroy();
+      json(res, 200, { call: req.url });
+    });
+    try {
+      const http = new HttpClient({ vendor: 'v', allowList: [server.url] });
+      for (const path of ['/a', '/b']) {
+        const res = await http.request({
+          method: 'POST',
+          url: `${server.url}${path}`,
+          op: 'probe',
+          json: {},
+        });
+        expect(res.json).toEqual({ call: path });
+      }
+      expect(connections).toBe(1);
+      const res = await http.request({ method: 'POST', url: `${server.url}/closing`, op: 'probe', json: {} });
+      expect(res.json).toEqual({ call: '/closing' });
+      expect(connections).toBe(2);
+      expect(server.requests.map((r) => r.url)).toEqual(['/a', '/b', '/closing', '/closing']);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('reads a compressed answer the vendor sent unasked', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const server = await startContractServer((_req, res) => {
+      res
+        .writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' })
+        .end(gzipSync(JSON.stringify({ ok: 'ü' })));
+    });
+    try {
+      const http = new HttpClient({ vendor: 'v', allowList: [server.url] });
+      const res = await http.request({ method: 'GET', url: `${server.url}/x`, op: 'probe' });
+      expect(res.json).toEqual({ ok: 'ü' });
+      expect(res.headers.get('content-encoding')).toBe('gzip');
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('does not follow redirects (they could leave the allow-list)', async () => {
     const server = await startContractServer((_req, res) => {
       res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
