@@ -16,12 +16,13 @@ import {
 import { runIngest } from './benchmarks/ingest';
 import { runMemory } from './benchmarks/memory';
 import { runReplay } from './benchmarks/replay';
+import { runStorm } from './benchmarks/storm';
 import { BENCH_DIR, startBenchEnv, type BenchEnv, type DbMode, type TemporalMode } from './lib/env';
 import { say } from './lib/progress';
 import { machine, markdown, writeResults, type BenchResults } from './lib/report';
 import { sleep } from './lib/stats';
 
-const BENCHMARKS = ['latency', 'throughput', 'ingest', 'replay', 'memory'] as const;
+const BENCHMARKS = ['latency', 'throughput', 'ingest', 'replay', 'memory', 'storm'] as const;
 type BenchName = (typeof BENCHMARKS)[number];
 
 const HELP = `Usage: npm run bench -- [options]
@@ -38,7 +39,10 @@ Options:
                      ingest      POST /api/v1/alerts req/s and p99 (dedup hits, misses) vs bare express
                      replay      histories/s replaying test/histories against the current workflow code
                      memory      worker RSS (separate process) idle and with open incidents awaiting approval
-  --quick          smoke sizes (about 2 minutes): 40 incidents, burst of 200, 3 s ingest runs, 200 open
+                     storm       10,000 alerts over 1,000 hosts (30% redeliveries) through the batch intake:
+                                 none lost, each host contained once
+  --quick          smoke sizes (about 2 minutes): 40 incidents, burst of 200, 3 s ingest runs, 200 open,
+                   a storm of 1,000 alerts over 100 hosts
   --db <mode>      dev server database: file (temp SQLite file, default) or memory (in-memory SQLite)
   --temporal <t>   dev (the embedded dev server, default) or postgres (Temporal Server 1.29 on a throwaway
                    PostgreSQL, as docker-compose.yml runs it; Quell and the floor both run against it)
@@ -92,6 +96,7 @@ const SIZES = {
     connections: 10,
     replayPasses: 5,
     memoryN: 1_000,
+    storm: { alerts: 10_000, hosts: 1_000 },
   },
   quick: {
     latencyN: 40,
@@ -102,6 +107,7 @@ const SIZES = {
     connections: 10,
     replayPasses: 1,
     memoryN: 200,
+    storm: { alerts: 1_000, hosts: 100 },
   },
 };
 
@@ -241,6 +247,14 @@ async function main(): Promise<number> {
     });
     await attempt('memory', async () => {
       results.memory = await runMemory(env, { incidents: size.memoryN });
+    });
+    await attempt('storm', async () => {
+      results.storm = await runStorm(env, {
+        ...size.storm,
+        duplicateShare: 0.3,
+        batchSize: 200,
+        inFlight: 4,
+      });
     });
   } finally {
     say('Stopping the API, the workers, the lab and Temporal...');

@@ -58,12 +58,14 @@ export async function deliver(
   headers: Record<string, string>,
   agent: http.Agent,
   deadlineMs = 180_000,
+  /** Per attempt: a request unanswered this long is abandoned and sent again. */
+  requestTimeoutMs = 120_000,
 ): Promise<Delivery> {
   const deadline = Date.now() + deadlineMs;
   for (let attempt = 1; ; attempt++) {
     let outcome: HttpResult | Error;
     try {
-      outcome = await postJson(url, body, headers, agent);
+      outcome = await postJson(url, body, headers, agent, requestTimeoutMs);
     } catch (err) {
       outcome = err instanceof Error ? err : new Error(String(err));
     }

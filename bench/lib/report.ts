@@ -6,6 +6,7 @@ import type { RunFigures } from '../benchmarks/containment';
 import type { IngestFigures } from '../benchmarks/ingest';
 import type { MemoryFigures } from '../benchmarks/memory';
 import type { ReplayFigures } from '../benchmarks/replay';
+import { stormMarkdown, type StormFigures } from '../benchmarks/storm';
 import { mib, ms, num, ratio } from './stats';
 
 export interface Machine {
@@ -33,6 +34,7 @@ export interface BenchResults {
   ingest?: IngestFigures[];
   replay?: ReplayFigures;
   memory?: MemoryFigures;
+  storm?: StormFigures;
   errors: Record<string, string>;
 }
 
@@ -234,6 +236,7 @@ export function markdown(r: BenchResults): string {
       '',
     );
   }
+  if (r.storm) out.push(stormMarkdown(r.storm));
   const errors = Object.entries(r.errors);
   if (errors.length)
     out.push('### Benchmarks that failed', '', ...errors.map(([k, v]) => `- ${k}: ${v}`), '');

@@ -17,7 +17,12 @@ import { markRoute } from './locals';
 import { ApiMetrics } from './metrics';
 import { buildOpenApiDocument } from './openapi';
 import { ApiProblem, problemHandler } from './problem';
-import { DEFAULT_INGEST_RATE, TokenBucketLimiter, type RateLimitConfig } from './rate-limit';
+import {
+  DEFAULT_BATCH_BODY_LIMIT,
+  DEFAULT_INGEST_RATE,
+  TokenBucketLimiter,
+  type RateLimitConfig,
+} from './rate-limit';
 import { apiRoutes, type AuditOperations, type RouteSpec } from './routes';
 import { CODEC_PATHS, type CodecServerOptions } from './routes/codec';
 import { SlackApprovals, slackInteractionStages, type SlackInteractionsConfig } from './slack-interactions';
@@ -37,7 +42,9 @@ export interface ApiDeps {
   audit?: AuditOperations;
   /** Largest accepted request body (bytes, or e.g. "512kb"); default 1 MiB. */
   bodyLimit?: string;
-  /** Alert ingest rate per caller; default 50/s with a burst of 100. `false` turns it off. */
+  /** Largest accepted body on the alert batch route; default 8 MiB. */
+  batchBodyLimit?: string;
+  /** Alert ingest rate per caller, in alerts; default 50/s with a burst of 100. `false` turns it off. */
   rateLimit?: RateLimitConfig | false;
   /** Mounted at /lab without authentication when present (the local vendor lab; never in production). */
   labRouter?: Router;
@@ -94,6 +101,7 @@ export function createApp(deps: ApiDeps): Express {
   const stages = routeStages({
     auth: deps.auth,
     bodyLimit,
+    batchBodyLimit: deps.batchBodyLimit ?? DEFAULT_BATCH_BODY_LIMIT,
     ...(deps.rateLimit === false
       ? {}
       : { limiter: new TokenBucketLimiter(deps.rateLimit ?? DEFAULT_INGEST_RATE) }),

@@ -12,7 +12,9 @@ import { codecPayloadsSchema } from './routes/codec';
 import {
   actionResolutionBody,
   actionSchema,
+  alertBatchItemSchema,
   alertBatchReceiptSchema,
+  alertBatchResultSchema,
   alertReceiptSchema,
   approvalDecisionBody,
   approvalSchema,
@@ -60,6 +62,8 @@ const RESPONSE_NAMES: [z.ZodType, string][] = [
   [incidentListItemSchema, 'IncidentListItem'],
   [alertReceiptSchema, 'AlertReceipt'],
   [alertBatchReceiptSchema, 'AlertBatchReceipt'],
+  [alertBatchResultSchema, 'AlertBatchResult'],
+  [alertBatchItemSchema, 'AlertBatchItem'],
   [healthSchema, 'Health'],
   [readinessSchema, 'Readiness'],
   [auditDocumentSchema, 'AuditDocument'],

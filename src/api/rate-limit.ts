@@ -9,6 +9,9 @@ export interface RateLimitConfig {
   burst: number;
 }
 
+/** Room for a full batch (500 alerts) of alerts of up to 16 KiB each, well above what SIEMs send. */
+export const DEFAULT_BATCH_BODY_LIMIT = '8mb';
+
 export const DEFAULT_INGEST_RATE: RateLimitConfig = { perSecond: 50, burst: 100 };
 
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
@@ -46,6 +49,21 @@ export class TokenBucketLimiter {
     return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((cost - b.tokens) / perSecond)) };
   }
 
+  /**
+   * Takes `cost` more tokens from a caller already admitted by {@link take}, going into debt if need be: a
+   * batch of alerts costs one token per alert however large it is, and the caller's next request waits until
+   * the bucket has refilled past the debt, so batching never raises a caller's sustained alert rate.
+   */
+  charge(key: string, cost: number): void {
+    if (!(cost > 0)) return;
+    const now = this.now();
+    const { perSecond, burst } = this.config;
+    const b = this.buckets.get(key) ?? { tokens: burst, at: now };
+    b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * perSecond) - cost;
+    b.at = now;
+    this.buckets.set(key, b);
+  }
+
   private sweep(now: number): void {
     if (now - this.lastSweep < 60_000) return;
     this.lastSweep = now;
@@ -56,6 +74,8 @@ export class TokenBucketLimiter {
 
 export interface ApiSettings {
   bodyLimit: string;
+  /** For the alert batch route, which takes hundreds of alerts in one body. */
+  batchBodyLimit: string;
   rateLimit: RateLimitConfig;
   /** For the HTTP server (`createApiServer`), not the app. */
   http: HttpTimeouts;
@@ -66,6 +86,7 @@ const milliseconds = z.coerce.number().int().min(1).max(3_600_000);
 
 /**
  * API limits from the environment: `QUELL_API_BODY_LIMIT` (default 1mb, i.e. 1 MiB; bytes or e.g. "512kb"),
+ * `QUELL_API_BATCH_BODY_LIMIT` (the alert batch route's, default 8mb),
  * `QUELL_INGEST_RATE_PER_SEC` (default 50) and `QUELL_INGEST_RATE_BURST` (default twice the rate, so 100);
  * the HTTP server's `QUELL_API_HEADERS_TIMEOUT_MS` (10000), `QUELL_API_REQUEST_TIMEOUT_MS` (30000, at least the
  * headers timeout) and `QUELL_API_KEEPALIVE_TIMEOUT_MS` (5000).
@@ -101,11 +122,17 @@ export function loadApiSettings(env: Record<string, string | undefined>): ApiSet
   }
   const perSecond = read('QUELL_INGEST_RATE_PER_SEC', DEFAULT_INGEST_RATE.perSecond);
   const burst = read('QUELL_INGEST_RATE_BURST', Math.max(1, perSecond * 2));
-  const bodyLimit = env.QUELL_API_BODY_LIMIT?.trim() || '1mb';
-  if (!/^\d+(?:\.\d+)?\s*(?:b|kb|mb)?$/i.test(bodyLimit)) {
-    throw new ConfigError(
-      `QUELL_API_BODY_LIMIT must be a size like 1048576, 512kb or 1mb (got "${bodyLimit}").`,
-    );
-  }
-  return { bodyLimit, rateLimit: { perSecond, burst: Math.max(1, burst) }, http };
+  const size = (name: string, fallback: string): string => {
+    const value = env[name]?.trim() || fallback;
+    if (!/^\d+(?:\.\d+)?\s*(?:b|kb|mb)?$/i.test(value)) {
+      throw new ConfigError(`${name} must be a size like 1048576, 512kb or 1mb (got "${value}").`);
+    }
+    return value;
+  };
+  return {
+    bodyLimit: size('QUELL_API_BODY_LIMIT', '1mb'),
+    batchBodyLimit: size('QUELL_API_BATCH_BODY_LIMIT', DEFAULT_BATCH_BODY_LIMIT),
+    rateLimit: { perSecond, burst: Math.max(1, burst) },
+    http,
+  };
 }

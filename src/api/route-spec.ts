@@ -95,6 +95,13 @@ export interface RouteSpec {
   body?: z.ZodType;
   /** For `ingest`: what the raw body may be (documentation only; the handler parses and normalizes). */
   rawBodyDoc?: z.ZodType;
+  /**
+   * For `ingest`: how many alerts a parsed body carries. The caller's rate limit is charged one token per alert
+   * (one when absent), so a batch counts as its alerts.
+   */
+  alertCount?: (body: unknown) => number;
+  /** For `ingest`: the body is a batch, read up to the batch body limit instead of the API's. */
+  batchBody?: true;
   /** The route calls IncidentOperations, so Temporal being down answers 503. */
   usesIncidents: boolean;
   responses: Record<number, ResponseDoc>;

@@ -146,6 +146,46 @@ export const alertBatchReceiptSchema = z
   .object({ items: z.array(alertReceiptSchema) })
   .describe('For an Alertmanager webhook: one receipt per alert, in the order of `alerts[]`.');
 
+const batchPosition = {
+  index: z.number().int().min(0).describe('Position of the item in the request array.'),
+  entry: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe("For an Alertmanager webhook item: the alert's position in its `alerts[]`."),
+};
+export const alertBatchItemSchema = z
+  .discriminatedUnion('status', [
+    z.object({
+      ...batchPosition,
+      status: z.enum(['recorded', 'deduplicated']),
+      ...alertReceiptSchema.shape,
+    }),
+    z.object({
+      ...batchPosition,
+      status: z.literal('rejected'),
+      problem: problemSchema.describe(
+        'Why the item cannot be recorded (400 invalid, 422 unrecognized or not recordable); `errors[].path` ' +
+          'names each field from the request array, e.g. `3.severity`. Sending it again will not help.',
+      ),
+    }),
+    z.object({
+      ...batchPosition,
+      status: z.literal('unavailable'),
+      problem: problemSchema.describe(
+        'Temporal, a worker or the incident could not take the alert now (503); not recorded: send it again ' +
+          'after `retryAfterSeconds`.',
+      ),
+    }),
+  ])
+  .describe('What became of one alert of a batch.');
+export const alertBatchResultSchema = z
+  .object({ items: z.array(alertBatchItemSchema) })
+  .describe(
+    'One receipt per alert, in request order (an Alertmanager webhook item has one per entry of its `alerts[]`).',
+  );
+
 export const incidentListItemSchema = z.object({
   incidentId: z.string(),
   workflowId: z.string(),

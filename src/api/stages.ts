@@ -28,6 +28,8 @@ export interface StageDeps {
   auth: AuthConfig;
   /** Largest accepted request body (bytes, or e.g. "512kb"). */
   bodyLimit: string;
+  /** Largest accepted body on a batch route (`RouteSpec.batchBody`); default the same as `bodyLimit`. */
+  batchBodyLimit?: string;
   /** Alert ingest rate per caller; absent when rate limiting is off. */
   limiter?: TokenBucketLimiter;
 }
@@ -107,7 +109,19 @@ export function routeStages(deps: StageDeps) {
  * signed callers after the raw body is read and its signature verified. JSON is parsed only then.
  */
 function ingestStages(deps: StageDeps, r: RouteSpec): { beforeBody: RequestHandler; body: RequestHandler[] } {
-  const rawParser = express.raw({ limit: deps.bodyLimit, type: () => true });
+  const limit = (r.batchBody && deps.batchBodyLimit) || deps.bodyLimit;
+  const rawParser = express.raw({ limit, type: () => true });
+  const tooLarge = new ApiProblem(
+    413,
+    'payload-too-large',
+    'Payload too large',
+    `The request body exceeds the ${limit} limit of this route` +
+      (r.batchBody ? ' (QUELL_API_BATCH_BODY_LIMIT); send the alerts in smaller batches.' : '.'),
+  );
+  const readRaw: RequestHandler = (req, res, next) =>
+    rawParser(req, res, (err?: unknown) =>
+      next((err as { type?: string } | undefined)?.type === 'entity.too.large' ? tooLarge : err),
+    );
   const rateLimit = (actor: Actor) => {
     if (!deps.limiter) return;
     const decision = deps.limiter.take(actor.subject);
@@ -139,7 +153,7 @@ function ingestStages(deps: StageDeps, r: RouteSpec): { beforeBody: RequestHandl
       (req, res, next) => {
         if (!hasBody(req)) throw missingBody();
         requireJsonContentType(req);
-        rawParser(req, res, next);
+        readRaw(req, res, next);
       },
       (req, res, next) => {
         const raw: unknown = req.body;
@@ -160,6 +174,10 @@ function ingestStages(deps: StageDeps, r: RouteSpec): { beforeBody: RequestHandl
           rateLimit(check.actor);
         }
         req.body = parseJsonBody(raw);
+        // The first alert's token was taken above, before the body was read or parsed.
+        const more = (r.alertCount?.(req.body) ?? 1) - 1;
+        const actor = actorOrUndefined(res);
+        if (deps.limiter && actor && more > 0) deps.limiter.charge(actor.subject, more);
         next();
       },
     ],

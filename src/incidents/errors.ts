@@ -18,6 +18,15 @@ export class TemporalUnavailableError extends Error {
 }
 
 /**
+ * Thrown when one incident cannot take an alert now (it is still closing, or too contended to take it within
+ * the intake's deadline) while Temporal itself answers: other incidents' alerts are still worth sending. The
+ * alert is not recorded; the sender retries it after `retryAfterSeconds` (503).
+ */
+export class IncidentBusyError extends TemporalUnavailableError {
+  override readonly name = 'IncidentBusyError';
+}
+
+/**
  * Thrown when an open incident's state is needed and only its workflow can give it (its first run has not
  * finished), but no worker answered the state query in time. A 503: retry once a worker is up.
  */

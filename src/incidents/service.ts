@@ -50,6 +50,7 @@ import { SharedLivenessProbe, workerLiveness } from '../temporal/worker-liveness
 import { IncidentIdDeriver } from './correlation';
 import { UpdateGate } from './update-gate';
 import {
+  IncidentBusyError,
   IncidentNotFoundError,
   IncidentRefusedError,
   NoWorkerError,
@@ -228,16 +229,13 @@ export class IncidentService implements IncidentOperations {
         if (!retryable || Date.now() > deadline) {
           if (refusal?.type === 'IncidentClosing') {
             // The incident for this key is still undoing containment; the sender retries later (503).
-            throw new TemporalUnavailableError(
-              `incident ${workflowId} is still closing; retry the alert later`,
-              30,
-            );
+            throw new IncidentBusyError(`incident ${workflowId} is still closing; retry the alert later`, 30);
           }
           if (refusal) throw refusal;
           // Still contended after the deadline (an incident taking thousands of alerts at once): not an error
           // of the alert's, and not recorded; the sender retries it (503 with Retry-After), never a 500.
           if (retryable)
-            throw new TemporalUnavailableError(
+            throw new IncidentBusyError(
               `incident ${workflowId} is too busy to take the alert now; retry it`,
               5,
             );

@@ -62,6 +62,16 @@ export function detectAlertFormat(body: unknown): AlertFormat | undefined {
   return ALERT_FORMATS.find((f) => f !== loose && ALERT_FORMAT_SCHEMAS[f].safeParse(body).success) ?? loose;
 }
 
+/**
+ * How many alerts a body carries as sent, before validation: an Alertmanager webhook one per entry of its
+ * `alerts[]`, anything else one. What the ingest rate limit charges and the batch limit counts.
+ */
+export function alertCountOf(body: unknown): number {
+  return isPlainObject(body) && looksLikeAlertmanager(body)
+    ? Math.max(1, (body.alerts as unknown[]).length)
+    : 1;
+}
+
 export type NormalizeOutcome =
   | { ok: true; format: AlertFormat; batch: boolean; alerts: NormalizedAlert[] }
   /** `stage: 'input'`: the body does not match its format; `'normalized'`: the result breaks Quell's limits. */

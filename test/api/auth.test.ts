@@ -253,6 +253,13 @@ describe('authentication and roles on every route', () => {
       allowed: ['ingest', 'admin'],
     },
     {
+      op: 'ingestAlertBatch',
+      method: 'post',
+      path: '/api/v1/alerts/batch',
+      body: [sample('generic')],
+      allowed: ['ingest', 'admin'],
+    },
+    {
       op: 'me',
       method: 'get',
       path: '/api/v1/me',

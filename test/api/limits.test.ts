@@ -30,9 +30,10 @@ describe('TokenBucketLimiter', () => {
 });
 
 describe('loadApiSettings', () => {
-  it('defaults to 1 MiB bodies, 50 alerts/s with a burst of 100, 10 s headers, 30 s requests, 5 s keep-alive', () => {
+  it('defaults to 1 MiB bodies (8 MiB batches), 50 alerts/s with a burst of 100, 10 s headers, 30 s requests, 5 s keep-alive', () => {
     expect(loadApiSettings({})).toEqual({
       bodyLimit: '1mb',
+      batchBodyLimit: '8mb',
       rateLimit: DEFAULT_INGEST_RATE,
       http: DEFAULT_HTTP_TIMEOUTS,
     });
@@ -64,8 +65,9 @@ describe('loadApiSettings', () => {
         QUELL_INGEST_RATE_PER_SEC: '5',
         QUELL_INGEST_RATE_BURST: '7',
         QUELL_API_BODY_LIMIT: '256kb',
+        QUELL_API_BATCH_BODY_LIMIT: '4mb',
       }),
-    ).toMatchObject({ bodyLimit: '256kb', rateLimit: { perSecond: 5, burst: 7 } });
+    ).toMatchObject({ bodyLimit: '256kb', batchBodyLimit: '4mb', rateLimit: { perSecond: 5, burst: 7 } });
   });
 
   it.each([
@@ -73,6 +75,7 @@ describe('loadApiSettings', () => {
     [{ QUELL_INGEST_RATE_PER_SEC: '-1' }, /QUELL_INGEST_RATE_PER_SEC/],
     [{ QUELL_INGEST_RATE_BURST: '0' }, /QUELL_INGEST_RATE_BURST/],
     [{ QUELL_API_BODY_LIMIT: 'huge' }, /QUELL_API_BODY_LIMIT/],
+    [{ QUELL_API_BATCH_BODY_LIMIT: '8 gigabytes' }, /QUELL_API_BATCH_BODY_LIMIT/],
     [{ QUELL_API_REQUEST_TIMEOUT_MS: '1.5' }, /QUELL_API_REQUEST_TIMEOUT_MS/],
     [{ QUELL_API_HEADERS_TIMEOUT_MS: '0' }, /QUELL_API_HEADERS_TIMEOUT_MS/],
     [{ QUELL_API_KEEPALIVE_TIMEOUT_MS: 'soon' }, /QUELL_API_KEEPALIVE_TIMEOUT_MS/],

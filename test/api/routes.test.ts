@@ -164,6 +164,182 @@ describe('POST /api/v1/alerts', () => {
   });
 });
 
+describe('POST /api/v1/alerts/batch', () => {
+  const { app, incidents } = testApp();
+  beforeEach(() => incidents.reset());
+  const batch = (body: unknown) =>
+    request(app)
+      .post('/api/v1/alerts/batch')
+      .set('Authorization', bearer('ingest'))
+      .send(body as object);
+  const generic = (id: string, host: string, extra: object = {}) => ({
+    ...sample('generic'),
+    id,
+    hosts: [host],
+    ...extra,
+  });
+  interface Item {
+    index: number;
+    entry?: number;
+    status: string;
+    incidentId?: string;
+    alertId?: string;
+    problem?: { status: number; type: string; errors?: { path: string }[]; retryAfterSeconds?: number };
+  }
+  const items = (res: request.Response) => res.body.items as Item[];
+
+  it('records every alert of several formats: 202 with a receipt per alert, in order', async () => {
+    const res = await batch([
+      sample('generic'),
+      sample('ocsf'),
+      sample('alertmanager'),
+      sample('elastic'),
+    ]).expect(202);
+    expect(items(res).map((i) => [i.index, i.entry, i.status])).toEqual([
+      [0, undefined, 'recorded'],
+      [1, undefined, 'recorded'],
+      [2, 0, 'recorded'],
+      [2, 1, 'recorded'],
+      [3, undefined, 'recorded'],
+    ]);
+    expect(Object.keys(items(res)[0]!).sort()).toEqual(
+      ['alertId', 'deduplicated', 'incidentId', 'index', 'status', 'workflowId'].sort(),
+    );
+    const formats = (incidents.callsOf('ingestAlert') as [{ format: string }][]).map(([a]) => a.format);
+    expect(formats.sort()).toEqual(['alertmanager', 'alertmanager', 'elastic', 'generic', 'ocsf']);
+  });
+
+  it('records the valid items and rejects the invalid ones, naming each field by its place: 207', async () => {
+    const res = await batch([
+      generic('a-1', 'ws-1'),
+      generic('a-2', 'ws-2', { severity: 'apocalyptic' }),
+      { hello: 'world' },
+      generic('a-3', 'ws-3'),
+    ]).expect(207);
+    expect(items(res).map((i) => [i.index, i.status])).toEqual([
+      [0, 'recorded'],
+      [1, 'rejected'],
+      [2, 'rejected'],
+      [3, 'recorded'],
+    ]);
+    const [, invalid, unknown] = items(res);
+    expect(invalid!.problem).toMatchObject({
+      status: 400,
+      type: 'https://quell.dev/problems/validation-error',
+    });
+    expect(invalid!.problem!.errors!.map((e) => e.path)).toEqual(['1.severity']);
+    expect(unknown!.problem).toMatchObject({ status: 422, errors: [{ path: '2' }] });
+    const recorded = (incidents.callsOf('ingestAlert') as [{ sourceAlertId: string }][]).map(
+      ([a]) => a.sourceAlertId,
+    );
+    expect(recorded.sort()).toEqual(['a-1', 'a-3']);
+  });
+
+  it('?format= applies to every item', async () => {
+    const res = await batch([sample('generic'), sample('ocsf')])
+      .query({ format: 'generic' })
+      .expect(207);
+    expect(items(res).map((i) => i.status)).toEqual(['recorded', 'rejected']);
+  });
+
+  it('the same alert twice: one recorded, one deduplicated', async () => {
+    const res = await batch([generic('a-1', 'ws-1'), generic('a-1', 'ws-1')]).expect(202);
+    expect(
+      items(res)
+        .map((i) => i.status)
+        .sort(),
+    ).toEqual(['deduplicated', 'recorded']);
+    expect(new Set(items(res).map((i) => i.incidentId)).size).toBe(1);
+  });
+
+  it('alerts for several hosts land on their incidents, those of one host on one', async () => {
+    const res = await batch([
+      generic('a-1', 'ws-1'),
+      generic('a-2', 'ws-2'),
+      generic('a-3', 'ws-1'),
+      generic('a-4', 'ws-3'),
+      generic('a-5', 'ws-1'),
+    ]).expect(202);
+    const ids = items(res).map((i) => i.incidentId);
+    expect(new Set(ids).size).toBe(3);
+    expect(ids[0]).toBe(ids[2]);
+    expect(ids[0]).toBe(ids[4]);
+    expect(items(res).every((i) => i.status === 'recorded')).toBe(true);
+  });
+
+  it('400 for an empty array or a body that is not an array; 413 beyond 500 alerts', async () => {
+    const empty = await batch([]);
+    expectProblem(empty, 400);
+    expect(paths(empty)).toEqual(['(body)']);
+    expectProblem(await batch(sample('generic')), 400);
+    const many = await batch(Array.from({ length: 501 }, (_, i) => generic(`a-${i}`, `ws-${i}`)));
+    expectProblem(many, 413);
+    expect(paths(many)).toEqual(['(body)']);
+    expect(many.body.detail).toContain('500');
+    // An Alertmanager webhook counts as its alerts.
+    const webhooks = await batch(Array.from({ length: 251 }, () => sample('alertmanager')));
+    expectProblem(webhooks, 413);
+    expect(incidents.calls).toEqual([]);
+    await batch(Array.from({ length: 500 }, (_, i) => generic(`a-${i}`, `ws-${i % 50}`))).expect(202);
+    expect(incidents.callsOf('ingestAlert')).toHaveLength(500);
+  });
+
+  it('413 naming the batch body limit', async () => {
+    const small = testApp({ batchBodyLimit: '2kb' });
+    const res = await request(small.app)
+      .post('/api/v1/alerts/batch')
+      .set('Authorization', bearer('ingest'))
+      .send([generic('a-1', 'ws-1', { description: 'x'.repeat(3_000) })]);
+    expectProblem(res, 413);
+    expect(res.body.detail).toContain('2kb');
+    expect(res.body.detail).toContain('QUELL_API_BATCH_BODY_LIMIT');
+  });
+
+  it('Temporal down midway: 503 with the items not recorded; a retry records them, the rest deduplicated', async () => {
+    const real = incidents.ingestAlert.bind(incidents);
+    let calls = 0;
+    const spy = jest.spyOn(incidents, 'ingestAlert').mockImplementation(async (alert, by) => {
+      if (++calls > 3) throw new TemporalUnavailableError('connect ECONNREFUSED', 7);
+      return real(alert, by);
+    });
+    const alerts = Array.from({ length: 40 }, (_, i) => generic(`a-${i}`, `ws-${i}`));
+    const res = await batch(alerts);
+    expectProblem(res, 503);
+    expect(res.headers['retry-after']).toBe('7');
+    expect(items(res)).toHaveLength(40);
+    expect(
+      items(res)
+        .slice(0, 3)
+        .map((i) => i.status),
+    ).toEqual(['recorded', 'recorded', 'recorded']);
+    expect(
+      items(res)
+        .slice(3)
+        .every((i) => i.status === 'unavailable' && i.problem?.status === 503),
+    ).toBe(true);
+    expect(items(res)[3]!.problem!.retryAfterSeconds).toBe(7);
+    // Once Temporal is found down, the alerts not yet sent are not sent (each would wait out the outage).
+    expect(calls).toBeLessThan(40);
+    spy.mockRestore();
+    const retry = await batch(alerts).expect(202);
+    expect(items(retry).map((i) => i.status)).toEqual([
+      ...Array<string>(3).fill('deduplicated'),
+      ...Array<string>(37).fill('recorded'),
+    ]);
+  });
+
+  it('charges the rate limit one token per alert, never refusing a batch for its size', async () => {
+    const limited = testApp({ rateLimit: { perSecond: 0.5, burst: 2 } });
+    const send = (body: object) =>
+      request(limited.app).post('/api/v1/alerts/batch').set('Authorization', bearer('ingest')).send(body);
+    await send([generic('a-1', 'ws-1'), generic('a-2', 'ws-2'), generic('a-3', 'ws-3')]).expect(202);
+    const next = await send([generic('a-4', 'ws-4')]);
+    expectProblem(next, 429);
+    expect(Number(next.headers['retry-after'])).toBeGreaterThanOrEqual(4);
+    expect(limited.incidents.callsOf('ingestAlert')).toHaveLength(3);
+  });
+});
+
 describe('rate limiting alert ingest', () => {
   it('429 with Retry-After once a caller spends its burst; other callers unaffected', async () => {
     const { app, incidents } = testApp({ rateLimit: { perSecond: 0.5, burst: 2 } });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import request from 'supertest';
 import type { Client } from '@temporalio/client';
@@ -86,6 +87,53 @@ describe('alert intake over HTTP (real worker, real Temporal dev server)', () =>
       .set(bearer(READER))
       .expect(200);
     expect(state.body.alerts.count).toBe(1);
+  });
+
+  it('a batch: every alert reaches its incident, one per host; redeliveries and invalid items do not', async () => {
+    const hosts = Array.from({ length: 8 }, (_, i) => `ws-batch-${randomUUID().slice(0, 6)}-${i}`);
+    const alerts = hosts.flatMap((host) =>
+      [1, 2, 3].map((n) =>
+        genericAlert({
+          id: `${host}-det-${n}`,
+          hosts: [host],
+          accounts: [],
+          rule: 'ransomware.mass_encryption',
+        }),
+      ),
+    );
+    const redelivered = alerts.filter((_, i) => i % 4 === 0);
+    const body = [...alerts, ...redelivered, { ...genericAlert(), severity: 'apocalyptic' }];
+    const res = await request(app).post('/api/v1/alerts/batch').set(bearer(INGEST)).send(body).expect(207);
+    const items = res.body.items as {
+      index: number;
+      status: string;
+      incidentId?: string;
+      problem?: unknown;
+    }[];
+    expect(items.map((i) => i.index)).toEqual(body.map((_, i) => i));
+    const statuses = items.map((i) => i.status);
+    expect(statuses.filter((s) => s === 'recorded')).toHaveLength(alerts.length);
+    expect(statuses.filter((s) => s === 'deduplicated')).toHaveLength(redelivered.length);
+    expect(items.at(-1)).toMatchObject({
+      status: 'rejected',
+      problem: { errors: [{ path: `${body.length - 1}.severity` }] },
+    });
+
+    const incidentOf = new Map<string, string>();
+    alerts.forEach((a, i) => {
+      const id = items[i]!.incidentId!;
+      expect(incidentOf.get(a.hosts![0]!) ?? id).toBe(id);
+      incidentOf.set(a.hosts![0]!, id);
+    });
+    expect(new Set(incidentOf.values()).size).toBe(hosts.length);
+    for (const [host, incidentId] of incidentOf) {
+      const state = await request(app).get(`/api/v1/incidents/${incidentId}`).set(bearer(READER)).expect(200);
+      expect(state.body.scope.hosts).toEqual([host]);
+      expect(state.body.alerts).toMatchObject({
+        count: 3,
+        deduplicated: redelivered.filter((a) => a.hosts![0] === host).length,
+      });
+    }
   });
 
   it('answers 404 problem+json for an unknown incident', async () => {
