@@ -16,6 +16,7 @@ import {
 import { runIngest } from './benchmarks/ingest';
 import { runMemory } from './benchmarks/memory';
 import { runReplay } from './benchmarks/replay';
+import { runSteadyRounds } from './benchmarks/steady';
 import { BENCH_DIR, startBenchEnv, type BenchEnv, type DbMode, type TemporalMode } from './lib/env';
 import { say } from './lib/progress';
 import { machine, markdown, writeResults, type BenchResults } from './lib/report';
@@ -86,21 +87,27 @@ const SIZES = {
   full: {
     latencyN: 200,
     steadyPerSecond: 10,
+    steadyRounds: 3,
+    steadyWarmup: 20,
     throughputN: 1_000,
     ingestSeconds: 10,
     ingestWarmup: 2,
     connections: 10,
     replayPasses: 5,
+    typicalReplays: 1_000,
     memoryN: 1_000,
   },
   quick: {
     latencyN: 40,
     steadyPerSecond: 10,
+    steadyRounds: 3,
+    steadyWarmup: 10,
     throughputN: 200,
     ingestSeconds: 3,
     ingestWarmup: 1,
     connections: 10,
     replayPasses: 1,
+    typicalReplays: 100,
     memoryN: 200,
   },
 };
@@ -219,9 +226,11 @@ async function main(): Promise<number> {
   try {
     if (opts.only.includes('latency') || opts.only.includes('throughput')) await warmUp(env);
     await attempt('latency', async () => {
-      const steady = await pair(env, 'steady', size.latencyN, {
-        kind: 'steady',
+      const steady = await runSteadyRounds(env, {
+        n: size.latencyN,
         perSecond: size.steadyPerSecond,
+        rounds: size.steadyRounds,
+        warmup: size.steadyWarmup,
       });
       const burst = await pair(env, 'burst', size.latencyN, { kind: 'burst' });
       results.latency = { steady, burst };
@@ -237,7 +246,10 @@ async function main(): Promise<number> {
       });
     });
     await attempt('replay', async () => {
-      results.replay = await runReplay(env, { passes: size.replayPasses });
+      results.replay = await runReplay(env, {
+        passes: size.replayPasses,
+        typicalReplays: size.typicalReplays,
+      });
     });
     await attempt('memory', async () => {
       results.memory = await runMemory(env, { incidents: size.memoryN });
