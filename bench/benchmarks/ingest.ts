@@ -50,6 +50,8 @@ export interface IngestFigures {
   /** Share of all cores busy during the measured run (0..1), and other processes' CPU in that time. */
   machineBusy: number;
   othersSeconds: number;
+  /** Other processes' CPU over the run's wall time, in cores. */
+  othersCores: number;
 }
 
 async function cannon(
@@ -88,7 +90,7 @@ function figures(
   id: IngestRunId,
   target: string,
   r: autocannon.Result,
-  load: { machineBusy: number; othersSeconds: number },
+  load: { machineBusy: number; othersSeconds: number; othersCores: number },
 ): IngestFigures {
   return {
     id,
@@ -277,6 +279,7 @@ export async function runIngest(
       const f = figures(run.id, run.target, r, {
         machineBusy: cpu.machineBusy,
         othersSeconds: cpu.otherProcessesMs / 1000,
+        othersCores: cpu.otherProcessesMs / cpu.wallMs,
       });
       say(
         `  ingest ${run.label}: ${f.requestsPerSecond.toFixed(0)} req/s, p99 ${f.p99} ms, ` +

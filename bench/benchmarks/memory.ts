@@ -37,6 +37,7 @@ export interface MemoryFigures {
   /** Share of all cores busy from the idle reading to the last one (0..1), and other processes' CPU then. */
   machineBusy?: number;
   othersSeconds?: number;
+  othersCores?: number;
   /** The same figures for the bare worker and floor workflows waiting on an update. */
   floor?: FloorMemoryFigures;
   /** Why the floor has no figures, when it failed. */
@@ -54,12 +55,21 @@ export interface FloorMemoryFigures {
   openSeconds: number;
   machineBusy: number;
   othersSeconds: number;
+  othersCores: number;
 }
 
 /** Machine load between two snapshots, the worker process's own CPU not counted as others'. */
-function load(a: CpuSnapshot, b: CpuSnapshot, env: BenchEnv): { machineBusy: number; othersSeconds: number } {
+function load(
+  a: CpuSnapshot,
+  b: CpuSnapshot,
+  env: BenchEnv,
+): { machineBusy: number; othersSeconds: number; othersCores: number } {
   const cpu = cpuBetween(a, b, env.workflowThreadIds);
-  return { machineBusy: cpu.machineBusy, othersSeconds: cpu.otherProcessesMs / 1000 };
+  return {
+    machineBusy: cpu.machineBusy,
+    othersSeconds: cpu.otherProcessesMs / 1000,
+    othersCores: cpu.otherProcessesMs / cpu.wallMs,
+  };
 }
 
 async function procStatus(pid: number): Promise<{ rss: number; hwm: number }> {

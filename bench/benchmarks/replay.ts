@@ -47,6 +47,7 @@ export interface TypicalReplay {
   /** Share of all cores busy while it replayed (0..1), and other processes' CPU in that time. */
   machineBusy: number;
   othersSeconds: number;
+  othersCores: number;
 }
 
 export async function runReplay(
@@ -119,5 +120,6 @@ async function replayTypical(
     projectedSecondsPer1000: (summary.seconds / summary.replayed) * 1000,
     machineBusy: cpu.machineBusy,
     othersSeconds: cpu.otherProcessesMs / 1000,
+    othersCores: cpu.otherProcessesMs / cpu.wallMs,
   };
 }

@@ -29,6 +29,8 @@ export interface GoalRow {
   met?: boolean;
   /** Share of all cores busy while Quell's figure, and the floor's, were measured (0..1). */
   machineBusy: { quell?: number; floor?: number };
+  /** Other processes' CPU meanwhile, in cores (the part of the load that is not this run's). */
+  othersCores: { quell?: number; floor?: number };
 }
 
 /** CPU per incident in this process's threads and the Temporal server (others' processes excluded). */
@@ -46,7 +48,7 @@ function pairRow(
   quell: number,
   floor: number,
   goal: { text: string; at?: (ratio: number) => boolean },
-  machineBusy: GoalRow['machineBusy'],
+  load: Pick<GoalRow, 'machineBusy' | 'othersCores'>,
 ): GoalRow {
   const ratio = quell / floor;
   return {
@@ -58,13 +60,19 @@ function pairRow(
     ratio,
     goal: goal.text,
     ...(goal.at && Number.isFinite(ratio) ? { met: goal.at(ratio) } : {}),
-    machineBusy,
+    ...load,
   };
 }
 
 export function goalRows(r: BenchResults): GoalRow[] {
   const rows: GoalRow[] = [];
-  const busy = (q: RunFigures, f: RunFigures) => ({ quell: q.cpu.machineBusy, floor: f.cpu.machineBusy });
+  const busy = (q: RunFigures, f: RunFigures) => ({
+    machineBusy: { quell: q.cpu.machineBusy, floor: f.cpu.machineBusy },
+    othersCores: {
+      quell: q.cpu.otherProcessesMs / q.cpu.wallMs,
+      floor: f.cpu.otherProcessesMs / f.cpu.wallMs,
+    },
+  });
   const t = r.throughput;
   if (t)
     rows.push(
@@ -128,7 +136,10 @@ export function goalRows(r: BenchResults): GoalRow[] {
           q.requestsPerSecond,
           f.requestsPerSecond,
           { text: '>= 0.8x floor', at: (x) => x >= 0.8 },
-          { quell: q.machineBusy, floor: f.machineBusy },
+          {
+            machineBusy: { quell: q.machineBusy, floor: f.machineBusy },
+            othersCores: { quell: q.othersCores, floor: f.othersCores },
+          },
         ),
       );
   };
@@ -150,8 +161,14 @@ export function goalRows(r: BenchResults): GoalRow[] {
         m.floor.perWorkflowBytes / 1024,
         { text: '<= 1.5x floor', at: (x) => x <= 1.5 },
         {
-          ...(m.machineBusy !== undefined ? { quell: m.machineBusy } : {}),
-          floor: m.floor.machineBusy,
+          machineBusy: {
+            ...(m.machineBusy !== undefined ? { quell: m.machineBusy } : {}),
+            floor: m.floor.machineBusy,
+          },
+          othersCores: {
+            ...(m.othersCores !== undefined ? { quell: m.othersCores } : {}),
+            floor: m.floor.othersCores,
+          },
         },
       ),
     );
@@ -167,6 +184,7 @@ export function goalRows(r: BenchResults): GoalRow[] {
       goal: '< 60 s',
       met: typical.projectedSecondsPer1000 < 60,
       machineBusy: { quell: typical.machineBusy },
+      othersCores: { quell: typical.othersCores },
     });
   return rows;
 }

@@ -94,9 +94,24 @@ function goalValue(unit: GoalRow['unit'], v: number | undefined): string {
   }
 }
 
+/** "95% (others 0.4)": the machine's busy share and other processes' cores. */
+function load(busy: number | undefined, othersCores: number | undefined): string {
+  return othersCores === undefined || !Number.isFinite(othersCores)
+    ? pct(busy)
+    : `${pct(busy)} (others ${othersCores.toFixed(1)})`;
+}
+
 function goalsTable(rows: GoalRow[]): string {
   return table(
-    ['Measure', 'Quell', 'Floor', 'Quell/floor', 'Goal', 'Met', 'Machine busy (Quell / floor)'],
+    [
+      'Measure',
+      'Quell',
+      'Floor',
+      'Quell/floor',
+      'Goal',
+      'Met',
+      'Machine busy, others in cores (Quell / floor)',
+    ],
     rows.map((g) => [
       g.measure,
       goalValue(g.unit, g.quell),
@@ -104,9 +119,8 @@ function goalsTable(rows: GoalRow[]): string {
       g.ratio === undefined || !Number.isFinite(g.ratio) ? '-' : `${g.ratio.toFixed(2)}x`,
       g.goal,
       g.met === undefined ? '-' : g.met ? 'yes' : 'no',
-      g.machineBusy.floor === undefined
-        ? pct(g.machineBusy.quell)
-        : `${pct(g.machineBusy.quell)} / ${pct(g.machineBusy.floor)}`,
+      load(g.machineBusy.quell, g.othersCores.quell) +
+        (g.machineBusy.floor === undefined ? '' : ` / ${load(g.machineBusy.floor, g.othersCores.floor)}`),
     ]),
   );
 }
@@ -134,8 +148,9 @@ export function markdown(r: BenchResults): string {
       '',
       goalsTable(goals),
       '',
-      'Machine busy: the share of both cores busy while each figure was measured, whoever used them; the ' +
-        'detailed tables below say how much of it was other processes.',
+      'Machine busy: the share of both cores busy while each figure was measured, whoever used them; others: ' +
+        'the CPU of processes that are not this run (not the bench process, the Temporal server or the memory ' +
+        'worker), in cores. A ratio measured while others took a large part of the two cores says little.',
       '',
     );
   if (r.latency || r.throughput) {
