@@ -29,17 +29,22 @@ const HELP = `Usage: npm run bench -- [options]
 
 Runs Quell's benchmarks in one process against ONE embedded Temporal dev server (SQLite, synchronous=OFF),
 the lab estate, a Quell worker and the Quell HTTP API on loopback, and the floor (a bare Temporal workflow of
-the same shape on its own task queue). Prints progress on stderr and a Markdown table on stdout, and writes
-JSON and Markdown to bench/results/.
+the same shape on its own task queue). Prints progress on stderr and Markdown tables on stdout (headed by the
+Goals table: every figure as Quell / floor with the machine load), and writes JSON and Markdown to
+bench/results/.
 
 Options:
   --only <names>   comma-separated subset of: ${BENCHMARKS.join(', ')}
-                     latency     alert -> containment p50/p95/p99, steady arrivals and a burst, Quell vs floor
+                     latency     alert -> containment p50/p95/p99, steady arrivals (median of 3 rounds) and a
+                                 burst, Quell vs floor
                      throughput  incidents contained per second for a burst, Quell vs floor, none lost
-                     ingest      POST /api/v1/alerts req/s and p99 (dedup hits, misses) vs bare express
-                     replay      histories/s replaying test/histories against the current workflow code
-                     memory      worker RSS (separate process) idle and with open incidents awaiting approval
-  --quick          smoke sizes (about 2 minutes): 40 incidents, burst of 200, 3 s ingest runs, 200 open
+                     ingest      POST /api/v1/alerts req/s and p99 (dedup hits, misses) vs bare express and
+                                 a bare client's update / update-with-start of the floor workflow
+                     replay      histories/s replaying test/histories against the current workflow code, and
+                                 1,000 typical (median-length) histories
+                     memory      worker RSS (separate process) idle and with open incidents awaiting approval,
+                                 vs a bare worker with floor workflows waiting on an update
+  --quick          smoke sizes (about 4 minutes): 3 rounds of 40, burst of 200, 3 s ingest runs, 200 open
   --db <mode>      dev server database: file (temp SQLite file, default) or memory (in-memory SQLite)
   --temporal <t>   dev (the embedded dev server, default) or postgres (Temporal Server 1.29 on a throwaway
                    PostgreSQL, as docker-compose.yml runs it; Quell and the floor both run against it)
@@ -113,9 +118,10 @@ const SIZES = {
 };
 
 /**
- * Quell and the floor under the same arrivals. Steady arrivals run in two halves each, in the order Quell,
- * floor, floor, Quell, so drift in the machine's state (other load, caches, the server's database) falls on both
- * alike. A burst is one burst each (halving it would change what is measured), Quell first.
+ * Quell and the floor under the same arrivals. A burst is one burst each (halving it would change what is
+ * measured), Quell first. Steady arrivals given here run in two halves each, in the order Quell, floor, floor,
+ * Quell, so drift in the machine's state falls on both alike; the latency benchmark's steady figures come from
+ * `runSteadyRounds` instead (three rounds, the median of theirs).
  */
 async function pair(
   env: BenchEnv,
