@@ -118,6 +118,9 @@ function floorAlert(body: unknown): { alertId: string; host: string } | string {
   return { alertId: b.id, host: domain };
 }
 
+/** The floor workflow an alert lands in: one per alert identity. */
+const floorIntakeId = (tag: string, alertId: string) => `bench-floor-intake-${tag}-${alertId}`;
+
 /**
  * The bare express app of the floors: parse-only, a plain update on `openWorkflowId`, and update-with-start of
  * a new floor workflow per alert (its ID from the alert's identity, as Quell derives one from correlation).
@@ -158,7 +161,7 @@ function bareApp(client: Client, taskQueue: string, openWorkflowId: string, tag:
         startWorkflowOperation: new WithStartWorkflowOperation<typeof floorIntake>(
           FLOOR_INTAKE_WORKFLOW_TYPE,
           {
-            workflowId: `bench-floor-intake-${tag}-${alert.alertId}`,
+            workflowId: floorIntakeId(tag, alert.alertId),
             taskQueue,
             args: [],
             workflowIdConflictPolicy: 'USE_EXISTING',
@@ -175,7 +178,7 @@ export async function runIngest(
   opts: { seconds: number; warmupSeconds: number; connections: number },
 ): Promise<IngestFigures[]> {
   // The bare handlers: express, its JSON parser with Quell's body limit, then 202 or the bare client's call.
-  const openFloorId = `bench-floor-intake-${env.tag}-dedup`;
+  const openFloorId = floorIntakeId(env.tag, 'dedup');
   const server = http.createServer(bareApp(env.client, env.floorTaskQueue, openFloorId, env.tag));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const bareBase = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -197,7 +200,7 @@ export async function runIngest(
   const first = await postJson(quellUrl, dedupBody, auth, new http.Agent());
   if (first.status !== 202) throw new Error(`ingest setup: expected 202, got ${first.status}: ${first.body}`);
   // So does the open floor workflow the plain updates land on.
-  const floorDedupBody = alert(`dedup`, `dedup-${env.tag}.floor.bench.test`);
+  const floorDedupBody = alert('dedup', `dedup-${env.tag}.floor.bench.test`);
   const firstFloor = await postJson(
     `${bareBase}/floor/update-with-start`,
     floorDedupBody,
