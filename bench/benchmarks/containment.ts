@@ -50,8 +50,10 @@ export interface RunFigures {
   system: 'quell' | 'floor';
   arrival: string;
   incidents: number;
-  /** Alert to containment (ms). */
+  /** Alert to containment (ms). Steady arrivals in rounds: p50/p95/p99 are the median of the rounds'. */
   latency: Summary;
+  /** Steady arrivals in rounds: alert to containment over all rounds' incidents together. */
+  latencyPooled?: Summary;
   /** Alerts whose containment never happened within the timeout. */
   lost: number;
   /** Extra deliveries: HTTP retries (Quell) or client retries (floor). */

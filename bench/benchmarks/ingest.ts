@@ -2,20 +2,40 @@
  * Alert ingest: autocannon against `POST /api/v1/alerts` on Quell's real API (bearer token, rate limiter,
  * JSON parsing, normalisation, playbook choice, update-with-start and the workflow's answer) with dedup hits
  * (the same alert again and again: one incident, every request an update on it) and misses (a unique alert
- * per request: a new incident each), against a bare express handler that only parses JSON and answers 202.
+ * per request: a new incident each), against floors on a bare express handler (same JSON body limit): one that
+ * only parses JSON and answers 202, and two that call the SDK client directly, a plain update on one open floor
+ * workflow (the hits' floor) and an update-with-start of a new floor workflow per request (the misses' floor),
+ * so the ratios isolate Quell's own intake.
  *
  * The alerts use the bench-ingest playbook (no containment, no notices, no evidence), so the figures are
- * intake, not the estate. autocannon runs in a worker thread, so its own event loop does not share the API's.
+ * intake, not the estate; the floor workflow (`floorIntake`) likewise only takes alerts. autocannon runs in a
+ * worker thread, so its own event loop does not share the API's. Each floor runs right before the Quell run
+ * it is the floor of, so both see the same machine.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import autocannon from 'autocannon';
 import express from 'express';
+import { FLOOR_INTAKE_WORKFLOW_TYPE, floorAlertUpdate, type FloorReceipt } from '../floor/contract';
+import type { floorIntake } from '../floor/workflows';
+import { cpuBetween, cpuSnapshot } from '../lib/cpu';
 import type { BenchEnv } from '../lib/env';
 import { postJson } from '../lib/http';
 import { say } from '../lib/progress';
 
+/** Which run a figure is: Quell's two, and the floors they are compared with. */
+export type IngestRunId =
+  'bare-parse' | 'floor-update' | 'quell-hits' | 'floor-update-with-start' | 'quell-misses';
+
+/** The floor each Quell run is divided by. */
+export const INGEST_FLOOR_OF: Partial<Record<IngestRunId, IngestRunId>> = {
+  'quell-hits': 'floor-update',
+  'quell-misses': 'floor-update-with-start',
+};
+
 export interface IngestFigures {
+  id: IngestRunId;
   target: string;
   connections: number;
   seconds: number;
@@ -27,6 +47,11 @@ export interface IngestFigures {
   non2xx: number;
   errors: number;
   timeouts: number;
+  /** Share of all cores busy during the measured run (0..1), and other processes' CPU in that time. */
+  machineBusy: number;
+  othersSeconds: number;
+  /** Other processes' CPU over the run's wall time, in cores. */
+  othersCores: number;
 }
 
 async function cannon(
@@ -61,8 +86,14 @@ async function cannon(
   }
 }
 
-function figures(target: string, r: autocannon.Result): IngestFigures {
+function figures(
+  id: IngestRunId,
+  target: string,
+  r: autocannon.Result,
+  load: { machineBusy: number; othersSeconds: number; othersCores: number },
+): IngestFigures {
   return {
+    id,
     target,
     connections: r.connections,
     seconds: r.duration,
@@ -74,22 +105,84 @@ function figures(target: string, r: autocannon.Result): IngestFigures {
     non2xx: r.non2xx,
     errors: r.errors,
     timeouts: r.timeouts,
+    ...load,
   };
+}
+
+/** The alert's identity and subject from a bench alert body, or why not (the floors' only validation). */
+function floorAlert(body: unknown): { alertId: string; host: string } | string {
+  const b = body as { id?: unknown; domains?: unknown } | undefined;
+  if (typeof b?.id !== 'string' || !b.id) return 'id';
+  const domain = Array.isArray(b.domains) ? b.domains[0] : undefined;
+  if (typeof domain !== 'string') return 'domains';
+  return { alertId: b.id, host: domain };
+}
+
+/** The floor workflow an alert lands in: one per alert identity. */
+const floorIntakeId = (tag: string, alertId: string) => `bench-floor-intake-${tag}-${alertId}`;
+
+/**
+ * The bare express app of the floors: parse-only, a plain update on `openWorkflowId`, and update-with-start of
+ * a new floor workflow per alert (its ID from the alert's identity, as Quell derives one from correlation).
+ */
+function bareApp(client: Client, taskQueue: string, openWorkflowId: string, tag: string): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  const json = express.json({ limit: '1mb' });
+  app.post('/api/v1/alerts', json, (_req, res) => {
+    res.status(202).json({ accepted: true });
+  });
+  const handle =
+    (deliver: (alert: { alertId: string; host: string }) => Promise<FloorReceipt>): express.RequestHandler =>
+    (req, res) => {
+      const alert = floorAlert(req.body);
+      if (typeof alert === 'string') {
+        res.status(400).type('application/problem+json').json({ title: 'Invalid alert', field: alert });
+        return;
+      }
+      deliver(alert).then(
+        (receipt) => res.status(202).json(receipt),
+        (err: unknown) => res.status(503).json({ error: err instanceof Error ? err.message : String(err) }),
+      );
+    };
+  app.post(
+    '/floor/update',
+    json,
+    handle((alert) =>
+      client.workflow.getHandle(openWorkflowId).executeUpdate(floorAlertUpdate, { args: [alert] }),
+    ),
+  );
+  app.post(
+    '/floor/update-with-start',
+    json,
+    handle((alert) =>
+      client.workflow.executeUpdateWithStart(floorAlertUpdate, {
+        args: [alert],
+        startWorkflowOperation: new WithStartWorkflowOperation<typeof floorIntake>(
+          FLOOR_INTAKE_WORKFLOW_TYPE,
+          {
+            workflowId: floorIntakeId(tag, alert.alertId),
+            taskQueue,
+            args: [],
+            workflowIdConflictPolicy: 'USE_EXISTING',
+          },
+        ),
+      }),
+    ),
+  );
+  return app;
 }
 
 export async function runIngest(
   env: BenchEnv,
   opts: { seconds: number; warmupSeconds: number; connections: number },
 ): Promise<IngestFigures[]> {
-  // The bare handler: express, its JSON parser with Quell's body limit, 202.
-  const bare = express();
-  bare.disable('x-powered-by');
-  bare.post('/api/v1/alerts', express.json({ limit: '1mb' }), (_req, res) => {
-    res.status(202).json({ accepted: true });
-  });
-  const server = http.createServer(bare);
+  // The bare handlers: express, its JSON parser with Quell's body limit, then 202 or the bare client's call.
+  const openFloorId = floorIntakeId(env.tag, 'dedup');
+  const server = http.createServer(bareApp(env.client, env.floorTaskQueue, openFloorId, env.tag));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const bareUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/alerts`;
+  const bareBase = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const bareUrl = `${bareBase}/api/v1/alerts`;
   const quellUrl = `${env.apiUrl}/api/v1/alerts`;
   const auth = { authorization: `Bearer ${env.ingestToken}` };
   const alert = (id: string, domain: string) =>
@@ -106,8 +199,19 @@ export async function runIngest(
   // The incident the dedup hits land on exists before the clock starts.
   const first = await postJson(quellUrl, dedupBody, auth, new http.Agent());
   if (first.status !== 202) throw new Error(`ingest setup: expected 202, got ${first.status}: ${first.body}`);
+  // So does the open floor workflow the plain updates land on.
+  const floorDedupBody = alert('dedup', `dedup-${env.tag}.floor.bench.test`);
+  const firstFloor = await postJson(
+    `${bareBase}/floor/update-with-start`,
+    floorDedupBody,
+    {},
+    new http.Agent(),
+  );
+  if (firstFloor.status !== 202)
+    throw new Error(`ingest setup (floor): expected 202, got ${firstFloor.status}: ${firstFloor.body}`);
 
   const runs: {
+    id: IngestRunId;
     label: string;
     target: string;
     url: string;
@@ -116,6 +220,7 @@ export async function runIngest(
     ids: boolean;
   }[] = [
     {
+      id: 'bare-parse',
       label: 'bare',
       target: 'bare express (parse JSON, 202)',
       url: bareUrl,
@@ -124,6 +229,16 @@ export async function runIngest(
       ids: false,
     },
     {
+      id: 'floor-update',
+      label: 'floor update',
+      target: 'bare express + client, update on one open floor workflow (same alert)',
+      url: `${bareBase}/floor/update`,
+      body: floorDedupBody,
+      headers: {},
+      ids: false,
+    },
+    {
+      id: 'quell-hits',
       label: 'dedup',
       target: 'Quell, dedup hits (same alert)',
       url: quellUrl,
@@ -132,6 +247,16 @@ export async function runIngest(
       ids: false,
     },
     {
+      id: 'floor-update-with-start',
+      label: 'floor update-with-start',
+      target: 'bare express + client, update-with-start of a new floor workflow (unique alerts)',
+      url: `${bareBase}/floor/update-with-start`,
+      body: alert(`floor-miss-[<id>]`, `fm-[<id>].${env.tag}.floor.bench.test`),
+      headers: {},
+      ids: true,
+    },
+    {
+      id: 'quell-misses',
       label: 'miss',
       target: 'Quell, misses (unique alerts)',
       url: quellUrl,
@@ -151,11 +276,17 @@ export async function runIngest(
         seconds: opts.warmupSeconds,
         connections: opts.connections,
       });
+      const cpuBefore = await cpuSnapshot(await env.serverPids());
       const r = await cannon(run.label, { ...run, seconds: opts.seconds, connections: opts.connections });
-      const f = figures(run.target, r);
+      const cpu = cpuBetween(cpuBefore, await cpuSnapshot(await env.serverPids()), env.workflowThreadIds);
+      const f = figures(run.id, run.target, r, {
+        machineBusy: cpu.machineBusy,
+        othersSeconds: cpu.otherProcessesMs / 1000,
+        othersCores: cpu.otherProcessesMs / cpu.wallMs,
+      });
       say(
         `  ingest ${run.label}: ${f.requestsPerSecond.toFixed(0)} req/s, p99 ${f.p99} ms, ` +
-          `${f.non2xx} non-2xx, ${f.errors} errors`,
+          `${f.non2xx} non-2xx, ${f.errors} errors, machine busy ${Math.round(f.machineBusy * 100)}%`,
       );
       out.push(f);
     }

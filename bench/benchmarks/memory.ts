@@ -3,14 +3,26 @@
  * through tsx) on its own task queue, its resident set size read from /proc/<pid>/status (VmRSS) when idle
  * and again with N open incidents each waiting on an approval (bench-approval playbook: isolation needs an
  * approver; the identification notice is sent, then the incident waits).
+ *
+ * The floor: a bare worker (bench/floor/worker.ts, SDK defaults, the prebuilt floor bundle) in a separate
+ * process the same way, idle and then with as many floor workflows each waiting on an update after sending its
+ * notice (`floorAwaitingDecision`), read the same way. The two run one after the other, never together.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { WithStartWorkflowOperation } from '@temporalio/client';
 import { normalizeGeneric } from '../../src/ingest/generic';
 import { IncidentService } from '../../src/incidents/service';
+import {
+  FLOOR_AWAITING_DECISION_WORKFLOW_TYPE,
+  floorAlertUpdate,
+  floorWaitingQuery,
+} from '../floor/contract';
+import type { floorAwaitingDecision } from '../floor/workflows';
+import { cpuBetween, cpuSnapshot, type CpuSnapshot } from '../lib/cpu';
 import type { BenchEnv } from '../lib/env';
-import { PLAYBOOKS_DIR, ROOT } from '../lib/env';
+import { BENCH_DIR, PLAYBOOKS_DIR, ROOT } from '../lib/env';
 import { say, ticker } from '../lib/progress';
 import { pool, sleep } from '../lib/stats';
 
@@ -22,6 +34,42 @@ export interface MemoryFigures {
   peakBytes: number;
   waitingOnApproval: number;
   openSeconds: number;
+  /** Share of all cores busy from the idle reading to the last one (0..1), and other processes' CPU then. */
+  machineBusy?: number;
+  othersSeconds?: number;
+  othersCores?: number;
+  /** The same figures for the bare worker and floor workflows waiting on an update. */
+  floor?: FloorMemoryFigures;
+  /** Why the floor has no figures, when it failed. */
+  floorError?: string;
+}
+
+export interface FloorMemoryFigures {
+  workflows: number;
+  rssBeforeBytes: number;
+  rssAfterBytes: number;
+  perWorkflowBytes: number;
+  peakBytes: number;
+  /** Workflows that answered the query: notice sent, still waiting on the update. */
+  waitingOnUpdate: number;
+  openSeconds: number;
+  machineBusy: number;
+  othersSeconds: number;
+  othersCores: number;
+}
+
+/** Machine load between two snapshots, the worker process's own CPU not counted as others'. */
+function load(
+  a: CpuSnapshot,
+  b: CpuSnapshot,
+  env: BenchEnv,
+): { machineBusy: number; othersSeconds: number; othersCores: number } {
+  const cpu = cpuBetween(a, b, env.workflowThreadIds);
+  return {
+    machineBusy: cpu.machineBusy,
+    othersSeconds: cpu.otherProcessesMs / 1000,
+    othersCores: cpu.otherProcessesMs / cpu.wallMs,
+  };
 }
 
 async function procStatus(pid: number): Promise<{ rss: number; hwm: number }> {
@@ -88,6 +136,21 @@ async function stopWorker(child: ChildProcess): Promise<void> {
 }
 
 export async function runMemory(env: BenchEnv, opts: { incidents: number }): Promise<MemoryFigures> {
+  const quell = await runQuellMemory(env, opts);
+  say(
+    `  memory: Quell ${(quell.perIncidentBytes / 1024).toFixed(0)} KiB per incident; now the floor's bare worker`,
+  );
+  try {
+    quell.floor = await runFloorMemory(env, { workflows: opts.incidents });
+  } catch (err) {
+    // Quell's figures stand on their own; the floor's failure is reported with them.
+    quell.floorError = err instanceof Error ? err.message : String(err);
+    say(`  memory floor failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  }
+  return quell;
+}
+
+async function runQuellMemory(env: BenchEnv, opts: { incidents: number }): Promise<MemoryFigures> {
   const taskQueue = `bench-memory-${env.tag}`;
   const worker = await spawnWorker(env, taskQueue);
   const pid = worker.child.pid!;
@@ -96,6 +159,7 @@ export async function runMemory(env: BenchEnv, opts: { incidents: number }): Pro
   process.once('exit', killOnExit);
   try {
     await sleep(3_000);
+    const cpuBefore = await cpuSnapshot([...(await env.serverPids()), pid]);
     const before = await steadyRss(pid);
     say(
       `  memory: worker pid ${pid} idle at ${(before / 1048576).toFixed(1)} MiB; opening ${opts.incidents} incidents`,
@@ -132,6 +196,7 @@ export async function runMemory(env: BenchEnv, opts: { incidents: number }): Pro
     await sleep(3_000);
     const after = await steadyRss(pid);
     const { hwm } = await procStatus(pid);
+    const cpuAfter = await cpuSnapshot([...(await env.serverPids()), pid]);
     // Every incident really is open and waiting on its approval (read after the memory figures: queries are
     // answered by this worker).
     let waiting = 0;
@@ -152,6 +217,101 @@ export async function runMemory(env: BenchEnv, opts: { incidents: number }): Pro
       peakBytes: hwm,
       waitingOnApproval: waiting,
       openSeconds,
+      ...load(cpuBefore, cpuAfter, env),
+    };
+  } finally {
+    await stopWorker(worker.child);
+    process.off('exit', killOnExit);
+  }
+}
+
+async function spawnFloorWorker(
+  env: BenchEnv,
+  taskQueue: string,
+): Promise<{ child: ChildProcess; notified: () => number; output: () => string }> {
+  const child = spawn(process.execPath, ['-r', 'tsx/cjs', path.join(BENCH_DIR, 'floor', 'worker.ts')], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      FLOOR_TEMPORAL_ADDRESS: env.quell.temporal.address,
+      FLOOR_TEMPORAL_NAMESPACE: env.quell.temporal.namespace,
+      FLOOR_TASK_QUEUE: taskQueue,
+      FLOOR_WORKFLOW_BUNDLE: env.floorBundle.path,
+    },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  let output = '';
+  let running = false;
+  let notified = 0;
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  child.on('message', (m: { running?: boolean; notified?: number }) => {
+    if (m.running) running = true;
+    if (typeof m.notified === 'number') notified = m.notified;
+  });
+  const deadline = Date.now() + 120_000;
+  while (!running && child.exitCode === null && Date.now() < deadline) await sleep(100);
+  if (!running) {
+    child.kill('SIGKILL');
+    throw new Error(`the floor's memory worker did not start:\n${output}`);
+  }
+  return { child, notified: () => notified, output: () => output };
+}
+
+async function runFloorMemory(env: BenchEnv, opts: { workflows: number }): Promise<FloorMemoryFigures> {
+  const taskQueue = `bench-memory-floor-${env.tag}`;
+  const worker = await spawnFloorWorker(env, taskQueue);
+  const pid = worker.child.pid!;
+  const killOnExit = () => worker.child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  try {
+    await sleep(3_000);
+    const cpuBefore = await cpuSnapshot([...(await env.serverPids()), pid]);
+    const before = await steadyRss(pid);
+    say(
+      `  memory floor: bare worker pid ${pid} idle at ${(before / 1048576).toFixed(1)} MiB; ` +
+        `starting ${opts.workflows} floor workflows`,
+    );
+    let opened = 0;
+    const progress = ticker(
+      'memory floor',
+      () => `${opened}/${opts.workflows} started, ${worker.notified()} notices sent`,
+    );
+    const started = Date.now();
+    const hosts = Array.from({ length: opts.workflows }, (_, i) => `ws-${env.tag}-memfloor-${i}`);
+    const workflowId = (host: string) => `bench-floor-waiting-${host}`;
+    await pool(hosts, 50, async (host) => {
+      await env.client.workflow.executeUpdateWithStart(floorAlertUpdate, {
+        args: [{ alertId: `${host}-alert-1`, host }],
+        startWorkflowOperation: new WithStartWorkflowOperation<typeof floorAwaitingDecision>(
+          FLOOR_AWAITING_DECISION_WORKFLOW_TYPE,
+          { workflowId: workflowId(host), taskQueue, args: [host], workflowIdConflictPolicy: 'USE_EXISTING' },
+        ),
+      });
+      opened++;
+    });
+    const deadline = Date.now() + 300_000;
+    while (worker.notified() < opts.workflows && Date.now() < deadline) await sleep(200);
+    const openSeconds = (Date.now() - started) / 1000;
+    progress.stop();
+    await sleep(3_000);
+    const after = await steadyRss(pid);
+    const { hwm } = await procStatus(pid);
+    const cpuAfter = await cpuSnapshot([...(await env.serverPids()), pid]);
+    let waiting = 0;
+    await pool(hosts, 20, async (host) => {
+      const s = await env.client.workflow.getHandle(workflowId(host)).query(floorWaitingQuery);
+      if (s.notified && s.waiting) waiting++;
+    });
+    return {
+      workflows: opts.workflows,
+      rssBeforeBytes: before,
+      rssAfterBytes: after,
+      perWorkflowBytes: (after - before) / opts.workflows,
+      peakBytes: hwm,
+      waitingOnUpdate: waiting,
+      openSeconds,
+      ...load(cpuBefore, cpuAfter, env),
     };
   } finally {
     await stopWorker(worker.child);

@@ -2,6 +2,10 @@
  * Replay: the committed histories in test/histories/, replayed against the current workflow code with
  * Quell's replay module (`replayHistories`, i.e. `Worker.runReplayHistories`), several passes over the set
  * through one replay worker. Bundling is excluded (the run's prebuilt bundle is used).
+ *
+ * Then the goal's figure, 1,000 typical incident histories: "typical" is the committed history of median
+ * length among the current recordings (test/histories/*.json, not legacy/), replayed `typicalReplays` times
+ * through one replay worker (its start included); the seconds for 1,000 are projected from those.
  */
 import path from 'node:path';
 import {
@@ -10,6 +14,7 @@ import {
   replayHistories,
   type ReplayItem,
 } from '../../src/audit/replay';
+import { cpuBetween, cpuSnapshot } from '../lib/cpu';
 import type { BenchEnv } from '../lib/env';
 import { ROOT } from '../lib/env';
 import { say } from '../lib/progress';
@@ -25,9 +30,30 @@ export interface ReplayFigures {
   historiesPerSecond: number;
   eventsPerSecond: number;
   failures: string[];
+  /** The goal's figure: the median-length current history replayed over and over. */
+  typical?: TypicalReplay;
 }
 
-export async function runReplay(env: BenchEnv, opts: { passes: number }): Promise<ReplayFigures> {
+export interface TypicalReplay {
+  file: string;
+  events: number;
+  /** Current recordings the median was taken over. */
+  of: number;
+  replays: number;
+  passed: number;
+  seconds: number;
+  /** Seconds for 1,000 of it, at the rate measured (equal to `seconds` when 1,000 were replayed). */
+  projectedSecondsPer1000: number;
+  /** Share of all cores busy while it replayed (0..1), and other processes' CPU in that time. */
+  machineBusy: number;
+  othersSeconds: number;
+  othersCores: number;
+}
+
+export async function runReplay(
+  env: BenchEnv,
+  opts: { passes: number; typicalReplays: number },
+): Promise<ReplayFigures> {
   const files = await listHistoryFiles([path.join(ROOT, 'test', 'histories')]);
   const items: ReplayItem[] = [];
   for await (const item of historiesFromFiles(files)) items.push(item);
@@ -42,7 +68,9 @@ export async function runReplay(env: BenchEnv, opts: { passes: number }): Promis
       onResult: () => done++,
       replayName: 'quell-bench-replay',
     });
+    const typical = await replayTypical(env, items, opts.typicalReplays);
     return {
+      ...(typical ? { typical } : {}),
       files: files.length,
       passes: opts.passes,
       histories: summary.replayed,
@@ -57,4 +85,41 @@ export async function runReplay(env: BenchEnv, opts: { passes: number }): Promis
   } finally {
     clearInterval(timer);
   }
+}
+
+async function replayTypical(
+  env: BenchEnv,
+  items: ReplayItem[],
+  replays: number,
+): Promise<TypicalReplay | undefined> {
+  const current = items
+    .filter((i) => i.file && !path.relative(path.join(ROOT, 'test', 'histories'), i.file).includes(path.sep))
+    .sort((a, b) => a.history.events.length - b.history.events.length);
+  const median = current[Math.floor((current.length - 1) / 2)];
+  if (!median) return undefined;
+  const events = median.history.events.length;
+  const file = path.relative(ROOT, median.file!);
+  say(`  replay: typical history ${file} (${events} events, median of ${current.length}), ${replays} times`);
+  const cpuBefore = await cpuSnapshot(await env.serverPids());
+  const summary = await replayHistories(
+    Array.from({ length: replays }, () => median),
+    {
+      workflowBundle: { code: env.quellBundle.code },
+      progress: false,
+      replayName: 'quell-bench-replay-typical',
+    },
+  );
+  const cpu = cpuBetween(cpuBefore, await cpuSnapshot(await env.serverPids()), env.workflowThreadIds);
+  return {
+    file,
+    events,
+    of: current.length,
+    replays: summary.replayed,
+    passed: summary.passed,
+    seconds: summary.seconds,
+    projectedSecondsPer1000: (summary.seconds / summary.replayed) * 1000,
+    machineBusy: cpu.machineBusy,
+    othersSeconds: cpu.otherProcessesMs / 1000,
+    othersCores: cpu.otherProcessesMs / cpu.wallMs,
+  };
 }

@@ -70,6 +70,8 @@ export interface BenchEnv {
   /** A client of its own: the floor's, and for bench bookkeeping (counts, the memory incidents). */
   client: Client;
   floorTaskQueue: string;
+  /** The prebuilt floor workflow bundle (the floor worker here and the memory benchmark's bare worker). */
+  floorBundle: { code: string; path: string };
   probes: Probes;
   temporalVersion: string;
   temporal: TemporalMode;
@@ -112,6 +114,8 @@ export async function startBenchEnv(opts: { db: DbMode; temporal: TemporalMode }
         logger: { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop },
       })
     ).code;
+    const floorBundlePath = path.join(runDir, 'floor-workflow-bundle.js');
+    await fs.writeFile(floorBundlePath, floorCode);
 
     // The lab in memory (no state file) in a process of its own, so its request handling is not counted in
     // Quell's CPU; it reports each containment's moment rather than leaving it to the ledger's milliseconds.
@@ -243,6 +247,7 @@ export async function startBenchEnv(opts: { db: DbMode; temporal: TemporalMode }
       quellBundle: { code: quellCode, path: quellBundlePath },
       client,
       floorTaskQueue,
+      floorBundle: { code: floorCode, path: floorBundlePath },
       probes,
       temporalVersion: postgres
         ? `Temporal Server ${postgres.binaries.version} on ${await postgresVersion()}`

@@ -3,10 +3,12 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { RunFigures } from '../benchmarks/containment';
-import type { IngestFigures } from '../benchmarks/ingest';
+import { INGEST_FLOOR_OF, type IngestFigures } from '../benchmarks/ingest';
 import type { MemoryFigures } from '../benchmarks/memory';
 import type { ReplayFigures } from '../benchmarks/replay';
 import { stormMarkdown, type StormFigures } from '../benchmarks/storm';
+import type { SteadyFigures } from '../benchmarks/steady';
+import { goalRows, type GoalRow } from './goals';
 import { mib, ms, num, ratio } from './stats';
 
 export interface Machine {
@@ -26,8 +28,11 @@ export interface BenchResults {
   temporal?: 'dev' | 'postgres';
   temporalDb: string;
   machine: Machine;
+  /** Issue 14's goals, each Quell / floor from this run (derived from the figures below when written). */
+  goals?: GoalRow[];
   latency?: {
-    steady: { quell: RunFigures; floor: RunFigures };
+    /** `rounds`: each round's figures; `quell` and `floor` pool the rounds, latency the median of theirs. */
+    steady: SteadyFigures;
     burst: { quell: RunFigures; floor: RunFigures };
   };
   throughput?: { quell: RunFigures; floor: RunFigures };
@@ -68,6 +73,60 @@ function latencyRows(name: string, q: RunFigures, f: RunFigures): string[][] {
   ]);
 }
 
+const pct = (v: number | undefined) =>
+  v === undefined || !Number.isFinite(v) ? 'n/a' : `${Math.round(v * 100)}%`;
+
+function goalValue(unit: GoalRow['unit'], v: number | undefined): string {
+  if (v === undefined) return '-';
+  switch (unit) {
+    case 'ms':
+      return ms(v);
+    case 'ms CPU':
+      return `${num(v, 2)} ms`;
+    case 'events':
+      return num(v, 0);
+    case 'req/s':
+      return num(v, 0);
+    case 'KiB':
+      return `${num(v, 0)} KiB`;
+    case 's':
+      return `${num(v, 1)} s`;
+    default:
+      return num(v, 1);
+  }
+}
+
+/** "95% (others 0.4)": the machine's busy share and other processes' cores. */
+function load(busy: number | undefined, othersCores: number | undefined): string {
+  return othersCores === undefined || !Number.isFinite(othersCores)
+    ? pct(busy)
+    : `${pct(busy)} (others ${othersCores.toFixed(1)})`;
+}
+
+function goalsTable(rows: GoalRow[]): string {
+  return table(
+    [
+      'Measure',
+      'Quell',
+      'Floor',
+      'Quell/floor',
+      'Goal',
+      'Met',
+      'Machine busy, others in cores (Quell / floor)',
+    ],
+    rows.map((g) => [
+      g.measure,
+      goalValue(g.unit, g.quell),
+      goalValue(g.unit, g.floor),
+      g.ratio === undefined || !Number.isFinite(g.ratio) ? '-' : `${g.ratio.toFixed(2)}x`,
+      g.goal,
+      g.met === undefined ? '-' : g.met ? 'yes' : 'no',
+      load(g.machineBusy.quell, g.othersCores.quell) +
+        (g.machineBusy.floor === undefined ? '' : ` / ${load(g.machineBusy.floor, g.othersCores.floor)}`),
+    ]),
+  );
+}
+
 function checks(r: RunFigures): string {
   return (
     `${r.incidents - r.lost}/${r.incidents} contained, ${r.distinctIncidents} incidents, ` +
@@ -84,13 +143,29 @@ export function markdown(r: BenchResults): string {
     ...(r.finishedAt ? [] : ['', '**Partial**: the benchmarks finished so far; the run had not finished.']),
     '',
   ];
+  const goals = r.goals ?? goalRows(r);
+  if (goals.length)
+    out.push(
+      '### Goals (issue 14: Quell / floor, same run)',
+      '',
+      goalsTable(goals),
+      '',
+      'Machine busy: the share of both cores busy while each figure was measured, whoever used them; others: ' +
+        'the CPU of processes that are not this run (not the bench process, the Temporal server or the memory ' +
+        'worker), in cores. A ratio measured while others took a large part of the two cores says little.',
+      '',
+    );
   if (r.latency || r.throughput) {
     const rows: string[][] = [];
     if (r.latency) {
       const s = r.latency.steady;
       const b = r.latency.burst;
       rows.push(
-        ...latencyRows(`Alert -> containment, ${s.quell.arrival}, n=${s.quell.incidents}`, s.quell, s.floor),
+        ...latencyRows(
+          `Alert -> containment, ${s.quell.arrival}, median of ${s.rounds?.length ?? 1} rounds, n=${s.quell.incidents}`,
+          s.quell,
+          s.floor,
+        ),
       );
       rows.push(...latencyRows(`Alert -> containment, burst, n=${b.quell.incidents}`, b.quell, b.floor));
     }
@@ -115,6 +190,37 @@ export function markdown(r: BenchResults): string {
       table(['Measure', 'Quell', 'Floor', 'Quell/floor'], rows),
       '',
     );
+    const rounds = r.latency?.steady.rounds;
+    if (rounds?.length)
+      out.push(
+        `Steady rounds (${r.latency!.steady.quell.arrival}, each after an untimed warm-up; the figures above are the median of these):`,
+        '',
+        table(
+          [
+            'Round',
+            'Quell p50',
+            'Quell p95',
+            'Quell p99',
+            'Floor p50',
+            'Floor p95',
+            'Floor p99',
+            'p50 ratio',
+            'machine busy (Quell / floor)',
+          ],
+          rounds.map((x, i) => [
+            `${i + 1} (${x.first} first, n=${x.quell.count}/${x.floor.count})`,
+            ms(x.quell.p50),
+            ms(x.quell.p95),
+            ms(x.quell.p99),
+            ms(x.floor.p50),
+            ms(x.floor.p95),
+            ms(x.floor.p99),
+            ratio(x.quell.p50, x.floor.p50),
+            `${pct(x.quellMachineBusy)} / ${pct(x.floorMachineBusy)}`,
+          ]),
+        ),
+        '',
+      );
     const checkRows: string[][] = [];
     const seg: string[][] = [];
     const cpuRows: string[][] = [];
@@ -181,15 +287,30 @@ export function markdown(r: BenchResults): string {
       '### Ingest: POST /api/v1/alerts (autocannon)',
       '',
       table(
-        ['Target', 'req/s', 'p50', 'p99', 'non-2xx / errors', 'req/s vs bare'],
-        r.ingest.map((i) => [
-          `${i.target}, ${i.connections} connections, ${i.seconds} s`,
-          num(i.requestsPerSecond, 0),
-          `${i.p50} ms`,
-          `${i.p99} ms`,
-          `${i.non2xx} / ${i.errors}`,
-          i === bare ? '1.00x' : ratio(i.requestsPerSecond, bare.requestsPerSecond),
-        ]),
+        [
+          'Target',
+          'req/s',
+          'p50',
+          'p99',
+          'non-2xx / errors',
+          'req/s vs bare',
+          'req/s vs its floor',
+          'machine busy (others)',
+        ],
+        r.ingest.map((i) => {
+          const floorId = i.id ? INGEST_FLOOR_OF[i.id] : undefined;
+          const floor = floorId ? r.ingest!.find((f) => f.id === floorId) : undefined;
+          return [
+            `${i.target}, ${i.connections} connections, ${i.seconds} s`,
+            num(i.requestsPerSecond, 0),
+            `${i.p50} ms`,
+            `${i.p99} ms`,
+            `${i.non2xx} / ${i.errors}`,
+            i === bare ? '1.00x' : ratio(i.requestsPerSecond, bare.requestsPerSecond),
+            floor ? ratio(i.requestsPerSecond, floor.requestsPerSecond) : '-',
+            i.machineBusy === undefined ? 'n/a' : `${pct(i.machineBusy)} (${num(i.othersSeconds)} s)`,
+          ];
+        }),
       ),
       '',
     );
@@ -214,6 +335,16 @@ export function markdown(r: BenchResults): string {
       ),
       '',
     );
+    if (p.typical) {
+      const t = p.typical;
+      out.push(
+        `Typical history: ${t.file}, ${t.events} events, the median length of the ${t.of} current recordings ` +
+          `(not legacy/); ${t.passed}/${t.replays} replayed in ${num(t.seconds, 2)} s through one replay worker ` +
+          `(its start included), so 1,000 take ${num(t.projectedSecondsPer1000, 1)} s` +
+          `${t.replays === 1000 ? '' : ' (projected)'}; machine busy ${pct(t.machineBusy)} (others ${num(t.othersSeconds)} s).`,
+        '',
+      );
+    }
     if (p.failures.length) out.push('Replay failures:', '', ...p.failures.map((f) => `- ${f}`), '');
   }
   if (r.memory) {
@@ -222,18 +353,47 @@ export function markdown(r: BenchResults): string {
       '### Worker memory (separate process, VmRSS)',
       '',
       table(
-        ['Open incidents waiting on approval', 'RSS idle', 'RSS after', 'Per incident', 'Peak (VmHWM)'],
+        [
+          'Worker',
+          'Open, waiting',
+          'RSS idle',
+          'RSS after',
+          'Per incident',
+          'Peak (VmHWM)',
+          'machine busy (others)',
+        ],
         [
           [
+            'Quell worker, incidents waiting on approval',
             `${mm.waitingOnApproval}/${mm.incidents} (opened in ${num(mm.openSeconds)} s)`,
             mib(mm.rssBeforeBytes),
             mib(mm.rssAfterBytes),
             `${num(mm.perIncidentBytes / 1024, 0)} KiB`,
             mib(mm.peakBytes),
+            mm.machineBusy === undefined
+              ? 'n/a'
+              : `${pct(mm.machineBusy)} (${num(mm.othersSeconds ?? NaN)} s)`,
           ],
+          ...(mm.floor
+            ? [
+                [
+                  'floor: bare worker, workflows waiting on an update',
+                  `${mm.floor.waitingOnUpdate}/${mm.floor.workflows} (opened in ${num(mm.floor.openSeconds)} s)`,
+                  mib(mm.floor.rssBeforeBytes),
+                  mib(mm.floor.rssAfterBytes),
+                  `${num(mm.floor.perWorkflowBytes / 1024, 0)} KiB`,
+                  mib(mm.floor.peakBytes),
+                  `${pct(mm.floor.machineBusy)} (${num(mm.floor.othersSeconds)} s)`,
+                ],
+              ]
+            : []),
         ],
       ),
       '',
+      ...(mm.floor
+        ? [`Per incident vs the floor: ${ratio(mm.perIncidentBytes, mm.floor.perWorkflowBytes)}.`, '']
+        : []),
+      ...(mm.floorError ? [`The floor failed: ${mm.floorError}`, ''] : []),
     );
   }
   if (r.storm) out.push(stormMarkdown(r.storm));
@@ -259,8 +419,9 @@ export async function writeResults(dir: string, r: BenchResults): Promise<{ json
   const stamp = r.startedAt.replace(/[:.]/g, '-');
   const json = path.join(dir, `bench-${stamp}.json`);
   const md = path.join(dir, `bench-${stamp}.md`);
-  const jsonText = JSON.stringify(r, null, 2) + '\n';
-  const mdText = markdown(r) + '\n';
+  const withGoals: BenchResults = { ...r, goals: goalRows(r) };
+  const jsonText = JSON.stringify(withGoals, null, 2) + '\n';
+  const mdText = markdown(withGoals) + '\n';
   await replaceFile(json, jsonText);
   await replaceFile(md, mdText);
   await replaceFile(path.join(dir, 'latest.json'), jsonText);
