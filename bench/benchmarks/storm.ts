@@ -149,7 +149,7 @@ export async function runStorm(env: BenchEnv, o: StormOptions): Promise<StormFig
     'storm',
     () => `${answered}/${batches.length} batches answered, ${contained()}/${hosts.length} hosts contained`,
   );
-  const cpuBefore = await cpuSnapshot(await env.serverPids());
+  const cpuBefore = await cpuSnapshot(await env.serverPids(), env.lab.pid);
   const t0 = performance.now();
   let lastAnswer = t0;
   const answerMs: number[] = [];
@@ -180,7 +180,11 @@ export async function runStorm(env: BenchEnv, o: StormOptions): Promise<StormFig
     if (hosts.every((h) => p.evidenceStored.get(h) !== undefined)) break;
     await sleep(200);
   }
-  const cpu = cpuBetween(cpuBefore, await cpuSnapshot(await env.serverPids()), env.workflowThreadIds);
+  const cpu = cpuBetween(
+    cpuBefore,
+    await cpuSnapshot(await env.serverPids(), env.lab.pid),
+    env.workflowThreadIds,
+  );
 
   const admittedReceipts = receipts.filter(
     (r): r is Receipt => r?.status === 'recorded' || r?.status === 'deduplicated',
