@@ -10,6 +10,7 @@ import {
 import { createActivities, type ActivityDeps } from '../../activities';
 import { projectRoot } from '../config';
 import type { Logger } from '../logging';
+import { WORKFLOW_TRACING_MODULE, type Tracing } from '../telemetry/tracing';
 
 /** The workflow bundle's entry file, from source (`workflows/index.ts`) or from a build (`dist/workflows`). */
 export function workflowsEntry(): string {
@@ -28,15 +29,17 @@ export function workflowsEntry(): string {
 /**
  * Bundles the workflow code once, e.g. so a test run or several workers reuse one bundle. Workers with an
  * encryption data converter should pass its `failureConverterPath`, so failures raised inside workflow code
- * are encoded too (payload codecs run outside the sandbox and need nothing in the bundle).
+ * are encoded too (payload codecs run outside the sandbox and need nothing in the bundle). `tracing` adds the
+ * OpenTelemetry workflow interceptors, for a prebuilt bundle run by workers with tracing on.
  */
 export async function bundleWorkflows(
-  opts: { failureConverterPath?: string } = {},
+  opts: { failureConverterPath?: string; tracing?: boolean } = {},
 ): Promise<{ code: string }> {
   return bundleWorkflowCode({
     workflowsPath: workflowsEntry(),
     logger: quietBundlerLogger,
     ...(opts.failureConverterPath ? { failureConverterPath: opts.failureConverterPath } : {}),
+    ...(opts.tracing ? { workflowInterceptorModules: [WORKFLOW_TRACING_MODULE] } : {}),
   });
 }
 
@@ -66,10 +69,19 @@ export interface IncidentWorkerOptions {
    * one, build the bundle with `bundleWorkflows({ failureConverterPath })`.
    */
   dataConverter?: DataConverter;
+  /**
+   * OpenTelemetry (src/telemetry/tracing.ts): activity spans, and workflow spans exported through a sink. The
+   * workflow interceptors join the bundle the worker builds; a prebuilt `workflowBundle` must have been built
+   * with `bundleWorkflows({ tracing: true })` for workflow spans (otherwise each activity starts its own trace).
+   */
+  tracing?: Tracing;
 }
 
 /** Creates (but does not run) the worker that executes incident workflows and their activities. */
 export async function createIncidentWorker(opts: IncidentWorkerOptions): Promise<Worker> {
+  const tracingInterceptors = opts.tracing?.workerInterceptors();
+  // The SDK ignores workflow modules beside a prebuilt bundle (with a warning): that bundle says what it holds.
+  if (tracingInterceptors && opts.workflowBundle) delete tracingInterceptors.workflowModules;
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
@@ -79,5 +91,6 @@ export async function createIncidentWorker(opts: IncidentWorkerOptions): Promise
     shutdownGraceTime: opts.shutdownGraceTimeMs ?? 10_000,
     ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
+    ...(opts.tracing ? { interceptors: tracingInterceptors, sinks: opts.tracing.workerSinks() } : {}),
   });
 }
