@@ -1,8 +1,10 @@
 /**
- * OpenTelemetry tracing: one trace from an alert's `POST /api/v1/alerts` through the Temporal client call, the
- * incident workflow and its activities, to the vendor's HTTP API. Off unless an OTLP endpoint is configured
- * (QuellConfig.tracing): then no provider is registered, no interceptor is installed and the workflow bundle is
- * the plain one.
+ * OpenTelemetry tracing: one trace from an alert's `POST /api/v1/alerts` through the Temporal client call and the
+ * incident's activities to the vendor's HTTP API. Off unless an OTLP endpoint is configured (QuellConfig.tracing):
+ * then no provider is registered and no client or activity interceptor is installed.
+ *
+ * No spans are made inside workflows: the SDK's workflow interceptors change the order of the workflow's commands
+ * (see workflows/trace-context.ts, which carries the trace context across instead).
  */
 import { context, propagation, trace, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -21,13 +23,11 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import type { ClientInterceptors } from '@temporalio/client';
 import {
-  makeWorkflowExporter,
   OpenTelemetryActivityInboundInterceptor,
   OpenTelemetryActivityOutboundInterceptor,
   OpenTelemetryWorkflowClientInterceptor,
-  type OpenTelemetrySinks,
 } from '@temporalio/interceptors-opentelemetry';
-import type { InjectedSinks, WorkerInterceptors } from '@temporalio/worker';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import type { TraceSampler, TracingSettings } from '../config';
 import { TRACER_NAME } from './names';
 
@@ -39,13 +39,6 @@ const DEFAULT_SERVICE_NAMES: Record<ProcessRole, string> = {
   api: 'quell-api',
   worker: 'quell-worker',
 };
-
-/**
- * The module the worker adds to the workflow bundle when tracing is on: it runs the SDK's workflow
- * interceptors (RunWorkflow, StartActivity... spans) inside the sandbox, whose spans leave through the sink.
- */
-export const WORKFLOW_TRACING_MODULE =
-  require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
 
 export interface TracingOptions {
   serviceName: string;
@@ -61,10 +54,8 @@ export interface Tracing {
   readonly tracer: Tracer;
   /** For the Temporal client the API uses: spans for StartWorkflow, UpdateWithStart, signals and queries. */
   clientInterceptors(): ClientInterceptors;
-  /** For the worker: activity spans (RunActivity) and the workflow interceptors module for the bundle. */
-  workerInterceptors(): WorkerInterceptors;
-  /** The sink the workflow interceptors export their spans through (the sandbox has no network). */
-  workerSinks(): InjectedSinks<OpenTelemetrySinks>;
+  /** For the worker: a RunActivity span per activity, child of the context the workflow carried to it. */
+  activityInterceptors(): ActivityInterceptorsFactory[];
   /** Exports what is still buffered, then unregisters the provider; called last on shutdown. */
   shutdown(): Promise<void>;
 }
@@ -129,16 +120,12 @@ export function startTracing(opts: TracingOptions): Tracing {
     serviceName: opts.serviceName,
     tracer,
     clientInterceptors: () => ({ workflow: [new OpenTelemetryWorkflowClientInterceptor({ tracer })] }),
-    workerInterceptors: () => ({
-      workflowModules: [WORKFLOW_TRACING_MODULE],
-      activity: [
-        (ctx) => ({
-          inbound: new OpenTelemetryActivityInboundInterceptor(ctx, { tracer }),
-          outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
-        }),
-      ],
-    }),
-    workerSinks: () => ({ exporter: makeWorkflowExporter(spanProcessor, resource) }),
+    activityInterceptors: () => [
+      (ctx) => ({
+        inbound: new OpenTelemetryActivityInboundInterceptor(ctx, { tracer }),
+        outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+      }),
+    ],
     shutdown: () =>
       (stopped ??= provider.shutdown().finally(() => {
         trace.disable();
