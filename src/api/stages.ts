@@ -21,7 +21,6 @@ import { actorOrUndefined, markRoute, validated } from './locals';
 import { ApiProblem, validationProblem } from './problem';
 import type { TokenBucketLimiter } from './rate-limit';
 import type { RouteSpec } from './route-spec';
-import { inRequestContext } from './tracing';
 
 const ANONYMOUS: Actor = Object.freeze({ subject: 'anonymous', roles: [] });
 
@@ -86,16 +85,14 @@ export function routeStages(deps: StageDeps) {
       (r: RouteSpec): RequestHandler =>
       async (req, res) => {
         const v = validated(res);
-        const reply = await inRequestContext(res, () =>
-          r.handle({
-            params: v.params ?? {},
-            query: v.query ?? {},
-            body: req.body as unknown,
-            actor: actorOrUndefined(res) ?? ANONYMOUS,
-            req,
-            res,
-          }),
-        );
+        const reply = await r.handle({
+          params: v.params ?? {},
+          query: v.query ?? {},
+          body: req.body as unknown,
+          actor: actorOrUndefined(res) ?? ANONYMOUS,
+          req,
+          res,
+        });
         for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
         if ('json' in reply) {
           if (!answeredNotModified(req, res, reply.status, reply.json))

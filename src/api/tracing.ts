@@ -9,10 +9,9 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
-  type Context,
   type Tracer,
 } from '@opentelemetry/api';
-import type { RequestHandler, Response } from 'express';
+import type { RequestHandler } from 'express';
 import { routeOf } from './locals';
 
 /** Probes and scrapes arrive every few seconds from machines, and would bury the requests people trace. */
@@ -32,7 +31,6 @@ export function requestSpans(tracer: Tracer): RequestHandler {
       parent,
     );
     const spanContext = trace.setSpan(parent, span);
-    (res.locals as { traceContext?: Context }).traceContext = spanContext;
     res.once('close', () => {
       const route = routeOf(res);
       if (route) {
@@ -45,15 +43,7 @@ export function requestSpans(tracer: Tracer): RequestHandler {
       if (!res.writableFinished) span.setAttribute('error.type', 'aborted');
       span.end();
     });
+    // The later stages (body parsing included) and the handler inherit it through AsyncLocalStorage.
     context.with(spanContext, next);
   };
-}
-
-/**
- * Runs `fn` in the request's trace context. The route handler needs it restated: body parsing resumes from
- * the socket's events, which carry the connection's context rather than the request span's.
- */
-export function inRequestContext<T>(res: Response, fn: () => T): T {
-  const spanContext = (res.locals as { traceContext?: Context }).traceContext;
-  return spanContext ? context.with(spanContext, fn) : fn();
 }

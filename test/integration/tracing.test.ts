@@ -122,7 +122,7 @@ describe('tracing: one trace from POST /api/v1/alerts to the EDR call', () => {
     const callerSpanId = randomBytes(8).toString('hex');
     const alert = genericAlert({ severity: 'critical' });
     const host = alert.hosts![0]!;
-    const receipt = await request(app)
+    await request(app)
       .post('/api/v1/alerts')
       .set('Authorization', `Bearer ${INGEST_TOKEN}`)
       .set('traceparent', `00-${callerTraceId}-${callerSpanId}-01`)
