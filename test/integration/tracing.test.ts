@@ -16,12 +16,14 @@ import { startLabServer, type RunningLab } from '../../src/connectors/lab';
 import { IncidentService } from '../../src/incidents/service';
 import { parsePlaybook, PlaybookRegistry } from '../../src/playbooks/loader';
 import { connectClient } from '../../src/temporal/connection';
+import { freePort } from '../../src/temporal/dev-server';
 import { startTracing, type Tracing } from '../../src/telemetry/tracing';
 import { genericAlert } from '../support/alerts';
 import { requireEnv, TEST_ENV } from '../support/env';
 import { testPlaybookYaml } from '../support/incident-harness';
 import { testLogger } from '../support/logger';
 import { waitFor } from '../support/processes';
+import { spawnStart } from '../support/quell-process';
 import { startTestWorker, testEndpoint, type TestWorker } from '../support/temporal';
 
 // Everything automatic, and a short closure: the workflow ends, so its RunWorkflow span is exported too.
@@ -214,4 +216,74 @@ describe('tracing: one trace from POST /api/v1/alerts to the EDR call', () => {
       ),
     ).resolves.toBeUndefined();
   });
+});
+
+describe('quell start with OTEL_EXPORTER_OTLP_ENDPOINT', () => {
+  it('exports its spans over OTLP/HTTP (protobuf), flushing them when it stops', async () => {
+    const exports: { path: string; contentType: string; body: Buffer }[] = [];
+    const receiver = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        exports.push({
+          path: req.url ?? '',
+          contentType: req.headers['content-type'] ?? '',
+          body: Buffer.concat(chunks),
+        });
+        res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'quell-tracing-start-'));
+    try {
+      const quell = await spawnStart({
+        dataDir,
+        cliPath: requireEnv(TEST_ENV.cliPath),
+        apiPort: 0,
+        temporalPort: await freePort(),
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiverUrl },
+      });
+      const traceId = randomBytes(16).toString('hex');
+      try {
+        expect(quell.output()).toContain(`Tracing:     OTLP to ${receiverUrl}/v1/traces as service "quell"`);
+        await waitFor(
+          async () => (await fetch(`${quell.apiUrl}/readyz`)).status === 200,
+          30_000,
+          'readiness',
+        );
+        const posted = await fetch(`${quell.apiUrl}/api/v1/alerts`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${quell.token('ingest')}`,
+            traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
+          },
+          body: JSON.stringify(genericAlert()),
+        });
+        expect(posted.status).toBe(202);
+        // The batch waits up to 5 s: nothing has been sent yet, so whatever arrives is the stop's doing.
+        expect(exports).toEqual([]);
+      } finally {
+        quell.child.kill('SIGINT');
+      }
+      expect((await quell.exited).code).toBe(0);
+      const traces = exports.filter((e) => e.path === '/v1/traces');
+      expect(traces.length).toBeGreaterThan(0);
+      expect(traces.every((e) => e.contentType === 'application/x-protobuf')).toBe(true);
+      const body = Buffer.concat(traces.map((e) => e.body));
+      // Protobuf carries the trace ID as its 16 raw bytes, and strings (names, attributes) as UTF-8.
+      expect(body.includes(Buffer.from(traceId, 'hex'))).toBe(true);
+      for (const text of [
+        'POST /api/v1/alerts',
+        'UpdateWithStartWorkflow:ingestAlert',
+        'service.name',
+        'quell',
+      ])
+        expect({ text, found: body.includes(Buffer.from(text)) }).toEqual({ text, found: true });
+    } finally {
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+      await fs.rm(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
