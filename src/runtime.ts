@@ -183,11 +183,6 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
           ? `Starting the worker (workflow bundle ${config.workflowBundlePath})...`
           : 'Bundling the workflow code and starting the worker...',
       );
-      if (tracing && config.workflowBundlePath)
-        report(
-          'Tracing with a prebuilt workflow bundle: workflow spans are exported only if it was built with the ' +
-            'tracing interceptors (bundleWorkflows({ tracing: true })); otherwise activities start their own traces.',
-        );
       worker = await createIncidentWorker({
         connection: nativeConnection,
         namespace: temporal.namespace,
