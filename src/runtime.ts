@@ -23,6 +23,7 @@ import type { Logger } from './logging';
 import type { ProgressReporter } from './temporal/cli-binary';
 import { connectClient, connectWorker } from './temporal/connection';
 import { listensEverywhere } from './temporal/postgres-server';
+import { tracingFromConfig, type ProcessRole } from './telemetry/tracing';
 import { provisionTemporal, type ProvisionedTemporal, type ProvisionOptions } from './temporal/provision';
 import { WORKER_HEARTBEAT_INTERVAL_MS } from './temporal/worker-liveness';
 import { UserFixableError } from './errors';
@@ -46,9 +47,11 @@ export interface RunningQuell {
   encryptionKeyId?: string;
   /** How many Slack users may click approvals (the API's Slack interactions are on), for the banner. */
   slackUsers?: number;
+  /** Where this process exports its spans and under which service name, when tracing is on. */
+  tracing?: { serviceName: string; tracesUrl: string };
   /**
    * Stops everything in order: HTTP intake, then the Temporal client (draining its calls), then the worker
-   * (draining), then connections, then Temporal.
+   * (draining), then connections, then Temporal, then tracing (exporting the spans of all of these).
    */
   stop(): Promise<void>;
   /** Resolves when the worker stops on its own (e.g. a fatal error), with that error if any. */
@@ -142,7 +145,14 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
     ...opts.provision,
     report,
   });
-  const cleanups: (() => Promise<void>)[] = [() => temporal.stop()];
+  // Registered after Temporal is up (nothing to trace before), and shut down last, so the spans of the drained
+  // requests and activities are exported.
+  const role: ProcessRole = opts.components.api ? (opts.components.worker ? 'all-in-one' : 'api') : 'worker';
+  const tracing = tracingFromConfig(config.tracing, role);
+  const cleanups: (() => Promise<void>)[] = [
+    ...(tracing ? [() => tracing.shutdown()] : []),
+    () => temporal.stop(),
+  ];
   const runCleanups = async () => {
     for (const fn of cleanups.splice(0).reverse()) {
       await fn().catch((err: unknown) => logger.warn({ err }, 'error during shutdown'));
@@ -154,6 +164,7 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
       maxAttempts: 5,
       closeGraceMs: config.shutdownGraceMs,
       ...(dataConverter ? { dataConverter } : {}),
+      ...(tracing ? { interceptors: tracing.clientInterceptors() } : {}),
     });
     cleanups.push(() => client.connection.close());
     let worker: Worker | undefined;
@@ -182,6 +193,7 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
         shutdownGraceTimeMs: config.shutdownGraceMs,
         ...(config.workflowBundlePath ? { workflowBundle: { codePath: config.workflowBundlePath } } : {}),
         ...(dataConverter ? { dataConverter } : {}),
+        ...(tracing ? { tracing } : {}),
       });
       const w = worker;
       workerDone = w.run();
@@ -203,6 +215,7 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
         taskQueue: config.taskQueue,
         logger,
         auth: auth!,
+        ...(tracing ? { tracer: tracing.tracer } : {}),
         audit: createAuditService(client, {
           ...(codec ? { codec } : {}),
           ...(signer ? { signer } : {}),
@@ -264,6 +277,14 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
       ...(apiUrl ? { apiUrl } : {}),
       ...(codec ? { encryptionKeyId: codec.activeKeyId } : {}),
       ...(slack ? { slackUsers: slack.users.size } : {}),
+      ...(tracing && config.tracing
+        ? {
+            tracing: {
+              serviceName: tracing.serviceName,
+              tracesUrl: withoutUserInfo(config.tracing.tracesUrl),
+            },
+          }
+        : {}),
       stop: runCleanups,
       workerDone,
     };
@@ -271,6 +292,14 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
     await runCleanups();
     throw err;
   }
+}
+
+/** A URL as the banner may print it: a password in it would end up in every log of the start-up. */
+function withoutUserInfo(url: string): string {
+  const u = new URL(url);
+  u.username = '';
+  u.password = '';
+  return u.toString();
 }
 
 /** Where to scrape the SDK's exporter: this host's name when it listens on every interface (nobody dials 0.0.0.0). */

@@ -5,6 +5,7 @@ import express, {
   type Response,
   type Router,
 } from 'express';
+import type { Tracer } from '@opentelemetry/api';
 import type { Client } from '@temporalio/client';
 import type { Role } from '../domain/incident';
 import type { IncidentOperations } from '../incidents/types';
@@ -27,6 +28,7 @@ import { apiRoutes, type AuditOperations, type RouteSpec } from './routes';
 import { CODEC_PATHS, type CodecServerOptions } from './routes/codec';
 import { SlackApprovals, slackInteractionStages, type SlackInteractionsConfig } from './slack-interactions';
 import { routeStages, type RouteStages } from './stages';
+import { requestSpans } from './tracing';
 
 export type { AuditOperations } from './routes';
 
@@ -57,6 +59,8 @@ export interface ApiDeps {
    * Temporal UI origins allowed to call it; without it the routes answer as with encryption off, without CORS.
    */
   codecServer?: CodecServerOptions;
+  /** A SERVER span per request (`Tracing.tracer`, src/telemetry/tracing.ts); without it nothing is traced. */
+  tracer?: Tracer;
 }
 
 /** Who may reach a decision route: the incident then refuses (and records) those who are not approvers. */
@@ -80,6 +84,7 @@ export function createApp(deps: ApiDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   const metrics = new ApiMetrics(deps.incidents);
+  if (deps.tracer) app.use(requestSpans(deps.tracer));
   app.use(requestMetrics(metrics));
   app.use(accessLog(deps.logger));
 

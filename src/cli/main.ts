@@ -73,6 +73,9 @@ async function runService(components: { worker: boolean; api: boolean }): Promis
       ? [`  Lab estate:  ${quell.labUrl}/lab/state  (built-in stand-in for EDR, IdP, firewall and chat)`]
       : []),
     ...quell.connectorSummary.map((line) => `  ${line}`),
+    ...(quell.tracing
+      ? [`  Tracing:     OTLP to ${quell.tracing.tracesUrl} as service "${quell.tracing.serviceName}"`]
+      : []),
     ...(quell.apiUrl
       ? [
           `  API:         ${quell.apiUrl}  (health ${quell.apiUrl}/healthz, readiness ${quell.apiUrl}/readyz)`,

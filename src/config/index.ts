@@ -73,6 +73,31 @@ const originList = z
     return origins;
   });
 
+/** An OTLP/HTTP endpoint: an http(s) URL (a collector, Jaeger, Tempo...), as the OpenTelemetry variables take it. */
+const otlpUrl = optionalString.refine(
+  (v) => {
+    if (v === undefined) return true;
+    try {
+      const url = new URL(v);
+      return url.protocol === 'http:' || url.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected an http(s) URL of an OTLP/HTTP receiver, e.g. http://otel-collector:4318' },
+);
+
+/** The samplers of the OpenTelemetry specification (OTEL_TRACES_SAMPLER). */
+export const TRACE_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+export type TraceSampler = (typeof TRACE_SAMPLERS)[number];
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   QUELL_DATA_DIR: z.string().min(1).default('./data'),
@@ -107,6 +132,23 @@ const envSchema = z.object({
   QUELL_TEMPORAL_HEADLESS: boolFromEnv.default(false),
   QUELL_TEMPORAL_CACHE_DIR: optionalString,
   QUELL_TEMPORAL_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('warn'),
+  // Tracing, under the OpenTelemetry SDK's standard names; OTEL_EXPORTER_OTLP_HEADERS (credentials for the
+  // receiver) is read by the exporter itself and never parsed or logged here.
+  OTEL_SDK_DISABLED: boolFromEnv.default(false),
+  OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl,
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: otlpUrl,
+  // Quell's exporter speaks http/protobuf (the specification's default); another protocol would silently not arrive.
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', '']).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z.enum(['http/protobuf', '']).optional(),
+  OTEL_SERVICE_NAME: optionalString,
+  OTEL_TRACES_SAMPLER: z.enum([...TRACE_SAMPLERS, '']).optional(),
+  OTEL_TRACES_SAMPLER_ARG: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? undefined : Number(v)))
+    .refine((v) => v === undefined || (Number.isFinite(v) && v >= 0 && v <= 1), {
+      message: 'expected a sampling ratio between 0 and 1, e.g. 0.25',
+    }),
   // `quell temporal serve`: the PostgreSQL Temporal Server stores its data in (postgres://user:password@host:5432).
   QUELL_TEMPORAL_POSTGRES_URL: optionalString,
 });
@@ -152,6 +194,20 @@ export interface QuellConfig {
   temporal: TemporalTarget;
   /** The PostgreSQL-backed server `quell temporal serve` runs; read whether or not TEMPORAL_ADDRESS is set. */
   temporalServer: TemporalServerSettings;
+  /** OpenTelemetry tracing; absent (tracing off) unless an OTLP endpoint is set and OTEL_SDK_DISABLED is not. */
+  tracing?: TracingSettings;
+}
+
+/** Where spans go and which are kept (see src/telemetry/tracing.ts). */
+export interface TracingSettings {
+  /** The OTLP/HTTP traces URL: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as given, else OTEL_EXPORTER_OTLP_ENDPOINT + `/v1/traces`. */
+  tracesUrl: string;
+  /** OTEL_SERVICE_NAME; unset, each process names itself by its role (quell, quell-api, quell-worker). */
+  serviceName?: string;
+  /** OTEL_TRACES_SAMPLER; unset, parentbased_always_on (the SDK's default). */
+  sampler?: TraceSampler;
+  /** OTEL_TRACES_SAMPLER_ARG: the ratio of the traceidratio samplers (default 1). */
+  samplerRatio?: number;
 }
 
 /** Where `quell temporal serve` listens, where it keeps its files, and the PostgreSQL it stores data in. */
@@ -175,6 +231,23 @@ export function projectRoot(): string {
   const here = __dirname;
   const up = path.resolve(here, '..', '..');
   return path.basename(up) === 'dist' ? path.resolve(up, '..') : up;
+}
+
+/** The specification's rule: the signal endpoint as is, else the base endpoint with the signal's path appended. */
+function tracingSettings(e: QuellEnv): TracingSettings | undefined {
+  if (e.OTEL_SDK_DISABLED) return undefined;
+  const tracesUrl =
+    e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+    (e.OTEL_EXPORTER_OTLP_ENDPOINT
+      ? `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`
+      : undefined);
+  if (!tracesUrl) return undefined;
+  return {
+    tracesUrl,
+    ...(e.OTEL_SERVICE_NAME ? { serviceName: e.OTEL_SERVICE_NAME } : {}),
+    ...(e.OTEL_TRACES_SAMPLER ? { sampler: e.OTEL_TRACES_SAMPLER } : {}),
+    ...(e.OTEL_TRACES_SAMPLER_ARG !== undefined ? { samplerRatio: e.OTEL_TRACES_SAMPLER_ARG } : {}),
+  };
 }
 
 function formatIssues(error: z.ZodError): string {
@@ -220,6 +293,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QuellConfig {
       logLevel: e.QUELL_TEMPORAL_LOG_LEVEL,
     };
   }
+  const tracing = tracingSettings(e);
   return {
     env: e.NODE_ENV,
     dataDir,
@@ -244,6 +318,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QuellConfig {
         }
       : {}),
     temporal,
+    ...(tracing ? { tracing } : {}),
     temporalServer: {
       ip: e.QUELL_TEMPORAL_IP,
       port: e.QUELL_TEMPORAL_PORT,

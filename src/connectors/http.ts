@@ -1,4 +1,6 @@
+import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import { TRACER_NAME } from '../telemetry/names';
 import {
   ConnectorAuthError,
   ConflictError,
@@ -284,6 +286,20 @@ export class HttpClient {
     } else if (req.body !== undefined) {
       body = req.body;
     }
+    // A CLIENT span per call, its context sent along (traceparent), so the vendor's side joins the trace. Only the
+    // method, vendor, operation, host and status are recorded: never headers, bodies, paths or queries. Without a
+    // registered tracer provider (tracing off) both are no-ops.
+    const span = trace.getTracer(TRACER_NAME).startSpan(`${req.method} ${this.vendor}`, {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        'http.request.method': req.method,
+        'server.address': target.hostname,
+        'server.port': Number(target.port || (target.protocol === 'https:' ? 443 : 80)),
+        'quell.connector.vendor': this.vendor,
+        'quell.connector.operation': req.op,
+      },
+    });
+    propagation.inject(trace.setSpan(context.active(), span), headers);
     const timeoutMs = req.timeoutMs ?? this.timeoutMs;
     const started = this.now();
     const where = this.redactPath ? target.origin : `${target.origin}${target.pathname}`;
@@ -312,6 +328,8 @@ export class HttpClient {
         },
         'vendor call',
       );
+      span.setAttribute('http.response.status_code', res.status);
+      if (res.status >= 400) span.setStatus({ code: SpanStatusCode.ERROR });
       if (res.status >= 300 && res.status < 400) {
         throw new PermanentConnectorError(
           `${this.vendor}: ${req.op} answered a redirect (HTTP ${res.status}); redirects are not followed`,
@@ -340,7 +358,11 @@ export class HttpClient {
         },
         'vendor call failed',
       );
+      span.setAttribute('error.type', err.name);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
       throw err;
+    } finally {
+      span.end();
     }
   }
 

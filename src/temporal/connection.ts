@@ -14,6 +14,7 @@ import {
   Connection,
   defaultGrpcRetryOptions,
   isGrpcServiceError,
+  type ClientInterceptors,
   type ConnectionOptions,
   type GrpcRetryOptions,
 } from '@temporalio/client';
@@ -344,6 +345,8 @@ export interface ConnectClientOptions {
   closeGraceMs?: number;
   /** The second sentence of the unreachable message: what the user should set or start. */
   unreachableHint?: string;
+  /** E.g. the OpenTelemetry client interceptor (`Tracing.clientInterceptors()`), when tracing is on. */
+  interceptors?: ClientInterceptors;
 }
 
 /**
@@ -390,6 +393,7 @@ export async function connectClient(
     connection,
     namespace: endpoint.namespace,
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
+    ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
   });
 }
 

@@ -10,6 +10,7 @@ import {
 import { createActivities, type ActivityDeps } from '../../activities';
 import { projectRoot } from '../config';
 import type { Logger } from '../logging';
+import type { Tracing } from '../telemetry/tracing';
 
 /** The workflow bundle's entry file, from source (`workflows/index.ts`) or from a build (`dist/workflows`). */
 export function workflowsEntry(): string {
@@ -26,6 +27,16 @@ export function workflowsEntry(): string {
 }
 
 /**
+ * The workflow interceptors module (workflows/trace-context.ts, or its build), beside the entry file. It is in every
+ * bundle, tracing on or off: it changes no command, so one bundle serves both and switching tracing is safe for
+ * running incidents.
+ */
+export function workflowInterceptorsEntry(): string {
+  const entry = workflowsEntry();
+  return path.join(path.dirname(entry), `trace-context${path.extname(entry)}`);
+}
+
+/**
  * Bundles the workflow code once, e.g. so a test run or several workers reuse one bundle. Workers with an
  * encryption data converter should pass its `failureConverterPath`, so failures raised inside workflow code
  * are encoded too (payload codecs run outside the sandbox and need nothing in the bundle).
@@ -35,6 +46,7 @@ export async function bundleWorkflows(
 ): Promise<{ code: string }> {
   return bundleWorkflowCode({
     workflowsPath: workflowsEntry(),
+    workflowInterceptorModules: [workflowInterceptorsEntry()],
     logger: quietBundlerLogger,
     ...(opts.failureConverterPath ? { failureConverterPath: opts.failureConverterPath } : {}),
   });
@@ -66,6 +78,8 @@ export interface IncidentWorkerOptions {
    * one, build the bundle with `bundleWorkflows({ failureConverterPath })`.
    */
   dataConverter?: DataConverter;
+  /** OpenTelemetry (src/telemetry/tracing.ts): a RunActivity span per activity, in the incident's trace. */
+  tracing?: Tracing;
 }
 
 /** Creates (but does not run) the worker that executes incident workflows and their activities. */
@@ -79,5 +93,10 @@ export async function createIncidentWorker(opts: IncidentWorkerOptions): Promise
     shutdownGraceTime: opts.shutdownGraceTimeMs ?? 10_000,
     ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
+    interceptors: {
+      // A prebuilt bundle has them already (bundleWorkflows); the SDK ignores them beside one, with a warning.
+      ...(opts.workflowBundle ? {} : { workflowModules: [workflowInterceptorsEntry()] }),
+      ...(opts.tracing ? { activity: opts.tracing.activityInterceptors() } : {}),
+    },
   });
 }

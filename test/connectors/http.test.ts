@@ -1,4 +1,6 @@
 import { Writable } from 'node:stream';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import fc from 'fast-check';
 import pino from 'pino';
 import {
@@ -13,6 +15,7 @@ import {
 } from '../../src/connectors/http';
 import { OktaIdentity } from '../../src/connectors/identity/okta';
 import { SlackWebhookChannel } from '../../src/connectors/notify/slack';
+import { startTracing } from '../../src/telemetry/tracing';
 import { ERROR_NAMES, expectConnectorError, json, startContractServer } from './support';
 
 describe('parseRetryAfter', () => {
@@ -316,6 +319,74 @@ describe('HttpClient', () => {
       expect(all).toContain('vendor call');
     } finally {
       await server.stop();
+    }
+  });
+});
+
+describe('HttpClient tracing', () => {
+  it('sends no traceparent and records nothing when tracing is off', async () => {
+    const server = await startContractServer((_req, res) => json(res, 200, {}));
+    try {
+      await new HttpClient({ vendor: 'v', allowList: [server.url] }).request({
+        method: 'GET',
+        url: `${server.url}/x`,
+        op: 'probe',
+      });
+      expect(server.requests[0]!.headers.traceparent).toBeUndefined();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('makes a CLIENT span per call (method, vendor, operation, host, status) and sends it as traceparent', async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracing = startTracing({
+      serviceName: 'quell-test',
+      exportTo: { spanProcessor: new SimpleSpanProcessor(exporter) },
+    });
+    const server = await startContractServer((req, res) =>
+      req.url.startsWith('/fail') ? json(res, 503, { error: 'down' }) : json(res, 200, { ok: true }),
+    );
+    try {
+      const http = new HttpClient({
+        vendor: 'crowdstrike',
+        allowList: [server.url],
+        defaultHeaders: { authorization: 'Bearer SECRET-TOKEN' },
+      });
+      const parent = tracing.tracer.startSpan('RunActivity:isolateHost');
+      await context.with(trace.setSpan(context.active(), parent), async () => {
+        await http.request({
+          method: 'POST',
+          url: `${server.url}/ok?token=q`,
+          op: 'contain host ws-1',
+          json: { a: 1 },
+        });
+        await http.request({ method: 'GET', url: `${server.url}/fail`, op: 'read host ws-1' });
+      });
+      parent.end();
+      const [ok, failed] = exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.CLIENT);
+      expect(ok!.name).toBe('POST crowdstrike');
+      expect(ok!.parentSpanId).toBe(parent.spanContext().spanId);
+      expect(ok!.attributes).toEqual({
+        'http.request.method': 'POST',
+        'server.address': '127.0.0.1',
+        'server.port': Number(new URL(server.url).port),
+        'quell.connector.vendor': 'crowdstrike',
+        'quell.connector.operation': 'contain host ws-1',
+        'http.response.status_code': 200,
+      });
+      expect(ok!.status.code).toBe(SpanStatusCode.UNSET);
+      expect(failed!.attributes['http.response.status_code']).toBe(503);
+      expect(failed!.status.code).toBe(SpanStatusCode.ERROR);
+      // The vendor sees each call's own span as its parent, in the caller's trace.
+      const { traceId } = parent.spanContext();
+      expect(server.requests.map((r) => r.headers.traceparent)).toEqual([
+        `00-${traceId}-${ok!.spanContext().spanId}-01`,
+        `00-${traceId}-${failed!.spanContext().spanId}-01`,
+      ]);
+    } finally {
+      await server.stop();
+      await tracing.shutdown();
     }
   });
 });

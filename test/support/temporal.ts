@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import { Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
 import type { ActivityDeps } from '../../activities';
 import { connectClient, connectWorker, type TemporalEndpoint } from '../../src/temporal/connection';
+import type { Tracing } from '../../src/telemetry/tracing';
 import { createIncidentWorker } from '../../src/worker';
 import { WORKER_HEARTBEAT_INTERVAL_MS } from '../../src/temporal/worker-liveness';
 import { requireEnv, TEST_ENV } from './env';
@@ -37,7 +38,12 @@ export interface TestWorker {
 
 /** Runs a real worker on its own task queue against the run's dev server, with the prebuilt bundle. */
 export async function startTestWorker(
-  opts: { taskQueue?: string; activityDeps?: ActivityDeps; endpoint?: TemporalEndpoint } = {},
+  opts: {
+    taskQueue?: string;
+    activityDeps?: ActivityDeps;
+    endpoint?: TemporalEndpoint;
+    tracing?: Tracing;
+  } = {},
 ): Promise<TestWorker> {
   installQuietRuntime();
   const taskQueue = opts.taskQueue ?? uniqueTaskQueue();
@@ -49,6 +55,7 @@ export async function startTestWorker(
     taskQueue,
     activityDeps: opts.activityDeps ?? {},
     workflowBundle: { codePath: requireEnv(TEST_ENV.bundle) },
+    ...(opts.tracing ? { tracing: opts.tracing } : {}),
     shutdownGraceTimeMs: 2_000,
   });
   const running = worker.run();

@@ -346,6 +346,14 @@ describe('docker-compose.yml: Quell services', () => {
     expect(publishedPorts(WORKER)).toEqual([]);
   });
 
+  it.each([WORKER, API])(
+    'leaves tracing off for %s unless the host sets OTEL_EXPORTER_OTLP_ENDPOINT',
+    (name) => {
+      // `${VAR:-}`: empty when unset, which Quell reads as no endpoint (tracing off).
+      expect(environmentOf(name).OTEL_EXPORTER_OTLP_ENDPOINT).toBe('${OTEL_EXPORTER_OTLP_ENDPOINT:-}');
+    },
+  );
+
   it('keeps Quell data on a named volume at QUELL_DATA_DIR', () => {
     for (const name of [WORKER, API]) {
       const volume = (service(name).volumes ?? []).find(
