@@ -19,6 +19,7 @@ import autocannon from 'autocannon';
 import express from 'express';
 import { FLOOR_INTAKE_WORKFLOW_TYPE, floorAlertUpdate, type FloorReceipt } from '../floor/contract';
 import type { floorIntake } from '../floor/workflows';
+import { isRunAlreadyCompleted, isUpdateAbortedByContinueAsNew } from '../../src/temporal/errors';
 import { cpuBetween, cpuSnapshot } from '../lib/cpu';
 import type { BenchEnv } from '../lib/env';
 import { postJson } from '../lib/http';
@@ -148,9 +149,20 @@ function bareApp(client: Client, taskQueue: string, openWorkflowId: string, tag:
   app.post(
     '/floor/update',
     json,
-    handle((alert) =>
-      client.workflow.getHandle(openWorkflowId).executeUpdate(floorAlertUpdate, { args: [alert] }),
-    ),
+    handle(async (alert) => {
+      // As Quell's intake does: an update that meets the workflow continuing as new is sent again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await client.workflow
+            .getHandle(openWorkflowId)
+            .executeUpdate(floorAlertUpdate, { args: [alert] });
+        } catch (err) {
+          if (attempt >= 20 || !(isUpdateAbortedByContinueAsNew(err) || isRunAlreadyCompleted(err)))
+            throw err;
+          await new Promise((r) => setTimeout(r, 20 * attempt));
+        }
+      }
+    }),
   );
   app.post(
     '/floor/update-with-start',

@@ -10,7 +10,13 @@
  * `floorIntake` and `floorAwaitingDecision` are the same alert intake with less after it, the floors of the
  * ingest and memory benchmarks (whose Quell playbooks also do less).
  */
-import { allHandlersFinished, condition, proxyActivities, setHandler } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setHandler,
+} from '@temporalio/workflow';
 import {
   floorAlertUpdate,
   floorDecisionUpdate,
@@ -24,14 +30,22 @@ const activities = proxyActivities<FloorActivities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 5 },
 });
 
-/** The alert update's handlers; returns the alert identities seen so far. */
-function takeAlerts(): Set<string> {
-  const seen = new Set<string>();
+/** Alert identities seen so far, and how many alerts this run took. */
+interface Intake {
+  seen: Set<string>;
+  taken: number;
+}
+
+/** The alert update's handlers. */
+function takeAlerts(carried: string[] = []): Intake {
+  const intake: Intake = { seen: new Set(carried), taken: 0 };
+  const { seen } = intake;
   setHandler(
     floorAlertUpdate,
     (alert: FloorAlert) => {
       const deduplicated = seen.has(alert.alertId);
       seen.add(alert.alertId);
+      intake.taken++;
       return { deduplicated, alertCount: seen.size };
     },
     {
@@ -40,27 +54,33 @@ function takeAlerts(): Set<string> {
       },
     },
   );
-  return seen;
+  return intake;
 }
 
 export async function floorIncident(host: string): Promise<number> {
-  const seen = takeAlerts();
+  const { seen } = takeAlerts();
   await condition(() => seen.size > 0);
   await Promise.all([activities.notify(host), activities.isolate(host)]);
   await condition(allHandlersFinished);
   return seen.size;
 }
 
-/** Takes alerts until the bench's run ends (it is terminated with the server): no activities, no timers. */
-export async function floorIntake(): Promise<number> {
-  const seen = takeAlerts();
-  await condition(() => false);
-  return seen.size;
+/**
+ * Takes alerts until the bench's run ends (it is terminated with the server): no activities, no timers. Like
+ * Quell's incident it continues as new after 1,000 messages, so a long run of dedup hits does not grow one
+ * history without bound (which slowed every workflow task of the floor's).
+ */
+export async function floorIntake(carried: string[] = []): Promise<number> {
+  const intake = takeAlerts(carried);
+  await condition(() => intake.taken >= FLOOR_MESSAGES_BEFORE_CONTINUE && allHandlersFinished());
+  return continueAsNew<typeof floorIntake>([...intake.seen]);
 }
+
+const FLOOR_MESSAGES_BEFORE_CONTINUE = 1_000;
 
 /** Sends the identification notice for its first alert, then waits on one decision. */
 export async function floorAwaitingDecision(host: string): Promise<boolean> {
-  const seen = takeAlerts();
+  const { seen } = takeAlerts();
   let notified = false;
   let decision: boolean | undefined;
   setHandler(floorWaitingQuery, () => ({ notified, waiting: decision === undefined }));
