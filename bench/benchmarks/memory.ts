@@ -150,29 +150,83 @@ export async function runMemory(env: BenchEnv, opts: { incidents: number }): Pro
   return quell;
 }
 
-async function runQuellMemory(env: BenchEnv, opts: { incidents: number }): Promise<MemoryFigures> {
-  const taskQueue = `bench-memory-${env.tag}`;
-  const worker = await spawnWorker(env, taskQueue);
-  const pid = worker.child.pid!;
-  // If the bench dies, the worker must not outlive it.
-  const killOnExit = () => worker.child.kill('SIGKILL');
+/** What one worker's memory run measured: RSS idle and with N waiting, and how many really wait. */
+interface WaitingRss {
+  before: number;
+  after: number;
+  hwm: number;
+  waiting: number;
+  openSeconds: number;
+  cpuBefore: CpuSnapshot;
+  cpuAfter: CpuSnapshot;
+}
+
+/**
+ * The measuring both workers share: settle, read RSS idle, open `n` workflows (50 at a time) and wait until
+ * `ready()` counts all of them parked (at most 5 minutes), settle, read RSS again, then count with `verify`
+ * how many really wait (after the readings: queries are answered by the measured worker). The worker is
+ * stopped at the end, and SIGKILLed if the bench dies first.
+ */
+async function measureWaitingRss<T>(
+  env: BenchEnv,
+  child: ChildProcess,
+  run: {
+    label: string;
+    n: number;
+    open(i: number): Promise<T>;
+    ready(): number;
+    progress(opened: number): string;
+    verify(opened: T[]): Promise<number>;
+  },
+): Promise<WaitingRss> {
+  const pid = child.pid!;
+  const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
   try {
     await sleep(3_000);
     const cpuBefore = await cpuSnapshot([...(await env.serverPids()), pid]);
     const before = await steadyRss(pid);
-    say(
-      `  memory: worker pid ${pid} idle at ${(before / 1048576).toFixed(1)} MiB; opening ${opts.incidents} incidents`,
-    );
-    const service = new IncidentService(env.client, taskQueue, env.playbooks);
-    const noticesBefore = env.probes.messages.get('responders') ?? 0;
-    const notices = () => (env.probes.messages.get('responders') ?? 0) - noticesBefore;
+    say(`  ${run.label}: worker pid ${pid} idle at ${(before / 1048576).toFixed(1)} MiB; opening ${run.n}`);
     let opened = 0;
-    const progress = ticker('memory', () => `${opened}/${opts.incidents} opened, ${notices()} notices sent`);
+    const progress = ticker(run.label, () => run.progress(opened));
     const started = Date.now();
-    const hosts = Array.from({ length: opts.incidents }, (_, i) => `ws-${env.tag}-mem-${i}`);
-    const receipts = await pool(hosts, 50, async (host) => {
-      const r = await service.ingestAlert(
+    const results = await pool(
+      Array.from({ length: run.n }, (_, i) => i),
+      50,
+      async (i) => {
+        const r = await run.open(i);
+        opened++;
+        return r;
+      },
+    );
+    const deadline = Date.now() + 300_000;
+    while (run.ready() < run.n && Date.now() < deadline) await sleep(200);
+    const openSeconds = (Date.now() - started) / 1000;
+    progress.stop();
+    await sleep(3_000);
+    const after = await steadyRss(pid);
+    const { hwm } = await procStatus(pid);
+    const cpuAfter = await cpuSnapshot([...(await env.serverPids()), pid]);
+    const waiting = await run.verify(results);
+    return { before, after, hwm, waiting, openSeconds, cpuBefore, cpuAfter };
+  } finally {
+    await stopWorker(child);
+    process.off('exit', killOnExit);
+  }
+}
+
+async function runQuellMemory(env: BenchEnv, opts: { incidents: number }): Promise<MemoryFigures> {
+  const taskQueue = `bench-memory-${env.tag}`;
+  const worker = await spawnWorker(env, taskQueue);
+  const service = new IncidentService(env.client, taskQueue, env.playbooks);
+  const noticesBefore = env.probes.messages.get('responders') ?? 0;
+  const notices = () => (env.probes.messages.get('responders') ?? 0) - noticesBefore;
+  const m = await measureWaitingRss(env, worker.child, {
+    label: 'memory',
+    n: opts.incidents,
+    open: (i) => {
+      const host = `ws-${env.tag}-mem-${i}`;
+      return service.ingestAlert(
         normalizeGeneric(
           {
             source: 'bench-siem',
@@ -186,43 +240,34 @@ async function runQuellMemory(env: BenchEnv, opts: { incidents: number }): Promi
         ),
         'bench-siem',
       );
-      opened++;
-      return r;
-    });
-    const deadline = Date.now() + 300_000;
-    while (notices() < opts.incidents && Date.now() < deadline) await sleep(200);
-    const openSeconds = (Date.now() - started) / 1000;
-    progress.stop();
-    await sleep(3_000);
-    const after = await steadyRss(pid);
-    const { hwm } = await procStatus(pid);
-    const cpuAfter = await cpuSnapshot([...(await env.serverPids()), pid]);
-    // Every incident really is open and waiting on its approval (read after the memory figures: queries are
-    // answered by this worker).
-    let waiting = 0;
-    await pool(receipts, 20, async (r) => {
-      const s = await service.getState(r.incidentId);
-      if (
-        s.status === 'open' &&
-        s.approvals.filter((a) => a.state === 'pending').length === 1 &&
-        s.actions.some((a) => a.kind === 'isolate_host' && a.state === 'pending_approval')
-      )
-        waiting++;
-    });
-    return {
-      incidents: opts.incidents,
-      rssBeforeBytes: before,
-      rssAfterBytes: after,
-      perIncidentBytes: (after - before) / opts.incidents,
-      peakBytes: hwm,
-      waitingOnApproval: waiting,
-      openSeconds,
-      ...load(cpuBefore, cpuAfter, env),
-    };
-  } finally {
-    await stopWorker(worker.child);
-    process.off('exit', killOnExit);
-  }
+    },
+    ready: notices,
+    progress: (opened) => `${opened}/${opts.incidents} opened, ${notices()} notices sent`,
+    // Every incident really is open and waiting on its approval.
+    verify: async (receipts) => {
+      let waiting = 0;
+      await pool(receipts, 20, async (r) => {
+        const s = await service.getState(r.incidentId);
+        if (
+          s.status === 'open' &&
+          s.approvals.filter((a) => a.state === 'pending').length === 1 &&
+          s.actions.some((a) => a.kind === 'isolate_host' && a.state === 'pending_approval')
+        )
+          waiting++;
+      });
+      return waiting;
+    },
+  });
+  return {
+    incidents: opts.incidents,
+    rssBeforeBytes: m.before,
+    rssAfterBytes: m.after,
+    perIncidentBytes: (m.after - m.before) / opts.incidents,
+    peakBytes: m.hwm,
+    waitingOnApproval: m.waiting,
+    openSeconds: m.openSeconds,
+    ...load(m.cpuBefore, m.cpuAfter, env),
+  };
 }
 
 async function spawnFloorWorker(
@@ -261,60 +306,40 @@ async function spawnFloorWorker(
 async function runFloorMemory(env: BenchEnv, opts: { workflows: number }): Promise<FloorMemoryFigures> {
   const taskQueue = `bench-memory-floor-${env.tag}`;
   const worker = await spawnFloorWorker(env, taskQueue);
-  const pid = worker.child.pid!;
-  const killOnExit = () => worker.child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  try {
-    await sleep(3_000);
-    const cpuBefore = await cpuSnapshot([...(await env.serverPids()), pid]);
-    const before = await steadyRss(pid);
-    say(
-      `  memory floor: bare worker pid ${pid} idle at ${(before / 1048576).toFixed(1)} MiB; ` +
-        `starting ${opts.workflows} floor workflows`,
-    );
-    let opened = 0;
-    const progress = ticker(
-      'memory floor',
-      () => `${opened}/${opts.workflows} started, ${worker.notified()} notices sent`,
-    );
-    const started = Date.now();
-    const hosts = Array.from({ length: opts.workflows }, (_, i) => `ws-${env.tag}-memfloor-${i}`);
-    const workflowId = (host: string) => `bench-floor-waiting-${host}`;
-    await pool(hosts, 50, async (host) => {
+  const workflowId = (i: number) => `bench-floor-waiting-ws-${env.tag}-memfloor-${i}`;
+  const m = await measureWaitingRss(env, worker.child, {
+    label: 'memory floor',
+    n: opts.workflows,
+    open: async (i) => {
+      const host = `ws-${env.tag}-memfloor-${i}`;
       await env.client.workflow.executeUpdateWithStart(floorAlertUpdate, {
         args: [{ alertId: `${host}-alert-1`, host }],
         startWorkflowOperation: new WithStartWorkflowOperation<typeof floorAwaitingDecision>(
           FLOOR_AWAITING_DECISION_WORKFLOW_TYPE,
-          { workflowId: workflowId(host), taskQueue, args: [host], workflowIdConflictPolicy: 'USE_EXISTING' },
+          { workflowId: workflowId(i), taskQueue, args: [host], workflowIdConflictPolicy: 'USE_EXISTING' },
         ),
       });
-      opened++;
-    });
-    const deadline = Date.now() + 300_000;
-    while (worker.notified() < opts.workflows && Date.now() < deadline) await sleep(200);
-    const openSeconds = (Date.now() - started) / 1000;
-    progress.stop();
-    await sleep(3_000);
-    const after = await steadyRss(pid);
-    const { hwm } = await procStatus(pid);
-    const cpuAfter = await cpuSnapshot([...(await env.serverPids()), pid]);
-    let waiting = 0;
-    await pool(hosts, 20, async (host) => {
-      const s = await env.client.workflow.getHandle(workflowId(host)).query(floorWaitingQuery);
-      if (s.notified && s.waiting) waiting++;
-    });
-    return {
-      workflows: opts.workflows,
-      rssBeforeBytes: before,
-      rssAfterBytes: after,
-      perWorkflowBytes: (after - before) / opts.workflows,
-      peakBytes: hwm,
-      waitingOnUpdate: waiting,
-      openSeconds,
-      ...load(cpuBefore, cpuAfter, env),
-    };
-  } finally {
-    await stopWorker(worker.child);
-    process.off('exit', killOnExit);
-  }
+      return i;
+    },
+    ready: worker.notified,
+    progress: (opened) => `${opened}/${opts.workflows} started, ${worker.notified()} notices sent`,
+    verify: async (opened) => {
+      let waiting = 0;
+      await pool(opened, 20, async (i) => {
+        const s = await env.client.workflow.getHandle(workflowId(i)).query(floorWaitingQuery);
+        if (s.notified && s.waiting) waiting++;
+      });
+      return waiting;
+    },
+  });
+  return {
+    workflows: opts.workflows,
+    rssBeforeBytes: m.before,
+    rssAfterBytes: m.after,
+    perWorkflowBytes: (m.after - m.before) / opts.workflows,
+    peakBytes: m.hwm,
+    waitingOnUpdate: m.waiting,
+    openSeconds: m.openSeconds,
+    ...load(m.cpuBefore, m.cpuAfter, env),
+  };
 }
