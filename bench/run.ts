@@ -9,8 +9,6 @@ import {
   runFloorBlock,
   runQuellBlock,
   type Arrival,
-  type FloorBlock,
-  type QuellBlock,
   type RunFigures,
 } from './benchmarks/containment';
 import { runIngest } from './benchmarks/ingest';
@@ -124,34 +122,21 @@ const SIZES = {
 };
 
 /**
- * Quell and the floor under the same arrivals. A burst is one burst each (halving it would change what is
- * measured), Quell first. Steady arrivals given here run in two halves each, in the order Quell, floor, floor,
- * Quell, so drift in the machine's state falls on both alike; the latency benchmark's steady figures come from
- * `runSteadyRounds` instead (three rounds, the median of theirs).
+ * Quell and the floor under the same burst, one burst each (halving it would change what is measured), Quell
+ * first. Steady arrivals run in rounds instead (`runSteadyRounds`).
  */
-async function pair(
+async function burstPair(
   env: BenchEnv,
   label: string,
   n: number,
-  arrival: Arrival,
 ): Promise<{ quell: RunFigures; floor: RunFigures }> {
-  const quellBlocks: QuellBlock[] = [];
-  const floorBlocks: FloorBlock[] = [];
-  const order: ('quell' | 'floor')[] =
-    arrival.kind === 'steady' ? ['quell', 'floor', 'floor', 'quell'] : ['quell', 'floor'];
-  const size = arrival.kind === 'steady' ? Math.ceil(n / 2) : n;
-  const how = arrival.kind === 'burst' ? 'all at once' : `${arrival.perSecond}/s`;
-  for (const [i, system] of order.entries()) {
-    const block = `${label}${i}`;
-    if (system === 'quell') {
-      say(`Quell, ${label} (block ${i + 1}/${order.length}): ${size} alerts, ${how}`);
-      quellBlocks.push(await runQuellBlock(env, { label: `q${block}`, n: size, arrival }));
-    } else {
-      say(`Floor, ${label} (block ${i + 1}/${order.length}): ${size} alerts, ${how}`);
-      floorBlocks.push(await runFloorBlock(env, { label: `f${block}`, n: size, arrival }));
-    }
-    await sleep(1_000);
-  }
+  const arrival: Arrival = { kind: 'burst' };
+  say(`Quell, ${label} (block 1/2): ${n} alerts, all at once`);
+  const quellBlocks = [await runQuellBlock(env, { label: `q${label}0`, n, arrival })];
+  await sleep(1_000);
+  say(`Floor, ${label} (block 2/2): ${n} alerts, all at once`);
+  const floorBlocks = [await runFloorBlock(env, { label: `f${label}1`, n, arrival })];
+  await sleep(1_000);
   const quell = await quellFigures(env, quellBlocks, arrival);
   const floor = await floorFigures(env, floorBlocks, arrival);
   say(
@@ -244,11 +229,11 @@ async function main(): Promise<number> {
         rounds: size.steadyRounds,
         warmup: size.steadyWarmup,
       });
-      const burst = await pair(env, 'burst', size.latencyN, { kind: 'burst' });
+      const burst = await burstPair(env, 'burst', size.latencyN);
       results.latency = { steady, burst };
     });
     await attempt('throughput', async () => {
-      results.throughput = await pair(env, 'tput', size.throughputN, { kind: 'burst' });
+      results.throughput = await burstPair(env, 'tput', size.throughputN);
     });
     await attempt('ingest', async () => {
       results.ingest = await runIngest(env, {
