@@ -26,7 +26,7 @@ import { waitFor } from '../support/processes';
 import { spawnStart } from '../support/quell-process';
 import { startTestWorker, testEndpoint, type TestWorker } from '../support/temporal';
 
-// Everything automatic, and a short closure: the workflow ends, so its RunWorkflow span is exported too.
+// Everything automatic, and a short closure: the workflow ends, so its whole recorded history can be replayed.
 const playbook = testPlaybookYaml(`containment:
   isolate_host:
     approval: { critical: auto, high: auto, medium: auto, low: auto }
