@@ -53,6 +53,17 @@ describe('codec server on quell start (encryption on, embedded Temporal UI)', ()
     uiUrl = /Temporal UI: (http:\/\/\S+)/.exec(quell.output())?.[1] ?? '';
   }, 120_000);
 
+  /** Sends the alert with the ingest token; its receipt (a 202). */
+  async function ingest(alert: object): Promise<{ incidentId: string; workflowId: string }> {
+    const posted = await fetch(`${quell.apiUrl}/api/v1/alerts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${quell.token('ingest')}` },
+      body: JSON.stringify(alert),
+    });
+    expect(posted.status).toBe(202);
+    return (await posted.json()) as { incidentId: string; workflowId: string };
+  }
+
   it('the banner names the codec endpoint and the key new payloads are sealed with', () => {
     expect(quell.output()).toContain(
       `Codec:       ${quell.apiUrl}/api/v1/codec  (payloads encrypted with key "${keyId}"`,
@@ -88,13 +99,7 @@ describe('codec server on quell start (encryption on, embedded Temporal UI)', ()
   it("decrypts the incident's stored payloads for an auditor; 403 for an ingest token", async () => {
     const alert = genericAlert();
     const host = alert.hosts![0]!;
-    const posted = await fetch(`${quell.apiUrl}/api/v1/alerts`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${quell.token('ingest')}` },
-      body: JSON.stringify(alert),
-    });
-    expect(posted.status).toBe(202);
-    const { incidentId } = (await posted.json()) as { incidentId: string };
+    const { incidentId } = await ingest(alert);
 
     // What Temporal holds and the UI is sent: a client without the codec.
     const raw = await testClient({ address: `127.0.0.1:${quell.temporalPort}`, namespace: 'default' });
@@ -156,12 +161,7 @@ describe('codec server on quell start (encryption on, embedded Temporal UI)', ()
   it('the Temporal UI in chromium shows the decrypted input with an authorized bearer, and not without', async () => {
     const alert = genericAlert();
     const host = alert.hosts![0]!;
-    const posted = await fetch(`${quell.apiUrl}/api/v1/alerts`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${quell.token('ingest')}` },
-      body: JSON.stringify(alert),
-    });
-    const { workflowId } = (await posted.json()) as { workflowId: string };
+    const { workflowId } = await ingest(alert);
     await fs.mkdir(SCREENSHOTS, { recursive: true });
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
