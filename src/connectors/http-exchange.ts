@@ -67,7 +67,7 @@ function once(
   headers: Record<string, string>,
   body: string | undefined,
   deadline: number,
-): Promise<ExchangeResult & { reusedSocket: boolean }> {
+): Promise<ExchangeResult> {
   return new Promise((resolve, reject) => {
     let readingBody = false;
     const transport = target.protocol === 'https:' ? https : http;
@@ -88,12 +88,7 @@ function once(
       bodyText(res).then(
         (text) => {
           clearTimeout(timer);
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: headersOf(res),
-            text,
-            reusedSocket: req.reusedSocket,
-          });
+          resolve({ status: res.statusCode ?? 0, headers: headersOf(res), text });
         },
         (err: unknown) => {
           req.destroy();
@@ -119,14 +114,12 @@ export async function exchange(
 ): Promise<ExchangeResult> {
   const deadline = Date.now() + timeoutMs;
   try {
-    const { reusedSocket: _reused, ...result } = await once(target, method, headers, body, deadline);
-    return result;
+    return await once(target, method, headers, body, deadline);
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { reusedSocket?: boolean; readingBody?: boolean };
     const staleSocket =
       e.reusedSocket === true && !e.readingBody && (e.code === 'ECONNRESET' || e.code === 'EPIPE');
     if (!staleSocket) throw err;
-    const { reusedSocket: _reused, ...result } = await once(target, method, headers, body, deadline);
-    return result;
+    return once(target, method, headers, body, deadline);
   }
 }
