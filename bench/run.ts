@@ -20,6 +20,7 @@ import { BENCH_DIR, startBenchEnv, type BenchEnv, type DbMode, type TemporalMode
 import { say } from './lib/progress';
 import { machine, markdown, writeResults, type BenchResults } from './lib/report';
 import { sleep } from './lib/stats';
+import { describeWorkerTuning } from '../src/worker';
 
 const BENCHMARKS = ['latency', 'throughput', 'ingest', 'replay', 'memory', 'storm'] as const;
 type BenchName = (typeof BENCHMARKS)[number];
@@ -186,6 +187,7 @@ async function main(): Promise<number> {
         : opts.db === 'file'
           ? 'SQLite file in a temp dir, journal_mode=WAL, synchronous=OFF'
           : 'in-memory SQLite, synchronous=OFF',
+    ...(env.quell.worker ? { worker: describeWorkerTuning(env.quell.worker) } : {}),
     machine: await machine(env.temporalVersion),
     errors: {},
   };

@@ -191,6 +191,7 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
         taskQueue: config.taskQueue,
         activityDeps: { ...(connectors ? { connectors } : {}) },
         shutdownGraceTimeMs: config.shutdownGraceMs,
+        tuning: config.workerTuning,
         ...(config.workflowBundlePath ? { workflowBundle: { codePath: config.workflowBundlePath } } : {}),
         ...(dataConverter ? { dataConverter } : {}),
         ...(tracing ? { tracing } : {}),

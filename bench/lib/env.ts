@@ -20,7 +20,7 @@ import { REDACTED_PATHS, type Logger } from '../../src/logging';
 import { loadPlaybooks, type PlaybookRegistry } from '../../src/playbooks/loader';
 import { startQuell, type RunningQuell } from '../../src/runtime';
 import { connectClient, connectWorker } from '../../src/temporal/connection';
-import { bundleWorkflows } from '../../src/worker';
+import { bundleWorkflows, workerOptionsOf } from '../../src/worker';
 import type { FloorActivities } from '../floor/contract';
 import { findPostgres } from '../../src/temporal/postgres';
 import { startThrowawayTemporal, type ThrowawayTemporal } from '../../src/temporal/postgres-temporal';
@@ -205,7 +205,8 @@ export async function startBenchEnv(opts: { db: DbMode; temporal: TemporalMode }
       notify: async (host) => probes.floorNotify.mark(host),
       isolate: async (host) => probes.floorIsolate.mark(host),
     };
-    // Worker defaults, as createIncidentWorker uses them (concurrency, cache): only the code differs.
+    // The same worker settings as Quell's (QUELL_WORKER_* from the bench's environment, else the SDK's
+    // defaults): only the code differs.
     const floorWorker = await Worker.create({
       connection: floorConnection,
       namespace: quell.temporal.namespace,
@@ -213,6 +214,7 @@ export async function startBenchEnv(opts: { db: DbMode; temporal: TemporalMode }
       workflowBundle: { code: floorCode },
       activities: floorActivities,
       shutdownGraceTime: 2_000,
+      ...workerOptionsOf(config.workerTuning),
     });
     const floorRunning = floorWorker.run();
     cleanups.push(async () => {

@@ -27,6 +27,8 @@ export interface BenchResults {
   /** Which Temporal the run used: the embedded dev server, or Temporal Server on PostgreSQL. */
   temporal?: 'dev' | 'postgres';
   temporalDb: string;
+  /** The worker settings Quell and the floors ran with (QUELL_WORKER_* or the SDK's defaults). */
+  worker?: string;
   machine: Machine;
   /** Issue 14's goals, each Quell / floor from this run (derived from the figures below when written). */
   goals?: GoalRow[];
@@ -139,7 +141,8 @@ export function markdown(r: BenchResults): string {
   const out: string[] = [
     `Run ${r.startedAt} (${r.mode}), ${m.cores} cores ${m.model}, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB RAM, ` +
       `${m.os}, Node ${m.node}, ${m.temporal}; Temporal: ` +
-      `${r.temporal === 'postgres' ? 'one Temporal Server on' : 'one embedded dev server,'} ${r.temporalDb}.`,
+      `${r.temporal === 'postgres' ? 'one Temporal Server on' : 'one embedded dev server,'} ${r.temporalDb}.` +
+      (r.worker ? ` Workers: ${r.worker}.` : ''),
     ...(r.finishedAt ? [] : ['', '**Partial**: the benchmarks finished so far; the run had not finished.']),
     '',
   ];

@@ -9,6 +9,7 @@ import { registerAuditCommands } from './audit-commands';
 import { ConfigError, loadConfig, projectRoot } from '../config';
 import { createLogger } from '../logging';
 import { startQuell } from '../runtime';
+import { describeWorkerTuning } from '../worker';
 import { locateTemporalCli, TemporalCliUnavailableError } from '../temporal/cli-binary';
 import { TemporalUnreachableError } from '../temporal/connection';
 import { listensEverywhere, parsePostgresUrl, pickServerPorts } from '../temporal/postgres-server';
@@ -65,7 +66,11 @@ async function runService(components: { worker: boolean; api: boolean }): Promis
         ? `, temporal.toml profile ${config.temporal.profile})`
         : ')'),
     ...(quell.temporal.uiUrl ? [`  Temporal UI: ${quell.temporal.uiUrl}`] : []),
-    ...(quell.worker ? [`  Worker:      polling task queue "${config.taskQueue}"`] : []),
+    ...(quell.worker
+      ? [
+          `  Worker:      polling task queue "${config.taskQueue}" (${describeWorkerTuning(quell.worker)}; QUELL_WORKER_* to tune)`,
+        ]
+      : []),
     ...(quell.sdkMetricsUrl
       ? [`  SDK metrics: ${quell.sdkMetricsUrl}  (the worker's temporal_* metrics)`]
       : []),

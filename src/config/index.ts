@@ -117,6 +117,12 @@ const envSchema = z.object({
   QUELL_WORKER_WAIT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   /** Where a worker process serves the Temporal SDK's Prometheus metrics; unset, it serves none. */
   QUELL_SDK_METRICS_ADDRESS: bindAddress,
+  // Worker tuning (README, "Tuning workers"); unset, the Temporal SDK's defaults.
+  QUELL_WORKER_WORKFLOW_TASK_SLOTS: z.coerce.number().int().min(2).max(1_000).optional(),
+  QUELL_WORKER_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(10_000).optional(),
+  QUELL_WORKER_WORKFLOW_POLLERS: z.coerce.number().int().min(1).max(100).optional(),
+  QUELL_WORKER_ACTIVITY_POLLERS: z.coerce.number().int().min(1).max(100).optional(),
+  QUELL_WORKER_CACHED_INCIDENTS: z.coerce.number().int().min(0).max(1_000_000).optional(),
   // An existing Temporal service (cluster, docker-compose, Temporal Cloud), read by @temporalio/envconfig from
   // these, TEMPORAL_CONFIG_FILE/TEMPORAL_PROFILE, TEMPORAL_TLS_* and TEMPORAL_GRPC_META_*. Without an address
   // from any of them, Quell embeds a dev server.
@@ -186,6 +192,8 @@ export interface QuellConfig {
   shutdownGraceMs: number;
   /** See QUELL_WORKER_WAIT_MS. */
   workerWaitMs: number;
+  /** QUELL_WORKER_*: only what is set; the rest are the SDK's defaults. */
+  workerTuning: WorkerTuning;
   /** Where the built-in lab estate listens when a capability uses it (and QUELL_LAB_URL does not point elsewhere). */
   lab: { host: string; port: number };
   workflowBundlePath?: string;
@@ -196,6 +204,20 @@ export interface QuellConfig {
   temporalServer: TemporalServerSettings;
   /** OpenTelemetry tracing; absent (tracing off) unless an OTLP endpoint is set and OTEL_SDK_DISABLED is not. */
   tracing?: TracingSettings;
+}
+
+/** How much one worker process takes on at once (README, "Tuning workers"). */
+export interface WorkerTuning {
+  /** QUELL_WORKER_WORKFLOW_TASK_SLOTS: workflow tasks in progress at once (the SDK's default: 40). */
+  workflowTaskSlots?: number;
+  /** QUELL_WORKER_ACTIVITY_SLOTS: activities (vendor calls) in progress at once (the SDK's default: 100). */
+  activitySlots?: number;
+  /** QUELL_WORKER_WORKFLOW_POLLERS: concurrent polls for workflow tasks (the SDK's default: 10). */
+  workflowPollers?: number;
+  /** QUELL_WORKER_ACTIVITY_POLLERS: concurrent polls for activity tasks (the SDK's default: 10). */
+  activityPollers?: number;
+  /** QUELL_WORKER_CACHED_INCIDENTS: incidents kept in memory between tasks (the SDK's default follows the heap). */
+  cachedIncidents?: number;
 }
 
 /** Where spans go and which are kept (see src/telemetry/tracing.ts). */
@@ -248,6 +270,40 @@ function tracingSettings(e: QuellEnv): TracingSettings | undefined {
     ...(e.OTEL_TRACES_SAMPLER ? { sampler: e.OTEL_TRACES_SAMPLER } : {}),
     ...(e.OTEL_TRACES_SAMPLER_ARG !== undefined ? { samplerRatio: e.OTEL_TRACES_SAMPLER_ARG } : {}),
   };
+}
+
+/**
+ * Thrown (as {@link ConfigError}) when more workflow tasks may run at once than incidents fit in the cache: the
+ * SDK would quietly lower the slots to the cache size.
+ */
+function workerTuningOf(e: QuellEnv): WorkerTuning {
+  const tuning: WorkerTuning = {
+    ...(e.QUELL_WORKER_WORKFLOW_TASK_SLOTS !== undefined
+      ? { workflowTaskSlots: e.QUELL_WORKER_WORKFLOW_TASK_SLOTS }
+      : {}),
+    ...(e.QUELL_WORKER_ACTIVITY_SLOTS !== undefined ? { activitySlots: e.QUELL_WORKER_ACTIVITY_SLOTS } : {}),
+    ...(e.QUELL_WORKER_WORKFLOW_POLLERS !== undefined
+      ? { workflowPollers: e.QUELL_WORKER_WORKFLOW_POLLERS }
+      : {}),
+    ...(e.QUELL_WORKER_ACTIVITY_POLLERS !== undefined
+      ? { activityPollers: e.QUELL_WORKER_ACTIVITY_POLLERS }
+      : {}),
+    ...(e.QUELL_WORKER_CACHED_INCIDENTS !== undefined
+      ? { cachedIncidents: e.QUELL_WORKER_CACHED_INCIDENTS }
+      : {}),
+  };
+  const { cachedIncidents, workflowTaskSlots } = tuning;
+  if (cachedIncidents === 1) {
+    throw new ConfigError(
+      'Invalid configuration in environment variables:\n  QUELL_WORKER_CACHED_INCIDENTS: must be 0 (no cache) or at least 2',
+    );
+  }
+  if (cachedIncidents && workflowTaskSlots && workflowTaskSlots > cachedIncidents) {
+    throw new ConfigError(
+      `Invalid configuration in environment variables:\n  QUELL_WORKER_WORKFLOW_TASK_SLOTS: ${workflowTaskSlots} is more than QUELL_WORKER_CACHED_INCIDENTS (${cachedIncidents}); a workflow task needs its incident in the cache`,
+    );
+  }
+  return tuning;
 }
 
 function formatIssues(error: z.ZodError): string {
@@ -307,6 +363,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QuellConfig {
     playbooksDir: path.resolve(e.QUELL_PLAYBOOKS_DIR),
     shutdownGraceMs: e.QUELL_SHUTDOWN_GRACE_MS,
     workerWaitMs: e.QUELL_WORKER_WAIT_MS,
+    workerTuning: workerTuningOf(e),
     lab: { host: e.QUELL_LAB_HOST, port: e.QUELL_LAB_PORT },
     ...(e.QUELL_WORKFLOW_BUNDLE ? { workflowBundlePath: path.resolve(e.QUELL_WORKFLOW_BUNDLE) } : {}),
     ...(e.QUELL_SDK_METRICS_ADDRESS

@@ -8,7 +8,7 @@ import {
   type WorkflowBundleOption,
 } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
-import { projectRoot } from '../config';
+import { projectRoot, type WorkerTuning } from '../config';
 import type { Logger } from '../logging';
 import type { Tracing } from '../telemetry/tracing';
 
@@ -71,7 +71,8 @@ export interface IncidentWorkerOptions {
   logger?: Logger;
   /** How long in-flight activities may run after shutdown is requested before they are cancelled. */
   shutdownGraceTimeMs?: number;
-  maxCachedWorkflows?: number;
+  /** Slots, pollers and cache (QUELL_WORKER_*); what is unset keeps the SDK's default. */
+  tuning?: WorkerTuning;
   /**
    * E.g. the encryption converter (`dataConverterFromEnv()` in src/temporal/codec.ts); clients must use the same.
    * Without a prebuilt `workflowBundle`, its `failureConverterPath` is bundled into the workflow code too; with
@@ -91,7 +92,7 @@ export async function createIncidentWorker(opts: IncidentWorkerOptions): Promise
     activities: createActivities(opts.activityDeps),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: workflowsEntry() }),
     shutdownGraceTime: opts.shutdownGraceTimeMs ?? 10_000,
-    ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
+    ...workerOptionsOf(opts.tuning ?? {}),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     interceptors: {
       // A prebuilt bundle has them already (bundleWorkflows); the SDK ignores them beside one, with a warning.
@@ -99,4 +100,37 @@ export async function createIncidentWorker(opts: IncidentWorkerOptions): Promise
       ...(opts.tracing ? { activity: opts.tracing.activityInterceptors() } : {}),
     },
   });
+}
+
+/** The SDK's names for Quell's tuning variables. */
+export function workerOptionsOf(t: WorkerTuning) {
+  return {
+    ...(t.workflowTaskSlots !== undefined
+      ? { maxConcurrentWorkflowTaskExecutions: t.workflowTaskSlots }
+      : {}),
+    ...(t.activitySlots !== undefined ? { maxConcurrentActivityTaskExecutions: t.activitySlots } : {}),
+    // The SDK reads poll counts from the poller behaviours (its maxConcurrent*TaskPolls are not used).
+    ...(t.workflowPollers !== undefined
+      ? { workflowTaskPollerBehavior: { type: 'simple-maximum' as const, maximum: t.workflowPollers } }
+      : {}),
+    ...(t.activityPollers !== undefined
+      ? { activityTaskPollerBehavior: { type: 'simple-maximum' as const, maximum: t.activityPollers } }
+      : {}),
+    ...(t.cachedIncidents !== undefined ? { maxCachedWorkflows: t.cachedIncidents } : {}),
+  };
+}
+
+/** What a worker runs with, for the start-up banner and log: one line, the SDK's defaults resolved. */
+export function describeWorkerTuning(worker: Worker): string {
+  const o = worker.options;
+  const polls = (b: { type: string; maximum?: number }) =>
+    b.type === 'simple-maximum' ? String(b.maximum) : `autoscaling up to ${b.maximum}`;
+  const slots = (s: { type: string; numSlots?: number }) =>
+    s.type === 'fixed-size' ? String(s.numSlots) : s.type;
+  return [
+    `${slots(o.tuner.workflowTaskSlotSupplier)} workflow-task slots`,
+    `${slots(o.tuner.activityTaskSlotSupplier)} activity slots`,
+    `${polls(o.workflowTaskPollerBehavior)} workflow / ${polls(o.activityTaskPollerBehavior)} activity pollers`,
+    `${o.maxCachedWorkflows} incidents cached`,
+  ].join(', ');
 }

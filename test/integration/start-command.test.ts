@@ -15,12 +15,13 @@ const execFileAsync = promisify(execFile);
  * Runs `quell start` exactly as a user does, on an embedded dev server of its own. The API takes port 0: it
  * listens seconds after start, and a port picked here first could be taken by a parallel test by then.
  */
-async function startQuell(dataDir: string): Promise<StartedQuell> {
+async function startQuell(dataDir: string, env?: Record<string, string>): Promise<StartedQuell> {
   return spawnStart({
     dataDir,
     cliPath: requireEnv(TEST_ENV.cliPath),
     apiPort: 0,
     temporalPort: await freePort(),
+    ...(env ? { env } : {}),
   });
 }
 
@@ -34,8 +35,15 @@ describe('quell start (the README first command)', () => {
   });
 
   it('serves the API on an embedded Temporal, then stops everything on SIGINT', async () => {
-    const quell = await startQuell(dataDir);
+    // Tuned as a platform engineer would (README, "Tuning workers"): the banner shows what the worker took.
+    const quell = await startQuell(dataDir, {
+      QUELL_WORKER_ACTIVITY_SLOTS: '24',
+      QUELL_WORKER_WORKFLOW_POLLERS: '6',
+    });
     try {
+      expect(quell.output()).toMatch(
+        /Worker: {6}polling task queue "[^"]+" \(40 workflow-task slots, 24 activity slots, 6 workflow \/ 10 activity pollers, \d+ incidents cached; QUELL_WORKER_\* to tune\)/,
+      );
       expect(quell.output()).toContain(`Temporal:    127.0.0.1:${quell.temporalPort}`);
       expect(quell.output()).toContain(`API:         ${quell.apiUrl}`);
       expect((await fetch(`${quell.apiUrl}/healthz`)).status).toBe(200);

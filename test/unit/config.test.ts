@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config';
+import { workerOptionsOf } from '../../src/worker';
 
 describe('loadConfig', () => {
   it('defaults to an embedded dev server with its data under ./data', () => {
@@ -65,6 +66,46 @@ describe('loadConfig', () => {
         /QUELL_SDK_METRICS_ADDRESS: expected IP:port/,
       );
     }
+  });
+
+  it('reads the worker tuning variables, keeps the SDK defaults for the rest, and names a bad one', () => {
+    expect(loadConfig({}).workerTuning).toEqual({});
+    const tuned = loadConfig({
+      QUELL_WORKER_WORKFLOW_TASK_SLOTS: '80',
+      QUELL_WORKER_ACTIVITY_SLOTS: '20',
+      QUELL_WORKER_WORKFLOW_POLLERS: '16',
+      QUELL_WORKER_ACTIVITY_POLLERS: '4',
+      QUELL_WORKER_CACHED_INCIDENTS: '5000',
+    });
+    expect(tuned.workerTuning).toEqual({
+      workflowTaskSlots: 80,
+      activitySlots: 20,
+      workflowPollers: 16,
+      activityPollers: 4,
+      cachedIncidents: 5000,
+    });
+    expect(workerOptionsOf(tuned.workerTuning)).toEqual({
+      maxConcurrentWorkflowTaskExecutions: 80,
+      maxConcurrentActivityTaskExecutions: 20,
+      workflowTaskPollerBehavior: { type: 'simple-maximum', maximum: 16 },
+      activityTaskPollerBehavior: { type: 'simple-maximum', maximum: 4 },
+      maxCachedWorkflows: 5000,
+    });
+    expect(workerOptionsOf({ activitySlots: 7 })).toEqual({ maxConcurrentActivityTaskExecutions: 7 });
+    expect(() => loadConfig({ QUELL_WORKER_ACTIVITY_SLOTS: '0' })).toThrow(/QUELL_WORKER_ACTIVITY_SLOTS/);
+    expect(() => loadConfig({ QUELL_WORKER_WORKFLOW_TASK_SLOTS: 'many' })).toThrow(
+      /QUELL_WORKER_WORKFLOW_TASK_SLOTS/,
+    );
+    expect(() => loadConfig({ QUELL_WORKER_CACHED_INCIDENTS: '1' })).toThrow(
+      /QUELL_WORKER_CACHED_INCIDENTS: must be 0 \(no cache\) or at least 2/,
+    );
+    // A workflow task needs its incident cached: the SDK would lower the slots quietly.
+    expect(() =>
+      loadConfig({ QUELL_WORKER_WORKFLOW_TASK_SLOTS: '50', QUELL_WORKER_CACHED_INCIDENTS: '20' }),
+    ).toThrow(/QUELL_WORKER_WORKFLOW_TASK_SLOTS: 50 is more than QUELL_WORKER_CACHED_INCIDENTS \(20\)/);
+    expect(
+      loadConfig({ QUELL_WORKER_WORKFLOW_TASK_SLOTS: '50', QUELL_WORKER_CACHED_INCIDENTS: '0' }).workerTuning,
+    ).toEqual({ workflowTaskSlots: 50, cachedIncidents: 0 });
   });
 
   it('reads the settings of `quell temporal serve` whether or not TEMPORAL_ADDRESS is set', () => {
