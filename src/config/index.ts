@@ -98,6 +98,13 @@ export const TRACE_SAMPLERS = [
 ] as const;
 export type TraceSampler = (typeof TRACE_SAMPLERS)[number];
 
+/** A whole number in [min, max]; empty is unset (as compose's `${VAR:-}` passes it). */
+const optionalInt = (min: number, max: number) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z.coerce.number().int().min(min).max(max).optional(),
+  );
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   QUELL_DATA_DIR: z.string().min(1).default('./data'),
@@ -118,11 +125,11 @@ const envSchema = z.object({
   /** Where a worker process serves the Temporal SDK's Prometheus metrics; unset, it serves none. */
   QUELL_SDK_METRICS_ADDRESS: bindAddress,
   // Worker tuning (README, "Tuning workers"); unset, the Temporal SDK's defaults.
-  QUELL_WORKER_WORKFLOW_TASK_SLOTS: z.coerce.number().int().min(2).max(1_000).optional(),
-  QUELL_WORKER_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(10_000).optional(),
-  QUELL_WORKER_WORKFLOW_POLLERS: z.coerce.number().int().min(1).max(100).optional(),
-  QUELL_WORKER_ACTIVITY_POLLERS: z.coerce.number().int().min(1).max(100).optional(),
-  QUELL_WORKER_CACHED_INCIDENTS: z.coerce.number().int().min(0).max(1_000_000).optional(),
+  QUELL_WORKER_WORKFLOW_TASK_SLOTS: optionalInt(2, 1_000),
+  QUELL_WORKER_ACTIVITY_SLOTS: optionalInt(1, 10_000),
+  QUELL_WORKER_WORKFLOW_POLLERS: optionalInt(1, 100),
+  QUELL_WORKER_ACTIVITY_POLLERS: optionalInt(1, 100),
+  QUELL_WORKER_CACHED_INCIDENTS: optionalInt(0, 1_000_000),
   // An existing Temporal service (cluster, docker-compose, Temporal Cloud), read by @temporalio/envconfig from
   // these, TEMPORAL_CONFIG_FILE/TEMPORAL_PROFILE, TEMPORAL_TLS_* and TEMPORAL_GRPC_META_*. Without an address
   // from any of them, Quell embeds a dev server.

@@ -70,6 +70,7 @@ describe('loadConfig', () => {
 
   it('reads the worker tuning variables, keeps the SDK defaults for the rest, and names a bad one', () => {
     expect(loadConfig({}).workerTuning).toEqual({});
+    expect(loadConfig({ QUELL_WORKER_ACTIVITY_SLOTS: ' ' }).workerTuning).toEqual({});
     const tuned = loadConfig({
       QUELL_WORKER_WORKFLOW_TASK_SLOTS: '80',
       QUELL_WORKER_ACTIVITY_SLOTS: '20',
