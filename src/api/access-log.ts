@@ -4,7 +4,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
-import { pinoHttp } from 'pino-http';
 import type { Logger } from '../logging';
 import { actorOrUndefined, routeOf } from './locals';
 import type { ApiMetrics } from './metrics';
@@ -44,33 +43,56 @@ export function requestMetrics(metrics: ApiMetrics): RequestHandler {
   };
 }
 
-/** The access log; a well-formed incoming `X-Request-Id` is kept, otherwise one is made, and echoed back. */
+declare module 'http' {
+  interface IncomingMessage {
+    /** The request ID: the caller's well-formed `X-Request-Id`, or one made here. */
+    id?: string;
+    /** Writes lines that carry the request ID (`reqId`). */
+    log: Logger;
+  }
+}
+
+/**
+ * The access log: one line per request when its response is finished (or the client went away first), at
+ * `error` for a 5xx, `warn` for a 4xx, else `info`. A well-formed incoming `X-Request-Id` is kept, otherwise one
+ * is made, and echoed back.
+ */
 export function accessLog(logger: Logger): RequestHandler {
-  return pinoHttp({
-    logger,
-    genReqId: (req, res) => {
-      const incoming = req.headers['x-request-id'];
-      const id = typeof incoming === 'string' && /^[\w.:-]{1,128}$/.test(incoming) ? incoming : randomUUID();
-      res.setHeader('X-Request-Id', id);
-      return id;
-    },
-    // Log lines written through req.log carry the request ID (`reqId`); the access line carries `req.id`.
-    quietReqLogger: true,
-    customLogLevel: (_req, res, err) =>
-      err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
-    customProps: (_req, res) => {
-      const actor = actorOrUndefined(res as Response);
+  return (req, res, next) => {
+    const started = Date.now();
+    // As received: routers rewrite req.url on the way down.
+    const { method, url } = req;
+    const incoming = req.headers['x-request-id'];
+    const id = typeof incoming === 'string' && /^[\w.:-]{1,128}$/.test(incoming) ? incoming : randomUUID();
+    res.setHeader('X-Request-Id', id);
+    req.id = id;
+    // Only warnings and errors go through req.log, so its child logger is made on first use, not per request.
+    let requestLogger: Logger | undefined;
+    Object.defineProperty(req, 'log', {
+      configurable: true,
+      get: () => (requestLogger ??= logger.child({ reqId: id })),
+    });
+    const done = () => {
+      res.removeListener('finish', done);
+      res.removeListener('close', done);
+      const aborted = !res.writableFinished;
+      const status = res.statusCode;
       const route = routeOf(res as Response);
-      return { ...(route ? { route } : {}), ...(actor ? { subject: actor.subject } : {}) };
-    },
-    // Only these fields: never headers (Authorization, X-Quell-Signature), never bodies.
-    serializers: {
-      req: (req: { id: unknown; method: string; url: string }) => ({
-        id: req.id,
-        method: req.method,
-        url: loggableUrl(req.url),
-      }),
-      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-    },
-  });
+      const actor = actorOrUndefined(res as Response);
+      const line = {
+        req: { id, method, url: loggableUrl(url) },
+        res: { statusCode: status },
+        responseTime: Date.now() - started,
+        ...(route ? { route } : {}),
+        ...(actor ? { subject: actor.subject } : {}),
+      };
+      if (aborted) logger.warn(line, 'request aborted before its response was sent');
+      else if (status >= 500) logger.error(line, 'request errored');
+      else if (status >= 400) logger.warn(line, 'request completed');
+      else logger.info(line, 'request completed');
+    };
+    res.on('finish', done);
+    res.on('close', done);
+    next();
+  };
 }

@@ -750,10 +750,19 @@ describe('HTTP behaviour', () => {
       return req?.method === 'POST' && req.url === '/api/v1/alerts';
     });
     expect(access).toMatchObject({
+      level: 30,
+      msg: 'request completed',
       route: '/api/v1/alerts',
       subject: SUBJECTS.ingest,
       res: { statusCode: 202 },
     });
+    expect(typeof access?.responseTime).toBe('number');
+    // A refused caller's line is a warning, and carries no subject (there is none).
+    const refused = lines.find(
+      (l) => (l.res as { statusCode?: number } | undefined)?.statusCode === 401 && l.req !== undefined,
+    );
+    expect(refused).toMatchObject({ level: 40, msg: 'request completed' });
+    expect(refused?.subject).toBeUndefined();
     expect(
       lines.some(
         (l) => l.msg === 'authentication failed: unknown bearer token' && typeof l.reqId === 'string',
