@@ -64,6 +64,15 @@ describe('playbook JSON Schema', () => {
     }
   });
 
+  it('is named, with a path that resolves to it, in the first line of every shipped playbook', async () => {
+    for (const file of await shippedPlaybooks()) {
+      const first = (await fs.readFile(path.join(ROOT, file), 'utf8')).split('\n')[0]!;
+      const m = /^# yaml-language-server: \$schema=(\S+)$/.exec(first);
+      expect({ file, modeline: m ? 'present' : first }).toEqual({ file, modeline: 'present' });
+      expect(path.resolve(ROOT, path.dirname(file), m![1]!)).toBe(path.join(ROOT, PLAYBOOK_JSON_SCHEMA_FILE));
+    }
+  });
+
   it('quell playbook schema prints it, or writes it with --output', async () => {
     let stdout = '';
     let stderr = '';
