@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
+import { buildProgram } from '../../src/cli/main';
 import { registerPlaybookCommands, type PlaybookValidation } from '../../src/cli/playbook-commands';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -149,5 +150,12 @@ describe('quell playbook validate', () => {
     expect(help).toMatch(/Exit code 0 when all are valid, 1 when any is not, 2 when a path/);
     expect(help).toMatch(/default: QUELL_PLAYBOOKS_DIR \(\.\/playbooks\)/);
     expect(r.stdout).toMatch(/--json/);
+  });
+});
+
+describe('wiring into the quell program', () => {
+  it('quell carries `playbook validate` and `playbook schema`', () => {
+    const playbook = buildProgram().commands.find((c) => c.name() === 'playbook');
+    expect(playbook?.commands.map((c) => c.name())).toEqual(['validate', 'schema']);
   });
 });
