@@ -57,17 +57,16 @@ export async function validatePlaybooks(paths: readonly string[]): Promise<Playb
   }
   const checked: PlaybookFileCheck[] = [];
   const setProblems: PlaybookValidation['problems'] = [];
-  const run = async (list: string[], complete: boolean, dir?: string) => {
-    const check = await checkPlaybookFiles(list, { complete });
-    checked.push(...check.files);
-    setProblems.push(...check.problems.map((p) => ({ ...p, dir: dir ?? '.' })));
-  };
   for (const dir of dirs) {
     const list = await listPlaybookFiles(dir);
     if (list.length === 0) throw new PlaybookPathError(`No playbooks (*.yaml, *.yml) in ${dir}.`);
-    await run(list, true, path.relative(process.cwd(), dir) || '.');
+    const check = await checkPlaybookFiles(list, { complete: true });
+    checked.push(...check.files);
+    const name = path.relative(process.cwd(), dir) || '.';
+    setProblems.push(...check.problems.map((p) => ({ ...p, dir: name })));
   }
-  if (files.length > 0) await run(files, false);
+  // Files named on their own need no default: no problem belongs to them as a set.
+  if (files.length > 0) checked.push(...(await checkPlaybookFiles(files, { complete: false })).files);
   const results = checked.map((f) => ({ file: f.file, ok: f.problems.length === 0, problems: f.problems }));
   return {
     ok: setProblems.length === 0 && results.every((f) => f.ok),
