@@ -6,6 +6,7 @@ import path from 'node:path';
 import { demoTokenBanner, firstAlertHint } from '../api/auth';
 import { UserFixableError } from '../errors';
 import { registerAuditCommands } from './audit-commands';
+import { registerPlaybookCommands } from './playbook-commands';
 import { ConfigError, loadConfig, projectRoot } from '../config';
 import { createLogger } from '../logging';
 import { startQuell } from '../runtime';
@@ -347,6 +348,7 @@ export function buildProgram(): Command {
       process.exitCode = await serveTemporal();
     });
   registerAuditCommands(program);
+  registerPlaybookCommands(program);
   return program;
 }
 

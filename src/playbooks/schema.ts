@@ -2,10 +2,12 @@ import { z } from 'zod';
 import { SEVERITIES } from '../domain/alert';
 import { CONTAINMENT_KINDS, PHASES, type ContainmentKind } from '../domain/incident';
 
+const DURATION_PATTERN = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/;
+
 /** Parses durations like "500ms", "30s", "15m", "2h", "7d" (or a number of milliseconds). */
 export function parseDuration(value: string | number): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(value);
+  const m = DURATION_PATTERN.exec(value);
   if (!m || !m[1] || !m[2]) return undefined;
   const n = Number(m[1]);
   const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
@@ -14,14 +16,24 @@ export function parseDuration(value: string | number): number | undefined {
   return Math.round(n * unit);
 }
 
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const ms = parseDuration(v);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `invalid duration "${v}" (use e.g. 30s, 15m, 2h, 7d)` });
-    return z.NEVER;
-  }
-  return ms;
-});
+const duration = z
+  .union([z.string(), z.number()])
+  .transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `invalid duration "${v}" (use e.g. 30s, 15m, 2h, 7d)` });
+      return z.NEVER;
+    }
+    return ms;
+  })
+  // What editors check while the playbook is written (the JSON Schema cannot see the transform):
+  // `pattern` holds for strings only, `minimum` for numbers only.
+  .meta({
+    description:
+      'A duration: a number with a unit (ms, s, m, h, d), e.g. "30s", "15m", "2h", "7d"; or milliseconds.',
+    pattern: DURATION_PATTERN.source,
+    minimum: 0,
+  });
 
 const severity = z.enum(SEVERITIES);
 const approvalPolicy = z.enum(['auto', 'approve', 'two_person', 'never']);

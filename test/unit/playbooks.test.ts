@@ -1,3 +1,5 @@
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { loadPlaybooks, parsePlaybook, PlaybookError, PlaybookRegistry } from '../../src/playbooks/loader';
 import { correlationKeyFor, evaluateSeverity } from '../../src/playbooks/policy';
@@ -82,16 +84,16 @@ describe('playbook validation', () => {
     expect(playbook.recovery.approval.high).toBe('approve');
   });
 
-  it('names the file and the path of the offending field', () => {
+  it('names the file, the line and the path of the offending field', () => {
     const bad = `${valid}containment:\n  isolate_host:\n    approval: { critical: auto, high: sometimes, medium: auto, low: auto }\n`;
     expect(() => parsePlaybook(bad, 'playbooks/bad.yaml')).toThrow(
-      /playbooks\/bad\.yaml: containment\.isolate_host\.approval\.high/,
+      /playbooks\/bad\.yaml:7: containment\.isolate_host\.approval\.high: Invalid option/,
     );
   });
 
   it('rejects unknown keys, bad durations, and expiry before escalation', () => {
     expect(() => parsePlaybook(`${valid}containmnt: {}\n`, 'a.yaml')).toThrow(
-      /a\.yaml: \(root\): Unrecognized key/,
+      /a\.yaml:5: \(root\): Unrecognized key: "containmnt"/,
     );
     expect(() => parsePlaybook(`${valid}approvals: { escalateAfter: soon }\n`, 'b.yaml')).toThrow(
       /approvals\.escalateAfter: invalid duration/,
@@ -102,18 +104,44 @@ describe('playbook validation', () => {
   });
 
   it('rejects broken YAML with the file name', () => {
-    expect(() => parsePlaybook('id: [unclosed', 'broken.yaml')).toThrow(/broken\.yaml: invalid YAML/);
+    expect(() => parsePlaybook('id: p\nname: [unclosed', 'broken.yaml')).toThrow(
+      /broken\.yaml:2: \(yaml\): invalid YAML/,
+    );
   });
 
   it('requires exactly one default and unique ids', () => {
     const a = parsePlaybook(valid, 'a.yaml');
     const b = parsePlaybook(valid.replace('id: p', 'id: q'), 'b.yaml');
     expect(() => PlaybookRegistry.from([a, b])).toThrow(PlaybookError);
+    expect(() => PlaybookRegistry.from([a, b])).toThrow(
+      /a\.yaml: default: several default playbooks \(also b\.yaml\)/,
+    );
     expect(() => PlaybookRegistry.from([a, parsePlaybook(valid, 'c.yaml')])).toThrow(
       /already used by a\.yaml/,
     );
     expect(() => PlaybookRegistry.from([parsePlaybook(`id: p\nname: P\nversion: 1\n`, 'd.yaml')])).toThrow(
-      /No default/,
+      /no default playbook/,
     );
+  });
+});
+
+describe('loading a playbook directory', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'quell-playbooks-'));
+  });
+  afterEach(() => fs.rm(dir, { recursive: true, force: true }));
+
+  it('reports every invalid file at once, each problem with its line', async () => {
+    await fs.writeFile(path.join(dir, 'a.yaml'), 'id: a\nname: A\nversion: 1\ndefault: true\n');
+    await fs.writeFile(path.join(dir, 'b.yaml'), 'id: b\nname: B\nversion: 0\n');
+    await fs.writeFile(
+      path.join(dir, 'c.yaml'),
+      'id: c\nname: C\nversion: 1\nseverity: { minimum: urgent }\n',
+    );
+    const err = (await loadPlaybooks(dir).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(PlaybookError);
+    expect(err.message).toMatch(/b\.yaml:3: version: Too small/);
+    expect(err.message).toMatch(/c\.yaml:4: severity\.minimum: Invalid option/);
   });
 });
