@@ -279,7 +279,11 @@ async function main(): Promise<number> {
       results.latency = { steady, burst };
     });
     await attempt('throughput', async () => {
-      results.throughput = await burstSeries(env, 'tput', size.throughputN, { variants: true });
+      try {
+        results.throughput = await burstSeries(env, 'tput', size.throughputN, { variants: true });
+      } finally {
+        await env.stopFloorConnectors();
+      }
     });
     await attempt('ingest', async () => {
       results.ingest = await runIngest(env, {

@@ -181,7 +181,7 @@ const FLOOR_SPECS: Record<FloorKind, FloorSpec> = {
         () => ids.filter((id) => env.probes.floorNoticeSent.get(id) !== undefined).length,
         ids.length,
       );
-      await sleep(1_000);
+      await sleep(500); // with settle's own half second, the bare floor's second
     },
   },
   floorInvestigation: {

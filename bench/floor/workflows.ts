@@ -33,6 +33,7 @@ import {
   SA_SEVERITY,
   SA_STATUS,
 } from '../../src/domain/search-attributes';
+import { EVIDENCE_HEARTBEAT_TIMEOUT_MS } from '../../src/contracts';
 import {
   FLOOR_PATCH,
   floorAlertUpdate,
@@ -48,15 +49,25 @@ const activities = proxyActivities<FloorActivities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 5 },
 });
 
-// The same timeouts and retry as the bare floor's: only what the activities do differs.
-const connectorActivities = proxyActivities<FloorConnectorActivities>({
+// Quell's own activity options (workflows/incident/proxies.ts, and the bench-contain playbook's isolate_host
+// retry), so a task lost under load is retried after the same timeouts as Quell's.
+const notifyActivities = proxyActivities<FloorConnectorActivities>({
   startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 5 },
+  scheduleToCloseTimeout: '5m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+});
+
+const isolateActivities = proxyActivities<FloorConnectorActivities>({
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '5m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 8 },
 });
 
 const evidenceActivities = proxyActivities<FloorConnectorActivities>({
   startToCloseTimeout: '5m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 10 },
+  heartbeatTimeout: EVIDENCE_HEARTBEAT_TIMEOUT_MS,
+  scheduleToCloseTimeout: '30m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 10 },
 });
 
 /** Alert identities seen so far, and how many alerts this run took. */
@@ -132,7 +143,7 @@ export async function floorAwaitingDecision(host: string): Promise<boolean> {
 function containThroughConnectors(host: string, incidentId: string): Promise<unknown> {
   const title = `Bench: ransomware behaviour on ${host}`;
   return Promise.all([
-    connectorActivities.notifyStakeholders({
+    notifyActivities.notifyStakeholders({
       route: 'soc',
       incidentId,
       subject: `identification: ${title}`,
@@ -141,7 +152,7 @@ function containThroughConnectors(host: string, incidentId: string): Promise<unk
       dedupKey: incidentId,
       idempotencyKey: `${incidentId}:notify:1`,
     }),
-    connectorActivities.isolateHost({
+    isolateActivities.isolateHost({
       incidentId,
       actionId: 'act-1',
       target: host,

@@ -79,6 +79,11 @@ export interface BenchEnv {
   floorTaskQueue: string;
   /** The connector floors' task queue (`floorIncidentWithConnectors`, `floorIncidentWithInvestigation`). */
   floorConnectorsTaskQueue: string;
+  /**
+   * Stops the connector floors' worker (idempotent): once throughput is done, so its shutdown (evicting every
+   * parked workflow from its cache) is neither in the teardown nor beside a later benchmark.
+   */
+  stopFloorConnectors(): Promise<void>;
   /** The prebuilt floor workflow bundle (the floor worker here and the memory benchmark's bare worker). */
   floorBundle: { code: string; path: string };
   probes: Probes;
@@ -249,10 +254,11 @@ export async function startBenchEnv(opts: { db: DbMode; temporal: TemporalMode }
       shutdownGraceTime: 2_000,
     });
     const floorConnectorsRunning = floorConnectorsWorker.run();
-    cleanups.push(async () => {
+    const stopFloorConnectors = async () => {
       if (floorConnectorsWorker.getState() === 'RUNNING') floorConnectorsWorker.shutdown();
       await floorConnectorsRunning.catch(() => undefined);
-    });
+    };
+    cleanups.push(stopFloorConnectors);
 
     const workflowThreadIds = new Set(
       [...(await threadNames())]
@@ -282,6 +288,7 @@ export async function startBenchEnv(opts: { db: DbMode; temporal: TemporalMode }
       client,
       floorTaskQueue,
       floorConnectorsTaskQueue,
+      stopFloorConnectors,
       floorBundle: { code: floorCode, path: floorBundlePath },
       probes,
       temporalVersion: postgres
