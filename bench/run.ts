@@ -4,11 +4,13 @@
  */
 import path from 'node:path';
 import {
+  FLOOR_NAMES,
   floorFigures,
   quellFigures,
   runFloorBlock,
   runQuellBlock,
   type Arrival,
+  type FloorKind,
   type RunFigures,
 } from './benchmarks/containment';
 import { runIngest } from './benchmarks/ingest';
@@ -29,7 +31,8 @@ const HELP = `Usage: npm run bench -- [options]
 
 Runs Quell's benchmarks in one process against ONE embedded Temporal dev server (SQLite, synchronous=OFF),
 the lab estate, a Quell worker and the Quell HTTP API on loopback, and the floor (a bare Temporal workflow of
-the same shape on its own task queue). Prints progress on stderr and Markdown tables on stdout (headed by the
+the same shape on its own task queue; the floors with Quell's connectors on another, on a worker configured
+the same way). Prints progress on stderr and Markdown tables on stdout (headed by the
 Goals table: every figure as Quell / floor with the machine load), and writes JSON and Markdown to
 bench/results/.
 
@@ -37,7 +40,13 @@ Options:
   --only <names>   comma-separated subset of: ${BENCHMARKS.join(', ')}
                      latency     alert -> containment p50/p95/p99, steady arrivals (median of 3 rounds) and a
                                  burst, Quell vs floor
-                     throughput  incidents contained per second for a burst, Quell vs floor, none lost
+                     throughput  incidents contained per second for a burst of 1,000 (quick: 200), Quell
+                                 vs floor, none lost; after the bare floor, two bare workflows that add
+                                 Quell's work back without Quell's code: + connectors (isolation and notice
+                                 through Quell's CrowdStrike and Slack connectors to the lab), then
+                                 + investigation (also the log snapshot into the evidence store, the
+                                 search-attribute upserts and a patch marker; parks): "Where the gap goes"
+                                 gives each one's contained/s, CPU and history events per incident
                      ingest      POST /api/v1/alerts req/s and p99 (dedup hits, misses) vs bare express and
                                  a bare client's update / update-with-start of the floor workflow
                      replay      histories/s replaying test/histories against the current workflow code, and
@@ -122,36 +131,72 @@ const SIZES = {
   },
 };
 
+/** The floors that add Quell's work back, run after the bare floor in the throughput benchmark. */
+const FLOOR_VARIANTS = ['floorConnectors', 'floorInvestigation'] as const satisfies readonly FloorKind[];
+
+type BurstFigures = { quell: RunFigures; floor: RunFigures } & Partial<
+  Record<(typeof FLOOR_VARIANTS)[number], RunFigures>
+>;
+
 /**
  * Quell and the floor under the same burst, one burst each (halving it would change what is measured), Quell
- * first. Steady arrivals run in rounds instead (`runSteadyRounds`).
+ * first; with `variants`, then each of FLOOR_VARIANTS in turn. Steady arrivals run in rounds instead
+ * (`runSteadyRounds`).
  */
-async function burstPair(
+async function burstSeries(
   env: BenchEnv,
   label: string,
   n: number,
-): Promise<{ quell: RunFigures; floor: RunFigures }> {
+  opts: { variants: boolean },
+): Promise<BurstFigures> {
   const arrival: Arrival = { kind: 'burst' };
-  say(`Quell, ${label} (block 1/2): ${n} alerts, all at once`);
+  const kinds: FloorKind[] = ['floor', ...(opts.variants ? FLOOR_VARIANTS : [])];
+  const of = kinds.length + 1;
+  say(`Quell, ${label} (block 1/${of}): ${n} alerts, all at once`);
   const quellBlocks = [await runQuellBlock(env, { label: `q${label}0`, n, arrival })];
   await sleep(1_000);
-  say(`Floor, ${label} (block 2/2): ${n} alerts, all at once`);
-  const floorBlocks = [await runFloorBlock(env, { label: `f${label}1`, n, arrival })];
-  await sleep(1_000);
+  const floorBlocks = [];
+  for (const [i, kind] of kinds.entries()) {
+    say(`${FLOOR_NAMES[kind]}, ${label} (block ${i + 2}/${of}): ${n} alerts, all at once`);
+    floorBlocks.push(await runFloorBlock(env, { label: `f${label}${i + 1}`, n, arrival, kind }));
+    await sleep(1_000);
+  }
   const quell = await quellFigures(env, quellBlocks, arrival);
-  const floor = await floorFigures(env, floorBlocks, arrival);
+  const out: BurstFigures = { quell, floor: await floorFigures(env, [floorBlocks[0]!], arrival) };
+  for (const block of floorBlocks.slice(1))
+    out[block.kind as (typeof FLOOR_VARIANTS)[number]] = await floorFigures(env, [block], arrival);
   say(
-    `  ${label}: p50 ${quell.latency.p50.toFixed(1)} ms vs floor ${floor.latency.p50.toFixed(1)} ms; ` +
-      `p99 ${quell.latency.p99.toFixed(1)} ms vs ${floor.latency.p99.toFixed(1)} ms`,
+    `  ${label}: p50 ${quell.latency.p50.toFixed(1)} ms vs floor ${out.floor.latency.p50.toFixed(1)} ms; ` +
+      `p99 ${quell.latency.p99.toFixed(1)} ms vs ${out.floor.latency.p99.toFixed(1)} ms`,
   );
-  return { quell, floor };
+  for (const kind of FLOOR_VARIANTS) {
+    const f = out[kind];
+    if (f)
+      say(
+        `  ${label}: ${FLOOR_NAMES[kind]} ${f.containedPerSecond.toFixed(1)} contained/s ` +
+          `(Quell ${quell.containedPerSecond.toFixed(1)}, bare floor ${out.floor.containedPerSecond.toFixed(1)})`,
+      );
+  }
+  return out;
 }
 
-/** A few untimed incidents through both first: JIT, connections, the lab's OAuth token, the workers' caches. */
-async function warmUp(env: BenchEnv): Promise<void> {
-  say('Warm-up: 20 untimed incidents through Quell and through the floor');
-  await runQuellBlock(env, { label: 'warm', n: 20, arrival: { kind: 'steady', perSecond: 20 } });
-  await runFloorBlock(env, { label: 'warm', n: 20, arrival: { kind: 'steady', perSecond: 20 } });
+// The connector floors' hosts go to the lab, so they must not be Quell's warm-up hosts (the bare floor's may).
+const WARM_LABELS: Record<FloorKind, string> = {
+  floor: 'warm',
+  floorConnectors: 'warmc',
+  floorInvestigation: 'warmi',
+};
+
+/**
+ * A few untimed incidents through each system first: JIT, connections, the lab's OAuth token, the workers'
+ * caches. The connector floors (their own connectors and token) only when the throughput benchmark runs.
+ */
+async function warmUp(env: BenchEnv, variants: boolean): Promise<void> {
+  const arrival: Arrival = { kind: 'steady', perSecond: 20 };
+  say(`Warm-up: 20 untimed incidents through Quell and through the floor${variants ? 's' : ''}`);
+  await runQuellBlock(env, { label: 'warm', n: 20, arrival });
+  for (const kind of ['floor', ...(variants ? FLOOR_VARIANTS : [])] as FloorKind[])
+    await runFloorBlock(env, { label: WARM_LABELS[kind], n: 20, arrival, kind });
 }
 
 async function main(): Promise<number> {
@@ -223,7 +268,8 @@ async function main(): Promise<number> {
     );
   };
   try {
-    if (opts.only.includes('latency') || opts.only.includes('throughput')) await warmUp(env);
+    if (opts.only.includes('latency') || opts.only.includes('throughput'))
+      await warmUp(env, opts.only.includes('throughput'));
     await attempt('latency', async () => {
       const steady = await runSteadyRounds(env, {
         n: size.latencyN,
@@ -231,11 +277,15 @@ async function main(): Promise<number> {
         rounds: size.steadyRounds,
         warmup: size.steadyWarmup,
       });
-      const burst = await burstPair(env, 'burst', size.latencyN);
+      const burst = await burstSeries(env, 'burst', size.latencyN, { variants: false });
       results.latency = { steady, burst };
     });
     await attempt('throughput', async () => {
-      results.throughput = await burstPair(env, 'tput', size.throughputN);
+      try {
+        results.throughput = await burstSeries(env, 'tput', size.throughputN, { variants: true });
+      } finally {
+        await env.stopFloorConnectors();
+      }
     });
     await attempt('ingest', async () => {
       results.ingest = await runIngest(env, {

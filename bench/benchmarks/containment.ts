@@ -5,12 +5,18 @@
  * Quell: the clock starts just before `POST /api/v1/alerts` is written to the socket and stops when the lab
  * store applies the host's containment (an in-process hook on `LabStore.setContainment`, the call every EDR
  * route makes; the ledger's `at` would give the same moment to the millisecond). Floor: the clock starts just
- * before the bare client's update-with-start and stops when the floor's no-op isolate activity runs.
+ * before the bare client's update-with-start and stops when the floor's no-op isolate activity runs. The
+ * connector floors start the clock as the floor does and stop it as Quell does, at the lab's containment.
  */
 import http from 'node:http';
 import { WithStartWorkflowOperation } from '@temporalio/client';
-import { floorAlertUpdate, FLOOR_WORKFLOW_TYPE } from '../floor/contract';
-import type { floorIncident } from '../floor/workflows';
+import {
+  floorAlertUpdate,
+  FLOOR_CONNECTORS_WORKFLOW_TYPE,
+  FLOOR_INVESTIGATION_WORKFLOW_TYPE,
+  FLOOR_WORKFLOW_TYPE,
+} from '../floor/contract';
+import type { Marks } from '../lib/marks';
 import { cpuBetween, cpuSnapshot, type CpuBreakdown } from '../lib/cpu';
 import type { BenchEnv } from '../lib/env';
 import { historyTimings, type HistoryTimings } from '../lib/histories';
@@ -42,12 +48,23 @@ export interface FloorSample {
   attempts: number;
   updatedAt?: number;
   deduplicated?: boolean;
+  /** Bare floor: its notify activity ran; connector floors: the notice was delivered. */
   notifyAt?: number;
+  /** Bare floor: its isolate activity ran; connector floors: the isolate activity reached the connector. */
   isolateAt?: number;
+  /** Contained: bare floor, its isolate activity ran; connector floors, the lab applied the containment. */
+  containedAt?: number;
 }
 
+/**
+ * The bare floor, and the floors that add Quell's work back a step at a time: `floorConnectors` its vendor
+ * calls through Quell's connectors, `floorInvestigation` those plus the investigation (log snapshot into the
+ * evidence store), the search-attribute upserts and a patch marker.
+ */
+export type FloorKind = 'floor' | 'floorConnectors' | 'floorInvestigation';
+
 export interface RunFigures {
-  system: 'quell' | 'floor';
+  system: 'quell' | FloorKind;
   arrival: string;
   incidents: number;
   /** Alert to containment (ms). Steady arrivals in rounds: p50/p95/p99 are the median of the rounds'. */
@@ -113,10 +130,85 @@ export interface QuellBlock {
 }
 
 export interface FloorBlock {
+  kind: FloorKind;
   samples: FloorSample[];
   hosts: string[];
   cpu: CpuBreakdown;
 }
+
+/** How each floor is started, when it counts as contained, and when it is done (completed or parked). */
+interface FloorSpec {
+  workflowType: string;
+  workflowIdPrefix: string;
+  taskQueue(env: BenchEnv): string;
+  /** The activity whose queueing the server-side segments time. */
+  isolateActivity: string;
+  contained(env: BenchEnv): Marks;
+  /** The isolate activity's moment (the containment itself for the bare floor). */
+  isolated(env: BenchEnv): Marks;
+  notified(env: BenchEnv): Marks;
+  /** Whether the marks above are keyed by host or by workflow ID. */
+  notifiedBy: 'host' | 'workflowId';
+  /** Waits, after every containment, until each workflow of the block has completed or parked. */
+  done(env: BenchEnv, hosts: string[], workflowIds: string[]): Promise<void>;
+}
+
+const FLOOR_SPECS: Record<FloorKind, FloorSpec> = {
+  floor: {
+    workflowType: FLOOR_WORKFLOW_TYPE,
+    workflowIdPrefix: 'bench-floor-',
+    taskQueue: (env) => env.floorTaskQueue,
+    isolateActivity: 'isolate',
+    contained: (env) => env.probes.floorIsolate,
+    isolated: (env) => env.probes.floorIsolate,
+    notified: (env) => env.probes.floorNotify,
+    notifiedBy: 'host',
+    done: () => sleep(1_000), // the floor's workflows complete right after their activities
+  },
+  floorConnectors: {
+    workflowType: FLOOR_CONNECTORS_WORKFLOW_TYPE,
+    workflowIdPrefix: 'bench-floorconn-',
+    taskQueue: (env) => env.floorConnectorsTaskQueue,
+    isolateActivity: 'isolateHost',
+    contained: (env) => env.probes.contained,
+    isolated: (env) => env.probes.isolateCalled,
+    notified: (env) => env.probes.floorNoticeSent,
+    notifiedBy: 'workflowId',
+    // They complete right after both activities, as the bare floor's do; the notice may end after the isolation.
+    done: async (env, _hosts, ids) => {
+      await settle(
+        'floor + connectors: notices delivered',
+        () => ids.filter((id) => env.probes.floorNoticeSent.get(id) !== undefined).length,
+        ids.length,
+      );
+      await sleep(500); // with settle's own half second, the bare floor's second
+    },
+  },
+  floorInvestigation: {
+    workflowType: FLOOR_INVESTIGATION_WORKFLOW_TYPE,
+    workflowIdPrefix: 'bench-floorinv-',
+    taskQueue: (env) => env.floorConnectorsTaskQueue,
+    isolateActivity: 'isolateHost',
+    contained: (env) => env.probes.contained,
+    isolated: (env) => env.probes.isolateCalled,
+    notified: (env) => env.probes.floorNoticeSent,
+    notifiedBy: 'workflowId',
+    // Parked once its evidence is stored, as Quell's incidents are counted.
+    done: (env, hosts) =>
+      settle(
+        'floor + investigation: evidence collected, parked',
+        () => hosts.filter((h) => env.probes.evidenceStored.get(h) !== undefined).length,
+        hosts.length,
+      ),
+  },
+};
+
+/** What the reports call each floor. */
+export const FLOOR_NAMES: Record<FloorKind, string> = {
+  floor: 'bare floor',
+  floorConnectors: 'floor + connectors',
+  floorInvestigation: 'floor + connectors + investigation and upserts',
+};
 
 /** Quell through its HTTP API: one alert per host, each a new incident. */
 export async function runQuellBlock(
@@ -255,20 +347,27 @@ export async function quellFigures(
   };
 }
 
-/** The floor: a bare client's update-with-start against the floor workflow, one per host. */
+/**
+ * A floor (the bare one unless `kind` says which): a bare client's update-with-start against its workflow, one
+ * per host.
+ */
 export async function runFloorBlock(
   env: BenchEnv,
-  opts: { label: string; n: number; arrival: Arrival },
+  opts: { label: string; n: number; arrival: Arrival; kind?: FloorKind },
 ): Promise<FloorBlock> {
+  const kind = opts.kind ?? 'floor';
+  const spec = FLOOR_SPECS[kind];
   const hosts = hostsFor(env, opts.label, opts.n);
   const samples: FloorSample[] = [];
-  const p = env.probes;
+  const contained = spec.contained(env);
+  const isolated = spec.isolated(env);
+  const notified = spec.notified(env);
   let started = 0;
   let updated = 0;
   const progress = ticker(
-    `floor ${opts.label} (${arrivalName(opts.arrival)})`,
+    `${FLOOR_NAMES[kind]} ${opts.label} (${arrivalName(opts.arrival)})`,
     () =>
-      `${started}/${opts.n} started, ${updated} updated, ${hosts.filter((h) => p.floorIsolate.get(h) !== undefined).length} isolated`,
+      `${started}/${opts.n} started, ${updated} updated, ${hosts.filter((h) => contained.get(h) !== undefined).length} contained`,
   );
   const pending: Promise<void>[] = [];
   const cpuBefore = await cpuSnapshot(await env.serverPids(), env.lab.pid);
@@ -277,8 +376,9 @@ export async function runFloorBlock(
     started++;
     pending.push(
       (async () => {
+        const workflowId = `${spec.workflowIdPrefix}${host}`;
         const t0 = performance.now();
-        const isolated = p.floorIsolate.wait(host, EFFECT_TIMEOUT_MS);
+        const containment = contained.wait(host, EFFECT_TIMEOUT_MS);
         let attempts = 0;
         let receipt: { deduplicated: boolean } | undefined;
         for (const deadline = Date.now() + 180_000; !receipt && Date.now() < deadline;) {
@@ -286,11 +386,11 @@ export async function runFloorBlock(
           try {
             receipt = await env.client.workflow.executeUpdateWithStart(floorAlertUpdate, {
               args: [{ alertId: `${host}-alert-1`, host }],
-              startWorkflowOperation: new WithStartWorkflowOperation<typeof floorIncident>(
-                FLOOR_WORKFLOW_TYPE,
+              startWorkflowOperation: new WithStartWorkflowOperation<(host: string) => Promise<number>>(
+                spec.workflowType,
                 {
-                  workflowId: `bench-floor-${host}`,
-                  taskQueue: env.floorTaskQueue,
+                  workflowId,
+                  taskQueue: spec.taskQueue(env),
                   args: [host],
                   workflowIdConflictPolicy: 'USE_EXISTING',
                 },
@@ -302,27 +402,34 @@ export async function runFloorBlock(
         }
         const updatedAt = performance.now();
         updated++;
-        const isolateAt = receipt ? await isolated : undefined;
+        const containedAt = receipt ? await containment : undefined;
+        const notifyAt = notified.get(spec.notifiedBy === 'host' ? host : workflowId);
+        const isolateAt = isolated.get(host);
         samples.push({
           host,
           t0,
           attempts,
           ...(receipt ? { updatedAt, deduplicated: receipt.deduplicated } : {}),
-          ...(p.floorNotify.get(host) !== undefined ? { notifyAt: p.floorNotify.get(host)! } : {}),
+          ...(notifyAt !== undefined ? { notifyAt } : {}),
           ...(isolateAt !== undefined ? { isolateAt } : {}),
+          ...(containedAt !== undefined ? { containedAt } : {}),
         });
       })(),
     );
   });
   await Promise.all(pending);
   progress.stop();
-  await sleep(1_000); // the floor's workflows complete right after their activities
+  await spec.done(
+    env,
+    hosts,
+    hosts.map((h) => `${spec.workflowIdPrefix}${h}`),
+  );
   const cpu = cpuBetween(
     cpuBefore,
     await cpuSnapshot(await env.serverPids(), env.lab.pid),
     env.workflowThreadIds,
   );
-  return { samples, hosts, cpu };
+  return { kind, samples, hosts, cpu };
 }
 
 export async function floorFigures(
@@ -330,7 +437,9 @@ export async function floorFigures(
   blocks: FloorBlock[],
   arrival: Arrival,
 ): Promise<RunFigures> {
-  const p = env.probes;
+  const kind = blocks[0]?.kind ?? 'floor';
+  if (blocks.some((b) => b.kind !== kind)) throw new Error('floorFigures: blocks of different floors');
+  const spec = FLOOR_SPECS[kind];
   const samples = blocks.flatMap((b) => b.samples);
   const hosts = blocks.flatMap((b) => b.hosts);
   const server = await historyTimings(
@@ -338,41 +447,52 @@ export async function floorFigures(
     blocks.flatMap((b) =>
       b.samples
         .filter((s) => s.updatedAt !== undefined)
-        .map((s) => `bench-floor-${s.host}`)
+        .map((s) => `${spec.workflowIdPrefix}${s.host}`)
         .slice(0, Math.ceil(HISTORY_SAMPLE / blocks.length)),
     ),
-    'isolate',
+    spec.isolateActivity,
   );
-  const isolated = samples.filter((s) => s.isolateAt !== undefined);
+  const contained = samples.filter((s) => s.containedAt !== undefined);
   let wall = 0;
   let answered = 0;
   for (const b of blocks) {
     const t0 = Math.min(...b.samples.map((s) => s.t0));
-    wall += (Math.max(...b.samples.map((s) => s.isolateAt ?? t0)) - t0) / 1000;
+    wall += (Math.max(...b.samples.map((s) => s.containedAt ?? t0)) - t0) / 1000;
     answered += (Math.max(...b.samples.map((s) => s.updatedAt ?? t0)) - t0) / 1000;
   }
+  const since = (at: (s: FloorSample) => number | undefined) =>
+    segment(samples.map((s) => (at(s) !== undefined ? at(s)! - s.t0 : undefined)));
+  const isolated = spec.isolated(env);
   return {
-    system: 'floor',
+    system: kind,
     arrival: arrivalName(arrival),
     incidents: samples.length,
-    latency: summarize(isolated.map((s) => s.isolateAt! - s.t0)),
-    lost: samples.length - isolated.length,
+    latency: summarize(contained.map((s) => s.containedAt! - s.t0)),
+    lost: samples.length - contained.length,
     retries: samples.reduce((a, s) => a + s.attempts - 1, 0),
-    repeatedIsolations: hosts.filter((h) => p.floorIsolate.count(h) > 1).length,
+    repeatedIsolations: hosts.filter((h) => isolated.count(h) > 1 || spec.contained(env).count(h) > 1).length,
     distinctIncidents: samples.filter((s) => s.updatedAt !== undefined && !s.deduplicated).length,
     wallSeconds: wall,
-    containedPerSecond: isolated.length / wall,
+    containedPerSecond: contained.length / wall,
     answeredSeconds: answered,
     segments: {
-      'alert -> update result': segment(
-        samples.map((s) => (s.updatedAt !== undefined ? s.updatedAt - s.t0 : undefined)),
-      ),
-      'alert -> isolate activity': segment(
-        samples.map((s) => (s.isolateAt !== undefined ? s.isolateAt - s.t0 : undefined)),
-      ),
-      'alert -> notify activity': segment(
-        samples.map((s) => (s.notifyAt !== undefined ? s.notifyAt - s.t0 : undefined)),
-      ),
+      'alert -> update result': since((s) => s.updatedAt),
+      ...(kind === 'floor'
+        ? {
+            'alert -> isolate activity': since((s) => s.isolateAt),
+            'alert -> notify activity': since((s) => s.notifyAt),
+          }
+        : {
+            'alert -> isolate activity at connector': since((s) => s.isolateAt),
+            'connector -> lab effect': segment(
+              samples.map((s) =>
+                s.isolateAt !== undefined && s.containedAt !== undefined
+                  ? s.containedAt - s.isolateAt
+                  : undefined,
+              ),
+            ),
+            'alert -> notice delivered': since((s) => s.notifyAt),
+          }),
       ...serverSegments(server),
     },
     cpu: sumCpu(blocks.map((b) => b.cpu)),

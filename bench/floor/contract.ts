@@ -10,6 +10,15 @@ export const FLOOR_WORKFLOW_TYPE = 'floorIncident';
 export const FLOOR_INTAKE_WORKFLOW_TYPE = 'floorIntake';
 /** Memory's floor: an incident that sends its notice, then waits on a decision (as bench-approval does). */
 export const FLOOR_AWAITING_DECISION_WORKFLOW_TYPE = 'floorAwaitingDecision';
+/** The floor with Quell's vendor work: the same shape as `floorIncident`, its activities call Quell's connectors. */
+export const FLOOR_CONNECTORS_WORKFLOW_TYPE = 'floorIncidentWithConnectors';
+/**
+ * The floor with Quell's vendor work, then its investigation (log snapshot into the evidence store), its
+ * search-attribute upserts and a patch marker; it parks afterwards, as a `bench-contain` incident does.
+ */
+export const FLOOR_INVESTIGATION_WORKFLOW_TYPE = 'floorIncidentWithInvestigation';
+/** The one `patched()` id `floorIncidentWithInvestigation` takes (Quell's first task takes one too). */
+export const FLOOR_PATCH = 'floor-patch-marker';
 
 export interface FloorAlert {
   alertId: string;
@@ -34,4 +43,57 @@ export const floorWaitingQuery = defineQuery<{ notified: boolean; waiting: boole
 export interface FloorActivities {
   notify(host: string): Promise<void>;
   isolate(host: string): Promise<void>;
+}
+
+/** What the connector floors' isolate activity is given (Quell's `ActionInput`: `incidentId:actionId` keys it). */
+export interface FloorActionInput {
+  incidentId: string;
+  actionId: string;
+  target: string;
+  comment: string;
+}
+
+/** The identification notice the connector floors send (the fields of Quell's `NotifyInput` it uses). */
+export interface FloorNotifyInput {
+  route: string;
+  incidentId: string;
+  subject: string;
+  text: string;
+  severity: 'critical' | 'high' | 'medium' | 'low';
+  dedupKey: string;
+  idempotencyKey: string;
+}
+
+/** A log snapshot request, as Quell's `SnapshotLogsInput`. */
+export interface FloorSnapshotInput {
+  incidentId: string;
+  host: string;
+  from: string;
+  to: string;
+  idempotencyKey: string;
+}
+
+/** What the snapshot activity answers: the stored record without its custody trail, as Quell's does. */
+export interface FloorEvidence {
+  evidenceId: string;
+  name: string;
+  subject: string;
+  sha256: string;
+  sizeBytes: number;
+  location: string;
+  collectedBy: string;
+  collectedAt: string;
+  timeZone: string;
+  source: string;
+  window?: { from: string; to: string };
+}
+
+/**
+ * The connector floors' activities (named as Quell's are): each calls Quell's connector for it directly,
+ * without Quell's activities layer.
+ */
+export interface FloorConnectorActivities {
+  isolateHost(input: FloorActionInput): Promise<{ alreadyInState: boolean; vendorRef?: string }>;
+  notifyStakeholders(input: FloorNotifyInput): Promise<{ delivered: boolean; vendorRef?: string }>;
+  snapshotLogs(input: FloorSnapshotInput): Promise<FloorEvidence>;
 }

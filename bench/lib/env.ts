@@ -2,9 +2,10 @@
  * One benchmark environment: ONE Temporal server (the embedded dev server, or with `--temporal postgres` Temporal
  * Server on a throwaway PostgreSQL), the lab estate, Quell (worker and HTTP API,
  * started by `startQuell` as `quell start` does) and the floor (a bare worker and a bare client on their own
- * task queue), all on loopback, all against the same server. Probes record, on this process's monotonic
- * clock, when the lab applies a containment, when Quell's isolate activity reaches its connector, and when
- * the floor's no-op activities run.
+ * task queue; the connector floors on another, on a second worker configured the same way), all on loopback,
+ * all against the same server. Probes record, on this process's monotonic clock, when the lab applies a
+ * containment, when an isolate activity (Quell's or a connector floor's) reaches its connector, and when the
+ * bare floor's no-op activities run.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -21,6 +22,7 @@ import { loadPlaybooks, type PlaybookRegistry } from '../../src/playbooks/loader
 import { startQuell, type RunningQuell } from '../../src/runtime';
 import { connectClient, connectWorker } from '../../src/temporal/connection';
 import { bundleWorkflows, workerOptionsOf } from '../../src/worker';
+import { createFloorConnectorActivities } from '../floor/connector-activities';
 import type { FloorActivities } from '../floor/contract';
 import { findPostgres } from '../../src/temporal/postgres';
 import { startThrowawayTemporal, type ThrowawayTemporal } from '../../src/temporal/postgres-temporal';
@@ -41,10 +43,15 @@ export type TemporalMode = 'dev' | 'postgres';
 export interface Probes {
   /** Lab: a host's containment took effect (the lab store changed its state). */
   contained: Marks;
-  /** Quell: the isolate activity called the EDR connector for a host. */
+  /** Quell or a connector floor: the isolate activity called the EDR connector for a host. */
   isolateCalled: Marks;
-  /** Quell: evidence stored for a host (the last activity before an incident parks in eradication). */
+  /**
+   * Quell or the investigation floor: evidence stored for a host (the last activity before an incident parks
+   * in eradication).
+   */
   evidenceStored: Marks;
+  /** A connector floor: its identification notice was delivered, by incident (workflow) ID. */
+  floorNoticeSent: Marks;
   /** Floor: its no-op isolate activity ran for a host. */
   floorIsolate: Marks;
   /** Floor: its no-op notify activity ran for a host. */
@@ -70,6 +77,13 @@ export interface BenchEnv {
   /** A client of its own: the floor's, and for bench bookkeeping (counts, the memory incidents). */
   client: Client;
   floorTaskQueue: string;
+  /** The connector floors' task queue (`floorIncidentWithConnectors`, `floorIncidentWithInvestigation`). */
+  floorConnectorsTaskQueue: string;
+  /**
+   * Stops the connector floors' worker (idempotent): once throughput is done, so its shutdown (evicting every
+   * parked workflow from its cache) is neither in the teardown nor beside a later benchmark.
+   */
+  stopFloorConnectors(): Promise<void>;
   /** The prebuilt floor workflow bundle (the floor worker here and the memory benchmark's bare worker). */
   floorBundle: { code: string; path: string };
   probes: Probes;
@@ -79,7 +93,7 @@ export interface BenchEnv {
   temporalServerPid?: number;
   /** The processes whose CPU counts as Temporal's (the server; with PostgreSQL also the database's). */
   serverPids(): Promise<number[]>;
-  /** The SDK's workflow threads in this process (Quell's worker and the floor's), for CPU accounting. */
+  /** The SDK's workflow threads in this process (Quell's worker and the floors'), for CPU accounting. */
   workflowThreadIds: ReadonlySet<string>;
   stop(): Promise<void>;
 }
@@ -99,6 +113,7 @@ export async function startBenchEnv(opts: { db: DbMode; temporal: TemporalMode }
       contained: new Marks(),
       isolateCalled: new Marks(),
       evidenceStored: new Marks(),
+      floorNoticeSent: new Marks(),
       floorIsolate: new Marks(),
       floorNotify: new Marks(),
       messages: new Map(),
@@ -137,13 +152,17 @@ export async function startBenchEnv(opts: { db: DbMode; temporal: TemporalMode }
       },
       pino.destination({ dest: logFile, sync: false }),
     );
-    const connectors = probeConnectors(
-      createConnectors(
-        { QUELL_HTTP_TIMEOUT_MS: '30000' },
-        { dataDir: runDir, labUrl: lab.url, logger: logger.child({ component: 'connectors' }) },
-      ),
-      probes,
-    );
+    // Built twice, once for Quell and once for the connector floors, so each has its own HTTP agents, OAuth
+    // token and per-host locks, as two deployments would.
+    const benchConnectors = () =>
+      probeConnectors(
+        createConnectors(
+          { QUELL_HTTP_TIMEOUT_MS: '30000' },
+          { dataDir: runDir, labUrl: lab.url, logger: logger.child({ component: 'connectors' }) },
+        ),
+        probes,
+      );
+    const connectors = benchConnectors();
 
     const ingestToken = `bench-ingest-${randomBytes(16).toString('hex')}`;
     // The API's bearer tokens come from the environment, as in production. The ingest rate limit is raised
@@ -221,6 +240,28 @@ export async function startBenchEnv(opts: { db: DbMode; temporal: TemporalMode }
       if (floorWorker.getState() === 'RUNNING') floorWorker.shutdown();
       await floorRunning.catch(() => undefined);
     });
+    const floorConnectorsTaskQueue = `bench-floorwork-${tag}`;
+    const floorConnectorsConnection: NativeConnection = await connectWorker(quell.temporal);
+    cleanups.push(() => floorConnectorsConnection.close());
+    // The bare floor's worker options exactly; only the activities differ.
+    const floorConnectorsWorker = await Worker.create({
+      connection: floorConnectorsConnection,
+      namespace: quell.temporal.namespace,
+      taskQueue: floorConnectorsTaskQueue,
+      workflowBundle: { code: floorCode },
+      activities: createFloorConnectorActivities({
+        connectors: benchConnectors(),
+        noticeSent: (incidentId) => probes.floorNoticeSent.mark(incidentId),
+      }),
+      shutdownGraceTime: 2_000,
+      ...workerOptionsOf(config.workerTuning),
+    });
+    const floorConnectorsRunning = floorConnectorsWorker.run();
+    const stopFloorConnectors = async () => {
+      if (floorConnectorsWorker.getState() === 'RUNNING') floorConnectorsWorker.shutdown();
+      await floorConnectorsRunning.catch(() => undefined);
+    };
+    cleanups.push(stopFloorConnectors);
 
     const workflowThreadIds = new Set(
       [...(await threadNames())]
@@ -249,6 +290,8 @@ export async function startBenchEnv(opts: { db: DbMode; temporal: TemporalMode }
       quellBundle: { code: quellCode, path: quellBundlePath },
       client,
       floorTaskQueue,
+      floorConnectorsTaskQueue,
+      stopFloorConnectors,
       floorBundle: { code: floorCode, path: floorBundlePath },
       probes,
       temporalVersion: postgres
@@ -290,7 +333,6 @@ async function postgresVersion(): Promise<string> {
   );
 }
 
-/** Marks containments and received notices in the lab store itself (the vendor routes all call these). */
 /** Quell's connectors, unchanged, with the isolate call and the evidence write marked. */
 function probeConnectors(c: Connectors, probes: Probes): Connectors {
   return {

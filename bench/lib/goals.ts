@@ -34,7 +34,7 @@ export interface GoalRow {
 }
 
 /** CPU per incident in this process's threads and the Temporal server (others' processes excluded). */
-function cpuPerIncident(r: RunFigures): number {
+export function cpuPerIncident(r: RunFigures): number {
   const c = r.cpu;
   return (
     (c.mainThreadMs + c.workflowThreadsMs + c.sdkCoreMs + c.otherThreadsMs + c.temporalServerMs) / r.incidents

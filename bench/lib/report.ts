@@ -2,13 +2,13 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { RunFigures } from '../benchmarks/containment';
+import { FLOOR_NAMES, type RunFigures } from '../benchmarks/containment';
 import { INGEST_FLOOR_OF, type IngestFigures } from '../benchmarks/ingest';
 import type { MemoryFigures } from '../benchmarks/memory';
 import type { ReplayFigures } from '../benchmarks/replay';
 import { stormMarkdown, type StormFigures } from '../benchmarks/storm';
 import type { SteadyFigures } from '../benchmarks/steady';
-import { goalRows, type GoalRow } from './goals';
+import { cpuPerIncident, goalRows, type GoalRow } from './goals';
 import { mib, ms, num, ratio } from './stats';
 
 export interface Machine {
@@ -37,7 +37,16 @@ export interface BenchResults {
     steady: SteadyFigures;
     burst: { quell: RunFigures; floor: RunFigures };
   };
-  throughput?: { quell: RunFigures; floor: RunFigures };
+  /**
+   * `floor` is the bare floor (the goals' floor); `floorConnectors` and `floorInvestigation` add Quell's work
+   * back to it (bench/floor/workflows.ts), run right after it under the same burst.
+   */
+  throughput?: {
+    quell: RunFigures;
+    floor: RunFigures;
+    floorConnectors?: RunFigures;
+    floorInvestigation?: RunFigures;
+  };
   ingest?: IngestFigures[];
   replay?: ReplayFigures;
   memory?: MemoryFigures;
@@ -136,6 +145,71 @@ function checks(r: RunFigures): string {
   );
 }
 
+/**
+ * "Where the gap goes": the bare floor, the floors that add Quell's work back, and Quell, under one burst each,
+ * so the gap between the bare floor and Quell splits into the work itself and Quell's own overhead.
+ */
+function gapSection(t: NonNullable<BenchResults['throughput']>): string {
+  const bare = t.floor;
+  const rows = (
+    [
+      ['bare floor', bare],
+      ['+ connectors', t.floorConnectors],
+      ['+ investigation and upserts', t.floorInvestigation],
+      ['Quell', t.quell],
+    ] as const
+  ).flatMap(([name, f]) => {
+    if (!f) return [];
+    const c = f.cpu;
+    const per = (v: number) => num(v / f.incidents, 2);
+    return [
+      [
+        name,
+        num(f.containedPerSecond),
+        ratio(f.containedPerSecond, bare.containedPerSecond),
+        num(cpuPerIncident(f), 2),
+        ratio(cpuPerIncident(f), cpuPerIncident(bare)),
+        per(c.mainThreadMs),
+        per(c.workflowThreadsMs),
+        per(c.sdkCoreMs),
+        per(c.otherThreadsMs),
+        per(c.temporalServerMs),
+        String(f.historyEvents),
+        `${pct(c.machineBusy)} (others ${num(c.otherProcessesMs / c.wallMs, 1)})`,
+      ],
+    ];
+  });
+  return [
+    `### Where the gap goes (burst of ${t.quell.incidents})`,
+    '',
+    "Each floor adds a step of Quell's work to the bare one, without Quell's workflow code or activities " +
+      "layer: + connectors isolates and notifies through Quell's CrowdStrike and Slack connectors (contained " +
+      'when the lab applies the containment, as for Quell); + investigation and upserts also snapshots the ' +
+      "host's logs into the evidence store, upserts Quell's search attributes where Quell does, takes a patch " +
+      'marker, and parks. CPU per incident in ms (all processes but the lab, until completed or parked); ' +
+      'history events per incident once completed or parked.',
+    '',
+    table(
+      [
+        'Run',
+        'contained/s',
+        'vs bare floor',
+        'CPU total',
+        'CPU vs bare floor',
+        'main thread',
+        'workflow',
+        'SDK core',
+        'other threads',
+        'Temporal server',
+        'history events',
+        'machine busy (others, cores)',
+      ],
+      rows,
+    ),
+    '',
+  ].join('\n');
+}
+
 export function markdown(r: BenchResults): string {
   const m = r.machine;
   const out: string[] = [
@@ -157,6 +231,13 @@ export function markdown(r: BenchResults): string {
         'the CPU of processes that are not this run (not the bench process, the Temporal server or the memory ' +
         'worker), in cores. A ratio measured while others took a large part of the two cores says little.',
       '',
+      ...(r.throughput?.floorConnectors || r.throughput?.floorInvestigation
+        ? [
+            'The goals are against the bare floor; "Where the gap goes" below splits the throughput gap into ' +
+              "the work Quell does (floors that do it too) and Quell's own overhead.",
+            '',
+          ]
+        : []),
     );
   if (r.latency || r.throughput) {
     const rows: string[][] = [];
@@ -258,7 +339,23 @@ export function markdown(r: BenchResults): string {
       add(r.latency.steady.quell.arrival, r.latency.steady.quell, r.latency.steady.floor);
       add(`burst ${r.latency.burst.quell.incidents}`, r.latency.burst.quell, r.latency.burst.floor);
     }
-    if (r.throughput) add(`burst ${r.throughput.quell.incidents}`, r.throughput.quell, r.throughput.floor);
+    if (r.throughput) {
+      const t = r.throughput;
+      const name = `burst ${t.quell.incidents}`;
+      add(name, t.quell, t.floor);
+      for (const v of [t.floorConnectors, t.floorInvestigation]) {
+        if (!v) continue;
+        cpuRow(name, v);
+        checkRows.push([`${name}: ${FLOOR_NAMES[v.system as keyof typeof FLOOR_NAMES]}`, '-', checks(v)]);
+        for (const [k, x] of Object.entries(v.segments))
+          seg.push([
+            `${name}: ${FLOOR_NAMES[v.system as keyof typeof FLOOR_NAMES]} ${k}`,
+            ms(x.p50),
+            ms(x.p95),
+          ]);
+      }
+    }
+    if (r.throughput) out.push(gapSection(r.throughput));
     out.push('Counted (none lost, none doubled):', '', table(['Run', 'Quell', 'Floor'], checkRows), '');
     out.push('Where the time goes (per-incident segments):', '', table(['Segment', 'p50', 'p95'], seg), '');
     out.push(
