@@ -125,6 +125,7 @@ export async function replayInProcesses(
     const reason = reasonOf(p, code, signal);
     const lost = p.held.size;
     for (const [seq, held] of p.held) {
+      opts.tally.fed(held.history);
       const message = `replay process ${p.child.pid} stopped (${reason}) before reporting this history`;
       order.settle(seq, held.item, explain(held.item, held.history, 'replay-error', message));
     }
@@ -147,6 +148,8 @@ export async function replayInProcesses(
       if (message.invalid !== undefined) {
         order.settle(message.seq, held.item, invalidHistory(held.item, held.history, message.invalid));
       } else {
+        // Counted once the worker had it, as in this process (an invalid history never reaches it).
+        opts.tally.fed(held.history);
         order.settle(message.seq, ...outcomeOf(held.item, held.history, message));
       }
     }
@@ -248,7 +251,6 @@ export async function replayInProcesses(
       const p = await withRoom();
       if (!p) throw noProcessLeft(firstStartFailure);
       p.held.set(seq, { item: meta, history: item.history });
-      opts.tally.fed(item.history);
       send(p, { type: 'replay', seq, workflowId: item.workflowId, history: item.history });
     }
     sourceDone = true;

@@ -71,7 +71,7 @@ export async function replayHistories(
       quiet: quietRuntimeInstalled(),
       tally,
     });
-    return tally.finish(started, bundleSeconds);
+    return tally.finish(started, bundleSeconds, jobs);
   }
   // The worker replays one history at a time and answers in order.
   const inFlight: InFlight[] = [];
@@ -85,7 +85,7 @@ export async function replayHistories(
     const next = inFlight.shift();
     if (next) tally.record(...outcomeOf(next.item, next.history, result));
   }
-  return tally.finish(started, bundleSeconds);
+  return tally.finish(started, bundleSeconds, jobs);
 }
 
 /**

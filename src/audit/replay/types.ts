@@ -47,6 +47,8 @@ export interface ReplaySummary {
   events: number;
   eventsPerSecond: number;
   bundleSeconds: number;
+  /** Replay processes the histories were spread over; 1: one replay worker in this process. */
+  jobs: number;
   failures: ReplayFailure[];
 }
 
