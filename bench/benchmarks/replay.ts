@@ -1,11 +1,13 @@
 /**
  * Replay: the committed histories in test/histories/, replayed against the current workflow code with
  * Quell's replay module (`replayHistories`, i.e. `Worker.runReplayHistories`), several passes over the set
- * through one replay worker. Bundling is excluded (the run's prebuilt bundle is used).
+ * across the default number of replay processes (one per CPU, `jobs` records how many). Bundling is
+ * excluded (the run's prebuilt bundle is used).
  *
  * Then the goal's figure, 1,000 typical incident histories: "typical" is the committed history of median
  * length among the current recordings (test/histories/*.json, not legacy/), replayed `typicalReplays` times
- * through one replay worker (its start included); the seconds for 1,000 are projected from those.
+ * across the default number of replay processes (their start included); the seconds for 1,000 are
+ * projected from those.
  */
 import path from 'node:path';
 import {
@@ -22,6 +24,8 @@ import { say } from '../lib/progress';
 export interface ReplayFigures {
   files: number;
   passes: number;
+  /** Replay processes the passes were spread over (1: one in-process replay worker). */
+  jobs: number;
   histories: number;
   events: number;
   passed: number;
@@ -40,6 +44,8 @@ export interface TypicalReplay {
   /** Current recordings the median was taken over. */
   of: number;
   replays: number;
+  /** Replay processes the replays were spread over. */
+  jobs: number;
   passed: number;
   seconds: number;
   /** Seconds for 1,000 of it, at the rate measured (equal to `seconds` when 1,000 were replayed). */
@@ -73,6 +79,7 @@ export async function runReplay(
       ...(typical ? { typical } : {}),
       files: files.length,
       passes: opts.passes,
+      jobs: summary.jobs,
       histories: summary.replayed,
       events: summary.events,
       passed: summary.passed,
@@ -115,6 +122,7 @@ async function replayTypical(
     events,
     of: current.length,
     replays: summary.replayed,
+    jobs: summary.jobs,
     passed: summary.passed,
     seconds: summary.seconds,
     projectedSecondsPer1000: (summary.seconds / summary.replayed) * 1000,
