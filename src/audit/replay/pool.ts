@@ -131,8 +131,8 @@ export async function replayInProcesses(
     }
     p.held.clear();
     if (!p.ready) firstStartFailure ??= reason;
-    // Only a process that had started and made progress is replaced: each replacement costs the histories it
-    // held, so a history that kills every process cannot keep them dying forever.
+    // Only a process that started and had taken a history is replaced: every replacement is paid for by at
+    // least one history, so a history that kills every process cannot keep them dying forever.
     else if (!sourceDone && (p.reported > 0 || lost > 0)) spawn();
     wake();
   };
@@ -157,8 +157,8 @@ export async function replayInProcesses(
   };
 
   const send = (p: ReplayProcess, message: ToChild): void => {
-    // A process that died meanwhile: its exit handler accounts for what it held.
-    p.child.send(message, (err) => err && undefined);
+    // A send to a process that died meanwhile fails; its exit handler accounts for what it held.
+    p.child.send(message, () => undefined);
   };
 
   function spawn(): void {
