@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
@@ -7,10 +8,19 @@ import {
   installQuietRuntime,
   parseReplayError,
   replayHistories,
+  ReplayOptionsError,
   ReplayProcessStartError,
   type ReplayItem,
   type ReplaySummary,
 } from '../../src/audit/replay';
+import type { JsonPayload } from '../../src/audit/history-json';
+import { forEachPayload, jsonToPayload, payloadToJson } from '../../src/audit/payloads';
+import {
+  AesGcmPayloadCodec,
+  encryptionDataConverter,
+  ENCRYPTION_KEY_ENV,
+  parseEncryptionKeys,
+} from '../../src/temporal/codec';
 import { requireEnv, TEST_ENV } from '../support/env';
 import { bundleWithPatch, committedHistoryFiles, HISTORIES_DIR, legacyHistoryFiles, runCli } from './helpers';
 
@@ -246,6 +256,35 @@ describe('replay: committed histories against the current workflow code', () => 
       });
     }
     expect(replayProcessPids()).toEqual([]);
+  }, 120_000);
+
+  it('encrypted histories replay in replay processes, which build the codec from QUELL_ENCRYPTION_KEY', async () => {
+    const spec = `replay-k1:${randomBytes(32).toString('base64')}`;
+    const codec = new AesGcmPayloadCodec(parseEncryptionKeys(spec));
+    const item = itemOf(files[0]!);
+    // The workflow's input and the activities' results, as an encrypted deployment stores them.
+    const sealed: JsonPayload[] = [];
+    forEachPayload(item.history, (p, at) => {
+      if (/workflowExecutionStarted|activityTaskCompleted/.test(at)) sealed.push(p);
+    });
+    const encrypted = await codec.encode(sealed.map(jsonToPayload));
+    sealed.forEach((p, i) => Object.assign(p, payloadToJson(encrypted[i]!)));
+    expect(sealed.length).toBeGreaterThan(0);
+
+    const dataConverter = encryptionDataConverter(codec);
+    const withKey = { ...process.env, [ENCRYPTION_KEY_ENV]: spec };
+    const { [ENCRYPTION_KEY_ENV]: _k, ...withoutKey } = process.env;
+    const opts = { workflowBundle: current, progress: false as const, dataConverter };
+    const replayed = await replayHistories([item, item], { ...opts, jobs: 2, env: withKey });
+    expect(replayed).toMatchObject({ replayed: 2, passed: 2, jobs: 2 });
+    // Processes could not decrypt without the key: two jobs are refused, the default replays in process.
+    await expect(replayHistories([item, item], { ...opts, jobs: 2, env: withoutKey })).rejects.toThrow(
+      ReplayOptionsError,
+    );
+    expect(await replayHistories([item, item], { ...opts, env: withoutKey })).toMatchObject({
+      passed: 2,
+      jobs: 1,
+    });
   }, 120_000);
 
   it('refuses the replay when no replay process can start', async () => {
