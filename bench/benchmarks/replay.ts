@@ -9,6 +9,7 @@
  * across the default number of replay processes (their start included); the seconds for 1,000 are
  * projected from those.
  */
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
   historiesFromFiles,
@@ -52,6 +53,8 @@ export interface TypicalReplay {
   projectedSecondsPer1000: number;
   /** Share of all cores busy while it replayed (0..1), and other processes' CPU in that time. */
   machineBusy: number;
+  /** CPU seconds of the replay processes (left out of `othersSeconds`). */
+  replayProcessesSeconds: number;
   othersSeconds: number;
   othersCores: number;
 }
@@ -108,6 +111,7 @@ async function replayTypical(
   const file = path.relative(ROOT, median.file!);
   say(`  replay: typical history ${file} (${events} events, median of ${current.length}), ${replays} times`);
   const cpuBefore = await cpuSnapshot(await env.serverPids());
+  const childrenBefore = await reapedChildrenSeconds();
   const summary = await replayHistories(
     Array.from({ length: replays }, () => median),
     {
@@ -117,6 +121,8 @@ async function replayTypical(
     },
   );
   const cpu = cpuBetween(cpuBefore, await cpuSnapshot(await env.serverPids()), env.workflowThreadIds);
+  const replayProcessesSeconds = (await reapedChildrenSeconds()) - childrenBefore;
+  const othersSeconds = Math.max(0, cpu.otherProcessesMs / 1000 - replayProcessesSeconds);
   return {
     file,
     events,
@@ -127,7 +133,20 @@ async function replayTypical(
     seconds: summary.seconds,
     projectedSecondsPer1000: (summary.seconds / summary.replayed) * 1000,
     machineBusy: cpu.machineBusy,
-    othersSeconds: cpu.otherProcessesMs / 1000,
-    othersCores: cpu.otherProcessesMs / cpu.wallMs,
+    replayProcessesSeconds,
+    othersSeconds,
+    othersCores: (othersSeconds * 1000) / cpu.wallMs,
   };
+}
+
+/**
+ * CPU seconds of this process's children that exited and were reaped (cutime + cstime): the replay
+ * processes, which have all exited when `replayHistories` returns.
+ */
+async function reapedChildrenSeconds(): Promise<number> {
+  const stat = await fs.readFile('/proc/self/stat', 'utf8').catch(() => '');
+  if (!stat) return 0;
+  // Fields after the parenthesised command name; cutime and cstime are fields 16 and 17 (1-based).
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[13]) + Number(rest[14])) / 100; // USER_HZ
 }

@@ -344,7 +344,8 @@ export function markdown(r: BenchResults): string {
         `Typical history: ${t.file}, ${t.events} events, the median length of the ${t.of} current recordings ` +
           `(not legacy/); ${t.passed}/${t.replays} replayed in ${num(t.seconds, 2)} s across ${processes(t.jobs)} ` +
           `(start included), so 1,000 take ${num(t.projectedSecondsPer1000, 1)} s` +
-          `${t.replays === 1000 ? '' : ' (projected)'}; machine busy ${pct(t.machineBusy)} (others ${num(t.othersSeconds)} s).`,
+          `${t.replays === 1000 ? '' : ' (projected)'}; machine busy ${pct(t.machineBusy)} (others ${num(t.othersSeconds)} s` +
+          `${t.replayProcessesSeconds ? `, replay processes ${num(t.replayProcessesSeconds)} s` : ''}).`,
         '',
       );
     }
