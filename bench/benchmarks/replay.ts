@@ -1,12 +1,15 @@
 /**
  * Replay: the committed histories in test/histories/, replayed against the current workflow code with
  * Quell's replay module (`replayHistories`, i.e. `Worker.runReplayHistories`), several passes over the set
- * through one replay worker. Bundling is excluded (the run's prebuilt bundle is used).
+ * across the default number of replay processes (one per CPU, `jobs` records how many). Bundling is
+ * excluded (the run's prebuilt bundle is used).
  *
  * Then the goal's figure, 1,000 typical incident histories: "typical" is the committed history of median
  * length among the current recordings (test/histories/*.json, not legacy/), replayed `typicalReplays` times
- * through one replay worker (its start included); the seconds for 1,000 are projected from those.
+ * across the default number of replay processes (their start included); the seconds for 1,000 are
+ * projected from those.
  */
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
   historiesFromFiles,
@@ -22,6 +25,8 @@ import { say } from '../lib/progress';
 export interface ReplayFigures {
   files: number;
   passes: number;
+  /** Replay processes the passes were spread over (1: one in-process replay worker). */
+  jobs: number;
   histories: number;
   events: number;
   passed: number;
@@ -40,12 +45,16 @@ export interface TypicalReplay {
   /** Current recordings the median was taken over. */
   of: number;
   replays: number;
+  /** Replay processes the replays were spread over. */
+  jobs: number;
   passed: number;
   seconds: number;
   /** Seconds for 1,000 of it, at the rate measured (equal to `seconds` when 1,000 were replayed). */
   projectedSecondsPer1000: number;
   /** Share of all cores busy while it replayed (0..1), and other processes' CPU in that time. */
   machineBusy: number;
+  /** CPU seconds of the replay processes (left out of `othersSeconds`). */
+  replayProcessesSeconds: number;
   othersSeconds: number;
   othersCores: number;
 }
@@ -73,6 +82,7 @@ export async function runReplay(
       ...(typical ? { typical } : {}),
       files: files.length,
       passes: opts.passes,
+      jobs: summary.jobs,
       histories: summary.replayed,
       events: summary.events,
       passed: summary.passed,
@@ -101,6 +111,7 @@ async function replayTypical(
   const file = path.relative(ROOT, median.file!);
   say(`  replay: typical history ${file} (${events} events, median of ${current.length}), ${replays} times`);
   const cpuBefore = await cpuSnapshot(await env.serverPids());
+  const childrenBefore = await reapedChildrenSeconds();
   const summary = await replayHistories(
     Array.from({ length: replays }, () => median),
     {
@@ -110,16 +121,32 @@ async function replayTypical(
     },
   );
   const cpu = cpuBetween(cpuBefore, await cpuSnapshot(await env.serverPids()), env.workflowThreadIds);
+  const replayProcessesSeconds = (await reapedChildrenSeconds()) - childrenBefore;
+  const othersSeconds = Math.max(0, cpu.otherProcessesMs / 1000 - replayProcessesSeconds);
   return {
     file,
     events,
     of: current.length,
     replays: summary.replayed,
+    jobs: summary.jobs,
     passed: summary.passed,
     seconds: summary.seconds,
     projectedSecondsPer1000: (summary.seconds / summary.replayed) * 1000,
     machineBusy: cpu.machineBusy,
-    othersSeconds: cpu.otherProcessesMs / 1000,
-    othersCores: cpu.otherProcessesMs / cpu.wallMs,
+    replayProcessesSeconds,
+    othersSeconds,
+    othersCores: (othersSeconds * 1000) / cpu.wallMs,
   };
+}
+
+/**
+ * CPU seconds of this process's children that exited and were reaped (cutime + cstime): the replay
+ * processes, which have all exited when `replayHistories` returns.
+ */
+async function reapedChildrenSeconds(): Promise<number> {
+  const stat = await fs.readFile('/proc/self/stat', 'utf8').catch(() => '');
+  if (!stat) return 0;
+  // Fields after the parenthesised command name; cutime and cstime are fields 16 and 17 (1-based).
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[13]) + Number(rest[14])) / 100; // USER_HZ
 }

@@ -417,6 +417,9 @@ export function markdown(r: BenchResults): string {
   }
   if (r.replay) {
     const p = r.replay;
+    // Results recorded before replays used processes carry no jobs: they had one in-process replay worker.
+    const processes = (jobs: number | undefined) =>
+      jobs === undefined || jobs === 1 ? 'one replay worker' : `${jobs} replay processes`;
     out.push(
       '### Replay (test/histories, current workflow code)',
       '',
@@ -424,7 +427,7 @@ export function markdown(r: BenchResults): string {
         ['Histories', 'Events', 'Passed / failed', 'Seconds', 'Histories/s', 'Events/s'],
         [
           [
-            `${p.histories} (${p.files} files x ${p.passes})`,
+            `${p.histories} (${p.files} files x ${p.passes}, ${processes(p.jobs)})`,
             num(p.events, 0),
             `${p.passed} / ${p.failed}`,
             num(p.seconds, 2),
@@ -439,9 +442,10 @@ export function markdown(r: BenchResults): string {
       const t = p.typical;
       out.push(
         `Typical history: ${t.file}, ${t.events} events, the median length of the ${t.of} current recordings ` +
-          `(not legacy/); ${t.passed}/${t.replays} replayed in ${num(t.seconds, 2)} s through one replay worker ` +
-          `(its start included), so 1,000 take ${num(t.projectedSecondsPer1000, 1)} s` +
-          `${t.replays === 1000 ? '' : ' (projected)'}; machine busy ${pct(t.machineBusy)} (others ${num(t.othersSeconds)} s).`,
+          `(not legacy/); ${t.passed}/${t.replays} replayed in ${num(t.seconds, 2)} s across ${processes(t.jobs)} ` +
+          `(start included), so 1,000 take ${num(t.projectedSecondsPer1000, 1)} s` +
+          `${t.replays === 1000 ? '' : ' (projected)'}; machine busy ${pct(t.machineBusy)} (others ${num(t.othersSeconds)} s` +
+          `${t.replayProcessesSeconds ? `, replay processes ${num(t.replayProcessesSeconds)} s` : ''}).`,
         '',
       );
     }

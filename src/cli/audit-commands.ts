@@ -35,6 +35,7 @@ import {
 } from '../audit/history';
 import {
   ALL_INCIDENTS_QUERY,
+  defaultReplayJobs,
   formatReplaySummary,
   historiesFromFiles,
   historiesFromQuery,
@@ -246,6 +247,11 @@ function registerReplay(program: Command, ctx: CommandContext): void {
     )
     .option('--all', 'replay every incident run visibility lists (each continue-as-new run separately)')
     .option('--query <query>', `with --all: a visibility query (default: ${ALL_INCIDENTS_QUERY})`)
+    .option(
+      '--jobs <n>',
+      `replay processes, each replaying on about one core (default: one per CPU, at most 8: ` +
+        `${defaultReplayJobs()} here); 1 replays in this process`,
+    )
     .option('--json', 'print the summary as JSON on stdout')
     .addOption(
       new Option(
@@ -278,6 +284,7 @@ function registerReplay(program: Command, ctx: CommandContext): void {
             progress?: boolean;
             verbose?: boolean;
             firstRun?: string;
+            jobs?: string;
           },
         ) => {
           const sources = [paths.length > 0, !!opts.incident, !!opts.all].filter(Boolean).length;
@@ -287,6 +294,7 @@ function registerReplay(program: Command, ctx: CommandContext): void {
             );
           }
           if (opts.query && !opts.all) throw new AuditCommandError('--query goes with --all');
+          const jobs = opts.jobs === undefined ? undefined : parseJobs(opts.jobs);
           if ((deps.installRuntime ?? true) && !opts.verbose) installQuietRuntime();
           const dataConverter = dataConverterOf(env);
           const showBar = opts.progress !== false && !opts.json;
@@ -295,6 +303,9 @@ function registerReplay(program: Command, ctx: CommandContext): void {
               ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : {}),
               ...(dataConverter ? { dataConverter } : {}),
               ...(total !== undefined ? { total } : {}),
+              ...(jobs !== undefined ? { jobs } : {}),
+              // Replay processes rebuild the data converter from the same QUELL_ENCRYPTION_KEY.
+              env,
               // The bar prints each failure above itself; without it, print them here as they happen.
               progress: showBar ? { stream: err } : false,
               ...(!showBar && !opts.json
@@ -330,6 +341,17 @@ function registerReplay(program: Command, ctx: CommandContext): void {
         },
       ),
     );
+}
+
+/** `--jobs`: a whole number of replay processes, at least one. Thrown: AuditCommandError otherwise. */
+function parseJobs(text: string): number {
+  const jobs = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!Number.isSafeInteger(jobs) || jobs < 1) {
+    throw new AuditCommandError(
+      `--jobs must be a whole number of replay processes, 1 or more (got "${text}")`,
+    );
+  }
+  return jobs;
 }
 
 /** `quell audit export`: the signed, hash-chained bundle. */

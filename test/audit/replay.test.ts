@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   formatReplaySummary,
@@ -5,9 +8,46 @@ import {
   installQuietRuntime,
   parseReplayError,
   replayHistories,
+  ReplayOptionsError,
+  ReplayProcessStartError,
+  type ReplayItem,
+  type ReplaySummary,
 } from '../../src/audit/replay';
+import type { JsonPayload } from '../../src/audit/history-json';
+import { forEachPayload, jsonToPayload, payloadToJson } from '../../src/audit/payloads';
+import {
+  AesGcmPayloadCodec,
+  encryptionDataConverter,
+  ENCRYPTION_KEY_ENV,
+  parseEncryptionKeys,
+} from '../../src/temporal/codec';
 import { requireEnv, TEST_ENV } from '../support/env';
-import { bundleWithPatch, committedHistoryFiles, legacyHistoryFiles, runCli } from './helpers';
+import { bundleWithPatch, committedHistoryFiles, HISTORIES_DIR, legacyHistoryFiles, runCli } from './helpers';
+
+/** The summary without what differs from run to run (timings). */
+const countsOf = (s: ReplaySummary) => ({
+  replayed: s.replayed,
+  passed: s.passed,
+  failed: s.failed,
+  events: s.events,
+  failures: s.failures,
+});
+
+const itemOf = (file: string): ReplayItem => ({
+  label: file,
+  file,
+  workflowId: `replay-${path.basename(file, '.json')}`,
+  history: JSON.parse(readFileSync(file, 'utf8')),
+});
+
+/** The replay processes this (jest worker) process forked, by PID. */
+function replayProcessPids(): number[] {
+  const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .filter((line) => /replay[/\\]child\.[jt]s/.test(line))
+    .map((line) => Number(line.trim().split(/\s+/)[0]));
+}
 
 /**
  * CI's determinism check: every committed history (test/histories, recorded by scripts/record-histories.ts)
@@ -126,6 +166,11 @@ describe('replay: committed histories against the current workflow code', () => 
   it('usage errors are refused before anything runs', async () => {
     await expect(runCli(['replay'])).rejects.toThrow(/exactly one of/);
     await expect(runCli(['replay', 'x.json', '--all'])).rejects.toThrow(/exactly one of/);
+    for (const jobs of ['0', '-1', '1.5', 'two']) {
+      await expect(runCli(['replay', 'x.json', '--jobs', jobs])).rejects.toThrow(
+        /--jobs must be a whole number of replay processes, 1 or more/,
+      );
+    }
   });
 
   it('parses event references out of SDK nondeterminism messages', () => {
@@ -140,4 +185,117 @@ describe('replay: committed histories against the current workflow code', () => 
         '[TMPRL1100] Nondeterminism error: Timer machine does not handle this event: HistoryEvent(id: 12, ActivityTaskScheduled)',
     });
   });
+
+  it('two processes replay the committed histories to the same summary as one in-process worker', async () => {
+    const one = await replayHistories(historiesFromFiles(files), {
+      workflowBundle: current,
+      progress: false,
+      jobs: 1,
+    });
+    const seen: string[] = [];
+    const two = await replayHistories(historiesFromFiles(files), {
+      workflowBundle: current,
+      progress: false,
+      jobs: 2,
+      onResult: (item) => seen.push(item.label),
+    });
+    expect(countsOf(two)).toEqual(countsOf(one));
+    expect(two).toMatchObject({ replayed: files.length, passed: files.length, failed: 0 });
+    // Results are reported in the order the histories came in, whichever process finished first.
+    expect(seen).toEqual(files);
+  }, 120_000);
+
+  it('nondeterministic and invalid histories fail the same way, in the same order, with two processes', async () => {
+    const items = [
+      itemOf(files[0]!),
+      { label: 'not-a-history', workflowId: 'replay-broken-json', history: { events: [{ eventId: '1' }] } },
+      itemOf(files[1]!),
+      itemOf(files[2]!),
+    ] as ReplayItem[];
+    const one = await replayHistories(items, { workflowBundle: broken, progress: false, jobs: 1 });
+    const two = await replayHistories(items, { workflowBundle: broken, progress: false, jobs: 2 });
+    expect(one.failures.map((f) => [f.label, f.kind])).toEqual([
+      [files[0], 'nondeterminism'],
+      ['not-a-history', 'invalid-history'],
+      [files[1], 'nondeterminism'],
+      [files[2], 'nondeterminism'],
+    ]);
+    expect(countsOf(two)).toEqual(countsOf(one));
+  }, 120_000);
+
+  it('replay processes that die fail only the histories they held, are replaced, and the replay completes', async () => {
+    const smallest = files.map(itemOf).sort((a, b) => a.history.events.length - b.history.events.length)[0]!;
+    const copies = 12;
+    let killed: number[] | undefined;
+    const summary = await replayHistories(
+      Array.from({ length: copies }, () => smallest),
+      {
+        workflowBundle: current,
+        progress: false,
+        jobs: 2,
+        // At the first result every replay process dies: the one that reported it still holds the next
+        // history (two are sent ahead); one that had not started yet holds none.
+        onResult: () => {
+          if (killed) return;
+          killed = replayProcessPids();
+          for (const pid of killed) process.kill(pid, 'SIGKILL');
+        },
+      },
+    );
+    expect(killed?.length).toBe(2);
+    expect(summary.replayed).toBe(copies);
+    expect(summary.failed).toBeGreaterThanOrEqual(1);
+    expect(summary.failed).toBeLessThanOrEqual(4);
+    expect(summary.passed).toBe(copies - summary.failed);
+    for (const failure of summary.failures) {
+      expect(failure).toMatchObject({
+        kind: 'replay-error',
+        message: expect.stringMatching(
+          new RegExp(`^replay process (${killed!.join('|')}) stopped \\(killed by SIGKILL`),
+        ),
+      });
+    }
+    expect(replayProcessPids()).toEqual([]);
+  }, 120_000);
+
+  it('encrypted histories replay in replay processes, which build the codec from QUELL_ENCRYPTION_KEY', async () => {
+    const spec = `replay-k1:${randomBytes(32).toString('base64')}`;
+    const codec = new AesGcmPayloadCodec(parseEncryptionKeys(spec));
+    const item = itemOf(files[0]!);
+    // The workflow's input and the activities' results, as an encrypted deployment stores them.
+    const sealed: JsonPayload[] = [];
+    forEachPayload(item.history, (p, at) => {
+      if (/workflowExecutionStarted|activityTaskCompleted/.test(at)) sealed.push(p);
+    });
+    const encrypted = await codec.encode(sealed.map(jsonToPayload));
+    sealed.forEach((p, i) => Object.assign(p, payloadToJson(encrypted[i]!)));
+    expect(sealed.length).toBeGreaterThan(0);
+
+    const dataConverter = encryptionDataConverter(codec);
+    const withKey = { ...process.env, [ENCRYPTION_KEY_ENV]: spec };
+    const { [ENCRYPTION_KEY_ENV]: _k, ...withoutKey } = process.env;
+    const opts = { workflowBundle: current, progress: false as const, dataConverter };
+    const replayed = await replayHistories([item, item], { ...opts, jobs: 2, env: withKey });
+    expect(replayed).toMatchObject({ replayed: 2, passed: 2, jobs: 2 });
+    // Processes could not decrypt without the key: two jobs are refused, the default replays in process.
+    await expect(replayHistories([item, item], { ...opts, jobs: 2, env: withoutKey })).rejects.toThrow(
+      ReplayOptionsError,
+    );
+    expect(await replayHistories([item, item], { ...opts, env: withoutKey })).toMatchObject({
+      passed: 2,
+      jobs: 1,
+    });
+  }, 120_000);
+
+  it('refuses the replay when no replay process can start', async () => {
+    const item = itemOf(files[0]!);
+    await expect(
+      replayHistories([item, item], {
+        workflowBundle: { codePath: path.join(HISTORIES_DIR, 'no-such-bundle.js') },
+        progress: false,
+        jobs: 2,
+      }),
+    ).rejects.toThrow(ReplayProcessStartError);
+    expect(replayProcessPids()).toEqual([]);
+  }, 120_000);
 });

@@ -39,7 +39,8 @@ function findPatchMarker(history: HistoryJson, change: string): number | undefin
 
 function describeEvent(history: HistoryJson, eventId: number): string | undefined {
   const event = history.events.find((e) => Number(e.eventId) === eventId);
-  if (!event) return undefined;
+  // A malformed history (what an invalid-history failure is about) may name an event with no type.
+  if (!event || typeof event.eventType !== 'string') return undefined;
   const a = eventAttributes<Record<string, unknown>>(event);
   const bits: string[] = [shortEventType(event.eventType)];
   const activity = (a.activityType as { name?: string } | undefined)?.name;

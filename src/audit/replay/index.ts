@@ -8,9 +8,11 @@
  * and the error.
  *
  * Modules: types.ts (items, failures, summary), sources.ts (where items come from), run.ts
- * (`replayHistories`), tally.ts (progress, counts, the summary), explain.ts (what a failure says).
+ * (`replayHistories`), pool.ts and child.ts (replaying across
+ * processes, protocol.ts their messages), outcome.ts (one item's checks and verdict), tally.ts (progress, counts, the summary), explain.ts (what a failure says).
  */
-export { installQuietRuntime, replayHistories } from './run';
+export { defaultReplayJobs, installQuietRuntime, replayHistories, ReplayOptionsError } from './run';
+export { ReplayProcessStartError } from './pool';
 export { formatReplaySummary } from './tally';
 export { parseReplayError } from './explain';
 export {

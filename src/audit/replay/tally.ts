@@ -43,7 +43,7 @@ export class ReplayTally {
   }
 
   /** Ends the progress bar. `started`: when the replay itself started (ms), after bundling. */
-  finish(started: number, bundleSeconds: number): ReplaySummary {
+  finish(started: number, bundleSeconds: number, jobs: number): ReplaySummary {
     this.bar?.finish();
     const seconds = (Date.now() - started) / 1000;
     const { replayed, events, failures } = this;
@@ -56,6 +56,7 @@ export class ReplayTally {
       events,
       eventsPerSecond: seconds > 0 ? events / seconds : events,
       bundleSeconds,
+      jobs,
       failures,
     };
   }

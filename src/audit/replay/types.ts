@@ -47,6 +47,8 @@ export interface ReplaySummary {
   events: number;
   eventsPerSecond: number;
   bundleSeconds: number;
+  /** Replay processes the histories were spread over; 1: one replay worker in this process. */
+  jobs: number;
   failures: ReplayFailure[];
 }
 
@@ -62,4 +64,14 @@ export interface ReplayOptions {
   /** Called after each history. */
   onResult?: (item: Omit<ReplayItem, 'history'>, failure: ReplayFailure | undefined) => void;
   replayName?: string;
+  /**
+   * Replay processes (forked Node processes, one replay worker each): default one per CPU, at most 8, and
+   * never more than there are histories (`total`, or the array's length). `1` replays in this process.
+   */
+  jobs?: number;
+  /**
+   * The environment replay processes run with (default `process.env`): each builds its data converter from
+   * its QUELL_ENCRYPTION_KEY, so `dataConverter`, when given, must be the one that describes.
+   */
+  env?: NodeJS.ProcessEnv;
 }
