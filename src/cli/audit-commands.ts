@@ -304,6 +304,7 @@ function registerReplay(program: Command, ctx: CommandContext): void {
               ...(dataConverter ? { dataConverter } : {}),
               ...(total !== undefined ? { total } : {}),
               ...(jobs !== undefined ? { jobs } : {}),
+              ...(opts.verbose ? { sdkLogs: true } : {}),
               // Replay processes rebuild the data converter from the same QUELL_ENCRYPTION_KEY.
               env,
               // The bar prints each failure above itself; without it, print them here as they happen.

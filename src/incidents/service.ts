@@ -161,6 +161,9 @@ export class IncidentService implements IncidentOperations {
     );
   }
 
+  /** Incidents an alert was recorded on lately, most recent last: the next alert for one is a plain update. */
+  private readonly knownOpen = new RecentSet(10_000);
+
   /** Every waiting call reads the same recent answer (see SharedLivenessProbe). */
   private readonly workers: SharedLivenessProbe;
 
@@ -182,6 +185,10 @@ export class IncidentService implements IncidentOperations {
       if (joined) return { ...joined, workflowId: incidentWorkflowId(previous), playbookId: playbook.id };
     }
     const workflowId = incidentWorkflowId(this.ids.digest(correlationKey));
+    if (this.knownOpen.has(workflowId)) {
+      const joined = await this.recordOnKnownIncident(workflowId, alert, raisedBy);
+      if (joined) return { ...joined, workflowId, playbookId: playbook.id };
+    }
     const input: IncidentWorkflowInput = {
       correlationKey,
       playbook,
@@ -210,6 +217,7 @@ export class IncidentService implements IncidentOperations {
             }),
           ),
         );
+        this.knownOpen.add(workflowId);
         return { ...receipt, workflowId, playbookId: playbook.id };
       } catch (err) {
         if (err instanceof NoWorkerError) throw err;
@@ -287,6 +295,34 @@ export class IncidentService implements IncidentOperations {
       // Not abort(): the call is over, and an abort (its DOMException) per alert is measurable under load.
       settled = true;
       clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Records the alert on an incident this service last saw open, with a plain update: Temporal does less for it
+   * than for update-with-start, and in an outbreak most alerts join an open incident. Undefined when it is not
+   * open any more, or on any other failure: the caller then records it by update-with-start, which handles
+   * every case (the incident's workflow deduplicates an alert this attempt may have recorded).
+   */
+  private async recordOnKnownIncident(
+    workflowId: string,
+    alert: NormalizedAlert,
+    raisedBy: string,
+  ): Promise<AlertReceipt | undefined> {
+    try {
+      const receipt = await this.updates.run(workflowId, () =>
+        this.whileWorkersLive(() =>
+          this.client.workflow
+            .getHandle(workflowId)
+            .executeUpdate(ingestAlertUpdate, { args: [{ alert, raisedBy }] }),
+        ),
+      );
+      this.knownOpen.add(workflowId);
+      return receipt;
+    } catch (err) {
+      if (err instanceof NoWorkerError) throw err;
+      this.knownOpen.delete(workflowId);
+      return undefined;
     }
   }
 
@@ -534,5 +570,22 @@ export class IncidentService implements IncidentOperations {
       ...(comment ? { comment } : {}),
       actor,
     });
+  }
+}
+
+/** A set that forgets its least recently added members beyond `capacity`. */
+class RecentSet {
+  private readonly members = new Set<string>();
+  constructor(private readonly capacity: number) {}
+  has(key: string): boolean {
+    return this.members.has(key);
+  }
+  add(key: string): void {
+    this.members.delete(key);
+    this.members.add(key);
+    if (this.members.size > this.capacity) this.members.delete(this.members.values().next().value!);
+  }
+  delete(key: string): void {
+    this.members.delete(key);
   }
 }

@@ -101,5 +101,12 @@ describe('alert dedup and correlation', () => {
     // It still answers decisions after all that: close it as a false positive.
     await h.service.close(incidentId, 'false_positive', undefined, actors.alice);
     await h.until(incidentId, (x) => x.status === 'closed', 'closed');
+    // Once its workflow has completed, the key's next alert opens a new incident: the service's plain update
+    // to the incident it knew as open finds it closed and falls back to update-with-start.
+    const handle = h.client.workflow.getHandle(receipts[0]!.workflowId);
+    await handle.result();
+    const after = await h.ingest({ ...base, id: `storm-${tag}-after-close` });
+    expect(after).toMatchObject({ workflowId: receipts[0]!.workflowId, deduplicated: false, alertCount: 1 });
+    expect(after.incidentId).not.toBe(incidentId);
   }, 240_000);
 });

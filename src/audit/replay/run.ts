@@ -17,7 +17,6 @@ import { bundleWorkflows } from '../../worker';
 import { historyFromJson, type History, type HistoryJson } from '../history-json';
 import { invalidHistory, outcomeOf, strip, undecryptable } from './outcome';
 import { replayInProcesses } from './pool';
-import { quietRuntimeInstalled } from './runtime';
 import { ReplayTally, type ReplayedItem } from './tally';
 import type { ReplayItem, ReplayOptions, ReplaySummary } from './types';
 
@@ -68,7 +67,7 @@ export async function replayHistories(
       replayName,
       env: childEnv(opts.dataConverter, env),
       codec,
-      quiet: quietRuntimeInstalled(),
+      quiet: !opts.sdkLogs,
       tally,
     });
     return tally.finish(started, bundleSeconds, jobs);

@@ -20,8 +20,3 @@ export function installQuietRuntime(): void {
     // Already installed in this process: keep it.
   }
 }
-
-/** Whether this process asked for the quiet runtime: replay processes then ask for it too. */
-export function quietRuntimeInstalled(): boolean {
-  return quietRuntime;
-}

@@ -74,4 +74,9 @@ export interface ReplayOptions {
    * its QUELL_ENCRYPTION_KEY, so `dataConverter`, when given, must be the one that describes.
    */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Replay processes write the Temporal SDK's own log lines to stderr (`quell replay --verbose`); by default they
+   * keep quiet, whatever runtime this process has (a bench or test process runs workers of its own).
+   */
+  sdkLogs?: boolean;
 }
