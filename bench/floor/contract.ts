@@ -3,6 +3,8 @@
  * the bare memory worker. Only `defineUpdate` / `defineQuery` from the workflow package: safe to import outside
  * the sandbox.
  */
+import type { NotifyInput, SnapshotLogsInput } from '../../activities';
+import type { EvidenceSummary } from '../../src/domain/incident';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 
 export const FLOOR_WORKFLOW_TYPE = 'floorIncident';
@@ -53,40 +55,17 @@ export interface FloorActionInput {
   comment: string;
 }
 
-/** The identification notice the connector floors send (the fields of Quell's `NotifyInput` it uses). */
-export interface FloorNotifyInput {
-  route: string;
-  incidentId: string;
-  subject: string;
-  text: string;
-  severity: 'critical' | 'high' | 'medium' | 'low';
-  dedupKey: string;
-  idempotencyKey: string;
-}
+/** The identification notice the connector floors send: the fields of Quell's `NotifyInput` it uses. */
+export type FloorNotifyInput = Pick<
+  NotifyInput,
+  'route' | 'incidentId' | 'subject' | 'text' | 'severity' | 'dedupKey' | 'idempotencyKey'
+>;
 
-/** A log snapshot request, as Quell's `SnapshotLogsInput`. */
-export interface FloorSnapshotInput {
-  incidentId: string;
-  host: string;
-  from: string;
-  to: string;
-  idempotencyKey: string;
-}
+/** A log snapshot request, as Quell's. */
+export type FloorSnapshotInput = SnapshotLogsInput;
 
 /** What the snapshot activity answers: the stored record without its custody trail, as Quell's does. */
-export interface FloorEvidence {
-  evidenceId: string;
-  name: string;
-  subject: string;
-  sha256: string;
-  sizeBytes: number;
-  location: string;
-  collectedBy: string;
-  collectedAt: string;
-  timeZone: string;
-  source: string;
-  window?: { from: string; to: string };
-}
+export type FloorEvidence = EvidenceSummary;
 
 /**
  * The connector floors' activities (named as Quell's are): each calls Quell's connector for it directly,
