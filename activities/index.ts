@@ -3,7 +3,9 @@ import { activityInfo, Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { ConnectorError, FAILURE_TYPES } from '../src/connectors/errors';
 import { EVIDENCE_HEARTBEAT_EVERY_MS } from '../src/contracts';
-import type { ActionContext, ApprovalNotice, Connectors, EffectResult } from '../src/connectors/types';
+import { BUILTIN_CATALOGUE, type ActionCatalogue } from '../src/actions/catalogue';
+import { idempotencyKeyOf, type ActionEffect, type AnyActionDefinition } from '../src/actions/define';
+import type { ApprovalNotice, Connectors, EffectResult, EvidenceRecord } from '../src/connectors/types';
 import type { Severity } from '../src/domain/alert';
 import type { EvidenceSummary } from '../src/domain/incident';
 
@@ -12,20 +14,34 @@ export interface ActivityDeps {
   connectors?: Connectors;
   /** Names the collector in evidence custody records; defaults to the OS host name. */
   workerIdentity?: string;
+  /** The actions this worker runs (each registers its activities); the built-in catalogue by default. */
+  catalogue?: ActionCatalogue;
 }
 
-/** Input of every containment and undo activity. `incidentId:actionId` is the idempotency key. */
+/**
+ * Input of every catalogue action's activity (perform and undo). The action's idempotency key is built from
+ * it (by default `incidentId:actionId`).
+ */
 export interface ActionInput {
   incidentId: string;
   actionId: string;
   target: string;
   comment: string;
+  /** The playbook's `with:` parameters, when the action has any (absent in histories before the catalogue). */
+  with?: Record<string, unknown>;
 }
 
 export interface ActionOutcome extends EffectResult {
   /** The activity attempt that succeeded (1 = first try). */
   attempt: number;
+  /** Evidence the action collected, as stored with its custody record. */
+  evidence?: EvidenceSummary;
 }
+
+/** A catalogue action's perform or undo activity, as the workflow calls it. */
+export type CatalogueActionActivity = (input: ActionInput) => Promise<ActionOutcome>;
+/** A catalogue action's state check. */
+export type CatalogueCheckActivity = (input: { target: string }) => Promise<{ state: string }>;
 
 export interface SnapshotLogsInput {
   incidentId: string;
@@ -84,6 +100,22 @@ function toFailure(err: unknown): never {
   });
 }
 
+function evidenceSummaryOf(record: EvidenceRecord): EvidenceSummary {
+  return {
+    evidenceId: record.evidenceId,
+    name: record.name,
+    subject: record.subject,
+    sha256: record.sha256,
+    sizeBytes: record.sizeBytes,
+    location: record.location,
+    collectedBy: record.collectedBy,
+    collectedAt: record.collectedAt,
+    timeZone: record.timeZone,
+    source: record.source,
+    ...(record.window ? { window: record.window } : {}),
+  };
+}
+
 function requireConnectors(deps: ActivityDeps): Connectors {
   if (!deps.connectors) {
     throw ApplicationFailure.nonRetryable(
@@ -98,26 +130,71 @@ function requireConnectors(deps: ActivityDeps): Connectors {
 export function createActivities(deps: ActivityDeps) {
   const collector = deps.workerIdentity ?? `quell-worker@${os.hostname()}`;
 
-  const effect =
-    (run: (c: Connectors, target: string, ctx: ActionContext) => Promise<EffectResult>) =>
-    async (input: ActionInput): Promise<ActionOutcome> => {
+  const catalogue = deps.catalogue ?? BUILTIN_CATALOGUE;
+
+  const storeEvidence = async (
+    connectors: Connectors,
+    input: ActionInput,
+    effect: ActionEffect,
+    collectedBy: string,
+  ): Promise<EvidenceSummary | undefined> => {
+    if (!effect.evidence) return undefined;
+    const record = await connectors.evidence.put({
+      incidentId: input.incidentId,
+      name: effect.evidence.name,
+      content: effect.evidence.content,
+      collectedBy,
+      source: effect.evidence.source,
+      subject: input.target,
+      idempotencyKey: `${input.incidentId}:${input.actionId}:evidence`,
+    });
+    return evidenceSummaryOf(record);
+  };
+
+  const actionActivity =
+    (
+      d: AnyActionDefinition,
+      run: NonNullable<AnyActionDefinition['undo']>['perform'],
+    ): CatalogueActionActivity =>
+    async (input) => {
       const connectors = requireConnectors(deps);
-      const ctx: ActionContext = {
-        idempotencyKey: `${input.incidentId}:${input.actionId}`,
-        incidentId: input.incidentId,
-        comment: input.comment,
-      };
+      const attempt = activityInfo().attempt;
+      const collectedBy = `${collector} (activity ${activityInfo().activityType}, attempt ${attempt})`;
+      // The loader checked the playbook's parameters; this guards a worker whose catalogue differs from the API's.
+      const params = d.input ? d.input.safeParse(input.with ?? {}) : { success: true as const, data: {} };
+      if (!params.success) {
+        throw ApplicationFailure.create({
+          type: 'InvalidActionInput',
+          message: `${d.name}: invalid parameters: ${params.error.issues.map((i) => `${i.path.join('.') || '(with)'}: ${i.message}`).join('; ')}`,
+          nonRetryable: true,
+          details: [{ attempt } satisfies FailureDetails],
+        });
+      }
       try {
-        const result = await run(connectors, input.target, ctx);
-        return { ...result, attempt: activityInfo().attempt };
+        const effect = await run(connectors, {
+          incidentId: input.incidentId,
+          actionId: input.actionId,
+          target: input.target,
+          comment: input.comment,
+          input: params.data as unknown,
+          idempotencyKey: idempotencyKeyOf(d, input),
+          collector: collectedBy,
+        });
+        const evidence = await storeEvidence(connectors, input, effect, collectedBy);
+        return {
+          alreadyInState: effect.alreadyInState,
+          ...(effect.vendorRef ? { vendorRef: effect.vendorRef } : {}),
+          attempt,
+          ...(evidence ? { evidence } : {}),
+        };
       } catch (err) {
         toFailure(err);
       }
     };
 
-  const check =
-    <S extends string>(read: (c: Connectors, target: string) => Promise<S>) =>
-    async (input: { target: string }): Promise<{ state: S }> => {
+  const checkActivity =
+    (read: NonNullable<AnyActionDefinition['check']>['read']): CatalogueCheckActivity =>
+    async (input) => {
       try {
         return { state: await read(requireConnectors(deps), input.target) };
       } catch (err) {
@@ -125,25 +202,17 @@ export function createActivities(deps: ActivityDeps) {
       }
     };
 
-  return {
-    isolateHost: effect((c, host, ctx) => c.edr.isolateHost(host, ctx)),
-    releaseHost: effect((c, host, ctx) => c.edr.releaseHost(host, ctx)),
-    /** Disables the account, then revokes its sessions so existing tokens stop working too. */
-    disableAccount: effect(async (c, account, ctx) => {
-      const disabled = await c.identity.disableAccount(account, ctx);
-      await c.identity.revokeSessions(account, { ...ctx, idempotencyKey: `${ctx.idempotencyKey}:sessions` });
-      return disabled;
-    }),
-    enableAccount: effect((c, account, ctx) => c.identity.enableAccount(account, ctx)),
-    blockIp: effect((c, ip, ctx) => c.firewall.blockIp(ip, ctx)),
-    unblockIp: effect((c, ip, ctx) => c.firewall.unblockIp(ip, ctx)),
-    blockDomain: effect((c, domain, ctx) => c.firewall.blockDomain(domain, ctx)),
-    unblockDomain: effect((c, domain, ctx) => c.firewall.unblockDomain(domain, ctx)),
+  // Each action registers its activities under the names it declares (histories name them).
+  const catalogueActivities: Record<string, CatalogueActionActivity | CatalogueCheckActivity> = {};
+  for (const d of catalogue.definitions) {
+    catalogueActivities[d.activity] = actionActivity(d, (c, req) => d.perform(c, req));
+    const { undo, check } = d;
+    if (undo) catalogueActivities[undo.activity] = actionActivity(d, (c, req) => undo.perform(c, req));
+    if (check) catalogueActivities[check.activity] = checkActivity((c, target) => check.read(c, target));
+  }
 
-    checkHostState: check((c, host) => c.edr.getHostState(host)),
-    checkAccountState: check((c, account) => c.identity.getAccountState(account)),
-    checkIpState: check((c, ip) => c.firewall.getIpState(ip)),
-    checkDomainState: check((c, domain) => c.firewall.getDomainState(domain)),
+  return {
+    ...catalogueActivities,
 
     /** Reads a host's logs for the window and stores them as evidence with a custody record. */
     async snapshotLogs(input: SnapshotLogsInput): Promise<EvidenceSummary> {
@@ -172,19 +241,7 @@ export function createActivities(deps: ActivityDeps) {
           host: input.host,
           sha256: record.sha256,
         });
-        return {
-          evidenceId: record.evidenceId,
-          name: record.name,
-          subject: record.subject,
-          sha256: record.sha256,
-          sizeBytes: record.sizeBytes,
-          location: record.location,
-          collectedBy: record.collectedBy,
-          collectedAt: record.collectedAt,
-          timeZone: record.timeZone,
-          source: record.source,
-          ...(record.window ? { window: record.window } : {}),
-        };
+        return evidenceSummaryOf(record);
       } catch (err) {
         toFailure(err);
       } finally {
@@ -214,4 +271,10 @@ export function createActivities(deps: ActivityDeps) {
   };
 }
 
-export type IncidentActivities = ReturnType<typeof createActivities>;
+/** The activities the workflow calls by their own names (evidence snapshots, notifications). */
+export type IncidentActivities = Pick<
+  ReturnType<typeof createActivities>,
+  'snapshotLogs' | 'notifyStakeholders'
+>;
+/** The catalogue's activities, by the names its actions declare (read from the specs the playbook carries). */
+export type CatalogueActivities = Record<string, CatalogueActionActivity | CatalogueCheckActivity>;

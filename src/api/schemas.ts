@@ -8,11 +8,10 @@ import { z } from 'zod';
 import { ALERT_FORMATS, SEVERITIES } from '../domain/alert';
 import { INCIDENT_ID_PATTERN, type CloseReceipt } from '../contracts';
 import {
+  ACTION_PHASES,
   ACTION_STATES,
-  CONTAINMENT_KINDS,
   PHASES,
   ROLES,
-  UNDO_KINDS,
   type Approval,
   type ChecklistItem,
   type IncidentAction,
@@ -118,7 +117,11 @@ const severity = z.enum(SEVERITIES);
 const alertSeverity = z.enum([...SEVERITIES, 'informational']);
 const phase = z.enum(PHASES);
 const role = z.enum(ROLES);
-const actionKind = z.enum([...CONTAINMENT_KINDS, ...UNDO_KINDS]);
+const actionKind = z
+  .string()
+  .describe(
+    'A catalogue action (e.g. isolate_host, run_antivirus_scan) or the undo one declares (e.g. release_host).',
+  );
 
 export const problemSchema = z
   .looseObject({
@@ -225,8 +228,9 @@ const entitiesSchema = z.object({
 export const actionSchema = z.object({
   actionId: z.string(),
   kind: actionKind,
+  label: z.string().optional().describe('How people read the action, from the catalogue.'),
   target: z.string(),
-  purpose: z.enum(['containment', 'recovery']),
+  purpose: z.enum([...ACTION_PHASES, 'recovery']),
   undoes: z.string().optional(),
   policy: z.enum(['auto', 'approve', 'two_person', 'never']),
   state: z.enum(ACTION_STATES),
@@ -241,6 +245,7 @@ export const actionSchema = z.object({
       alreadyInState: z.boolean(),
       vendorRef: z.string().optional(),
       verifiedState: z.string().optional(),
+      evidenceId: z.string().optional(),
     })
     .optional(),
   createdAt: timestamp,
@@ -334,6 +339,7 @@ export const approvalSchema = z.object({
 export const checklistItemSchema = z.object({
   itemId: z.string(),
   text: z.string(),
+  action: z.string().optional().describe('The eradication action whose success completes the item.'),
   completedBy: z.string().optional(),
   completedAt: timestamp.optional(),
   note: z.string().optional(),

@@ -1,118 +1,134 @@
 /**
- * What each action kind is, in one table: the entity it acts on, the activity that performs it, its undo and
- * how the undo is verified, and how people read it. The workflow, the timeline and the report all read this
- * table, so adding a containment kind touches it and the connector behind its activity, nothing else.
+ * What the workflow knows of a catalogue action: plain data (an {@link ActionSpec}) that the playbook loader
+ * derives from the action's file in src/actions/catalogue and that the playbook carries into the incident, so
+ * the history records what each action was when the incident ran. Playbooks recorded before the catalogue
+ * carry no specs: {@link LEGACY_ACTION_SPECS} says what their four containment kinds were.
  * Workflow-safe: plain data and pure functions.
  */
 import type { AlertEntities } from './alert';
-import type { ActionKind, ActionState, ContainmentKind, UndoKind } from './incident';
+import type { ActionPhase, ActionState } from './incident';
 
-/** Activities that change a target's state (see activities/index.ts). */
-export type EffectActivity =
-  | 'isolateHost'
-  | 'releaseHost'
-  | 'disableAccount'
-  | 'enableAccount'
-  | 'blockIp'
-  | 'unblockIp'
-  | 'blockDomain'
-  | 'unblockDomain';
-/** Activities that read a target's state. */
-export type CheckActivity = 'checkHostState' | 'checkAccountState' | 'checkIpState' | 'checkDomainState';
+/** The scope list an action takes its targets from. */
+export type EntityKind = keyof AlertEntities;
 
-export interface ContainmentAction {
-  /** The scope list the action takes its targets from. */
-  entity: keyof AlertEntities;
-  activity: EffectActivity;
-  undo: UndoKind;
-  /** How an approval request names the action ("Isolate host ws-1: ..."). */
+/** How an undo is proven: the state check to run after it and the state that counts as restored. */
+export interface VerifySpec {
+  activity: string;
+  restored: string;
+}
+
+export interface UndoSpec {
+  /** The undo's action kind, e.g. `release_host`. */
+  name: string;
+  /** The Temporal activity that performs it. */
+  activity: string;
+  /** What undoing takes, in an approval request ("release the host from network isolation"). */
+  description: string;
+  verify?: VerifySpec;
+}
+
+export interface ActionSpec {
+  /** The name playbooks use, e.g. `isolate_host`. */
+  name: string;
+  /** The Temporal activity that performs it (the history names it). */
+  activity: string;
+  entity: EntityKind;
+  /** The phases a playbook may name it in. */
+  phases: readonly ActionPhase[];
+  /** Whether it changes the target's state (a read-only action has nothing to undo or compensate). */
+  changesState: boolean;
+  /** How an approval request names it ("Isolate host ws-1: ..."). */
   verb: string;
-  /** What undoing it takes, in an approval request. */
-  undoDescription: string;
+  /** How the report names a success ("host isolated"). */
+  done: string;
+  /** Its undo, for actions that change state and can be reversed: recovery and false-positive closure run it. */
+  undo?: UndoSpec;
 }
 
-export interface UndoAction {
-  undoes: ContainmentKind;
-  activity: EffectActivity;
-  /** The state check that proves the undo took effect, and the state that counts as restored. */
-  verify: { activity: CheckActivity; restored: string };
-}
-
-export const CONTAINMENT_ACTIONS: Readonly<Record<ContainmentKind, ContainmentAction>> = {
+/** The four containment kinds as they were before playbooks carried their actions' specs (frozen). */
+export const LEGACY_ACTION_SPECS: Readonly<Record<string, ActionSpec>> = {
   isolate_host: {
-    entity: 'hosts',
+    name: 'isolate_host',
     activity: 'isolateHost',
-    undo: 'release_host',
+    entity: 'hosts',
+    phases: ['containment'],
+    changesState: true,
     verb: 'Isolate host',
-    undoDescription: 'release the host from network isolation',
+    done: 'host isolated',
+    undo: {
+      name: 'release_host',
+      activity: 'releaseHost',
+      description: 'release the host from network isolation',
+      verify: { activity: 'checkHostState', restored: 'normal' },
+    },
   },
   disable_account: {
-    entity: 'accounts',
+    name: 'disable_account',
     activity: 'disableAccount',
-    undo: 'enable_account',
+    entity: 'accounts',
+    phases: ['containment'],
+    changesState: true,
     verb: 'Disable account (and revoke its sessions)',
-    undoDescription: 're-enable the account',
+    done: 'account disabled and its sessions revoked',
+    undo: {
+      name: 'enable_account',
+      activity: 'enableAccount',
+      description: 're-enable the account',
+      verify: { activity: 'checkAccountState', restored: 'active' },
+    },
   },
   block_ip: {
-    entity: 'ips',
+    name: 'block_ip',
     activity: 'blockIp',
-    undo: 'unblock_ip',
+    entity: 'ips',
+    phases: ['containment'],
+    changesState: true,
     verb: 'Block IP address',
-    undoDescription: 'remove the block rule for the IP address',
+    done: 'IP address blocked',
+    undo: {
+      name: 'unblock_ip',
+      activity: 'unblockIp',
+      description: 'remove the block rule for the IP address',
+      verify: { activity: 'checkIpState', restored: 'allowed' },
+    },
   },
   block_domain: {
-    entity: 'domains',
+    name: 'block_domain',
     activity: 'blockDomain',
-    undo: 'unblock_domain',
+    entity: 'domains',
+    phases: ['containment'],
+    changesState: true,
     verb: 'Block domain',
-    undoDescription: 'remove the block rule for the domain',
+    done: 'domain blocked',
+    undo: {
+      name: 'unblock_domain',
+      activity: 'unblockDomain',
+      description: 'remove the block rule for the domain',
+      verify: { activity: 'checkDomainState', restored: 'allowed' },
+    },
   },
 };
 
-export const UNDO_ACTIONS: Readonly<Record<UndoKind, UndoAction>> = {
-  release_host: {
-    undoes: 'isolate_host',
-    activity: 'releaseHost',
-    verify: { activity: 'checkHostState', restored: 'normal' },
-  },
-  enable_account: {
-    undoes: 'disable_account',
-    activity: 'enableAccount',
-    verify: { activity: 'checkAccountState', restored: 'active' },
-  },
-  unblock_ip: {
-    undoes: 'block_ip',
-    activity: 'unblockIp',
-    verify: { activity: 'checkIpState', restored: 'allowed' },
-  },
-  unblock_domain: {
-    undoes: 'block_domain',
-    activity: 'unblockDomain',
-    verify: { activity: 'checkDomainState', restored: 'allowed' },
-  },
-};
-
-export function isContainmentKind(kind: ActionKind): kind is ContainmentKind {
-  return Object.prototype.hasOwnProperty.call(CONTAINMENT_ACTIONS, kind);
+/**
+ * The action specs a playbook runs with: the ones it carries, else (recorded before the catalogue) the
+ * legacy four.
+ */
+export function specsOf(playbook: {
+  actionSpecs?: Readonly<Record<string, ActionSpec>>;
+}): Readonly<Record<string, ActionSpec>> {
+  return playbook.actionSpecs ?? LEGACY_ACTION_SPECS;
 }
 
-/** The activity that performs an action of this kind. */
-export function activityOf(kind: ActionKind): EffectActivity {
-  return isContainmentKind(kind) ? CONTAINMENT_ACTIONS[kind].activity : UNDO_ACTIONS[kind].activity;
+/** The spec of an action kind, and for an undo kind the spec of the action it undoes. */
+export function resolveKind(
+  specs: Readonly<Record<string, ActionSpec>>,
+  kind: string,
+): { spec: ActionSpec; undo?: UndoSpec } | undefined {
+  const spec = Object.prototype.hasOwnProperty.call(specs, kind) ? specs[kind] : undefined;
+  if (spec) return { spec };
+  for (const s of Object.values(specs)) if (s.undo?.name === kind) return { spec: s, undo: s.undo };
+  return undefined;
 }
-
-/** The action kind an effect activity performs (the timeline reads activities back as actions). */
-export const ACTION_KIND_OF_ACTIVITY: Readonly<Record<EffectActivity, ActionKind>> = Object.fromEntries(
-  [...Object.entries(CONTAINMENT_ACTIONS), ...Object.entries(UNDO_ACTIONS)].map(([kind, a]) => [
-    a.activity,
-    kind,
-  ]),
-) as Record<EffectActivity, ActionKind>;
-
-/** The state-check activities (undo verification). */
-export const CHECK_ACTIVITIES: ReadonlySet<string> = new Set(
-  Object.values(UNDO_ACTIONS).map((u) => u.verify.activity),
-);
 
 /**
  * States in which an action is still live: waiting for a decision, cleared to run, running, or failed and

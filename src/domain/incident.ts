@@ -24,11 +24,17 @@ export interface Actor {
   roles: Role[];
 }
 
-export const CONTAINMENT_KINDS = ['isolate_host', 'disable_account', 'block_ip', 'block_domain'] as const;
-export type ContainmentKind = (typeof CONTAINMENT_KINDS)[number];
-export const UNDO_KINDS = ['release_host', 'enable_account', 'unblock_ip', 'unblock_domain'] as const;
-export type UndoKind = (typeof UNDO_KINDS)[number];
-export type ActionKind = ContainmentKind | UndoKind;
+/**
+ * An action's kind: the name of a catalogue action (`isolate_host`, `run_antivirus_scan`, ...) or of the undo
+ * one declares (`release_host`). The catalogue is open (src/actions), so this is a name, not a closed union.
+ */
+export type ActionKind = string;
+
+/** The phases a playbook names catalogue actions in. */
+export const ACTION_PHASES = ['containment', 'investigation', 'eradication'] as const;
+export type ActionPhase = (typeof ACTION_PHASES)[number];
+/** Why an action runs: the phase that planned it, or recovery for the undo of a containment action. */
+export type ActionPurpose = ActionPhase | 'recovery';
 
 export type ApprovalPolicy = 'auto' | 'approve' | 'two_person' | 'never';
 
@@ -55,9 +61,14 @@ export interface ActionAttemptError {
 export interface IncidentAction {
   actionId: string;
   kind: ActionKind;
+  /** How people read the kind, from the catalogue ("Isolate host"); absent for undos and older incidents. */
+  label?: string;
   target: string;
-  /** containment: stops the threat; recovery: undoes a containment action. */
-  purpose: 'containment' | 'recovery';
+  /**
+   * containment: stops the threat; investigation and eradication: what those phases of the playbook name;
+   * recovery: undoes a containment action.
+   */
+  purpose: ActionPurpose;
   /** For recovery actions: the containment action this undoes. */
   undoes?: string;
   policy: ApprovalPolicy;
@@ -68,7 +79,13 @@ export interface IncidentAction {
   /** How many times a responder asked for a retry after a permanent failure. */
   responderRetries: number;
   lastError?: ActionAttemptError;
-  result?: { alreadyInState: boolean; vendorRef?: string; verifiedState?: string };
+  result?: {
+    alreadyInState: boolean;
+    vendorRef?: string;
+    verifiedState?: string;
+    /** Evidence the action collected (an investigation package), also listed in the incident's evidence. */
+    evidenceId?: string;
+  };
   createdAt: string;
   startedAt?: string;
   finishedAt?: string;
@@ -173,6 +190,8 @@ export interface Approval {
 export interface ChecklistItem {
   itemId: string;
   text: string;
+  /** The eradication action whose success on every target completes the item (the playbook names it). */
+  action?: string;
   completedBy?: string;
   completedAt?: string;
   note?: string;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { playbookSchema } from './schema';
+import { BUILTIN_CATALOGUE } from '../actions/catalogue';
+import { playbookSchemaFor } from './schema';
 
 /** Where the JSON Schema is committed, relative to the project root; the shipped playbooks' modelines point here. */
 export const PLAYBOOK_JSON_SCHEMA_FILE = 'playbooks/playbook.schema.json';
@@ -11,7 +12,7 @@ export const PLAYBOOK_JSON_SCHEMA_FILE = 'playbooks/playbook.schema.json';
  * are only in `quell playbook validate`.
  */
 export function playbookJsonSchema(): Record<string, unknown> {
-  const generated = z.toJSONSchema(playbookSchema, { io: 'input', target: 'draft-7' });
+  const generated = z.toJSONSchema(playbookSchemaFor(BUILTIN_CATALOGUE), { io: 'input', target: 'draft-7' });
   const { $schema, ...rest } = generated;
   return {
     $schema,

@@ -5,7 +5,8 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } fro
 import type { z } from 'zod';
 import type { NormalizedAlert } from '../domain/alert';
 import { playbookMatches } from './policy';
-import { playbookSchema, type Playbook } from './schema';
+import { BUILTIN_CATALOGUE, type ActionCatalogue } from '../actions/catalogue';
+import { actionsNamedBy, playbookSchemaFor, type Playbook } from './schema';
 import { UserFixableError } from '../errors';
 
 /** Thrown when a playbook file is invalid; the message names the file and the path inside it. */
@@ -98,7 +99,18 @@ interface LocatedSource {
   lineOf(p: readonly PropertyKey[]): number | undefined;
 }
 
-function checkSource(text: string, file: string): { check: PlaybookFileCheck; source: LocatedSource } {
+const schemas = new WeakMap<ActionCatalogue, ReturnType<typeof playbookSchemaFor>>();
+function schemaFor(catalogue: ActionCatalogue): ReturnType<typeof playbookSchemaFor> {
+  let schema = schemas.get(catalogue);
+  if (!schema) schemas.set(catalogue, (schema = playbookSchemaFor(catalogue)));
+  return schema;
+}
+
+function checkSource(
+  text: string,
+  file: string,
+  catalogue: ActionCatalogue,
+): { check: PlaybookFileCheck; source: LocatedSource } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter: lines });
   const source: LocatedSource = {
@@ -115,17 +127,23 @@ function checkSource(text: string, file: string): { check: PlaybookFileCheck; so
     }));
     return { check: { file, problems }, source };
   }
-  const parsed = playbookSchema.safeParse(doc.toJS());
+  const parsed = schemaFor(catalogue).safeParse(doc.toJS());
   if (!parsed.success) {
     return { check: { file, problems: parsed.error.issues.map((i) => issueProblem(source, i)) }, source };
   }
-  const loaded = { playbook: parsed.data, hash: createHash('sha256').update(text).digest('hex'), file };
+  // The incident carries what each of its actions is, so its history says so and its replay needs no catalogue.
+  const playbook: Playbook = { ...parsed.data, actionSpecs: catalogue.specs(actionsNamedBy(parsed.data)) };
+  const loaded = { playbook, hash: createHash('sha256').update(text).digest('hex'), file };
   return { check: { file, problems: [], loaded }, source };
 }
 
 /** Checks one playbook's text: its YAML and its schema. Never throws for what is in the text. */
-export function checkPlaybook(text: string, file: string): PlaybookFileCheck {
-  return checkSource(text, file).check;
+export function checkPlaybook(
+  text: string,
+  file: string,
+  catalogue: ActionCatalogue = BUILTIN_CATALOGUE,
+): PlaybookFileCheck {
+  return checkSource(text, file, catalogue).check;
 }
 
 function playbookErrorOf(check: PlaybookSetCheck): PlaybookError {
@@ -142,8 +160,12 @@ function playbookErrorOf(check: PlaybookSetCheck): PlaybookError {
  * Parses and validates one playbook.
  * Thrown: {@link PlaybookError} naming the file, the line and the path inside it.
  */
-export function parsePlaybook(text: string, file: string): LoadedPlaybook {
-  const check = checkPlaybook(text, file);
+export function parsePlaybook(
+  text: string,
+  file: string,
+  catalogue: ActionCatalogue = BUILTIN_CATALOGUE,
+): LoadedPlaybook {
+  const check = checkPlaybook(text, file, catalogue);
   if (!check.loaded) throw playbookErrorOf({ files: [check], problems: [] });
   return check.loaded;
 }
@@ -255,7 +277,7 @@ export async function listPlaybookFiles(dir: string): Promise<string[]> {
  */
 export async function checkPlaybookFiles(
   files: readonly string[],
-  opts: { complete: boolean },
+  opts: { complete: boolean; catalogue?: ActionCatalogue },
 ): Promise<PlaybookSetCheck> {
   const checks: PlaybookFileCheck[] = [];
   const sources = new Map<string, LocatedSource>();
@@ -266,7 +288,11 @@ export async function checkPlaybookFiles(
     } catch (err) {
       throw new PlaybookPathError(`Cannot read the playbook ${file}: ${(err as Error).message}`);
     }
-    const { check, source } = checkSource(text, path.relative(process.cwd(), file) || file);
+    const { check, source } = checkSource(
+      text,
+      path.relative(process.cwd(), file) || file,
+      opts.catalogue ?? BUILTIN_CATALOGUE,
+    );
     sources.set(check.file, source);
     checks.push(check);
   }
@@ -279,10 +305,13 @@ export async function checkPlaybookFiles(
  * Thrown: {@link PlaybookError} listing every problem of every file and of the set (the same check
  * `quell playbook validate` prints); {@link PlaybookPathError} when the directory or a file cannot be read.
  */
-export async function loadPlaybooks(dir: string): Promise<PlaybookRegistry> {
+export async function loadPlaybooks(
+  dir: string,
+  catalogue: ActionCatalogue = BUILTIN_CATALOGUE,
+): Promise<PlaybookRegistry> {
   const files = await listPlaybookFiles(dir);
   if (files.length === 0) throw new PlaybookError(`No playbooks (*.yaml) in ${dir}.`);
-  const check = await checkPlaybookFiles(files, { complete: true });
+  const check = await checkPlaybookFiles(files, { complete: true, catalogue });
   if (!isPlaybookSetValid(check)) throw playbookErrorOf(check);
   return PlaybookRegistry.from(check.files.map((f) => f.loaded!));
 }

@@ -9,8 +9,8 @@ import {
   type NormalizedAlert,
   type Severity,
 } from '../domain/alert';
-import type { ApprovalPolicy, ContainmentKind, Phase } from '../domain/incident';
-import type { Playbook } from './schema';
+import type { ActionPhase, ApprovalPolicy, Phase } from '../domain/incident';
+import type { ActionConfig, Playbook } from './schema';
 
 export function incidentSeverityOf(alertSeverity: AlertSeverity): Severity {
   return alertSeverity === 'informational' ? 'low' : alertSeverity;
@@ -71,13 +71,51 @@ export function evaluateSeverity(
   return severity;
 }
 
-/** The approval policy for a containment kind at a severity; undefined when the playbook has no such action. */
-export function containmentPolicy(
+/**
+ * What the playbook says of an action it names in a phase; undefined when it does not name it there. Playbooks
+ * recorded before investigation and eradication named actions have no such sections.
+ */
+export function actionConfig(playbook: Playbook, phase: ActionPhase, kind: string): ActionConfig | undefined {
+  const section: Readonly<Record<string, ActionConfig | undefined>> | undefined =
+    phase === 'containment'
+      ? playbook.containment
+      : phase === 'investigation'
+        ? playbook.investigation?.actions
+        : playbook.eradication.actions;
+  return section && Object.prototype.hasOwnProperty.call(section, kind) ? section[kind] : undefined;
+}
+
+/** The approval policy for an action of a phase at a severity; undefined when the playbook does not name it there. */
+export function actionPolicy(
   playbook: Playbook,
-  kind: ContainmentKind,
+  phase: ActionPhase,
+  kind: string,
   severity: Severity,
 ): ApprovalPolicy | undefined {
-  return playbook.containment[kind]?.approval[severity];
+  return actionConfig(playbook, phase, kind)?.approval[severity];
+}
+
+/** The actions a playbook names in a phase, in the order it plans them. */
+export function actionsOfPhase(playbook: Playbook, phase: ActionPhase): string[] {
+  const section =
+    phase === 'containment'
+      ? playbook.containment
+      : phase === 'investigation'
+        ? playbook.investigation?.actions
+        : playbook.eradication.actions;
+  return section ? Object.keys(section).filter((k) => section[k] !== undefined) : [];
+}
+
+/** The retry policy of an action (recovery's for undos and for actions the playbook no longer names). */
+export function retryOf(
+  playbook: Playbook,
+  purpose: ActionPhase | 'recovery',
+  kind: string,
+): ActionConfig['retry'] {
+  return (
+    (purpose === 'recovery' ? undefined : actionConfig(playbook, purpose, kind)?.retry) ??
+    playbook.recovery.retry
+  );
 }
 
 export function recoveryPolicy(playbook: Playbook, severity: Severity): ApprovalPolicy {

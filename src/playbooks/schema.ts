@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SEVERITIES } from '../domain/alert';
-import { CONTAINMENT_KINDS, PHASES, type ContainmentKind } from '../domain/incident';
+import type { ActionSpec } from '../domain/actions';
+import { PHASES, type ActionPhase, type ApprovalPolicy } from '../domain/incident';
 
 const DURATION_PATTERN = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/;
 
@@ -66,19 +67,55 @@ const retryPolicy = z
   .strict();
 export type RetryPolicyConfig = z.infer<typeof retryPolicy>;
 
-const containmentAction = z
-  .object({
-    approval: policyBySeverity,
-    /** For block_ip: `external` (default) leaves internal addresses (RFC 1918, loopback, ...) alone. */
-    targets: z.enum(['external', 'all']).default('external'),
-    retry: retryPolicy.prefault({}),
-  })
-  .strict();
+/** What a playbook says of one catalogue action it names (defaults from the action's file). */
+export interface ActionConfig {
+  approval: Record<(typeof SEVERITIES)[number], ApprovalPolicy>;
+  /** For actions on IP addresses: `external` (default) leaves internal addresses (RFC 1918, loopback, ...) alone. */
+  targets: 'external' | 'all';
+  retry: RetryPolicyConfig;
+  /** The action's parameters, parsed by its input schema (absent in playbooks recorded before the catalogue). */
+  with?: Record<string, unknown>;
+}
 
-/** One optional block per containment kind (src/domain/incident.ts lists them; src/domain/actions.ts says what each is). */
-const containmentByKind = Object.fromEntries(
-  CONTAINMENT_KINDS.map((kind) => [kind, containmentAction.optional()]),
-) as { [K in ContainmentKind]: z.ZodOptional<typeof containmentAction> };
+/**
+ * What the schema reads of a catalogue (src/actions/catalogue.ts), structurally: this module is also read by
+ * code that must not see the connectors (the console's type check, through the contracts).
+ */
+export interface SchemaCatalogue {
+  forPhase(phase: ActionPhase): {
+    name: string;
+    capability: string;
+    entity: string;
+    defaultApproval: Record<(typeof SEVERITIES)[number], ApprovalPolicy>;
+    input?: z.ZodType;
+    describe: { verb: string };
+  }[];
+}
+type SchemaAction = ReturnType<SchemaCatalogue['forPhase']>[number];
+
+function actionConfigFor(d: SchemaAction) {
+  return z
+    .object({
+      approval: policyBySeverity.default(d.defaultApproval),
+      targets: z.enum(['external', 'all']).default('external'),
+      retry: retryPolicy.prefault({}),
+      with: (d.input ?? z.strictObject({})).prefault({}),
+    })
+    .strict()
+    .meta({ description: `${d.describe.verb} (${d.capability}; targets the incident's ${d.entity}).` });
+}
+
+/** One optional block per catalogue action of the phase, keyed by the action's name, in catalogue order. */
+function phaseActions(catalogue: SchemaCatalogue, phase: ActionPhase) {
+  const definitions = catalogue.forPhase(phase);
+  const known = definitions.map((d) => d.name).join(', ') || 'none';
+  return z.strictObject(Object.fromEntries(definitions.map((d) => [d.name, actionConfigFor(d).optional()])), {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `unknown ${phase} action${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (the catalogue's ${phase} actions: ${known})`
+        : undefined,
+  }) as unknown as z.ZodType<Record<string, ActionConfig | undefined>, Record<string, unknown>>;
+}
 
 const severityRule = z
   .object({
@@ -100,146 +137,190 @@ const severityRule = z
   })
   .strict();
 
-export const playbookSchema = z
-  .object({
-    id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'ids are lower-case letters, digits and dashes'),
-    name: z.string().min(1).max(200),
-    version: z.number().int().min(1),
-    description: z.string().max(5_000).optional(),
-    /** The default playbook handles alerts no other playbook matches; exactly one must be default. */
-    default: z.boolean().default(false),
-    /** Higher wins when several playbooks match. */
-    priority: z.number().int().default(0),
-    match: z
-      .object({
-        sources: z.array(glob).min(1).optional(),
-        rules: z.array(glob).min(1).optional(),
-        types: z.array(glob).min(1).optional(),
-      })
-      .strict()
-      .default({}),
-    correlation: z
-      .object({
-        /** Template over {rule}, {source}, {type}, {primaryEntity}, {host}, {account}, {ip}, {domain}. */
-        key: z.string().min(1).max(300).default('{rule}|{primaryEntity}'),
-        /**
-         * Alerts that name no host, account, IP or domain at all join one incident per rule and window of this
-         * length (windows aligned to the epoch, by the alert's detection time, so a redelivery lands in the
-         * same one). 0: each such alert is its own incident.
-         */
-        entitylessWindow: duration.default(3_600_000),
-      })
-      .strict()
-      .prefault({}),
-    assets: z
-      .array(z.object({ pattern: glob, tags: z.array(z.string().min(1)).min(1) }).strict())
-      .default([]),
-    severity: z
-      .object({
-        /** Floor for the incident's severity whatever the alert says. */
-        minimum: severity.default('low'),
-        rules: z.array(severityRule).default([]),
-      })
-      .strict()
-      .prefault({}),
-    containment: z.strictObject(containmentByKind).default({}),
-    approvals: z
-      .object({
-        escalateAfter: duration.default(15 * 60_000),
-        expireAfter: duration.default(2 * 3_600_000),
-        onExpiry: z.enum(['reject', 'approve']).default('reject'),
-        /** Routes notified when an approval waits longer than `escalateAfter`. */
-        escalationRoutes: z.array(routeName).default([]),
-      })
-      .strict()
-      .refine((a) => a.expireAfter > a.escalateAfter, {
-        message: 'expireAfter must be longer than escalateAfter',
-        path: ['expireAfter'],
-      })
-      .prefault({}),
-    evidence: z
-      .object({
-        logSources: z.array(z.string().min(1)).default(['default']),
-        windowBefore: duration.default(3_600_000),
-        windowAfter: duration.default(15 * 60_000),
-      })
-      .strict()
-      .prefault({}),
-    notifications: z
-      .object({
-        /** Routes told about failures that need a responder (failed actions, pending approvals). */
-        responders: z.array(routeName).default([]),
-        rules: z
-          .array(
-            z
-              .object({
-                phases: z.array(z.enum(PHASES)).min(1),
-                severities: z
-                  .array(severity)
-                  .min(1)
-                  .default([...SEVERITIES]),
-                routes: z.array(routeName).min(1),
-              })
-              .strict(),
-          )
-          .default([]),
-      })
-      .strict()
-      .prefault({}),
-    eradication: z
-      .object({
-        checklist: z
-          .array(
-            z
-              .object({
-                id: z
-                  .string()
-                  .regex(/^[a-z0-9][a-z0-9_-]*$/, 'checklist ids are lower-case letters, digits, _ and -'),
-                text: z.string().min(1).max(1_000),
-              })
-              .strict(),
-          )
-          .default([]),
-      })
-      .strict()
-      .prefault({}),
-    recovery: z
-      .object({
-        /** Approval policy for undoing containment (per severity); default: one approver. */
-        approval: policyBySeverity.default({
-          critical: 'approve',
-          high: 'approve',
-          medium: 'approve',
-          low: 'approve',
-        }),
-        steps: z.array(z.string().min(1).max(1_000)).default([]),
-        retry: retryPolicy.prefault({}),
-      })
-      .strict()
-      .prefault({}),
-    closure: z
-      .object({
-        /** After lessons learned starts, close on our own after this long if no responder closes first. */
-        autoCloseAfter: duration.default(7 * 86_400_000),
-      })
-      .strict()
-      .prefault({}),
-  })
-  .strict()
-  .superRefine((p, ctx) => {
-    const ids = new Set<string>();
-    p.eradication.checklist.forEach((item, i) => {
-      if (ids.has(item.id)) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `duplicate checklist id "${item.id}"`,
-          path: ['eradication', 'checklist', i, 'id'],
-        });
-      }
-      ids.add(item.id);
+/** The playbook schema for a catalogue: the actions each phase may name, and their parameters. */
+export function playbookSchemaFor(catalogue: SchemaCatalogue) {
+  return z
+    .object({
+      id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'ids are lower-case letters, digits and dashes'),
+      name: z.string().min(1).max(200),
+      version: z.number().int().min(1),
+      description: z.string().max(5_000).optional(),
+      /** The default playbook handles alerts no other playbook matches; exactly one must be default. */
+      default: z.boolean().default(false),
+      /** Higher wins when several playbooks match. */
+      priority: z.number().int().default(0),
+      match: z
+        .object({
+          sources: z.array(glob).min(1).optional(),
+          rules: z.array(glob).min(1).optional(),
+          types: z.array(glob).min(1).optional(),
+        })
+        .strict()
+        .default({}),
+      correlation: z
+        .object({
+          /** Template over {rule}, {source}, {type}, {primaryEntity}, {host}, {account}, {ip}, {domain}. */
+          key: z.string().min(1).max(300).default('{rule}|{primaryEntity}'),
+          /**
+           * Alerts that name no host, account, IP or domain at all join one incident per rule and window of this
+           * length (windows aligned to the epoch, by the alert's detection time, so a redelivery lands in the
+           * same one). 0: each such alert is its own incident.
+           */
+          entitylessWindow: duration.default(3_600_000),
+        })
+        .strict()
+        .prefault({}),
+      assets: z
+        .array(z.object({ pattern: glob, tags: z.array(z.string().min(1)).min(1) }).strict())
+        .default([]),
+      severity: z
+        .object({
+          /** Floor for the incident's severity whatever the alert says. */
+          minimum: severity.default('low'),
+          rules: z.array(severityRule).default([]),
+        })
+        .strict()
+        .prefault({}),
+      containment: phaseActions(catalogue, 'containment').default({}),
+      investigation: z
+        .object({
+          /** Catalogue actions run on the scope while evidence is collected (e.g. an investigation package). */
+          actions: phaseActions(catalogue, 'investigation').default({}),
+        })
+        .strict()
+        .prefault({}),
+      approvals: z
+        .object({
+          escalateAfter: duration.default(15 * 60_000),
+          expireAfter: duration.default(2 * 3_600_000),
+          onExpiry: z.enum(['reject', 'approve']).default('reject'),
+          /** Routes notified when an approval waits longer than `escalateAfter`. */
+          escalationRoutes: z.array(routeName).default([]),
+        })
+        .strict()
+        .refine((a) => a.expireAfter > a.escalateAfter, {
+          message: 'expireAfter must be longer than escalateAfter',
+          path: ['expireAfter'],
+        })
+        .prefault({}),
+      evidence: z
+        .object({
+          logSources: z.array(z.string().min(1)).default(['default']),
+          windowBefore: duration.default(3_600_000),
+          windowAfter: duration.default(15 * 60_000),
+        })
+        .strict()
+        .prefault({}),
+      notifications: z
+        .object({
+          /** Routes told about failures that need a responder (failed actions, pending approvals). */
+          responders: z.array(routeName).default([]),
+          rules: z
+            .array(
+              z
+                .object({
+                  phases: z.array(z.enum(PHASES)).min(1),
+                  severities: z
+                    .array(severity)
+                    .min(1)
+                    .default([...SEVERITIES]),
+                  routes: z.array(routeName).min(1),
+                })
+                .strict(),
+            )
+            .default([]),
+        })
+        .strict()
+        .prefault({}),
+      eradication: z
+        .object({
+          checklist: z
+            .array(
+              z
+                .object({
+                  id: z
+                    .string()
+                    .regex(/^[a-z0-9][a-z0-9_-]*$/, 'checklist ids are lower-case letters, digits, _ and -'),
+                  text: z.string().min(1).max(1_000),
+                  /** An action of `eradication.actions` whose success on every target completes the item. */
+                  action: z.string().min(1).optional(),
+                })
+                .strict(),
+            )
+            .default([]),
+          /** Catalogue actions run on the scope when eradication begins. */
+          actions: phaseActions(catalogue, 'eradication').default({}),
+        })
+        .strict()
+        .prefault({}),
+      recovery: z
+        .object({
+          /** Approval policy for undoing containment (per severity); default: one approver. */
+          approval: policyBySeverity.default({
+            critical: 'approve',
+            high: 'approve',
+            medium: 'approve',
+            low: 'approve',
+          }),
+          steps: z.array(z.string().min(1).max(1_000)).default([]),
+          retry: retryPolicy.prefault({}),
+        })
+        .strict()
+        .prefault({}),
+      closure: z
+        .object({
+          /** After lessons learned starts, close on our own after this long if no responder closes first. */
+          autoCloseAfter: duration.default(7 * 86_400_000),
+        })
+        .strict()
+        .prefault({}),
+    })
+    .strict()
+    .superRefine((p, ctx) => {
+      const ids = new Set<string>();
+      p.eradication.checklist.forEach((item, i) => {
+        if (ids.has(item.id)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `duplicate checklist id "${item.id}"`,
+            path: ['eradication', 'checklist', i, 'id'],
+          });
+        }
+        ids.add(item.id);
+        if (item.action !== undefined && !p.eradication.actions[item.action]) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `action "${item.action}" is not one of eradication.actions (${Object.keys(p.eradication.actions).join(', ') || 'none configured'})`,
+            path: ['eradication', 'checklist', i, 'action'],
+          });
+        }
+      });
     });
-  });
+}
 
-/** A validated playbook with durations in milliseconds: plain data, safe to pass into a workflow. */
-export type Playbook = z.infer<typeof playbookSchema>;
-export type ContainmentActionConfig = z.infer<typeof containmentAction>;
+type ParsedPlaybook = z.infer<ReturnType<typeof playbookSchemaFor>>;
+
+/**
+ * A validated playbook with durations in milliseconds: plain data, safe to pass into a workflow.
+ * `actionSpecs` (set by the loader) are the catalogue entries of every action it names. Playbooks recorded in
+ * histories before the catalogue have no specs (see `LEGACY_ACTION_SPECS`), no `investigation` section and no
+ * `eradication.actions`: the workflow reads them as this type says.
+ */
+export type Playbook = Omit<ParsedPlaybook, 'investigation' | 'eradication'> & {
+  investigation?: ParsedPlaybook['investigation'];
+  eradication: Omit<ParsedPlaybook['eradication'], 'actions'> & {
+    actions?: ParsedPlaybook['eradication']['actions'];
+  };
+  actionSpecs?: Record<string, ActionSpec>;
+};
+
+/** The names of the catalogue actions a playbook uses, in every phase. */
+export function actionsNamedBy(p: ParsedPlaybook): string[] {
+  return [
+    ...new Set([
+      ...Object.keys(p.containment),
+      ...Object.keys(p.investigation.actions),
+      ...Object.keys(p.eradication.actions),
+    ]),
+  ];
+}

@@ -1,21 +1,21 @@
 /**
- * Actions: which containment to plan (pure, unit-tested without a server), proposing an action (plan, ask
- * for approval, run), the runner that takes one action to a final state, and the saga's compensation order.
+ * Actions: which catalogue actions a phase plans (pure, unit-tested without a server), proposing an action
+ * (plan, ask for approval, run), the runner that takes one action to a final state, and the saga's
+ * compensation order. What each action is comes from the specs its playbook carries (src/domain/actions.ts).
  */
 import { ApplicationFailure, condition, log } from '@temporalio/workflow';
-import type { ActionOutcome } from '../../activities';
-import { activityOf, CONTAINMENT_ACTIONS, isContainmentKind, UNDO_ACTIONS } from '../../src/domain/actions';
-import {
-  CONTAINMENT_KINDS,
-  type ActionKind,
-  type ApprovalPolicy,
-  type ContainmentKind,
-  type IncidentAction,
-  type IncidentState,
+import type { ActionInput, ActionOutcome, CatalogueCheckActivity } from '../../activities';
+import { LEGACY_ACTION_SPECS, resolveKind, specsOf, type ActionSpec } from '../../src/domain/actions';
+import type {
+  ActionKind,
+  ActionPhase,
+  ApprovalPolicy,
+  IncidentAction,
+  IncidentState,
 } from '../../src/domain/incident';
 import { isInternalIp } from '../../src/domain/ip';
 import { oneLine } from '../../src/domain/untrusted-text';
-import { containmentPolicy } from '../../src/playbooks/policy';
+import { actionConfig, actionsOfPhase } from '../../src/playbooks/policy';
 import type { Playbook } from '../../src/playbooks/schema';
 import { actionActivities, failureOf } from './proxies';
 import { openApproval } from './approvals';
@@ -24,40 +24,81 @@ import type { IncidentRun } from './run';
 
 // ---- Rules (pure) ----
 
-export interface PlannedContainment {
-  kind: ContainmentKind;
+export interface PlannedAction {
+  kind: string;
+  spec: ActionSpec;
   target: string;
   policy: ApprovalPolicy;
 }
 
+/** The actions a playbook names in a phase, in planning order (recorded playbooks: the legacy four's order). */
+function phaseKinds(playbook: Playbook, phase: ActionPhase): string[] {
+  if (playbook.actionSpecs) return actionsOfPhase(playbook, phase);
+  return phase === 'containment'
+    ? Object.keys(LEGACY_ACTION_SPECS).filter((k) => actionConfig(playbook, phase, k) !== undefined)
+    : [];
+}
+
 /**
- * The containment the scope calls for, one at a time: each kind the playbook has, on every target in scope
- * that has no containment of its kind in place (a target gets a new one only after the previous was undone).
- * A generator, so the caller plans each before the next is considered (the next one sees it) and calls
- * `leaveInternal` (a `patched()` check) exactly where it always has.
+ * The actions a phase calls for, one at a time: each action the playbook names in the phase, on every target in
+ * scope that has no action of its kind and purpose in place (a target gets a new one only after the previous
+ * was undone). A generator, so the caller plans each before the next is considered (the next one sees it) and
+ * calls `leaveInternal` (a `patched()` check) exactly where it always has.
  * - `only`: consider only these targets (the entities a late alert added);
- * - `leaveInternal`: whether block_ip leaves this internal address alone (unless the playbook says `targets: all`).
+ * - `leaveInternal`: whether an action on IP addresses leaves this internal address alone (unless the playbook
+ *   says `targets: all`).
  */
-export function* containmentToPlan(
+export function* actionsToPlan(
   state: IncidentState,
   playbook: Playbook,
+  phase: ActionPhase,
   opts: { only?: ReadonlySet<string>; leaveInternal: () => boolean },
-): Generator<PlannedContainment> {
-  for (const kind of CONTAINMENT_KINDS) {
-    const policy = containmentPolicy(playbook, kind, state.severity);
-    if (!policy) continue;
-    const onlyExternal = kind === 'block_ip' && playbook.containment.block_ip?.targets !== 'all';
-    for (const target of state.scope[CONTAINMENT_ACTIONS[kind].entity]) {
+): Generator<PlannedAction> {
+  const specs = specsOf(playbook);
+  for (const kind of phaseKinds(playbook, phase)) {
+    const spec = specs[kind];
+    const config = actionConfig(playbook, phase, kind);
+    const policy = config?.approval[state.severity];
+    if (!spec || !policy) continue;
+    const onlyExternal = spec.entity === 'ips' && config?.targets !== 'all';
+    for (const target of state.scope[spec.entity]) {
       if (opts.only && !opts.only.has(target)) continue;
       // Our own estate is investigated, never blocked at the edge.
       if (onlyExternal && isInternalIp(target) && opts.leaveInternal()) continue;
       const previous = state.actions.filter(
-        (a) => a.purpose === 'containment' && a.kind === kind && a.target === target,
+        (a) => a.purpose === phase && a.kind === kind && a.target === target,
       );
       if (previous.some((a) => a.state !== 'compensated')) continue;
-      yield { kind, target, policy };
+      yield { kind, spec, target, policy };
     }
   }
+}
+
+/** Containment's plan (see {@link actionsToPlan}). */
+export function containmentToPlan(
+  state: IncidentState,
+  playbook: Playbook,
+  opts: { only?: ReadonlySet<string>; leaveInternal: () => boolean },
+): Generator<PlannedAction> {
+  return actionsToPlan(state, playbook, 'containment', opts);
+}
+
+/**
+ * Checklist items an eradication action completes: those naming its kind, once every eradication action of
+ * that kind has succeeded. Returns the items it completed.
+ */
+export function completeChecklistByActions(state: IncidentState, kind: string, at: string): string[] {
+  const done: string[] = [];
+  const runs = state.actions.filter((a) => a.purpose === 'eradication' && a.kind === kind);
+  if (!runs.length || !runs.every((a) => a.state === 'succeeded')) return done;
+  for (const item of state.checklist) {
+    if (item.action !== kind || item.completedAt) continue;
+    item.completedAt = at;
+    item.completedBy = `quell:action:${kind}`;
+    item.note = `Completed by ${kind} on ${runs.map((a) => `${oneLine(a.target)} (${a.actionId})`).join(', ')}.`;
+    done.push(item.itemId);
+  }
+  return done;
 }
 
 /**
@@ -83,6 +124,7 @@ export function initialActionState(policy: ApprovalPolicy): IncidentAction['stat
 
 export interface ProposedAction {
   kind: ActionKind;
+  label?: string;
   target: string;
   purpose: IncidentAction['purpose'];
   policy: ApprovalPolicy;
@@ -97,6 +139,7 @@ export interface ProposedAction {
 export function proposeAction(run: IncidentRun, p: ProposedAction): IncidentAction {
   const action = run.newAction({
     kind: p.kind,
+    ...(p.label ? { label: p.label } : {}),
     target: p.target,
     purpose: p.purpose,
     ...(p.undoes ? { undoes: p.undoes } : {}),
@@ -112,23 +155,30 @@ export function proposeAction(run: IncidentRun, p: ProposedAction): IncidentActi
   return action;
 }
 
-/** Plans containment for what the scope calls for (see containmentToPlan); returns how many were planned. */
-export function planContainment(run: IncidentRun, leaveInternal: () => boolean, only?: Set<string>): number {
+/** Plans a phase's actions for what the scope calls for (see actionsToPlan); returns how many were planned. */
+export function planPhaseActions(
+  run: IncidentRun,
+  phase: ActionPhase,
+  leaveInternal: () => boolean,
+  only?: Set<string>,
+): number {
   const { state, playbook } = run;
   let planned = 0;
-  for (const { kind, target, policy } of containmentToPlan(state, playbook, {
+  for (const { kind, spec, target, policy } of actionsToPlan(state, playbook, phase, {
     ...(only ? { only } : {}),
     leaveInternal,
   })) {
+    const context = phase === 'containment' ? 'in scope of' : `${phase} of`;
     proposeAction(run, {
       kind,
+      ...(playbook.actionSpecs ? { label: spec.verb } : {}),
       target,
-      purpose: 'containment',
+      purpose: phase,
       policy,
       neverReason: `playbook policy for ${kind} at ${state.severity} severity is never`,
       approval: () => ({
         why:
-          `${CONTAINMENT_ACTIONS[kind].verb} ${target}: in scope of ${state.severity} incident "${oneLine(state.title)}" ` +
+          `${spec.verb} ${target}: ${context} ${state.severity} incident "${oneLine(state.title)}" ` +
           `(playbook ${playbook.id}; ${state.alerts.count} alert(s)).`,
         requestedBy: [...run.raisers],
       }),
@@ -138,22 +188,49 @@ export function planContainment(run: IncidentRun, leaveInternal: () => boolean, 
   return planned;
 }
 
+/** Plans containment for what the scope calls for; returns how many were planned. */
+export function planContainment(run: IncidentRun, leaveInternal: () => boolean, only?: Set<string>): number {
+  return planPhaseActions(run, 'containment', leaveInternal, only);
+}
+
 async function executeAction(run: IncidentRun, action: IncidentAction, unlimited: boolean): Promise<void> {
-  const acts = actionActivities(run.playbook, action, unlimited);
-  const outcome: ActionOutcome = await acts[activityOf(action.kind)]({
-    incidentId: run.state.incidentId,
+  const { state, playbook } = run;
+  const resolved = resolveKind(specsOf(playbook), action.kind);
+  if (!resolved) {
+    throw ApplicationFailure.create({
+      type: 'UnknownAction',
+      message: `${action.kind} is not an action this incident's playbook names`,
+      nonRetryable: true,
+    });
+  }
+  const acts = actionActivities(playbook, action, unlimited);
+  const params =
+    action.purpose === 'recovery' ? undefined : actionConfig(playbook, action.purpose, action.kind)?.with;
+  const input: ActionInput = {
+    incidentId: state.incidentId,
     actionId: action.actionId,
     target: action.target,
-    comment: oneLine(`${action.kind} ${action.target} (${run.state.title})`), // connectors prefix the incident ID
-  });
+    comment: oneLine(`${action.kind} ${action.target} (${state.title})`), // connectors prefix the incident ID
+    // Only actions with parameters send them: the four original kinds' inputs stay as histories recorded them.
+    ...(params && Object.keys(params).length ? { with: params } : {}),
+  };
+  const activity = resolved.undo ? resolved.undo.activity : resolved.spec.activity;
+  const perform = acts[activity] as (input: ActionInput) => Promise<ActionOutcome>;
+  const outcome = await perform(input);
   action.attempts += outcome.attempt;
   action.result = {
     alreadyInState: outcome.alreadyInState,
     ...(outcome.vendorRef ? { vendorRef: outcome.vendorRef } : {}),
   };
-  if (action.purpose === 'recovery' && !isContainmentKind(action.kind)) {
-    const verify = UNDO_ACTIONS[action.kind].verify;
-    const observed: { state: string } = await acts[verify.activity]({ target: action.target });
+  if (outcome.evidence) {
+    if (!state.evidence.some((e) => e.evidenceId === outcome.evidence!.evidenceId))
+      state.evidence.push(outcome.evidence);
+    action.result.evidenceId = outcome.evidence.evidenceId;
+  }
+  const verify = action.purpose === 'recovery' ? resolved.undo?.verify : undefined;
+  if (verify) {
+    const check = acts[verify.activity] as CatalogueCheckActivity;
+    const observed = await check({ target: action.target });
     action.result.verifiedState = observed.state;
     if (observed.state !== verify.restored) {
       throw ApplicationFailure.create({
@@ -196,6 +273,8 @@ export function startRunner(run: IncidentRun, action: IncidentAction): void {
         action.state = 'succeeded';
         action.finishedAt = run.now();
         delete action.lastError;
+        if (action.purpose === 'eradication')
+          completeChecklistByActions(state, action.kind, action.finishedAt);
         if (action.undoes) {
           const original = run.actionById(action.undoes);
           if (original) {

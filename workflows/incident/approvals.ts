@@ -3,7 +3,7 @@
  * approval, and the watch that escalates and then expires it.
  */
 import { ApplicationFailure, condition, patched, upsertMemo, workflowInfo } from '@temporalio/workflow';
-import { CONTAINMENT_ACTIONS, isContainmentKind } from '../../src/domain/actions';
+import { resolveKind, specsOf } from '../../src/domain/actions';
 import type { ApprovalDecisionRequest, CloseIncidentRequest, RefusalType } from '../../src/contracts';
 import type {
   Actor,
@@ -15,7 +15,7 @@ import type {
   RefusedRequest,
   SlackIdentity,
 } from '../../src/domain/incident';
-import { containmentPolicy, requiredApprovers } from '../../src/playbooks/policy';
+import { actionPolicy, requiredApprovers } from '../../src/playbooks/policy';
 import { approvalNotice } from '../../src/domain/approval-notice';
 import { notify } from './notify';
 import { PATCHES } from './patches';
@@ -218,6 +218,17 @@ export function recordRefusedRequest(state: IncidentState, refused: RefusedReque
   state.refusedRequests = [...(state.refusedRequests ?? []), refused].slice(-REFUSALS_KEPT);
 }
 
+/** What undoing an action takes, as an approval request tells the approver. */
+function undoDescription(playbook: IncidentRun['playbook'], action: IncidentAction): string {
+  if (action.purpose === 'recovery')
+    return 'containment would have to be applied again (a new containment action)';
+  const resolved = resolveKind(specsOf(playbook), action.kind);
+  if (resolved?.spec.undo && !resolved.undo) return resolved.spec.undo.description;
+  return resolved && !resolved.spec.changesState
+    ? 'nothing to undo: it changes no state'
+    : 'no automatic undo: reverse it at the vendor by hand';
+}
+
 /** Opens an approval for actions (today always one) and starts its escalation and expiry watch. */
 export function openApproval(
   run: IncidentRun,
@@ -230,10 +241,7 @@ export function openApproval(
   const first = actions[0]!;
   const requestedAt = run.now();
   const kind = first.kind;
-  const undo =
-    first.purpose === 'containment' && isContainmentKind(kind)
-      ? CONTAINMENT_ACTIONS[kind].undoDescription
-      : 'containment would have to be applied again (a new containment action)';
+  const undo = undoDescription(playbook, first);
   const approval: Approval = {
     approvalId: `apr-${run.nextIds.approval++}`,
     actionIds: actions.map((a) => a.actionId),
@@ -342,14 +350,14 @@ export function watchApproval(run: IncidentRun, approval: Approval): void {
   })();
 }
 
-/** After severity rises, pending containment approvals follow the new severity's policy. */
+/** After severity rises, pending approvals of a phase's actions follow the new severity's policy. */
 export function applySeverityToPendingApprovals(run: IncidentRun): void {
   const { state, playbook } = run;
   for (const approval of state.approvals) {
     if (approval.state !== 'pending') continue;
     const action = run.actionById(approval.actionIds[0]!);
-    if (!action || action.purpose !== 'containment' || !isContainmentKind(action.kind)) continue;
-    const policy = containmentPolicy(playbook, action.kind, state.severity);
+    if (!action || action.purpose === 'recovery') continue;
+    const policy = actionPolicy(playbook, action.purpose, action.kind, state.severity);
     if (!policy || policy === approval.policy) continue;
     const reason = `severity raised to ${state.severity}: playbook policy is now ${policy}`;
     action.policy = policy;

@@ -3,8 +3,10 @@
  * It parks (resumably) wherever it waits for people or for actions, which is where continue-as-new may happen.
  */
 import { patched } from '@temporalio/workflow';
+import { isSettled } from '../../src/domain/actions';
+import type { ActionPhase, ActionPurpose } from '../../src/domain/incident';
 import { formatDuration } from '../../src/domain/metrics';
-import { planContainment } from './actions';
+import { planContainment, planPhaseActions } from './actions';
 import { leaveInternalIps } from './alerts';
 import { collectEvidence, uninvestigatedHosts } from './evidence';
 import { notifyPhase } from './notify';
@@ -12,10 +14,17 @@ import { PATCHES } from './patches';
 import { closeAsFalsePositive, finishClose, recover } from './recovery';
 import type { IncidentRun } from './run';
 
-function describeActions(run: IncidentRun, purpose: 'containment' | 'recovery'): string {
+function describeActions(run: IncidentRun, purpose: ActionPurpose): string {
   const actions = run.state.actions.filter((a) => a.purpose === purpose);
   if (!actions.length) return `No ${purpose} actions.`;
   return actions.map((a) => `${a.kind} ${a.target}: ${a.state}`).join('; ');
+}
+
+/** Never true for a phase's actions: only containment's IP targets have internal addresses left alone. */
+const noInternalRule = () => false;
+
+function phaseActionsSettled(run: IncidentRun, phase: ActionPhase): boolean {
+  return run.state.actions.filter((a) => a.purpose === phase).every(isSettled);
 }
 
 /** Back to containment: a correlated alert widened the incident after recovery began. */
@@ -60,6 +69,8 @@ export async function runPhases(run: IncidentRun): Promise<'done'> {
         break;
       }
       case 'investigation': {
+        // The playbook's investigation actions run beside the log snapshots (playbooks without any plan none).
+        planPhaseActions(run, 'investigation', noInternalRule);
         await collectEvidence(run);
         // Hosts that joined while the snapshots ran are investigated before the phase ends.
         while (
@@ -69,15 +80,25 @@ export async function runPhases(run: IncidentRun): Promise<'done'> {
         )
           await collectEvidence(run, uninvestigatedHosts(state));
         if (run.closingAsFalsePositive()) continue;
+        if (!phaseActionsSettled(run, 'investigation'))
+          await run.parkUntil(
+            () => phaseActionsSettled(run, 'investigation') || run.closingAsFalsePositive(),
+          );
+        if (run.closingAsFalsePositive()) continue;
         await notifyPhase(
           run,
           'investigation',
-          `Evidence collected for ${state.evidence.length} item(s). Scope: ${run.scopeSummary()}. ${describeActions(run, 'containment')}`,
+          `Evidence collected for ${state.evidence.length} item(s). Scope: ${run.scopeSummary()}. ${describeActions(run, 'containment')}` +
+            (state.actions.some((a) => a.purpose === 'investigation')
+              ? ` Investigation: ${describeActions(run, 'investigation')}`
+              : ''),
         );
         run.enterPhase('eradication');
         break;
       }
       case 'eradication': {
+        // Actions complete the checklist items that name them; people complete the rest.
+        planPhaseActions(run, 'eradication', noInternalRule);
         await run.parkUntil(
           () => state.checklist.every((i) => i.completedAt) || run.closingAsFalsePositive(),
         );

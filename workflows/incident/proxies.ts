@@ -8,10 +8,10 @@ import {
   proxyActivities,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import type { FailureDetails, IncidentActivities } from '../../activities';
+import type { CatalogueActivities, FailureDetails, IncidentActivities } from '../../activities';
 import { EVIDENCE_HEARTBEAT_TIMEOUT_MS } from '../../src/contracts';
-import { isContainmentKind } from '../../src/domain/actions';
 import type { IncidentAction } from '../../src/domain/incident';
+import { retryOf } from '../../src/playbooks/policy';
 import type { Playbook, RetryPolicyConfig } from '../../src/playbooks/schema';
 
 export const notifyActivities = proxyActivities<IncidentActivities>({
@@ -41,19 +41,17 @@ function retryOptions(retry: RetryPolicyConfig, unlimited: boolean): ActivityOpt
 }
 
 /**
- * The activities for an action under the playbook's retry policy for its kind (recovery's for undos);
+ * The catalogue's activities for an action under the playbook's retry policy for it (recovery's for undos);
  * `unlimited` drops the attempt and time limits (false-positive compensation retries until done).
  */
 export function actionActivities(
   playbook: Playbook,
   action: IncidentAction,
   unlimited: boolean,
-): IncidentActivities {
-  const retry =
-    action.purpose === 'containment' && isContainmentKind(action.kind)
-      ? (playbook.containment[action.kind]?.retry ?? playbook.recovery.retry)
-      : playbook.recovery.retry;
-  return proxyActivities<IncidentActivities>(retryOptions(retry, unlimited));
+): CatalogueActivities {
+  return proxyActivities<CatalogueActivities>(
+    retryOptions(retryOf(playbook, action.purpose, action.kind), unlimited),
+  );
 }
 
 export interface ActivityFailureSummary {

@@ -3,7 +3,7 @@
  * policy), the saga that compensates everything when the incident is closed as a false positive, and closing.
  */
 import { allHandlersFinished, condition, patched, upsertMemo } from '@temporalio/workflow';
-import { CONTAINMENT_ACTIONS, isContainmentKind, isSettled } from '../../src/domain/actions';
+import { isSettled, resolveKind, specsOf, type UndoSpec } from '../../src/domain/actions';
 import type { IncidentState, WaitingFor } from '../../src/domain/incident';
 import { formatDuration } from '../../src/domain/metrics';
 import { oneLine } from '../../src/domain/untrusted-text';
@@ -79,6 +79,12 @@ async function waitForContainmentToSettle(run: IncidentRun): Promise<void> {
   if (recordInHistory) upsertMemo({ waitingFor: undefined });
 }
 
+/** The undo a containment action declares; none for actions without one (they stay as they are). */
+function undoOf(run: IncidentRun, kind: string): UndoSpec | undefined {
+  const resolved = resolveKind(specsOf(run.playbook), kind);
+  return resolved && !resolved.undo ? resolved.spec.undo : undefined;
+}
+
 /** Undoes every containment still in place, each under the recovery approval policy, then verifies it. */
 export async function recover(run: IncidentRun): Promise<void> {
   const { state, playbook } = run;
@@ -96,8 +102,8 @@ export async function recover(run: IncidentRun): Promise<void> {
         a.state !== 'expired' &&
         a.state !== 'skipped',
     );
-    if (undoing || !isContainmentKind(original.kind)) continue;
-    const kind = CONTAINMENT_ACTIONS[original.kind].undo;
+    const kind = undoOf(run, original.kind)?.name;
+    if (undoing || !kind) continue;
     proposeAction(run, {
       kind,
       target: original.target,
@@ -137,7 +143,8 @@ export async function closeAsFalsePositive(run: IncidentRun): Promise<void> {
     }
   }
   for (const original of compensationOrder(state.actions)) {
-    if (!isContainmentKind(original.kind)) continue;
+    const undoKind = undoOf(run, original.kind)?.name;
+    if (!undoKind) continue;
     let undo = state.actions.find((a) => a.undoes === original.actionId && a.saga);
     if (!undo) {
       // A recovery undo that failed or waits for approval is superseded by the compensation.
@@ -149,7 +156,7 @@ export async function closeAsFalsePositive(run: IncidentRun): Promise<void> {
         }
       }
       undo = run.newAction({
-        kind: CONTAINMENT_ACTIONS[original.kind].undo,
+        kind: undoKind,
         target: original.target,
         purpose: 'recovery',
         undoes: original.actionId,

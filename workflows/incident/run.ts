@@ -50,7 +50,11 @@ function newIncidentState(input: IncidentWorkflowInput, now: string): IncidentSt
     alerts: { count: 0, deduplicated: 0, recent: [] },
     actions: [],
     approvals: [],
-    checklist: playbook.eradication.checklist.map((item) => ({ itemId: item.id, text: item.text })),
+    checklist: playbook.eradication.checklist.map((item) => ({
+      itemId: item.id,
+      text: item.text,
+      ...(item.action ? { action: item.action } : {}),
+    })),
     evidence: [],
     notifications: [],
     notes: [],

@@ -4,7 +4,7 @@
  * the close event, durations from the event times. Effect and check activities are read back as actions
  * through the action table (src/domain/actions.ts).
  */
-import { ACTION_KIND_OF_ACTIVITY, CHECK_ACTIVITIES } from '../../domain/actions';
+import { BUILTIN_CATALOGUE } from '../../actions/catalogue';
 import type { EvidenceSummary } from '../../domain/incident';
 import { eventAttributes, type HistoryEventJson } from '../history-json';
 import { firstPayloadValue } from '../payloads';
@@ -167,11 +167,15 @@ function attemptOfFailure(f: FailureJson | undefined): number | undefined {
 }
 
 function activityBody(rec: ActivityRecord, facts: ActivityFacts): EntryBody {
-  const actionKind = (ACTION_KIND_OF_ACTIVITY as Record<string, string | undefined>)[rec.type];
-  if (actionKind) return actionExecuted(rec, facts, actionKind);
-  if (CHECK_ACTIVITIES.has(rec.type)) return actionVerified(rec, facts);
   if (rec.type === 'snapshotLogs') return evidence(rec, facts);
   if (rec.type === 'notifyStakeholders') return notification(rec, facts);
+  const role = BUILTIN_CATALOGUE.activityRole(rec.type);
+  if (role?.role === 'check') return actionVerified(rec, facts);
+  if (role) return actionExecuted(rec, facts, role.kind);
+  // An action from a deployment's own catalogue: its input names the action it performs.
+  const input = rec.input as { actionId?: unknown; target?: unknown } | undefined;
+  if (typeof input?.actionId === 'string' && typeof input.target === 'string')
+    return actionExecuted(rec, facts, rec.type);
   const { refs, base, outcome, attempts, failure } = facts;
   return {
     kind: 'action_executed',

@@ -6,7 +6,6 @@
 import { h, type ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import MarkdownIt from 'markdown-it';
-import { CONTAINMENT_ACTIONS, isContainmentKind } from '../../domain/actions';
 import {
   PHASES,
   type ActionKind,
@@ -64,8 +63,8 @@ function useAction(refresh: () => void) {
   return { busy, outcome, run };
 }
 
-function actionWords(kind: ActionKind): string {
-  return isContainmentKind(kind) ? CONTAINMENT_ACTIONS[kind].verb : words(kind);
+function actionWords(action: { kind: ActionKind; label?: string }): string {
+  return action.label ?? words(action.kind);
 }
 
 function PhaseProgress({ state }: { state: IncidentState }) {
@@ -111,7 +110,7 @@ function ApprovalCard(props: { incidentId: string; approval: Approval; me: Me; r
     h(
       'h3',
       null,
-      `${actionWords(a.request.action)} `,
+      `${actionWords({ kind: a.request.action })} `,
       h('code', null, a.request.target),
       h('span', { class: `badge state-${a.state}`, 'data-testid': 'approval-state' }, a.state),
     ),
@@ -218,7 +217,7 @@ function ActionRow(props: { incidentId: string; action: IncidentAction; me: Me; 
   return h(
     'tr',
     { 'data-action': a.actionId },
-    h('td', { 'data-label': 'Action' }, actionWords(a.kind), a.purpose === 'recovery' ? ' (recovery)' : ''),
+    h('td', { 'data-label': 'Action' }, actionWords(a), a.purpose === 'recovery' ? ' (recovery)' : ''),
     h('td', { 'data-label': 'Target' }, h('code', null, a.target)),
     h(
       'td',
