@@ -406,10 +406,16 @@ function registerAuditExport(audit: Command, ctx: CommandContext): void {
         ) => {
           const signer = signerFromEnv(env);
           const c = codec();
-          const installed = await installedWorkflowCode({
-            ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : {}),
-            env,
-          });
+          let origin = '';
+          // Asked for once the incident has loaded: bundling takes seconds, not worth it for an export that fails.
+          const workflowCode = async () => {
+            const installed = await installedWorkflowCode({
+              ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : {}),
+              env,
+            });
+            origin = installed.origin;
+            return { ...installed, embed: opts.embedCode };
+          };
           await withClient(async (client) => {
             const {
               bundle,
@@ -419,7 +425,7 @@ function registerAuditExport(audit: Command, ctx: CommandContext): void {
               ...(c ? { codec: c } : {}),
               ...(signer ? { signer } : {}),
               ...(opts.firstRun ? { firstRunId: opts.firstRun } : {}),
-              workflowCode: () => Promise.resolve({ ...installed, embed: opts.embedCode }),
+              workflowCode,
             });
             const file = await writeBundle(bundle, opts.out);
             if (opts.markdown) await fs.writeFile(path.join(opts.out, `${incidentId}.report.md`), markdown);
@@ -433,7 +439,7 @@ function registerAuditExport(audit: Command, ctx: CommandContext): void {
             const wc = bundle.manifest.workflowCode;
             if (wc) {
               say(
-                `workflow code sha256 ${wc.sha256} (Quell ${wc.quellVersion}, SDK ${wc.sdkVersion}; ${installed.origin}), ` +
+                `workflow code sha256 ${wc.sha256} (Quell ${wc.quellVersion}, SDK ${wc.sdkVersion}; ${origin}), ` +
                   (wc.entryId ? 'carried in the bundle' : 'named by hash only (--no-embed-code)'),
               );
             }

@@ -161,6 +161,13 @@ export function formatVerifyResult(r: VerifyResult): string {
 function replayLines(replay: ReplayCheckStatus): string[] {
   const lines = [`  replay:      ${replay.message}`];
   const d = replay.firstDivergence;
-  if (d) lines.push('', ...d.explanation.split('\n').map((l) => `    ${l}`));
+  if (d) {
+    lines.push(
+      '',
+      ...d.explanation.split('\n').map((l) => `    ${l}`),
+      '    for audit: the bundled history is not what the replayed code does: the history was edited after it ran,',
+      '               or other code ran it.',
+    );
+  }
   return lines;
 }
