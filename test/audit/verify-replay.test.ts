@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,10 +15,12 @@ import {
   type AuditSigner,
   type VerifyResult,
 } from '../../src/audit/bundle';
-import { eventAttributes, type HistoryJson } from '../../src/audit/history-json';
+import { eventAttributes, type HistoryJson, type JsonPayload } from '../../src/audit/history-json';
+import { forEachPayload, jsonToPayload, payloadToJson } from '../../src/audit/payloads';
 import { installQuietRuntime } from '../../src/audit/replay';
 import { buildReport, renderReportMarkdown } from '../../src/audit/report';
 import { buildTimeline, stateFromHistory } from '../../src/audit/timeline';
+import { AesGcmPayloadCodec, ENCRYPTION_KEY_ENV, parseEncryptionKeys } from '../../src/temporal/codec';
 import { requireEnv, TEST_ENV } from '../support/env';
 import { startHarness, type Harness } from '../support/incident-harness';
 import { MemoryEstate } from '../support/memory-estate';
@@ -327,4 +329,90 @@ describe('bundles exported before manifests named the code', () => {
       code: { source: 'current-forced', ranTheHistory: false },
     });
   }, 60_000);
+});
+
+describe('encrypted bundles', () => {
+  it('replay needs QUELL_ENCRYPTION_KEY, and without it fails naming the key ID', async () => {
+    installQuietRuntime();
+    const spec = `audit-k1:${randomBytes(32).toString('base64')}`;
+    const codec = new AesGcmPayloadCodec(parseEncryptionKeys(spec));
+    const readable = committedExport('permanent-failure');
+    const timeline = buildTimeline(readable);
+    const { state } = stateFromHistory(readable)!;
+    const report = buildReport(state, timeline, { exported: readable, now: () => new Date(0) });
+    // Stored as an encrypted deployment stores it: the workflow input and the activities' results sealed.
+    const stored = clone(readable);
+    const sealed: JsonPayload[] = [];
+    forEachPayload(stored.runs[0]!.history, (p, at) => {
+      if (/workflowExecutionStarted|activityTaskCompleted/.test(at)) sealed.push(p);
+    });
+    const encrypted = await codec.encode(sealed.map(jsonToPayload));
+    sealed.forEach((p, i) => Object.assign(p, payloadToJson(encrypted[i]!)));
+    stored.encryption = { encrypted: true, keyIds: ['audit-k1'] };
+    const code = readFileSync(requireEnv(TEST_ENV.bundle), 'utf8');
+    const bundle = assembleBundle(
+      {
+        exported: stored,
+        state,
+        stateSource: 'history',
+        timeline,
+        report,
+        reportMarkdown: renderReportMarkdown(report),
+        evidence: [],
+        createdAt: new Date(0).toISOString(),
+        workflowCode: { code, quellVersion: '0.1.0', sdkVersion: '1.24.0', embed: true },
+      },
+      signingKey().signer,
+    );
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'quell-verify-encrypted-'));
+    try {
+      const file = path.join(dir, 'encrypted.audit-bundle.json');
+      await fs.writeFile(file, JSON.stringify(bundle));
+      const { [ENCRYPTION_KEY_ENV]: _k, ...noKey } = process.env;
+      const without = await runCli(['audit', 'verify', file, '--replay'], { connect: offline, env: noKey });
+      expect(without.exitCode).toBe(1);
+      expect(without.stdout).toMatch(/consistency: skipped: the history is encrypted/);
+      expect(without.stdout).toMatch(/replay:\s+FAILED: run 1\/1 could not be replayed: .*"audit-k1"/);
+
+      const withKey = await runCli(['audit', 'verify', file, '--replay', '--json'], {
+        connect: offline,
+        env: { ...noKey, [ENCRYPTION_KEY_ENV]: spec },
+      });
+      expect(withKey.exitCode).toBe(0);
+      expect(JSON.parse(withKey.stdout)).toMatchObject({
+        ok: true,
+        consistency: { status: 'match' },
+        replay: { status: 'verified', runs: 1, code: { source: 'bundled', sha256: codeSha256(code) } },
+      });
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("a manifest whose recorded build IDs are not the history's fails (unsigned, so only this check sees it)", async () => {
+    const exported = committedExport('permanent-failure');
+    const timeline = buildTimeline(exported);
+    const { state } = stateFromHistory(exported)!;
+    const report = buildReport(state, timeline, { exported, now: () => new Date(0) });
+    const bundle = assembleBundle({
+      exported,
+      state,
+      stateSource: 'history',
+      timeline,
+      report,
+      reportMarkdown: renderReportMarkdown(report),
+      evidence: [],
+      createdAt: new Date(0).toISOString(),
+      workflowCode: { code: '/* code */', quellVersion: '0.1.0', sdkVersion: '1.24.0', embed: false },
+    });
+    expect((await verifyBundle(clone(bundle))).ok).toBe(true);
+    const edited = clone(bundle);
+    edited.manifest.workflowCode!.recordedBuildIds = [edited.manifest.workflowCode!.buildId];
+    const r = await verifyBundle(edited);
+    expect(r.ok).toBe(false);
+    expect(r.workflowCode).toMatchObject({
+      status: 'mismatch',
+      message: expect.stringMatching(/recorded build IDs .* are not the bundled history's/),
+    });
+  });
 });
