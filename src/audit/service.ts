@@ -21,6 +21,7 @@ import {
   type AuditBundle,
   type AuditSigner,
   type EvidenceManifestItem,
+  type WorkflowCodeParts,
 } from './bundle';
 import {
   AmbiguousIncidentIdError,
@@ -41,6 +42,11 @@ export interface AuditServiceOptions {
   /** How long to wait for the workflow query (open incidents' live state) before falling back to history. */
   queryTimeoutMs?: number;
   now?: () => Date;
+  /**
+   * The workflow code the bundle names for `quell audit verify --replay` (e.g. from `installedWorkflowCode` in
+   * installed-code.ts, memoized: bundling takes seconds). Without it the manifest names no code.
+   */
+  workflowCode?: () => Promise<WorkflowCodeParts>;
 }
 
 /** Per-call choice of the incident's run chain when its ID is ambiguous (see AmbiguousIncidentIdError). */
@@ -217,6 +223,7 @@ export async function buildAuditBundle(
       reportMarkdown: markdown,
       evidence: await evidenceManifest(audit, opts.evidenceStore),
       createdAt: (opts.now?.() ?? new Date()).toISOString(),
+      ...(opts.workflowCode ? { workflowCode: await opts.workflowCode() } : {}),
     },
     opts.signer,
   );

@@ -46,6 +46,7 @@ import {
   type ReplayItem,
   type ReplaySummary,
 } from '../audit/replay';
+import { installedWorkflowCode } from '../audit/installed-code';
 import { buildAuditBundle, loadIncidentAudit, reportOf, timelineDocument } from '../audit/service';
 import { renderReportMarkdown } from '../audit/report';
 import { formatTimelineLine } from '../audit/timeline';
@@ -63,7 +64,10 @@ export interface AuditCommandDeps {
   connect?: () => Promise<Client>;
   /** Environment for QUELL_ENCRYPTION_KEY and QUELL_AUDIT_SIGNING_KEY (default `process.env`). */
   env?: NodeJS.ProcessEnv;
-  /** The workflow code replay checks against (default: `workflows/`, bundled at run time). */
+  /**
+   * The workflow code replay checks against and `audit export` names (default: QUELL_WORKFLOW_BUNDLE's file,
+   * else `workflows/`, bundled at run time).
+   */
   workflowBundle?: WorkflowBundleOption;
   stdout?: { write(s: string): boolean };
   stderr?: { write(s: string): boolean; isTTY?: boolean; columns?: number };
@@ -357,7 +361,7 @@ function parseJobs(text: string): number {
 
 /** `quell audit export`: the signed, hash-chained bundle. */
 function registerAuditExport(audit: Command, ctx: CommandContext): void {
-  const { env, out, say, withClient, codec, guard } = ctx;
+  const { env, out, say, withClient, codec, guard, deps } = ctx;
   audit
     .command('export')
     .description(
@@ -374,9 +378,19 @@ function registerAuditExport(audit: Command, ctx: CommandContext): void {
       '--markdown',
       'also write the report as <incidentId>.report.md next to it (not part of the bundle check)',
     )
+    .addOption(
+      new Option(
+        '--no-embed-code',
+        'name the workflow code by its SHA-256 only, without carrying it (about 2 MB); `audit verify --replay` then needs an installation with that code',
+      ),
+    )
     .addHelpText(
       'after',
-      `\nSigning: ${SIGNING_KEY_ENV} = an Ed25519 private key (PEM, or base64 of DER PKCS#8), e.g.\n` +
+      '\nWorkflow code: the manifest names the code the history replays against (SHA-256 of the workflow bundle, ' +
+        "Quell's and the SDK's versions, the build IDs the history's workflow tasks recorded), and the bundle " +
+        'carries the code itself, so `quell audit verify --replay` needs nothing else. The code is the bundle ' +
+        'QUELL_WORKFLOW_BUNDLE names, else workflows/ bundled as the worker bundles it.\n' +
+        `\nSigning: ${SIGNING_KEY_ENV} = an Ed25519 private key (PEM, or base64 of DER PKCS#8), e.g.\n` +
         '  openssl genpkey -algorithm ed25519 -out audit-key.pem; export ' +
         `${SIGNING_KEY_ENV}="$(cat audit-key.pem)"\n` +
         'Without it the bundle is written UNSIGNED (verify says so).\n' +
@@ -385,42 +399,70 @@ function registerAuditExport(audit: Command, ctx: CommandContext): void {
         ENCRYPTION_HELP,
     )
     .action(
-      guard(async (incidentId: string, opts: { out: string; markdown?: boolean; firstRun?: string }) => {
-        const signer = signerFromEnv(env);
-        const c = codec();
-        await withClient(async (client) => {
-          const {
-            bundle,
-            markdown,
-            audit: a,
-          } = await buildAuditBundle(client, incidentId, {
-            ...(c ? { codec: c } : {}),
-            ...(signer ? { signer } : {}),
+      guard(
+        async (
+          incidentId: string,
+          opts: { out: string; markdown?: boolean; firstRun?: string; embedCode: boolean },
+        ) => {
+          const signer = signerFromEnv(env);
+          const c = codec();
+          let origin = '';
+          // Asked for once the incident has loaded: bundling takes seconds, not worth it for an export that fails.
+          const workflowCode = async () => {
+            const installed = await installedWorkflowCode({
+              ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : {}),
+              env,
+            });
+            origin = installed.origin;
+            return { ...installed, embed: opts.embedCode };
+          };
+          await withClient(async (client) => {
+            const {
+              bundle,
+              markdown,
+              audit: a,
+            } = await buildAuditBundle(client, incidentId, {
+              ...(c ? { codec: c } : {}),
+              ...(signer ? { signer } : {}),
+              ...(opts.firstRun ? { firstRunId: opts.firstRun } : {}),
+              workflowCode,
+            });
+            const file = await writeBundle(bundle, opts.out);
+            if (opts.markdown) await fs.writeFile(path.join(opts.out, `${incidentId}.report.md`), markdown);
+            say(
+              `wrote ${file}: ${bundle.manifest.entryCount} entries (${a.stored.runs.length} run(s), ` +
+                `${a.timeline.length} timeline entries, ${a.state?.evidence.length ?? 0} evidence item(s)), head hash ${bundle.manifest.headHash}, ` +
+                (bundle.manifest.signature
+                  ? `signed by ${bundle.manifest.signature.keyId}`
+                  : `UNSIGNED (set ${SIGNING_KEY_ENV} to sign)`),
+            );
+            const wc = bundle.manifest.workflowCode;
+            if (wc) {
+              say(
+                `workflow code sha256 ${wc.sha256} (Quell ${wc.quellVersion}, SDK ${wc.sdkVersion}; ${origin}), ` +
+                  (wc.entryId ? 'carried in the bundle' : 'named by hash only (--no-embed-code)'),
+              );
+            }
+            out.write(`${file}\n`);
           });
-          const file = await writeBundle(bundle, opts.out);
-          if (opts.markdown) await fs.writeFile(path.join(opts.out, `${incidentId}.report.md`), markdown);
-          say(
-            `wrote ${file}: ${bundle.manifest.entryCount} entries (${a.stored.runs.length} run(s), ` +
-              `${a.timeline.length} timeline entries, ${a.state?.evidence.length ?? 0} evidence item(s)), head hash ${bundle.manifest.headHash}, ` +
-              (bundle.manifest.signature
-                ? `signed by ${bundle.manifest.signature.keyId}`
-                : `UNSIGNED (set ${SIGNING_KEY_ENV} to sign)`),
-          );
-          out.write(`${file}\n`);
-        });
-      }),
+        },
+      ),
     );
 }
 
-/** `quell audit verify`: the chain, the signature and the re-derived timeline. */
+/**
+ * `quell audit verify`: the chain, the signature and the re-derived timeline; with `--replay`, the history
+ * replayed against the workflow code the bundle names.
+ */
 function registerAuditVerify(audit: Command, ctx: CommandContext): void {
-  const { env, out, setExitCode, codec, guard } = ctx;
+  const { env, out, setExitCode, codec, guard, deps } = ctx;
   audit
     .command('verify')
     .description(
       'Verify an audit bundle: recompute the hash chain and name the FIRST entry that was changed, removed, ' +
         'inserted or reordered; check the head hash and the Ed25519 signature (or report "unsigned"); re-derive ' +
-        'the timeline from the bundled history. Exit code 1 when anything fails.',
+        'the timeline from the bundled history; with --replay, replay the history against the workflow code the ' +
+        'bundle names. Needs no Temporal server. Exit code 1 when anything fails.',
     )
     .argument('<bundle>', 'the bundle file (or a directory holding exactly one *.audit-bundle.json)')
     .option(
@@ -428,29 +470,72 @@ function registerAuditVerify(audit: Command, ctx: CommandContext): void {
       `trusted Ed25519 public key (PEM, base64 SPKI, or a file); default ${PUBLIC_KEY_ENV}`,
     )
     .option('--require-signature', 'fail unsigned bundles')
+    .option(
+      '--replay',
+      'also replay every bundled run (Worker.runReplayHistories, offline) against the workflow code the bundle ' +
+        'names: VERIFIED, or the first event that diverges',
+    )
+    .option(
+      '--against-current',
+      "with --replay: replay against this installation's workflow code even when it is not the code the bundle names (the result says so)",
+    )
     .option('--json', 'print the result as JSON on stdout')
     .addHelpText(
       'after',
-      ENCRYPTION_HELP.replace(
-        'stops',
-        're-derives the timeline only with the key; otherwise it skips that check and',
-      ),
+      '\nReplay (--replay) runs the code the bundle carries (its `workflow-code` entry, checked against the ' +
+        "manifest's SHA-256) when a valid signature vouches for it (--public-key pins the signer); otherwise " +
+        "this installation's code (QUELL_WORKFLOW_BUNDLE, else workflows/ bundled now) if its SHA-256 is the one " +
+        'the bundle names, and fails naming both hashes if not (--against-current replays anyway). It prints ' +
+        'the runs, events, code hash and Quell version replayed, or the first diverging event (ID, type, why).' +
+        ENCRYPTION_HELP.replace(
+          'stops',
+          're-derives the timeline only with the key; otherwise it skips that check (and --replay fails) and',
+        ),
     )
     .action(
-      guard(async (p: string, opts: { publicKey?: string; requireSignature?: boolean; json?: boolean }) => {
-        const { file, doc } = await readBundle(p);
-        const trusted = opts.publicKey ?? env[PUBLIC_KEY_ENV];
-        const c = codec();
-        const result = await verifyBundle(doc, {
-          ...(trusted ? { trustedPublicKey: await readPublicKey(trusted) } : {}),
-          ...(c ? { codec: c } : {}),
-          ...(opts.requireSignature ? { requireSignature: true } : {}),
-        });
-        result.file = file;
-        if (opts.json) out.write(JSON.stringify(result, null, 2) + '\n');
-        else out.write(formatVerifyResult(result) + '\n');
-        if (!result.ok) setExitCode(1);
-      }),
+      guard(
+        async (
+          p: string,
+          opts: {
+            publicKey?: string;
+            requireSignature?: boolean;
+            json?: boolean;
+            replay?: boolean;
+            againstCurrent?: boolean;
+          },
+        ) => {
+          if (opts.againstCurrent && !opts.replay)
+            throw new AuditCommandError('--against-current goes with --replay');
+          const { file, doc } = await readBundle(p);
+          const trusted = opts.publicKey ?? env[PUBLIC_KEY_ENV];
+          const c = codec();
+          if (opts.replay && (deps.installRuntime ?? true)) installQuietRuntime();
+          const dataConverter = dataConverterOf(env);
+          const result = await verifyBundle(doc, {
+            ...(trusted ? { trustedPublicKey: await readPublicKey(trusted) } : {}),
+            ...(c ? { codec: c } : {}),
+            ...(opts.requireSignature ? { requireSignature: true } : {}),
+            ...(opts.replay
+              ? {
+                  replay: {
+                    currentCode: () =>
+                      installedWorkflowCode({
+                        ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : {}),
+                        env,
+                      }),
+                    ...(opts.againstCurrent ? { againstCurrent: true } : {}),
+                    ...(dataConverter ? { dataConverter } : {}),
+                    env,
+                  },
+                }
+              : {}),
+          });
+          result.file = file;
+          if (opts.json) out.write(JSON.stringify(result, null, 2) + '\n');
+          else out.write(formatVerifyResult(result) + '\n');
+          if (!result.ok) setExitCode(1);
+        },
+      ),
     );
 }
 

@@ -16,6 +16,7 @@ import { buildReport, renderReportMarkdown } from '../../src/audit/report';
 import { buildTimeline, stateFromHistory } from '../../src/audit/timeline';
 import { startHarness, type Harness } from '../support/incident-harness';
 import { MemoryEstate } from '../support/memory-estate';
+import { requireEnv, TEST_ENV } from '../support/env';
 import { testClient } from '../support/temporal';
 import { committedExport, runCli, runRichIncident } from './helpers';
 
@@ -203,9 +204,12 @@ describe('quell audit export / verify against a live incident', () => {
     const { incidentId } = await runRichIncident(h, estate, `bdl-${randomUUID().slice(0, 8)}`);
     const key = keyPair();
     const env = { ...process.env, QUELL_AUDIT_SIGNING_KEY: key.pem };
+    // The code the test worker runs (without it, export bundles workflows/ itself).
+    const workflowBundle = { codePath: requireEnv(TEST_ENV.bundle) };
     const exported = await runCli(['audit', 'export', incidentId, '--out', dir, '--markdown'], {
       connect: () => testClient(),
       env,
+      workflowBundle,
     });
     expect(exported.exitCode).toBe(0);
     const file = exported.stdout.trim();
@@ -262,6 +266,7 @@ describe('quell audit export / verify against a live incident', () => {
     const u = await runCli(['audit', 'export', incidentId, '--out', unsignedDir], {
       connect: () => testClient(),
       env: noKeyEnv,
+      workflowBundle,
     });
     expect(u.stderr).toMatch(/UNSIGNED/);
     const uv = await runCli(['audit', 'verify', unsignedDir, '--json'], { env: noKeyEnv });

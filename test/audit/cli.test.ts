@@ -16,9 +16,12 @@ describe('audit CLI: help and configuration', () => {
     ],
     [
       ['audit', 'export', '--help'],
-      /tamper-evident[\s\S]*--out[\s\S]*QUELL_AUDIT_SIGNING_KEY[\s\S]*UNSIGNED/,
+      /tamper-evident[\s\S]*--out[\s\S]*--no-embed-code[\s\S]*Workflow code:[\s\S]*QUELL_AUDIT_SIGNING_KEY[\s\S]*UNSIGNED/,
     ],
-    [['audit', 'verify', '--help'], /FIRST entry[\s\S]*--public-key[\s\S]*--require-signature/],
+    [
+      ['audit', 'verify', '--help'],
+      /FIRST entry[\s\S]*--public-key[\s\S]*--require-signature[\s\S]*--replay[\s\S]*--against-current[\s\S]*workflow-code[\s\S]*both hashes/,
+    ],
     [['audit', 'timeline', '--help'], /derived from its history/],
     [['audit', 'report', '--help'], /--format/],
   ])('quell %s', async (args, expected) => {

@@ -15,6 +15,12 @@ import {
   type BundleSignature,
   type EvidenceManifestItem,
 } from './types';
+import {
+  WORKFLOW_CODE_ENTRY_ID,
+  workflowCodeBody,
+  workflowCodeManifest,
+  type WorkflowCodeParts,
+} from './workflow-code';
 
 export interface BundleParts {
   /** The history as Temporal stores it (encrypted payloads stay encrypted). */
@@ -26,6 +32,8 @@ export interface BundleParts {
   reportMarkdown: string;
   evidence: EvidenceManifestItem[];
   createdAt: string;
+  /** The workflow code the history replays against (recorded in the manifest; carried too when `embed`). */
+  workflowCode?: WorkflowCodeParts;
 }
 
 /** Lays the parts out as chained entries and writes (and, with a signer, signs) the manifest. */
@@ -43,7 +51,10 @@ export function assembleBundle(parts: BundleParts, signer?: AuditSigner): AuditB
   };
 }
 
-/** The entries in bundle order: every run's history, the state, the timeline, the evidence, the report. */
+/**
+ * The entries in bundle order: every run's history, the state, the timeline, the evidence, the report, and the
+ * workflow code when it is carried (last, so the other entries keep the positions older bundles gave them).
+ */
 function contents(parts: BundleParts): Omit<BundleEntry, 'seq' | 'hash'>[] {
   return [
     ...parts.exported.runs.map((run, i) => ({
@@ -56,6 +67,15 @@ function contents(parts: BundleParts): Omit<BundleEntry, 'seq' | 'hash'>[] {
     ...parts.evidence.map((e) => ({ kind: 'evidence' as const, id: `evidence:${e.evidenceId}`, body: e })),
     { kind: 'report', id: 'report', body: parts.report },
     { kind: 'report-markdown', id: 'report.md', body: { markdown: parts.reportMarkdown } },
+    ...(parts.workflowCode?.embed
+      ? [
+          {
+            kind: 'workflow-code' as const,
+            id: WORKFLOW_CODE_ENTRY_ID,
+            body: workflowCodeBody(parts.workflowCode),
+          },
+        ]
+      : []),
   ];
 }
 
@@ -87,6 +107,14 @@ function manifestOf(parts: BundleParts, entries: BundleEntry[]): BundleManifest 
     index: entries.map((e) => ({ seq: e.seq, kind: e.kind, id: e.id, hash: e.hash })),
     counts,
     encryption: keyIds.length ? { encrypted: true, keyIds } : { encrypted: false },
+    ...(parts.workflowCode
+      ? {
+          workflowCode: workflowCodeManifest(
+            parts.workflowCode,
+            parts.exported.runs.map((r) => r.history),
+          ),
+        }
+      : {}),
   };
 }
 

@@ -3,7 +3,8 @@ import type { TimelineEntry } from '../timeline';
 
 export const BUNDLE_FORMAT = 'quell.audit-bundle/v1';
 
-export type BundleEntryKind = 'history' | 'state' | 'timeline' | 'evidence' | 'report' | 'report-markdown';
+export type BundleEntryKind =
+  'history' | 'state' | 'timeline' | 'evidence' | 'report' | 'report-markdown' | 'workflow-code';
 
 export interface BundleEntry {
   seq: number;
@@ -35,7 +36,34 @@ export interface BundleManifest {
   index: { seq: number; kind: BundleEntryKind; id: string; hash: string }[];
   counts: Partial<Record<BundleEntryKind, number>>;
   encryption: { encrypted: boolean; keyIds?: string[] };
+  /** The workflow code the history replays against; absent in bundles exported before Quell recorded it. */
+  workflowCode?: WorkflowCodeManifest;
   signature?: BundleSignature;
+}
+
+/**
+ * The workflow code the exporting installation runs, named by hash, so `quell audit verify --replay` can replay
+ * the history against exactly that code.
+ */
+export interface WorkflowCodeManifest {
+  /** SHA-256 (hex) of the workflow bundle's code, as built: the bytes a worker reads from QUELL_WORKFLOW_BUNDLE. */
+  sha256: string;
+  sizeBytes: number;
+  /** Quell's package version (package.json) and the Temporal TypeScript SDK's (`@temporalio/worker`). */
+  quellVersion: string;
+  sdkVersion: string;
+  /** The build ID a worker running this code from a file reports: `@temporalio/worker@<sdkVersion>+<sha256>`. */
+  buildId: string;
+  /** The distinct build IDs the history's WorkflowTaskCompleted events recorded, first seen first. */
+  recordedBuildIds: string[];
+  /** The ID of the `workflow-code` entry holding the code, when the bundle carries it. */
+  entryId?: string;
+}
+
+/** The body of the `workflow-code` entry. */
+export interface WorkflowCodeBody {
+  sha256: string;
+  code: string;
 }
 
 export interface AuditBundle {
