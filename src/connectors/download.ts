@@ -7,7 +7,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { checkUrl } from './descriptor';
 import {
-  ConnectorError,
+  type ConnectorError,
   PermanentConnectorError,
   RateLimitedError,
   TransientConnectorError,
@@ -51,11 +51,15 @@ export async function downloadBytes(url: string, opts: DownloadOptions): Promise
   }
   const shown = `${target.protocol}//${target.host}`;
   const problem = checkUrl(url);
-  if (problem) throw new PermanentConnectorError(`${vendor}: ${op}: download URI ${shown} ${problem}`, { vendor });
+  if (problem)
+    throw new PermanentConnectorError(`${vendor}: ${op}: download URI ${shown} ${problem}`, { vendor });
   if (!isAllowedUrl(url, opts.allowList)) {
-    throw new PermanentConnectorError(`${vendor}: ${op}: download URI ${shown} is not an allowed package host`, {
-      vendor,
-    });
+    throw new PermanentConnectorError(
+      `${vendor}: ${op}: download URI ${shown} is not an allowed package host`,
+      {
+        vendor,
+      },
+    );
   }
   // Only the origin is ever named: the query string of a SAS URI is the credential.
   const transport = target.protocol === 'https:' ? https : http;

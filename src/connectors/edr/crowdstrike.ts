@@ -332,8 +332,10 @@ export class CrowdStrikeEdr implements EdrConnector, EdrResponseActions {
     });
     if (res.status !== 200) throw this.http.errorFor(res, `${op}: look up indicator`, csMessage(res));
     const list = pick(res.json, 'resources');
-    const hit = Array.isArray(list)
-      ? list.find((r) => pickString(r, 'value')?.toLowerCase() === sha256 && pickString(r, 'id'))
+    const hit: unknown = Array.isArray(list)
+      ? (list as unknown[]).find(
+          (r) => pickString(r, 'value')?.toLowerCase() === sha256 && pickString(r, 'id'),
+        )
       : undefined;
     if (!hit) return undefined;
     return {
@@ -343,7 +345,10 @@ export class CrowdStrikeEdr implements EdrConnector, EdrResponseActions {
     };
   }
 
-  private async findScans(filter: string, op: string): Promise<{ id: string; status: string; hosts: string[] }[]> {
+  private async findScans(
+    filter: string,
+    op: string,
+  ): Promise<{ id: string; status: string; hosts: string[] }[]> {
     const q = await this.send({
       method: 'GET',
       url: `${this.base}/ods/queries/scans/v1${queryString({ filter })}`,
@@ -365,7 +370,9 @@ export class CrowdStrikeEdr implements EdrConnector, EdrResponseActions {
     if (res.status !== 200) throw this.http.errorFor(res, `${op}: read scans`, csMessage(res));
     const parsed = SCANS.safeParse(res.json);
     if (!parsed.success) {
-      throw new PermanentConnectorError(`crowdstrike: ${op}: unreadable scan entities`, { vendor: this.vendor });
+      throw new PermanentConnectorError(`crowdstrike: ${op}: unreadable scan entities`, {
+        vendor: this.vendor,
+      });
     }
     return parsed.data.resources.map((r) => ({ id: r.id, status: r.status ?? '', hosts: r.hosts ?? [] }));
   }
@@ -379,10 +386,14 @@ export class CrowdStrikeEdr implements EdrConnector, EdrResponseActions {
     }
     if (scan.status === 'completed') return { state: 'succeeded' };
     if (scan.status === 'pending' || scan.status === 'running') return { state: 'running' };
-    if (scan.status === 'failed' || scan.status === 'cancelled') return { state: 'failed', status: scan.status };
-    throw new PermanentConnectorError(`crowdstrike: ${op}: unknown scan status ${JSON.stringify(scan.status)}`, {
-      vendor: this.vendor,
-    });
+    if (scan.status === 'failed' || scan.status === 'cancelled')
+      return { state: 'failed', status: scan.status };
+    throw new PermanentConnectorError(
+      `crowdstrike: ${op}: unknown scan status ${JSON.stringify(scan.status)}`,
+      {
+        vendor: this.vendor,
+      },
+    );
   }
 
   async isolateHost(host: string, ctx: ActionContext): Promise<EffectResult> {
@@ -536,7 +547,12 @@ export const labEdr = defineLabVendor(LAB_PREFIXES.crowdstrike, {
       ...LAB_CREDENTIALS.azure,
       ...ctx,
     });
-    return new CrowdStrikeEdr({ baseUrl: s.baseUrl, ...LAB_CREDENTIALS.crowdstrike, packageCollector, ...ctx });
+    return new CrowdStrikeEdr({
+      baseUrl: s.baseUrl,
+      ...LAB_CREDENTIALS.crowdstrike,
+      packageCollector,
+      ...ctx,
+    });
   },
   describe: (s) => `lab estate (${s.baseUrl}), CrowdStrike contract (packages: Defender contract)`,
 });

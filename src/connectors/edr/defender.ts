@@ -249,7 +249,9 @@ export class DefenderEdr implements EdrConnector, EdrResponseActions {
     });
     if (res.status !== 200) throw this.http.errorFor(res, op, mdeMessage(res));
     // Microsoft's example answer wraps the URI in literal quotes inside the JSON string.
-    const uri = pickString(res.json, 'value')?.trim().replace(/^"(.*)"$/, '$1');
+    const uri = pickString(res.json, 'value')
+      ?.trim()
+      .replace(/^"(.*)"$/, '$1');
     if (!uri) {
       throw new PermanentConnectorError(`defender: ${op}: the answer has no value`, { vendor: this.vendor });
     }
