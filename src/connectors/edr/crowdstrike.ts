@@ -540,13 +540,20 @@ export const crowdstrikeEdr = defineVendor({
  */
 export const labEdr = defineLabVendor(LAB_PREFIXES.crowdstrike, {
   build: (s, ctx) => {
-    const lab = new URL(s.baseUrl).origin;
-    const packageCollector = new DefenderEdr({
-      baseUrl: `${lab}${LAB_PREFIXES.defender}`,
-      tokenUrl: `${lab}${LAB_PREFIXES.azuread}/{tenant}/oauth2/v2.0/token`,
-      ...LAB_CREDENTIALS.azure,
-      ...ctx,
-    });
+    // Built on first use: most runs never collect a package, and need no second token.
+    let defender: DefenderEdr | undefined;
+    const packageCollector = {
+      collectInvestigationPackage: (host: string, actx: ActionContext) => {
+        const lab = new URL(s.baseUrl).origin;
+        defender ??= new DefenderEdr({
+          baseUrl: `${lab}${LAB_PREFIXES.defender}`,
+          tokenUrl: `${lab}${LAB_PREFIXES.azuread}/{tenant}/oauth2/v2.0/token`,
+          ...LAB_CREDENTIALS.azure,
+          ...ctx,
+        });
+        return defender.collectInvestigationPackage(host, actx);
+      },
+    };
     return new CrowdStrikeEdr({
       baseUrl: s.baseUrl,
       ...LAB_CREDENTIALS.crowdstrike,
