@@ -73,10 +73,18 @@ export class TransientConnectorError extends ConnectorError {
 
 /** Thrown for failures that will not pass by retrying: a 4xx the vendor documents as final, bad configuration. */
 export class PermanentConnectorError extends ConnectorError {
-  override readonly name = 'PermanentConnectorError';
+  override readonly name: string = 'PermanentConnectorError';
   constructor(message: string, details: ConnectorError['details'] = {}) {
     super('permanent', message, details);
   }
+}
+
+/**
+ * Thrown when the selected vendor has no such action (a Defender quarantine without a SHA-1, a package
+ * collection through Falcon): permanent, since no retry will add the capability.
+ */
+export class UnsupportedActionError extends PermanentConnectorError {
+  override readonly name = 'UnsupportedActionError';
 }
 
 /** Temporal failure types the activities raise for each connector error kind; workflows branch on these. */

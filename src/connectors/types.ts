@@ -28,6 +28,57 @@ export interface EdrConnector {
   isolateHost(host: string, ctx: ActionContext): Promise<EffectResult>;
   releaseHost(host: string, ctx: ActionContext): Promise<EffectResult>;
   getHostState(host: string): Promise<HostContainmentState>;
+  /**
+   * Eradication and investigation actions, where the vendor has them. Optional (and one object rather than
+   * optional methods on the connector) so that an EDR without them, or a test fixture, still satisfies the
+   * interface, and a caller checks one property before offering any of them.
+   */
+  readonly responseActions?: EdrResponseActions;
+}
+
+/** A file by its hashes (lower- or upper-case hex); which one a vendor needs is said on its method. */
+export interface FileHashes {
+  sha1?: string;
+  sha256?: string;
+}
+
+export type AntivirusScanType = 'quick' | 'full';
+
+/** The bytes of an investigation package and where they came from (for the evidence record). */
+export interface InvestigationPackage {
+  content: Buffer;
+  /** A file name for the bytes, e.g. `investigation-package-ws-1-<action id>.zip`. */
+  fileName: string;
+  /** The vendor's action ID that collected the package. */
+  vendorRef: string;
+  /** Where the bytes came from, e.g. `defender:machineaction/<id>` (never the download URI: it is a credential). */
+  source: string;
+}
+
+/**
+ * Response actions on one host. The vendors run them asynchronously: every method returns only once the
+ * vendor's action reached a final state (polled at a bounded interval, up to a deadline). Each call carries
+ * an {@link ActionContext}: the incident is named in the vendor's comment field and the idempotency key lets a
+ * retried call find the action its first attempt started instead of starting a second one.
+ *
+ * Thrown (besides the usual transport errors): `PermanentConnectorError` for a malformed hash (before any
+ * call), for an action the vendor reports Failed / TimeOut / Cancelled, and `UnsupportedActionError` (kind
+ * `permanent`) for what the vendor lacks; `TransientConnectorError` when the action is still running at the
+ * deadline (a retry finds it and waits again).
+ */
+export interface EdrResponseActions {
+  /** Starts an antivirus scan of the host and waits for it to finish. */
+  runAntivirusScan(
+    host: string,
+    opts: { scanType: AntivirusScanType },
+    ctx: ActionContext,
+  ): Promise<EffectResult>;
+  /** Stops and quarantines a file (by hash) and waits for the vendor to confirm it. */
+  quarantineFile(host: string, file: FileHashes, ctx: ActionContext): Promise<EffectResult>;
+  /** Undoes {@link quarantineFile}; present only where the vendor's API has an undo. */
+  releaseQuarantinedFile?(host: string, file: FileHashes, ctx: ActionContext): Promise<EffectResult>;
+  /** Collects the vendor's forensic package from the host and downloads it. */
+  collectInvestigationPackage(host: string, ctx: ActionContext): Promise<InvestigationPackage>;
 }
 
 export type AccountState = 'active' | 'disabled';

@@ -1,14 +1,53 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { defineVendor, optionalString, optionalUrl, origin } from '../descriptor';
-import { ConflictError, TargetNotFoundError, TransientConnectorError } from '../errors';
-import { type AllowList, HttpClient, type HttpRequest, type HttpResponse, pick, pickString } from '../http';
+import { downloadBytes } from '../download';
+import {
+  ConflictError,
+  PermanentConnectorError,
+  TargetNotFoundError,
+  TransientConnectorError,
+  UnsupportedActionError,
+} from '../errors';
+import {
+  type AllowList,
+  HttpClient,
+  type HttpRequest,
+  type HttpResponse,
+  allowListEntryFor,
+  pick,
+  pickString,
+} from '../http';
 import { ClientCredentialsToken, azureAdTokenUrl, sendWithBearer } from '../oauth';
-import type { ActionContext, EdrConnector, EffectResult, HostContainmentState } from '../types';
+import type {
+  ActionContext,
+  AntivirusScanType,
+  EdrConnector,
+  EdrResponseActions,
+  EffectResult,
+  FileHashes,
+  HostContainmentState,
+  InvestigationPackage,
+} from '../types';
 import { KeyedMutex, assertHostname, queryString, vendorComment } from '../util';
+import {
+  type ActionProbe,
+  type ActionWaitOptions,
+  DEFAULT_PACKAGE_MAX_BYTES,
+  DEFAULT_PACKAGE_TIMEOUT_MS,
+  checkedHashes,
+  checkedScanType,
+  idempotencyTag,
+  waitForAction,
+} from './response-actions';
 
 export const DEFENDER_DEFAULT_BASE_URL = 'https://api.securitycenter.microsoft.com';
 export const DEFENDER_DEFAULT_SCOPE = 'https://api.securitycenter.microsoft.com/.default';
+/**
+ * Where Defender puts investigation packages: its documented example SAS URI is on
+ * `userrequests-<region>.blob.core.windows.net`.
+ */
+export const DEFENDER_DEFAULT_PACKAGE_HOSTS: readonly string[] = ['*.blob.core.windows.net'];
 export { AZURE_AD_TOKEN_URL_TEMPLATE } from '../oauth';
 
 export interface DefenderOptions {
@@ -26,6 +65,17 @@ export interface DefenderOptions {
   timeoutMs?: number;
   logger?: Logger;
   now?: () => number;
+  /** Poll interval and deadline for response actions (scan, quarantine, package). */
+  actionWait?: ActionWaitOptions;
+  /**
+   * Hosts (allow-list entries) investigation packages may be downloaded from; default
+   * {@link DEFENDER_DEFAULT_PACKAGE_HOSTS}. The API base's own origin is always allowed (the lab serves its
+   * packages there).
+   */
+  packageHosts?: readonly string[];
+  /** Largest package accepted (default 512 MiB) and the download's timeout (default 5 min). */
+  packageMaxBytes?: number;
+  packageTimeoutMs?: number;
 }
 
 interface MachineAction {
@@ -33,7 +83,15 @@ interface MachineAction {
   type: string;
   status: string;
   created: number;
+  requestorComment?: string;
+  /** `relatedFileInfo.fileIdentifier`, lower-cased (StopAndQuarantineFile). */
+  fileIdentifier?: string;
 }
+
+type ResponseActionType = 'RunAntiVirusScan' | 'StopAndQuarantineFile' | 'CollectInvestigationPackage';
+
+const RUNNING_STATUSES = new Set(['Pending', 'InProgress']);
+const FAILED_STATUSES = new Set(['Failed', 'TimeOut', 'Cancelled']);
 
 const LIVE_STATUSES = new Set(['Pending', 'InProgress', 'Succeeded']);
 
@@ -65,14 +123,39 @@ function mdeMessage(res: HttpResponse): string | undefined {
  * - When the opposite action is still pending we do not stack another one on top: that is a
  *   {@link TransientConnectorError} (retry once it settles), keeping one in-flight action per machine.
  * - 429 answers carry `Retry-After` (documented limits: 100 calls/min, 1,500/h).
+ *
+ * Response actions ({@link DefenderEdr.responseActions}; Microsoft Learn, defender-endpoint/api:
+ * run-av-scan, stop-and-quarantine-file, collect-investigation-package, get-package-sas-uri, machineaction,
+ * get-machineaction-object), permissions Machine.Scan, Machine.StopAndQuarantine, Machine.CollectForensics:
+ * - `POST /api/machines/{id}/runAntiVirusScan {Comment, ScanType: Quick|Full}`,
+ *   `POST /api/machines/{id}/StopAndQuarantineFile {Comment, Sha1}`,
+ *   `POST /api/machines/{id}/collectInvestigationPackage {Comment}`: each answers 201 with a MachineAction,
+ *   polled with `GET /api/machineactions/{id}` until Succeeded (Failed, TimeOut, Cancelled: permanent error).
+ * - The Comment names the incident and ends with the call's idempotency tag: before starting an action the
+ *   machine's actions of that type are read, and one carrying our tag (a retry's first attempt) or one still
+ *   Pending/InProgress for the same target (another caller's) is waited for instead of starting a second;
+ *   a 400 "Action is already in progress" is handled the same way.
+ * - The package: `GET /api/machineactions/{id}/GetPackageUri` -> `{value: <SAS URI>}` (limit 2 calls/min),
+ *   then a plain GET of that URI without our bearer token (the SAS query is its credential). The URI comes
+ *   from the vendor, not from configuration, so it is not put on the outbound allow-list: it must be https
+ *   and on {@link DefenderOptions.packageHosts} (Azure blob storage by default) or the API base's origin.
+ * - No undo for StopAndQuarantineFile in the API (restoring needs Live Response), so there is no
+ *   `releaseQuarantinedFile`; a quarantine by SHA-256 alone is an {@link UnsupportedActionError}.
+ * - Response actions are serialized per host and action type, apart from isolation: a scan never makes a
+ *   containment wait.
  */
-export class DefenderEdr implements EdrConnector {
+export class DefenderEdr implements EdrConnector, EdrResponseActions {
   readonly vendor = 'defender';
   private readonly http: HttpClient;
   private readonly token: ClientCredentialsToken;
   private readonly base: string;
   private readonly isolationType: 'Full' | 'Selective';
   private readonly mutex = new KeyedMutex();
+  private readonly actionMutex = new KeyedMutex();
+  private readonly actionWait: ActionWaitOptions;
+  private readonly packageAllowList: readonly string[];
+  private readonly packageMaxBytes: number;
+  private readonly packageTimeoutMs: number;
 
   constructor(opts: DefenderOptions) {
     this.base = (opts.baseUrl ?? DEFENDER_DEFAULT_BASE_URL).replace(/\/+$/, '');
@@ -90,6 +173,179 @@ export class DefenderEdr implements EdrConnector {
       clientId: opts.clientId,
       clientSecret: opts.clientSecret,
       scope: opts.scope ?? DEFENDER_DEFAULT_SCOPE,
+    });
+    this.actionWait = opts.actionWait ?? {};
+    this.packageAllowList = [
+      ...(opts.packageHosts ?? DEFENDER_DEFAULT_PACKAGE_HOSTS),
+      allowListEntryFor(`${new URL(this.base).origin}/`),
+    ];
+    this.packageMaxBytes = opts.packageMaxBytes ?? DEFAULT_PACKAGE_MAX_BYTES;
+    this.packageTimeoutMs = opts.packageTimeoutMs ?? DEFAULT_PACKAGE_TIMEOUT_MS;
+  }
+
+  /** Scan, quarantine by SHA-1 and investigation package (no release: see the class notes). */
+  get responseActions(): EdrResponseActions {
+    return this;
+  }
+
+  /** Thrown: see {@link EdrResponseActions}. */
+  async runAntivirusScan(
+    host: string,
+    opts: { scanType: AntivirusScanType },
+    ctx: ActionContext,
+  ): Promise<EffectResult> {
+    const scanType = checkedScanType(opts?.scanType, this.vendor);
+    const { id, alreadyInState } = await this.responseAction(host, ctx, {
+      type: 'RunAntiVirusScan',
+      path: 'runAntiVirusScan',
+      body: { ScanType: scanType === 'full' ? 'Full' : 'Quick' },
+      op: `${scanType} antivirus scan of ${host}`,
+      sameTarget: () => true,
+    });
+    return { alreadyInState, vendorRef: id };
+  }
+
+  /**
+   * Stops and quarantines the file with this SHA-1 on the host. Thrown: {@link UnsupportedActionError} when
+   * only a SHA-256 is given (the API takes a SHA-1); otherwise see {@link EdrResponseActions}.
+   */
+  async quarantineFile(host: string, file: FileHashes, ctx: ActionContext): Promise<EffectResult> {
+    const { sha1 } = checkedHashes(file, this.vendor);
+    assertHostname(host, this.vendor);
+    if (!sha1) {
+      throw new UnsupportedActionError(
+        'defender: StopAndQuarantineFile identifies the file by SHA-1; none was given',
+        { vendor: this.vendor },
+      );
+    }
+    const { id, alreadyInState } = await this.responseAction(host, ctx, {
+      type: 'StopAndQuarantineFile',
+      path: 'StopAndQuarantineFile',
+      body: { Sha1: sha1 },
+      op: `stop and quarantine ${sha1} on ${host}`,
+      sameTarget: (a) => a.fileIdentifier === sha1,
+    });
+    return { alreadyInState, vendorRef: id };
+  }
+
+  /**
+   * Collects the investigation package and downloads it (a zip). Thrown: {@link PermanentConnectorError}
+   * for a download URI that is not https or not on the package hosts, or a package over the size bound;
+   * otherwise see {@link EdrResponseActions}.
+   */
+  async collectInvestigationPackage(host: string, ctx: ActionContext): Promise<InvestigationPackage> {
+    const { id } = await this.responseAction(host, ctx, {
+      type: 'CollectInvestigationPackage',
+      path: 'collectInvestigationPackage',
+      body: {},
+      op: `collect investigation package of ${host}`,
+      sameTarget: () => true,
+    });
+    const op = `get package URI of ${host}`;
+    const res = await this.send({
+      method: 'GET',
+      url: `${this.base}/api/machineactions/${encodeURIComponent(id)}/GetPackageUri`,
+      op,
+    });
+    if (res.status !== 200) throw this.http.errorFor(res, op, mdeMessage(res));
+    // Microsoft's example answer wraps the URI in literal quotes inside the JSON string.
+    const uri = pickString(res.json, 'value')
+      ?.trim()
+      .replace(/^"(.*)"$/, '$1');
+    if (!uri) {
+      throw new PermanentConnectorError(`defender: ${op}: the answer has no value`, { vendor: this.vendor });
+    }
+    const content = await downloadBytes(uri, {
+      vendor: this.vendor,
+      op: `download investigation package of ${host}`,
+      allowList: this.packageAllowList,
+      maxBytes: this.packageMaxBytes,
+      timeoutMs: this.packageTimeoutMs,
+    });
+    return {
+      content,
+      fileName: `investigation-package-${host}-${id}.zip`,
+      vendorRef: id,
+      source: `defender:machineaction/${id}`,
+    };
+  }
+
+  /**
+   * Starts (or joins) one machine action and waits until it succeeded. `alreadyInState` is true when we
+   * joined an action someone else had started.
+   */
+  private async responseAction(
+    host: string,
+    ctx: ActionContext,
+    spec: {
+      type: ResponseActionType;
+      path: string;
+      body: Record<string, string>;
+      op: string;
+      sameTarget: (a: MachineAction) => boolean;
+    },
+  ): Promise<{ id: string; alreadyInState: boolean }> {
+    assertHostname(host, this.vendor);
+    return this.actionMutex.run(`${host.toLowerCase()}\n${spec.type}`, async () => {
+      const machineId = await this.machineId(host);
+      const tag = idempotencyTag(ctx);
+      const existing = async () => {
+        const ofType = (await this.actions(machineId, host)).filter((a) => a.type === spec.type);
+        const mine = ofType.find((a) => a.requestorComment?.includes(tag));
+        if (mine) return { id: mine.id, alreadyInState: false };
+        const running = ofType.find((a) => RUNNING_STATUSES.has(a.status) && spec.sameTarget(a));
+        return running ? { id: running.id, alreadyInState: true } : undefined;
+      };
+      let action = await existing();
+      if (!action) {
+        const res = await this.send({
+          method: 'POST',
+          url: `${this.base}/api/machines/${encodeURIComponent(machineId)}/${spec.path}`,
+          op: spec.op,
+          json: { Comment: `${vendorComment(ctx.incidentId, ctx.comment, 900)} ${tag}`, ...spec.body },
+        });
+        if (res.status === 201 || res.status === 200) {
+          const id = pickString(res.json, 'id');
+          if (!id) {
+            throw new PermanentConnectorError(`defender: ${spec.op}: the answer has no action id`, {
+              vendor: this.vendor,
+            });
+          }
+          action = { id, alreadyInState: false };
+        } else if (res.status === 400 && /already in progress/i.test(mdeMessage(res) ?? res.text)) {
+          action = await existing();
+          if (!action) {
+            throw new TransientConnectorError(
+              `defender: ${spec.op}: an action is in progress but not listed yet; retry later`,
+              { vendor: this.vendor, status: 400 },
+            );
+          }
+        } else {
+          throw this.http.errorFor(res, spec.op, mdeMessage(res));
+        }
+      }
+      await waitForAction(
+        () => this.probe(action.id, spec.op),
+        { vendor: this.vendor, op: spec.op, ref: action.id },
+        { ...this.actionWait, now: this.http.now },
+      );
+      return action;
+    });
+  }
+
+  private async probe(actionId: string, op: string): Promise<ActionProbe> {
+    const res = await this.send({
+      method: 'GET',
+      url: `${this.base}/api/machineactions/${encodeURIComponent(actionId)}`,
+      op: `${op}: read action status`,
+    });
+    if (res.status !== 200) throw this.http.errorFor(res, `${op}: read action status`, mdeMessage(res));
+    const status = pickString(res.json, 'status') ?? '';
+    if (status === 'Succeeded') return { state: 'succeeded' };
+    if (RUNNING_STATUSES.has(status)) return { state: 'running' };
+    if (FAILED_STATUSES.has(status)) return { state: 'failed', status };
+    throw new PermanentConnectorError(`defender: ${op}: unknown action status ${JSON.stringify(status)}`, {
+      vendor: this.vendor,
     });
   }
 
@@ -190,6 +446,8 @@ export class DefenderEdr implements EdrConnector {
       type: pickString(a, 'type') ?? '',
       status: pickString(a, 'status') ?? '',
       created: Date.parse(pickString(a, 'creationDateTimeUtc') ?? '') || 0,
+      requestorComment: pickString(a, 'requestorComment'),
+      fileIdentifier: pickString(a, 'relatedFileInfo', 'fileIdentifier')?.toLowerCase(),
     }));
   }
 

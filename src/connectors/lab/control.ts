@@ -3,6 +3,7 @@ import { LAB_PREFIXES } from './credentials';
 import { bodyOf, str } from './http';
 import { labLogLines } from './logs';
 import { LAB_ACCOUNT_STATUSES, type LabAccountStatus } from './estate/accounts';
+import { LAB_ACTION_OUTCOMES, type LabActionOutcome } from './estate/hosts';
 import type { LabFaultInput } from './estate/fault-rules';
 import type { LabStore } from './store';
 
@@ -21,6 +22,7 @@ function inspectionRoutes(r: Router, store: LabStore): void {
         'GET|POST|DELETE /lab/faults, DELETE /lab/faults/:id',
         'GET /lab/logs/:host?from=&to=',
         'POST /lab/hosts {name, platform}',
+        'POST /lab/hosts/:name/next-action-outcome {outcome: Failed|TimeOut|Cancelled|null}',
         'POST /lab/accounts/:login/status {status}',
       ],
     });
@@ -93,6 +95,20 @@ function estateRoutes(r: Router, store: LabStore): void {
     } catch (err) {
       res.status(400).json({ error: (err as Error).message });
     }
+  });
+  r.post('/hosts/:name/next-action-outcome', (req, res) => {
+    const outcome = bodyOf(req).outcome as LabActionOutcome | null | undefined;
+    if (outcome != null && !LAB_ACTION_OUTCOMES.includes(outcome)) {
+      res.status(400).json({ error: `outcome must be one of ${LAB_ACTION_OUTCOMES.join(', ')} or null` });
+      return;
+    }
+    const h = store.findHost(req.params.name);
+    if (!h) {
+      res.status(404).json({ error: `unknown host ${req.params.name}` });
+      return;
+    }
+    store.setNextActionOutcome(h, outcome ?? undefined);
+    res.json({ name: h.name, nextActionOutcome: outcome ?? null });
   });
   r.post('/accounts/:login/status', (req, res) => {
     const status = bodyOf(req).status as LabAccountStatus;

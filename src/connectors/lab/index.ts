@@ -20,7 +20,16 @@ export {
   type LabFaultRule,
 } from './estate/fault-rules';
 export { type LabCall, type LabLedgerEntry } from './estate/history';
-export { LAB_SEED_HOSTS, type LabHost, type LabMachineAction } from './estate/hosts';
+export {
+  LAB_ACTION_OUTCOMES,
+  LAB_SEED_HOSTS,
+  type LabActionOutcome,
+  type LabHost,
+  type LabMachineAction,
+  type LabQuarantinedFile,
+} from './estate/hosts';
+export { type LabIndicator, type LabScan } from './estate/falcon';
+export { labInvestigationPackage } from './package';
 export {
   LAB_SLACK_CHANNELS,
   type LabMessage,

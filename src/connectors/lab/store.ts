@@ -3,7 +3,15 @@ import { type AccountMeta, type LabAccount, type LabAccountStatus, LabAccounts }
 import { type LabAccessRule, type LabGatewayRule, LabBlocklists, type RuleMeta } from './estate/blocklists';
 import { type LabFaultInput, type LabFaultRule, LabFaultRules } from './estate/fault-rules';
 import { type EstateContext, type LabCall, type LabLedgerEntry, LabHistory } from './estate/history';
-import { type ContainmentMeta, type LabHost, type LabMachineAction, LabHosts } from './estate/hosts';
+import { type FalconMeta, LabFalcon, type LabIndicator, type LabScan } from './estate/falcon';
+import {
+  type ContainmentMeta,
+  type LabActionOutcome,
+  type LabHost,
+  type LabMachineAction,
+  LabHosts,
+  type ResponseActionRequest,
+} from './estate/hosts';
 import { type LabMessage, type LabPagerDutyEvent, type LabSlackResponse, LabInbox } from './estate/inbox';
 import { type PersistedState, StateFile } from './estate/persistence';
 import { LabTokens, type TokenAudience } from './estate/tokens';
@@ -13,6 +21,11 @@ export interface LabStoreOptions {
   autoProvision?: boolean;
   /** contain / lift go through *_pending for this long before settling (default 0: immediate). */
   containmentDelayMs?: number;
+  /**
+   * Response actions (Defender scans, quarantines, package collections; Falcon on-demand scans) are
+   * Pending / pending for the first half of this and InProgress / running for the second (default 0).
+   */
+  responseActionDelayMs?: number;
   /** Lifetime of OAuth tokens the lab issues (default 1800 s). */
   tokenTtlSeconds?: number;
   /** Persist the estate to this file (atomically, after every change). In memory when absent. */
@@ -39,6 +52,7 @@ export interface LabStoreOptions {
 export class LabStore {
   readonly autoProvision: boolean;
   readonly containmentDelayMs: number;
+  readonly responseActionDelayMs: number;
   readonly tokenTtlSeconds: number;
   readonly credentials: LabCredentials;
   readonly now: () => number;
@@ -47,6 +61,7 @@ export class LabStore {
   private readonly file?: StateFile;
   private readonly history: LabHistory;
   private readonly hosts: LabHosts;
+  private readonly falcon: LabFalcon;
   private readonly accounts: LabAccounts;
   private readonly blocklists: LabBlocklists;
   private readonly inbox: LabInbox;
@@ -56,6 +71,7 @@ export class LabStore {
   constructor(opts: LabStoreOptions = {}) {
     this.autoProvision = opts.autoProvision ?? true;
     this.containmentDelayMs = opts.containmentDelayMs ?? 0;
+    this.responseActionDelayMs = opts.responseActionDelayMs ?? 0;
     this.tokenTtlSeconds = opts.tokenTtlSeconds ?? 1800;
     this.credentials = opts.credentials ?? LAB_CREDENTIALS;
     this.now = opts.now ?? Date.now;
@@ -69,8 +85,13 @@ export class LabStore {
     this.history = new LabHistory(ctx);
     this.hosts = new LabHosts(ctx, {
       containmentDelayMs: this.containmentDelayMs,
+      responseActionDelayMs: this.responseActionDelayMs,
       requestor: this.credentials.azure.clientId,
       contain: (host, want, meta) => this.setContainment(host, want, meta),
+    });
+    this.falcon = new LabFalcon(ctx, {
+      responseActionDelayMs: this.responseActionDelayMs,
+      createdBy: this.credentials.crowdstrike.clientId,
     });
     this.accounts = new LabAccounts(ctx);
     this.blocklists = new LabBlocklists(ctx);
@@ -132,6 +153,59 @@ export class LabStore {
 
   machineActions(machineId?: string): LabMachineAction[] {
     return this.hosts.machineActions(machineId);
+  }
+
+  machineAction(id: string): LabMachineAction | undefined {
+    return this.hosts.machineAction(id);
+  }
+
+  /** A Defender scan, quarantine or package collection on the host (see LabHosts.addResponseAction). */
+  addResponseAction(host: LabHost, req: ResponseActionRequest): LabMachineAction {
+    return this.hosts.addResponseAction(host, req);
+  }
+
+  /** The host's next response action (either vendor's) ends with `outcome` instead of succeeding; undefined clears it. */
+  setNextActionOutcome(host: LabHost, outcome: LabActionOutcome | undefined): void {
+    this.hosts.setNextActionOutcome(host, outcome);
+  }
+
+  // ------------------------------------------------------------------------------------------ Falcon IOCs, scans
+
+  /** Custom IOCs (a prevent SHA-256 is the lab's record of a Falcon quarantine). */
+  indicators(): LabIndicator[] {
+    return this.falcon.indicators();
+  }
+
+  findIndicator(type: string, value: string): LabIndicator | undefined {
+    return this.falcon.findIndicator(type, value);
+  }
+
+  addIndicator(input: Parameters<LabFalcon['addIndicator']>[0], meta: FalconMeta): LabIndicator {
+    return this.falcon.addIndicator(input, meta);
+  }
+
+  deleteIndicator(id: string, meta: FalconMeta): LabIndicator | undefined {
+    return this.falcon.deleteIndicator(id, meta);
+  }
+
+  /** An on-demand scan of these hosts; the first host told to fail its next action makes it end so. */
+  addScan(input: Parameters<LabFalcon['addScan']>[0], hosts: LabHost[], meta: FalconMeta): LabScan {
+    let outcome: LabActionOutcome | undefined;
+    for (const h of hosts) outcome ??= this.hosts.takeNextOutcome(h);
+    return this.falcon.addScan(
+      input,
+      outcome,
+      hosts.map((h) => h.name),
+      meta,
+    );
+  }
+
+  scans(): LabScan[] {
+    return this.falcon.scans();
+  }
+
+  scan(id: string): LabScan | undefined {
+    return this.falcon.scan(id);
   }
 
   // ------------------------------------------------------------------------------------------ accounts
@@ -284,6 +358,8 @@ export class LabStore {
       hosts: this.hosts.snapshot(),
       accounts: this.accounts.snapshot(),
       ...this.blocklists.snapshot(),
+      indicators: this.indicators(),
+      scans: this.scans().map(({ startsAt: _s, completesAt: _c, outcome: _o, ...scan }) => scan),
       messages: {
         slack: this.messages(),
         pagerduty: this.pagerDutyEvents(),
@@ -294,6 +370,7 @@ export class LabStore {
       options: {
         autoProvision: this.autoProvision,
         containmentDelayMs: this.containmentDelayMs,
+        responseActionDelayMs: this.responseActionDelayMs,
         tokenTtlSeconds: this.tokenTtlSeconds,
         persisted: Boolean(this.file),
       },
@@ -319,6 +396,7 @@ export class LabStore {
       rules,
       gatewayRules,
       machineActions,
+      ...this.falcon.persisted(),
       ledger: this.history.persisted(),
       messages,
       pagerduty,
@@ -329,6 +407,7 @@ export class LabStore {
   private restore(s: PersistedState): void {
     this.seq = s.seq;
     this.hosts.restore(s.hosts, s.machineActions);
+    this.falcon.restore(s.indicators ?? [], s.scans ?? []);
     this.accounts.restore(s.accounts);
     this.blocklists.restore(s.rules, s.gatewayRules ?? []);
     this.history.restore(s.ledger);

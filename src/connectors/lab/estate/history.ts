@@ -15,10 +15,21 @@ export interface LabLedgerEntry {
   at: string;
   vendor: LabVendor;
   /** Vendor-neutral effect name. */
-  effect: 'contain' | 'release' | 'disable' | 'enable' | 'revoke_sessions' | 'block' | 'unblock';
+  effect:
+    | 'contain'
+    | 'release'
+    | 'disable'
+    | 'enable'
+    | 'revoke_sessions'
+    | 'block'
+    | 'unblock'
+    | 'scan'
+    | 'quarantine_file'
+    | 'release_file'
+    | 'collect_package';
   /** The vendor's own name for it (`lift_containment`, `suspend`, `unisolate`, ...). */
   vendorAction: string;
-  /** Host name, account login or IP value. */
+  /** Host name, account login, IP value, or `sha256:<hash>` (Falcon custom IOCs). */
   target: string;
   incidentId?: string;
   comment?: string;

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { HostContainmentState } from '../../types';
 import type { LabVendor } from '../credentials';
 import { type EstateContext, isoAt } from './history';
@@ -15,20 +15,61 @@ export interface LabHost {
   /** When a pending transition completes (epoch ms). */
   pendingUntil?: number;
   firstSeen: string;
+  /** Files stopped and quarantined on this host (Defender StopAndQuarantineFile), oldest first. */
+  quarantinedFiles?: LabQuarantinedFile[];
+  /** How the next response action on this host ends (set from the control plane; consumed once). */
+  nextActionOutcome?: LabActionOutcome;
 }
+
+export interface LabQuarantinedFile {
+  sha1: string;
+  at: string;
+  vendorRef: string;
+  incidentId?: string;
+}
+
+/** How a response action may end besides Succeeded (Defender's names; Falcon scans map them). */
+export type LabActionOutcome = 'Failed' | 'TimeOut' | 'Cancelled';
+export const LAB_ACTION_OUTCOMES: readonly LabActionOutcome[] = ['Failed', 'TimeOut', 'Cancelled'];
+
+export type LabResponseActionType =
+  'RunAntiVirusScan' | 'StopAndQuarantineFile' | 'CollectInvestigationPackage';
 
 export interface LabMachineAction {
   id: string;
-  type: 'Isolate' | 'Unisolate';
+  type: 'Isolate' | 'Unisolate' | LabResponseActionType;
   scope?: string;
   machineId: string;
   computerDnsName: string;
   requestor: string;
   requestorComment: string;
-  status: 'Pending' | 'Succeeded';
+  status: 'Pending' | 'InProgress' | 'Succeeded' | LabActionOutcome;
   creationDateTimeUtc: string;
+  /** Response actions: when Pending turns InProgress (epoch ms). */
+  startsAt?: number;
   completesAt: number;
+  /** Response actions: the final status they reach at `completesAt`. */
+  outcome?: 'Succeeded' | LabActionOutcome;
+  relatedFileInfo?: { fileIdentifier: string; fileIdentifierType: 'Sha1' };
+  /** CollectInvestigationPackage: the signature of its download URI. */
+  packageToken?: string;
 }
+
+/** What a response action is requested with. */
+export interface ResponseActionRequest {
+  type: LabResponseActionType;
+  comment: string;
+  scope?: string;
+  sha1?: string;
+  call: string;
+  incidentId?: string;
+}
+
+const LEDGER_EFFECT = {
+  RunAntiVirusScan: 'scan',
+  StopAndQuarantineFile: 'quarantine_file',
+  CollectInvestigationPackage: 'collect_package',
+} as const;
 
 /** What a containment change is recorded with in the ledger. */
 export interface ContainmentMeta {
@@ -62,6 +103,8 @@ export class LabHosts {
     private readonly ctx: EstateContext,
     private readonly opts: {
       containmentDelayMs: number;
+      /** Response actions are Pending for the first half of this, InProgress for the second. */
+      responseActionDelayMs: number;
       /** The Azure AD app named as the requestor of machine actions. */
       requestor: string;
       /** Applies a containment change: the store's own `setContainment`, so that a hook on it sees Defender's too. */
@@ -179,8 +222,86 @@ export class LabHosts {
     return this.settleAction(action);
   }
 
+  /**
+   * A new scan, quarantine or package collection on the host. Its outcome is Succeeded unless the host was
+   * told otherwise ({@link setNextActionOutcome}); a quarantine that will succeed is recorded on the host and
+   * every request in the ledger, at request time as containment is.
+   */
+  addResponseAction(host: LabHost, req: ResponseActionRequest): LabMachineAction {
+    const now = this.ctx.now();
+    const outcome = this.takeNextOutcome(host) ?? 'Succeeded';
+    const delay = this.opts.responseActionDelayMs;
+    const action: LabMachineAction = {
+      id: randomUUID(),
+      type: req.type,
+      ...(req.scope ? { scope: req.scope } : {}),
+      machineId: host.machineId,
+      computerDnsName: host.name,
+      requestor: this.opts.requestor,
+      requestorComment: req.comment,
+      status: 'Pending',
+      creationDateTimeUtc: new Date(now).toISOString(),
+      startsAt: now + Math.floor(delay / 2),
+      completesAt: now + delay,
+      outcome,
+      ...(req.sha1
+        ? { relatedFileInfo: { fileIdentifier: req.sha1, fileIdentifierType: 'Sha1' as const } }
+        : {}),
+      ...(req.type === 'CollectInvestigationPackage'
+        ? { packageToken: randomBytes(16).toString('hex') }
+        : {}),
+    };
+    this.actions.push(action);
+    const incident = req.incidentId ? { incidentId: req.incidentId } : {};
+    if (req.sha1 && outcome === 'Succeeded') {
+      (host.quarantinedFiles ??= []).push({
+        sha1: req.sha1,
+        at: isoAt(now),
+        vendorRef: action.id,
+        ...incident,
+      });
+    }
+    this.ctx.record({
+      effect: LEDGER_EFFECT[req.type],
+      target: host.name,
+      vendor: 'defender',
+      vendorAction: req.type,
+      call: req.call,
+      comment: req.comment,
+      vendorRef: action.id,
+      ...incident,
+    });
+    return this.settleAction(action);
+  }
+
+  /** Makes the host's next response action (Defender machine action or Falcon scan) end with `outcome`. */
+  setNextActionOutcome(host: LabHost, outcome: LabActionOutcome | undefined): void {
+    host.nextActionOutcome = outcome;
+    this.ctx.changed();
+  }
+
+  takeNextOutcome(host: LabHost): LabActionOutcome | undefined {
+    const outcome = host.nextActionOutcome;
+    if (outcome) {
+      host.nextActionOutcome = undefined;
+      this.ctx.changed();
+    }
+    return outcome;
+  }
+
+  machineAction(id: string): LabMachineAction | undefined {
+    const a = this.actions.find((x) => x.id === id);
+    return a ? this.settleAction(a) : undefined;
+  }
+
   private settleAction(a: LabMachineAction): LabMachineAction {
-    if (a.status === 'Pending' && this.ctx.now() >= a.completesAt) a.status = 'Succeeded';
+    const now = this.ctx.now();
+    if (a.outcome === undefined) {
+      if (a.status === 'Pending' && now >= a.completesAt) a.status = 'Succeeded';
+    } else if (a.status === 'Pending' || a.status === 'InProgress') {
+      if (now >= a.completesAt) a.status = a.outcome;
+      else if (now >= (a.startsAt ?? a.completesAt)) a.status = 'InProgress';
+    }
     return a;
   }
 
@@ -201,6 +322,7 @@ export class LabHosts {
         machineId: h.machineId,
         platform: h.platform,
         status: h.status,
+        quarantinedFiles: h.quarantinedFiles ?? [],
       };
     });
   }

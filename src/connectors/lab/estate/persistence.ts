@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { LabAccount } from './accounts';
 import type { LabAccessRule, LabGatewayRule } from './blocklists';
 import type { LabLedgerEntry } from './history';
+import type { LabIndicator, LabScan } from './falcon';
 import type { LabHost, LabMachineAction } from './hosts';
 import type { LabMessage, LabPagerDutyEvent } from './inbox';
 
@@ -16,6 +17,9 @@ export interface PersistedState {
   rules: LabAccessRule[];
   gatewayRules?: LabGatewayRule[];
   machineActions: LabMachineAction[];
+  /** Falcon custom IOCs and on-demand scans (absent in files written before they existed). */
+  indicators?: LabIndicator[];
+  scans?: LabScan[];
   ledger: LabLedgerEntry[];
   messages: LabMessage[];
   pagerduty: LabPagerDutyEvent[];
