@@ -88,9 +88,7 @@ function selectorOf(cap: Capability<unknown>) {
 // One object, so that zod reports problems in this order: selectors, common variables, each vendor's.
 const envSchema = z.object({
   ...Object.fromEntries(capabilities.map((cap) => [cap.selector, selectorOf(cap)])),
-  [TICKETS.selector]: z
-    .enum(Object.keys(ticketVendors) as [string, ...string[]])
-    .default(TICKETS.default),
+  [TICKETS.selector]: z.enum(Object.keys(ticketVendors) as [string, ...string[]]).default(TICKETS.default),
   ...commonEnv,
   ...Object.assign({}, ...capabilities.flatMap((cap) => Object.values(cap.vendors).map((v) => v.env))),
   ...Object.assign({}, ...Object.values(ticketVendors).map((v) => v.env)),
@@ -262,7 +260,10 @@ function resolveAt(parsed: ConnectorsEnv, dataDir: string, defaultLabUrl: string
   const ticketKind = e[TICKETS.selector] as string;
   if (ticketKind !== TICKETS.default) {
     const vendor = ticketVendors[ticketKind]!;
-    const settings = vendor.resolve(e, vendorContext(e, `${TICKETS.selector}=${ticketKind}`, labUrl, problems));
+    const settings = vendor.resolve(
+      e,
+      vendorContext(e, `${TICKETS.selector}=${ticketKind}`, labUrl, problems),
+    );
     selected.tickets = { kind: ticketKind, ...settings };
     vendor.endpoints(settings).forEach(allow);
     if (vendor.lab) usesLab = true;

@@ -1,14 +1,7 @@
 import { LAB_CREDENTIALS, type RunningLab } from '../../src/connectors/lab';
 import { JiraTickets, jiraIncidentLabel } from '../../src/connectors/tickets/jira';
 import { adfPlainText, commentRef } from '../../src/connectors/tickets/text';
-import {
-  ERROR_NAMES,
-  actionCtx,
-  expectConnectorError,
-  faultMatrix,
-  labAllowList,
-  useLab,
-} from './support';
+import { ERROR_NAMES, actionCtx, expectConnectorError, faultMatrix, labAllowList, useLab } from './support';
 
 const ctl = useLab();
 
@@ -146,7 +139,11 @@ describe('Jira Cloud ticket sync against the lab', () => {
     const hostile = '<img src=x onerror=alert(1)> [click](javascript:alert(1)) {{macro}} *bold*';
     const t = jira();
     const { key } = await t.openTicket(
-      { ...request(ctx.incidentId, `${hostile}\nSecond line`), description: hostile, link: 'javascript:alert(1)' },
+      {
+        ...request(ctx.incidentId, `${hostile}\nSecond line`),
+        description: hostile,
+        link: 'javascript:alert(1)',
+      },
       ctx,
     );
     await t.addComment(key, hostile, ctx);
@@ -155,7 +152,7 @@ describe('Jira Cloud ticket sync against the lab', () => {
     const nodes: { type: string; marks?: { type: string; attrs?: { href?: string } }[] }[] = [];
     const walk = (n: unknown) => {
       const o = n as { type: string; content?: unknown[] };
-      if (o.type === 'text') nodes.push(o as (typeof nodes)[number]);
+      if (o.type === 'text') nodes.push(o);
       o.content?.forEach(walk);
     };
     walk(issue.description);

@@ -233,12 +233,19 @@ describe('ticket sync selection', () => {
     const cfg = resolveConnectorsConfig({ QUELL_TICKETS: 'lab' }, opts);
     expect(cfg.tickets).toEqual({ kind: 'lab', baseUrl: `${opts.labUrl}/jira` });
     expect(buildConnectors(cfg).tickets).toBeInstanceOf(JiraTickets);
-    expect(describeConnectors(cfg)).toContain(`Tickets:      lab estate (${opts.labUrl}/jira), Jira contract`);
+    expect(describeConnectors(cfg)).toContain(
+      `Tickets:      lab estate (${opts.labUrl}/jira), Jira contract`,
+    );
   });
 
   it('builds Jira and ServiceNow from their variables, their origins allowed', () => {
     const jira = resolveConnectorsConfig({ QUELL_TICKETS: 'jira', ...TICKET_ENV.jira }, opts);
-    expect(jira.tickets).toMatchObject({ kind: 'jira', project: 'SOC', issueType: 'Task', doneTransition: 'Done' });
+    expect(jira.tickets).toMatchObject({
+      kind: 'jira',
+      project: 'SOC',
+      issueType: 'Task',
+      doneTransition: 'Done',
+    });
     expect(jira.allowList).toContain('https://acme.atlassian.net/');
     expect(buildConnectors(jira).tickets).toBeInstanceOf(JiraTickets);
     const sn = resolveConnectorsConfig({ QUELL_TICKETS: 'servicenow', ...TICKET_ENV.servicenow }, opts);
@@ -252,11 +259,17 @@ describe('ticket sync selection', () => {
       /QUELL_JIRA_API_TOKEN: required when QUELL_TICKETS=jira/,
     );
     expect(() =>
-      resolveConnectorsConfig({ QUELL_TICKETS: 'jira', ...TICKET_ENV.jira, QUELL_JIRA_PROJECT: 'soc ops' }, opts),
+      resolveConnectorsConfig(
+        { QUELL_TICKETS: 'jira', ...TICKET_ENV.jira, QUELL_JIRA_PROJECT: 'soc ops' },
+        opts,
+      ),
     ).toThrow(/QUELL_JIRA_PROJECT: must be a Jira project key/);
     expect(() => resolveConnectorsConfig({ QUELL_TICKETS: 'zendesk' }, opts)).toThrow(/QUELL_TICKETS/);
     expect(() =>
-      resolveConnectorsConfig({ QUELL_TICKETS: 'servicenow', ...TICKET_ENV.servicenow, QUELL_SERVICENOW_CLOSE_STATE: '3' }, opts),
+      resolveConnectorsConfig(
+        { QUELL_TICKETS: 'servicenow', ...TICKET_ENV.servicenow, QUELL_SERVICENOW_CLOSE_STATE: '3' },
+        opts,
+      ),
     ).toThrow(/QUELL_SERVICENOW_CLOSE_STATE/);
   });
 });

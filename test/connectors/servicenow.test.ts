@@ -1,14 +1,7 @@
 import { LAB_CREDENTIALS, type RunningLab } from '../../src/connectors/lab';
 import { ServiceNowTickets, serviceNowCorrelationId } from '../../src/connectors/tickets/servicenow';
 import { commentRef, serviceNowText } from '../../src/connectors/tickets/text';
-import {
-  ERROR_NAMES,
-  actionCtx,
-  expectConnectorError,
-  faultMatrix,
-  labAllowList,
-  useLab,
-} from './support';
+import { ERROR_NAMES, actionCtx, expectConnectorError, faultMatrix, labAllowList, useLab } from './support';
 
 const ctl = useLab();
 
@@ -195,7 +188,10 @@ describe('ServiceNow ticket sync against the lab', () => {
 
   it('refuses keys and incident IDs that could change an encoded query', async () => {
     const ctx = actionCtx();
-    await expectConnectorError(sn().openTicket(request('INC-1^ORcorrelation_idISNOTEMPTY'), ctx), 'permanent');
+    await expectConnectorError(
+      sn().openTicket(request('INC-1^ORcorrelation_idISNOTEMPTY'), ctx),
+      'permanent',
+    );
     await expectConnectorError(sn().addComment('abc^ORsys_id!=x', 'x', ctx), 'permanent');
   });
 

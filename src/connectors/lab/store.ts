@@ -6,11 +6,7 @@ import { type EstateContext, type LabCall, type LabLedgerEntry, LabHistory } fro
 import { type ContainmentMeta, type LabHost, type LabMachineAction, LabHosts } from './estate/hosts';
 import { type LabMessage, type LabPagerDutyEvent, type LabSlackResponse, LabInbox } from './estate/inbox';
 import { type PersistedState, StateFile } from './estate/persistence';
-import {
-  type LabJiraIssue,
-  type LabServiceNowIncident,
-  LabTickets,
-} from './estate/tickets';
+import { type LabJiraIssue, type LabServiceNowIncident, LabTickets } from './estate/tickets';
 import { LabTokens, type TokenAudience } from './estate/tokens';
 
 export interface LabStoreOptions {

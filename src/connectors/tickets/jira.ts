@@ -145,7 +145,9 @@ export class JiraTickets implements TicketSystem {
       if (res.status !== 201 && res.status !== 200) throw this.http.errorFor(res, op, jiraMessage(res));
       const key = pickString(res.json, 'key');
       if (!key) {
-        throw new PermanentConnectorError(`jira: ${op}: the answer names no issue key`, { vendor: this.vendor });
+        throw new PermanentConnectorError(`jira: ${op}: the answer names no issue key`, {
+          vendor: this.vendor,
+        });
       }
       return { ...this.ticketOf(key), created: true };
     });
@@ -163,7 +165,10 @@ export class JiraTickets implements TicketSystem {
       if (status.category === 'done') return { alreadyInState: true, vendorRef: key };
       const outcome = req.resolution === 'false_positive' ? 'Closed as a false positive' : 'Resolved';
       // Its own reference, so that a comment the caller made under the same key is not taken for it.
-      await this.comment(key, `${outcome}. ${req.text}`, { ...ctx, idempotencyKey: `${ctx.idempotencyKey}:close` });
+      await this.comment(key, `${outcome}. ${req.text}`, {
+        ...ctx,
+        idempotencyKey: `${ctx.idempotencyKey}:close`,
+      });
       const transition = await this.findDoneTransition(key);
       const op = `transition issue ${key} (${this.doneTransition})`;
       const res = await this.http.request({
@@ -263,7 +268,7 @@ export class JiraTickets implements TicketSystem {
     if (res.status !== 200) throw this.http.errorFor(res, op, jiraMessage(res));
     const list = pick(res.json, 'transitions');
     const want = this.doneTransition.toLowerCase();
-    const transitions = Array.isArray(list) ? list : [];
+    const transitions: unknown[] = Array.isArray(list) ? list : [];
     const match =
       transitions.find((t) => pickString(t, 'name')?.toLowerCase() === want) ??
       transitions.find((t) => pickString(t, 'to', 'name')?.toLowerCase() === want);
@@ -290,7 +295,9 @@ function oneLine(s: string, max: number): string {
 
 function assertIssueKey(key: string, vendor: string): void {
   if (!ISSUE_KEY_RE.test(key)) {
-    throw new PermanentConnectorError(`invalid Jira issue key ${JSON.stringify(key.slice(0, 40))}`, { vendor });
+    throw new PermanentConnectorError(`invalid Jira issue key ${JSON.stringify(key.slice(0, 40))}`, {
+      vendor,
+    });
   }
 }
 

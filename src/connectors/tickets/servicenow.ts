@@ -176,7 +176,9 @@ export class ServiceNowTickets implements TicketSystem {
     return { sysId, number: pickString(res.json, 'result', 'number') ?? '' };
   }
 
-  private async findByCorrelation(correlationId: string): Promise<{ sysId: string; number: string } | undefined> {
+  private async findByCorrelation(
+    correlationId: string,
+  ): Promise<{ sysId: string; number: string } | undefined> {
     const op = `look up incident record ${correlationId}`;
     const res = await this.http.request({
       method: 'GET',

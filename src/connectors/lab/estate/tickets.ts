@@ -68,7 +68,9 @@ export interface LabServiceNowIncident {
 
 /** ServiceNow's time format (`2026-12-01 09:00:00`, UTC). */
 export function serviceNowTime(t: number): string {
-  return isoAt(t).replace('T', ' ').replace(/\.\d{3}Z$/, '');
+  return isoAt(t)
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, '');
 }
 
 /** The tickets the estate holds: Jira issues of the lab project and ServiceNow incident records. */
@@ -192,8 +194,7 @@ export class LabTickets {
     this.incidents = incidents;
     // Numbering goes on after what was restored.
     this.nextIssue = 1 + Math.max(0, ...issues.map((i) => Number(i.key.split('-').pop()) || 0));
-    this.nextComment =
-      1 + Math.max(9999, ...issues.flatMap((i) => i.comments.map((c) => Number(c.id) || 0)));
+    this.nextComment = 1 + Math.max(9999, ...issues.flatMap((i) => i.comments.map((c) => Number(c.id) || 0)));
     this.nextIncident = 1 + Math.max(10000, ...incidents.map((i) => Number(i.number.slice(3)) || 0));
   }
 }

@@ -120,9 +120,11 @@ export function jiraRouter(store: LabStore): Router {
     const summary = typeof f.summary === 'string' ? f.summary : '';
     if (!summary.trim()) errors.summary = 'You must specify a summary of the issue.';
     else if (summary.length > 255) errors.summary = 'Summary must be less than 255 characters.';
-    else if (/[\r\n]/.test(summary)) errors.summary = 'The summary is invalid because it contains newline characters.';
+    else if (/[\r\n]/.test(summary))
+      errors.summary = 'The summary is invalid because it contains newline characters.';
     if (f.description !== undefined && f.description !== null && !isAdfDoc(f.description)) {
-      errors.description = 'Operation value must be an Atlassian Document (see the Atlassian Document Format)';
+      errors.description =
+        'Operation value must be an Atlassian Document (see the Atlassian Document Format)';
     }
     const labels = f.labels === undefined ? [] : f.labels;
     if (!Array.isArray(labels) || labels.some((l) => typeof l !== 'string')) {
@@ -161,11 +163,17 @@ export function jiraRouter(store: LabStore): Router {
     }
     const max = Math.min(5000, Math.max(1, Number(str(req.query.maxResults) ?? 50) || 50));
     const fields = (str(req.query.fields) ?? 'id').split(',').filter(Boolean);
-    let issues = store.tickets.jiraIssues().filter((i) =>
-      parsed.clauses.every(([field, value]) =>
-        field === 'project' ? i.project === value : field === 'key' ? i.key === value : i.labels.includes(value),
-      ),
-    );
+    let issues = store.tickets
+      .jiraIssues()
+      .filter((i) =>
+        parsed.clauses.every(([field, value]) =>
+          field === 'project'
+            ? i.project === value
+            : field === 'key'
+              ? i.key === value
+              : i.labels.includes(value),
+        ),
+      );
     if (parsed.desc) issues = issues.reverse();
     const page = issues.slice(0, max);
     res.json({

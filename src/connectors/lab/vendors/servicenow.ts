@@ -73,7 +73,13 @@ function fieldsOf(req: Request): string[] | undefined {
 }
 
 function noRecord(res: Response): void {
-  fail(res, 'servicenow', 404, 'No Record found', "Record doesn't exist or ACL restricts the record retrieval");
+  fail(
+    res,
+    'servicenow',
+    404,
+    'No Record found',
+    "Record doesn't exist or ACL restricts the record retrieval",
+  );
 }
 
 /** Checks and applies a body's fields; answers the refusal itself and returns undefined. */
@@ -99,7 +105,7 @@ function writable(
     // Unknown fields are ignored, as ServiceNow does.
   }
   for (const k of ['impact', 'urgency'] as const) {
-    if (fields[k] !== undefined && !LEVELS.has(fields[k]!)) {
+    if (fields[k] !== undefined && !LEVELS.has(fields[k])) {
       fail(res, 'servicenow', 400, 'Invalid value', `${k} must be 1, 2 or 3`);
       return undefined;
     }
@@ -151,7 +157,9 @@ export function serviceNowRouter(store: LabStore): Router {
     const record = store.tickets.addIncident(w.fields, w.notes, incidentId);
     res
       .status(201)
-      .location(`${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}/api/now/table/incident/${record.sysId}`)
+      .location(
+        `${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}/api/now/table/incident/${record.sysId}`,
+      )
       .json({ result: recordJson(record, fieldsOf(req)) });
   });
 
@@ -206,4 +214,3 @@ export function serviceNowRouter(store: LabStore): Router {
   });
   return r;
 }
-
