@@ -118,6 +118,23 @@ describe('Jira Cloud ticket sync against the lab', () => {
     expect(issue.comments).toHaveLength(1);
   });
 
+  it('a close whose answer was lost is already in state when retried', async () => {
+    const ctx = actionCtx();
+    const { key } = await jira().openTicket(request(ctx.incidentId), ctx);
+    ctl.lab.store.addFault({
+      match: { vendor: 'jira', method: 'POST', pathPattern: '/transitions$' },
+      fault: 'slow_response',
+      holdMs: 1_500,
+      times: 1,
+    });
+    const close = { resolution: 'resolved' as const, text: 'Reimaged' };
+    await expectConnectorError(jira(ctl.lab, { timeoutMs: 300 }).closeTicket(key, close, ctx), 'transient');
+    expect((await jira().closeTicket(key, close, ctx)).alreadyInState).toBe(true);
+    const issue = ctl.lab.store.jiraIssues().find((i) => i.key === key)!;
+    expect(issue.history).toEqual(['Done']);
+    expect(issue.comments).toHaveLength(1);
+  });
+
   it('refuses a transition name the workflow does not have (permanent)', async () => {
     const ctx = actionCtx();
     const { key } = await jira().openTicket(request(ctx.incidentId), ctx);

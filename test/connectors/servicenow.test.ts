@@ -133,6 +133,21 @@ describe('ServiceNow ticket sync against the lab', () => {
     expect(record.notes).toHaveLength(1);
   });
 
+  it('a close whose answer was lost is already in state when retried', async () => {
+    const ctx = actionCtx();
+    const { key } = await sn().openTicket(request(ctx.incidentId), ctx);
+    ctl.lab.store.addFault({
+      match: { vendor: 'servicenow', method: 'PATCH' },
+      fault: 'slow_response',
+      holdMs: 1_500,
+      times: 1,
+    });
+    const close = { resolution: 'resolved' as const, text: 'Reset' };
+    await expectConnectorError(sn(ctl.lab, { timeoutMs: 300 }).closeTicket(key, close, ctx), 'transient');
+    expect((await sn().closeTicket(key, close, ctx)).alreadyInState).toBe(true);
+    expect(recordsOf(ctx.incidentId)[0]!.notes).toHaveLength(1);
+  });
+
   it('closes (state 7) a false positive when so configured', async () => {
     const ctx = actionCtx();
     const t = sn(ctl.lab, { closeState: 7 });

@@ -47,7 +47,22 @@ export interface CloseTicketRequest {
  */
 export interface TicketSystem {
   readonly vendor: string;
+  /**
+   * The incident's ticket, found or created. Thrown: `PermanentConnectorError` when the incident ID holds
+   * characters other than letters, digits, `.`, `_`, `-`, `:` or the vendor refuses the fields;
+   * `ConnectorAuthError` on bad credentials; `RateLimitedError` (with `retryAfterMs`) on a 429;
+   * `TransientConnectorError` on 5xx, timeouts and network failures.
+   */
   openTicket(req: OpenTicketRequest, ctx: ActionContext): Promise<OpenTicketResult>;
+  /**
+   * One comment per `ctx.idempotencyKey`. Thrown: `TargetNotFoundError` when no ticket has that key,
+   * `PermanentConnectorError` when the key is not of the vendor's form; otherwise as `openTicket`.
+   */
   addComment(key: string, text: string, ctx: ActionContext): Promise<EffectResult>;
+  /**
+   * Resolves the ticket with a closing note. Thrown: `TargetNotFoundError` for an unknown key,
+   * `PermanentConnectorError` when the workflow has no such transition (Jira) or a data policy refuses
+   * (ServiceNow); otherwise as `openTicket`.
+   */
   closeTicket(key: string, req: CloseTicketRequest, ctx: ActionContext): Promise<EffectResult>;
 }
