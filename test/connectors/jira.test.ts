@@ -157,7 +157,7 @@ describe('Jira Cloud ticket sync against the lab', () => {
     const t = jira();
     const { key } = await t.openTicket(
       {
-        ...request(ctx.incidentId, `${hostile}\nSecond line`),
+        ...request(ctx.incidentId, `${hostile}\nSecond\u0007 line`),
         description: hostile,
         link: 'javascript:alert(1)',
       },

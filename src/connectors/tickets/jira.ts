@@ -14,6 +14,7 @@ import {
   assertIncidentId,
   commentRef,
   safeLink,
+  stripControl,
 } from './text';
 import type { CloseTicketRequest, OpenTicketRequest, OpenTicketResult, TicketSystem } from './types';
 
@@ -289,7 +290,7 @@ function linkMark(href: string): { type: 'link'; attrs: { href: string } } {
 }
 
 function oneLine(s: string, max: number): string {
-  const flat = s.replace(/\s+/g, ' ').trim();
+  const flat = stripControl(s).replace(/\s+/g, ' ').trim();
   return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
 }
 

@@ -96,7 +96,7 @@ export function adfPlainText(node: unknown): string {
 // eslint-disable-next-line no-control-regex
 const CONTROL_RE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
 
-function stripControl(s: string): string {
+export function stripControl(s: string): string {
   return s.replace(CONTROL_RE, '');
 }
 
