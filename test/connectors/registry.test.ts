@@ -55,6 +55,8 @@ const TICKET_ENV: Record<string, NodeJS.ProcessEnv> = {
     QUELL_SERVICENOW_INSTANCE_URL: 'https://acme.service-now.com',
     QUELL_SERVICENOW_USER: 'quell.integration',
     QUELL_SERVICENOW_PASSWORD: 'SECRET-12',
+    QUELL_SERVICENOW_CLIENT_ID: 'registry-entry',
+    QUELL_SERVICENOW_CLIENT_SECRET: 'SECRET-13',
   },
 };
 
@@ -249,7 +251,11 @@ describe('ticket sync selection', () => {
     expect(jira.allowList).toContain('https://acme.atlassian.net/');
     expect(buildConnectors(jira).tickets).toBeInstanceOf(JiraTickets);
     const sn = resolveConnectorsConfig({ QUELL_TICKETS: 'servicenow', ...TICKET_ENV.servicenow }, opts);
-    expect(sn.tickets).toMatchObject({ kind: 'servicenow', closeState: 6 });
+    expect(sn.tickets).toMatchObject({
+      kind: 'servicenow',
+      closeState: 6,
+      oauth: { clientId: 'registry-entry', clientSecret: 'SECRET-13' },
+    });
     expect(sn.allowList).toContain('https://acme.service-now.com/');
     expect(buildConnectors(sn).tickets).toBeInstanceOf(ServiceNowTickets);
   });
@@ -271,5 +277,9 @@ describe('ticket sync selection', () => {
         opts,
       ),
     ).toThrow(/QUELL_SERVICENOW_CLOSE_STATE/);
+    const { QUELL_SERVICENOW_CLIENT_ID: _id, ...withoutClient } = TICKET_ENV.servicenow!;
+    expect(() => resolveConnectorsConfig({ QUELL_TICKETS: 'servicenow', ...withoutClient }, opts)).toThrow(
+      /QUELL_SERVICENOW_CLIENT_SECRET: is set without QUELL_SERVICENOW_CLIENT_ID/,
+    );
   });
 });

@@ -210,6 +210,53 @@ describe('ServiceNow ticket sync against the lab', () => {
     await expectConnectorError(sn().addComment('abc^ORsys_id!=x', 'x', ctx), 'permanent');
   });
 
+  describe('with OAuth (password grant at /oauth_token.do)', () => {
+    const { user, password, clientId, clientSecret } = LAB_CREDENTIALS.servicenow;
+    const oauthSn = (secret = clientSecret) =>
+      new ServiceNowTickets({
+        instanceUrl: `${ctl.lab.url}/servicenow`,
+        user,
+        password,
+        oauth: { clientId, clientSecret: secret },
+        allowList: labAllowList(ctl.lab),
+        timeoutMs: 2_000,
+      });
+    const tokenCalls = () => ctl.lab.store.calls({ vendor: 'servicenow', pathIncludes: '/oauth_token.do' });
+
+    it('sends a bearer token, fetched once and reused', async () => {
+      const ctx = actionCtx();
+      const t = oauthSn();
+      const before = tokenCalls().length;
+      const { key } = await t.openTicket(request(ctx.incidentId), ctx);
+      await t.addComment(key, 'Phase: recovery', ctx);
+      expect(tokenCalls().length).toBe(before + 1);
+      expect(recordsOf(ctx.incidentId)[0]!.notes).toHaveLength(1);
+    });
+
+    it('fetches a new token once when the old one is refused (auth_expired)', async () => {
+      const ctx = actionCtx();
+      const t = oauthSn();
+      const { key } = await t.openTicket(request(ctx.incidentId), ctx);
+      const before = tokenCalls().length;
+      ctl.lab.store.addFault({
+        match: { vendor: 'servicenow', method: 'PATCH' },
+        fault: 'auth_expired',
+        times: 1,
+      });
+      expect((await t.addComment(key, 'after expiry', ctx)).alreadyInState).toBe(false);
+      expect(tokenCalls().length).toBe(before + 1);
+    });
+
+    it('maps a wrong client secret to ConnectorAuthError', async () => {
+      const ctx = actionCtx();
+      await expectConnectorError(
+        oauthSn('nope').openTicket(request(ctx.incidentId), ctx),
+        'auth',
+        ERROR_NAMES.auth,
+      );
+    });
+  });
+
   describe('faults', () => {
     faultMatrix(
       () => ctl.lab,

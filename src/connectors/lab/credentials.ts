@@ -12,8 +12,8 @@ export interface LabCredentials {
   slack: { botToken: string; signingSecret: string };
   /** The Atlassian account (e-mail and API token, basic auth) and the project tickets go to. */
   jira: { email: string; apiToken: string; project: string };
-  /** The integration user of the lab's ServiceNow instance (basic auth). */
-  servicenow: { user: string; password: string };
+  /** The integration user of the lab's ServiceNow instance (basic auth) and its OAuth client. */
+  servicenow: { user: string; password: string; clientId: string; clientSecret: string };
 }
 
 export const LAB_CREDENTIALS: LabCredentials = {
@@ -23,7 +23,12 @@ export const LAB_CREDENTIALS: LabCredentials = {
   cloudflare: { apiToken: 'lab-cloudflare-token', zoneId: 'lab-zone', accountId: 'lab-account' },
   slack: { botToken: 'xoxb-lab-bot-token', signingSecret: 'lab-slack-signing-secret-0123456789abcdef' },
   jira: { email: 'quell@lab.quell.test', apiToken: 'lab-jira-api-token', project: 'SOC' },
-  servicenow: { user: 'quell.integration', password: 'lab-servicenow-password' },
+  servicenow: {
+    user: 'quell.integration',
+    password: 'lab-servicenow-password',
+    clientId: 'lab-servicenow-client',
+    clientSecret: 'lab-servicenow-client-secret',
+  },
 };
 
 /** URL prefixes under which the lab speaks each vendor's contract. */

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { defineVendor, optionalString, optionalUrl, origin } from '../descriptor';
-import { PermanentConnectorError } from '../errors';
-import { type AllowList, HttpClient, type HttpResponse, pick, pickString } from '../http';
+import { ConnectorAuthError, PermanentConnectorError } from '../errors';
+import { type AllowList, HttpClient, type HttpRequest, type HttpResponse, pick, pickString } from '../http';
 import type { ActionContext, EffectResult } from '../types';
 import { KeyedMutex, queryString, truncate, vendorComment } from '../util';
 import { assertIncidentId, commentRef, safeLink, serviceNowText } from './text';
@@ -20,6 +20,12 @@ export interface ServiceNowOptions {
   /** A user with the itil role (and read on sys_journal_field, to find work notes already added). */
   user: string;
   password: string;
+  /**
+   * An OAuth application registry entry: with it, the user's credentials are exchanged once for a bearer
+   * token (password grant at `<instance>/oauth_token.do`, the documented inbound OAuth for REST) instead of
+   * being sent on every call.
+   */
+  oauth?: { clientId: string; clientSecret: string };
   /** The state a closed ticket is put in: 6 Resolved (default) or 7 Closed. */
   closeState?: 6 | 7;
   /** Resolution codes (`close_code`); defaults are the out-of-box choices. */
@@ -56,7 +62,8 @@ export function serviceNowCorrelationId(incidentId: string): string {
 }
 
 /**
- * ServiceNow ticket sync over the Table API (`incident` records), basic auth. Followed: the ServiceNow
+ * ServiceNow ticket sync over the Table API (`incident` records), basic auth or an OAuth bearer token
+ * (see {@link ServiceNowOptions.oauth}; "Enable OAuth with inbound REST", "REST OAuth example"). Followed: the ServiceNow
  * "Table API" reference (`/api/now/table/{tableName}`, `sysparm_query`, `sysparm_fields`, `sysparm_limit`;
  * answers wrapped in `result`, errors `{error: {message, detail}, status: "failure"}`) and the incident
  * resolution fields (close_code and close_notes are mandatory when an incident is resolved or closed).
@@ -82,6 +89,7 @@ export class ServiceNowTickets implements TicketSystem {
   private readonly closeState: 6 | 7;
   private readonly closeCodes: { resolved: string; false_positive: string };
   private readonly mutex = new KeyedMutex();
+  private readonly token?: PasswordGrantToken;
 
   constructor(opts: ServiceNowOptions) {
     this.base = opts.instanceUrl.replace(/\/+$/, '');
@@ -93,8 +101,17 @@ export class ServiceNowTickets implements TicketSystem {
       allowList: opts.allowList,
       timeoutMs: opts.timeoutMs,
       logger: opts.logger,
-      defaultHeaders: { authorization: `Basic ${basic}` },
+      ...(opts.oauth ? {} : { defaultHeaders: { authorization: `Basic ${basic}` } }),
     });
+    if (opts.oauth) {
+      this.token = new PasswordGrantToken(this.http, `${this.base}/oauth_token.do`, {
+        grant_type: 'password',
+        client_id: opts.oauth.clientId,
+        client_secret: opts.oauth.clientSecret,
+        username: opts.user,
+        password: opts.password,
+      });
+    }
   }
 
   async openTicket(req: OpenTicketRequest, ctx: ActionContext): Promise<OpenTicketResult> {
@@ -110,7 +127,7 @@ export class ServiceNowTickets implements TicketSystem {
         '',
         `Quell incident ${req.incidentId}${link ? `: ${link}` : ''}`,
       ].join('\n');
-      const res = await this.http.request({
+      const res = await this.send({
         method: 'POST',
         url: `${this.base}/api/now/table/incident${queryString({ sysparm_fields: 'sys_id,number,state' })}`,
         op,
@@ -141,7 +158,7 @@ export class ServiceNowTickets implements TicketSystem {
       if (DONE_STATES.has(state)) return { alreadyInState: true, vendorRef: key };
       const op = `close incident record ${key}`;
       const notes = serviceNowText(req.text.slice(0, MAX_TEXT) || 'Closed by Quell');
-      const res = await this.http.request({
+      const res = await this.send({
         method: 'PATCH',
         url: `${this.base}/api/now/table/incident/${key}${queryString({ sysparm_fields: 'sys_id,number,state' })}`,
         op,
@@ -180,7 +197,7 @@ export class ServiceNowTickets implements TicketSystem {
     correlationId: string,
   ): Promise<{ sysId: string; number: string } | undefined> {
     const op = `look up incident record ${correlationId}`;
-    const res = await this.http.request({
+    const res = await this.send({
       method: 'GET',
       url: `${this.base}/api/now/table/incident${queryString({
         sysparm_query: `correlation_id=${correlationId}^ORDERBYsys_created_on`,
@@ -198,7 +215,7 @@ export class ServiceNowTickets implements TicketSystem {
   private async workNote(key: string, text: string, ctx: ActionContext): Promise<EffectResult> {
     const ref = commentRef(ctx.idempotencyKey);
     const lookOp = `read work notes of incident record ${key}`;
-    const found = await this.http.request({
+    const found = await this.send({
       method: 'GET',
       url: `${this.base}/api/now/table/sys_journal_field${queryString({
         sysparm_query: `element_id=${key}^element=work_notes^valueLIKE${ref}`,
@@ -212,7 +229,7 @@ export class ServiceNowTickets implements TicketSystem {
     if (noteId) return { alreadyInState: true, vendorRef: noteId };
     // The record must exist: a PATCH of an unknown sys_id is a 404 anyway, but the journal query is not.
     const op = `add work note to incident record ${key}`;
-    const res = await this.http.request({
+    const res = await this.send({
       method: 'PATCH',
       url: `${this.base}/api/now/table/incident/${key}${queryString({ sysparm_fields: 'sys_id' })}`,
       op,
@@ -227,7 +244,7 @@ export class ServiceNowTickets implements TicketSystem {
 
   private async state(key: string): Promise<string> {
     const op = `read incident record ${key}`;
-    const res = await this.http.request({
+    const res = await this.send({
       method: 'GET',
       url: `${this.base}/api/now/table/incident/${key}${queryString({ sysparm_fields: 'sys_id,state' })}`,
       op,
@@ -235,6 +252,20 @@ export class ServiceNowTickets implements TicketSystem {
     if (res.status !== 200) throw this.errorFor(res, op);
     const state = pick(res.json, 'result', 'state');
     return typeof state === 'number' ? String(state) : typeof state === 'string' ? state : '';
+  }
+
+  /** One call, with the bearer token when OAuth is configured (a 401 gets one fresh token and one retry). */
+  private async send(req: HttpRequest): Promise<HttpResponse> {
+    if (!this.token) return this.http.request(req);
+    for (let attempt = 1; ; attempt++) {
+      const value = await this.token.get();
+      const res = await this.http.request({
+        ...req,
+        headers: { ...req.headers, authorization: `Bearer ${value}` },
+      });
+      if (res.status !== 401 || attempt > 1) return res;
+      this.token.invalidate(value);
+    }
   }
 
   private errorFor(res: HttpResponse, op: string) {
@@ -246,6 +277,58 @@ export class ServiceNowTickets implements TicketSystem {
       });
     }
     return this.http.errorFor(res, op, message);
+  }
+}
+
+/**
+ * ServiceNow's inbound OAuth token for REST: `POST /oauth_token.do` form-encoded with `grant_type=password`,
+ * the registry entry's client ID and secret and the user's credentials; answer `{access_token, expires_in}`.
+ * Cached and fetched again a minute before it expires (the refresh token is not used: the credentials are
+ * at hand, and one grant is simpler to reason about than two).
+ */
+class PasswordGrantToken {
+  private token?: { value: string; refreshAt: number };
+  private inflight?: Promise<string>;
+
+  constructor(
+    private readonly http: HttpClient,
+    private readonly url: string,
+    private readonly form: Record<string, string>,
+  ) {}
+
+  async get(): Promise<string> {
+    if (this.token && this.http.now() < this.token.refreshAt) return this.token.value;
+    this.inflight ??= this.fetch().finally(() => {
+      this.inflight = undefined;
+    });
+    return this.inflight;
+  }
+
+  invalidate(rejected: string): void {
+    if (this.token?.value === rejected) this.token = undefined;
+  }
+
+  private async fetch(): Promise<string> {
+    const op = 'obtain OAuth token';
+    const res = await this.http.request({ method: 'POST', url: this.url, op, form: this.form });
+    const error = pickString(res.json, 'error');
+    if (res.status === 401 || (res.status === 400 && error && /client|grant/.test(error))) {
+      throw new ConnectorAuthError(
+        `servicenow: token request rejected (HTTP ${res.status}${error ? `: ${error}` : ''})`,
+        { vendor: 'servicenow', status: res.status },
+      );
+    }
+    if (res.status !== 200) throw this.http.errorFor(res, op, error);
+    const value = pickString(res.json, 'access_token');
+    if (!value) {
+      throw new PermanentConnectorError('servicenow: token answer has no access_token', {
+        vendor: 'servicenow',
+      });
+    }
+    const expiresIn = Number(pick(res.json, 'expires_in'));
+    const lifetimeMs = Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn * 1000 : 300_000;
+    this.token = { value, refreshAt: this.http.now() + lifetimeMs - Math.min(60_000, lifetimeMs / 2) };
+    return value;
   }
 }
 
@@ -263,17 +346,32 @@ export const serviceNowTickets = defineVendor({
     QUELL_SERVICENOW_INSTANCE_URL: optionalUrl,
     QUELL_SERVICENOW_USER: optionalString,
     QUELL_SERVICENOW_PASSWORD: optionalString,
+    QUELL_SERVICENOW_CLIENT_ID: optionalString,
+    QUELL_SERVICENOW_CLIENT_SECRET: optionalString,
     QUELL_SERVICENOW_CLOSE_STATE: z.enum(['6', '7']).default('6'),
   },
-  secrets: ['QUELL_SERVICENOW_PASSWORD'],
-  resolve: (e, ctx) => ({
-    instanceUrl: ctx.need('QUELL_SERVICENOW_INSTANCE_URL'),
-    user: ctx.need('QUELL_SERVICENOW_USER'),
-    password: ctx.need('QUELL_SERVICENOW_PASSWORD'),
-    closeState: Number(e.QUELL_SERVICENOW_CLOSE_STATE) as 6 | 7,
-  }),
+  secrets: ['QUELL_SERVICENOW_PASSWORD', 'QUELL_SERVICENOW_CLIENT_SECRET'],
+  resolve: (e, ctx) => {
+    const instanceUrl = ctx.need('QUELL_SERVICENOW_INSTANCE_URL');
+    const user = ctx.need('QUELL_SERVICENOW_USER');
+    const password = ctx.need('QUELL_SERVICENOW_PASSWORD');
+    // OAuth when a client is named: then its secret is required too.
+    const oauth = e.QUELL_SERVICENOW_CLIENT_ID
+      ? { clientId: e.QUELL_SERVICENOW_CLIENT_ID, clientSecret: ctx.need('QUELL_SERVICENOW_CLIENT_SECRET') }
+      : undefined;
+    if (!oauth && e.QUELL_SERVICENOW_CLIENT_SECRET) {
+      ctx.problem('QUELL_SERVICENOW_CLIENT_SECRET', 'is set without QUELL_SERVICENOW_CLIENT_ID');
+    }
+    return {
+      instanceUrl,
+      user,
+      password,
+      ...(oauth ? { oauth } : {}),
+      closeState: Number(e.QUELL_SERVICENOW_CLOSE_STATE) as 6 | 7,
+    };
+  },
   endpoints: (s) => [s.instanceUrl],
   build: (s, ctx) => new ServiceNowTickets({ ...s, ...ctx }),
   describe: (s) =>
-    `ServiceNow (${origin(s.instanceUrl)}, incident table, closes as ${s.closeState === 7 ? 'Closed' : 'Resolved'})`,
+    `ServiceNow (${origin(s.instanceUrl)}, incident table, ${s.oauth ? 'OAuth' : 'basic auth'}, closes as ${s.closeState === 7 ? 'Closed' : 'Resolved'})`,
 });

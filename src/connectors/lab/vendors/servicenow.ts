@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
-import { bodyOf, fail, incidentOf, locals, str } from '../http';
+import { bearer, bodyOf, fail, incidentOf, locals, str } from '../http';
 import type { LabServiceNowIncident } from '../estate/tickets';
 import type { LabStore } from '../store';
 
@@ -131,14 +132,46 @@ function writable(
 /**
  * The lab's ServiceNow Table API: `incident` records (create, list with `sysparm_query`, read, PATCH with
  * `work_notes`) and their journal entries in `sys_journal_field`, basic auth with the lab integration
- * user. Answers wrap in `result`; errors are `{error: {message, detail}, status: "failure"}`.
+ * user or a bearer token from `POST /oauth_token.do` (password grant with the lab's OAuth client; tokens
+ * live `tokenTtlSeconds` and are not persisted). Answers wrap in `result`; errors are `{error: {message, detail}, status: "failure"}`.
  */
 export function serviceNowRouter(store: LabStore): Router {
   const r = express.Router();
-  const { user, password } = store.credentials.servicenow;
+  const { user, password, clientId, clientSecret } = store.credentials.servicenow;
   const expected = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  const tokens = new Map<string, number>();
+  r.post('/oauth_token.do', (req, res) => {
+    const b = bodyOf(req);
+    if (b.client_id !== clientId || b.client_secret !== clientSecret) {
+      res.status(401).json({ error_description: 'access_denied', error: 'server_error' });
+      return;
+    }
+    if (b.grant_type !== 'password') {
+      res.status(400).json({ error_description: 'unsupported grant type', error: 'unsupported_grant_type' });
+      return;
+    }
+    if (b.username !== user || b.password !== password) {
+      res.status(401).json({ error_description: 'access_denied', error: 'server_error' });
+      return;
+    }
+    const token = `lab-servicenow-${randomBytes(18).toString('base64url')}`;
+    tokens.set(token, store.now() + store.tokenTtlSeconds * 1000);
+    res.json({
+      access_token: token,
+      refresh_token: `lab-servicenow-refresh-${randomBytes(9).toString('base64url')}`,
+      scope: 'useraccount',
+      token_type: 'Bearer',
+      expires_in: store.tokenTtlSeconds,
+    });
+  });
+  const validBearer = (req: Request): boolean => {
+    const t = bearer(req);
+    const until = t ? tokens.get(t) : undefined;
+    return until !== undefined && store.now() < until;
+  };
   r.use((req, res, next) => {
-    if (req.get('authorization') !== expected || locals(res).authExpired) {
+    if (locals(res).authExpired) tokens.clear();
+    if ((req.get('authorization') !== expected && !validBearer(req)) || locals(res).authExpired) {
       fail(res, 'servicenow', 401, 'User Not Authenticated', 'Required to provide Auth information');
       return;
     }
