@@ -14,7 +14,15 @@ import { FilesystemEvidenceStore } from './evidence/filesystem';
 import { allowListEntryFor, isAllowedUrl } from './http';
 import type { ChannelOf, ChannelResolveContext } from './notify/channel';
 import { NotificationRouter } from './notify/router';
-import { type AnyChannel, type AnyVendor, CAPABILITIES, CHANNEL_TYPES, type Capability } from './registry';
+import {
+  type AnyChannel,
+  type AnyVendor,
+  CAPABILITIES,
+  CHANNEL_TYPES,
+  type Capability,
+  TICKETS,
+} from './registry';
+import type { TicketSystem } from './tickets/types';
 import type { Connectors, EdrConnector, FirewallConnector, IdentityConnector, LogSource } from './types';
 
 export { ConfigError };
@@ -51,6 +59,8 @@ export interface ResolvedConnectorsConfig {
   identity: Selected<Vendors<'identity'>>;
   firewall: Selected<Vendors<'firewall'>>;
   logs: Selected<Vendors<'logs'>>;
+  /** The ticket system, when QUELL_TICKETS selects one (absent for `none`, the default). */
+  tickets?: Exclude<Selected<typeof TICKETS.vendors>, { kind: 'none' }>;
   evidence: { kind: 'filesystem'; dataDir: string };
   routes: Record<string, ResolvedChannel[]>;
 }
@@ -68,6 +78,7 @@ const commonEnv = {
 type CommonEnv = z.output<z.ZodObject<typeof commonEnv>>;
 
 const capabilities: Capability<unknown>[] = Object.values(CAPABILITIES);
+const ticketVendors: Record<string, AnyVendor<TicketSystem | undefined>> = TICKETS.vendors;
 const channelTypes: Record<string, AnyChannel> = CHANNEL_TYPES;
 
 function selectorOf(cap: Capability<unknown>) {
@@ -77,8 +88,10 @@ function selectorOf(cap: Capability<unknown>) {
 // One object, so that zod reports problems in this order: selectors, common variables, each vendor's.
 const envSchema = z.object({
   ...Object.fromEntries(capabilities.map((cap) => [cap.selector, selectorOf(cap)])),
+  [TICKETS.selector]: z.enum(Object.keys(ticketVendors) as [string, ...string[]]).default(TICKETS.default),
   ...commonEnv,
   ...Object.assign({}, ...capabilities.flatMap((cap) => Object.values(cap.vendors).map((v) => v.env))),
+  ...Object.assign({}, ...Object.values(ticketVendors).map((v) => v.env)),
 });
 
 const [firstChannel, ...otherChannels] = Object.values(channelTypes).map((t) => t.schema);
@@ -244,6 +257,17 @@ function resolveAt(parsed: ConnectorsEnv, dataDir: string, defaultLabUrl: string
     vendor.endpoints(settings).forEach(allow);
     if (vendor.lab) usesLab = true;
   }
+  const ticketKind = e[TICKETS.selector] as string;
+  if (ticketKind !== TICKETS.default) {
+    const vendor = ticketVendors[ticketKind]!;
+    const settings = vendor.resolve(
+      e,
+      vendorContext(e, `${TICKETS.selector}=${ticketKind}`, labUrl, problems),
+    );
+    selected.tickets = { kind: ticketKind, ...settings };
+    vendor.endpoints(settings).forEach(allow);
+    if (vendor.lab) usesLab = true;
+  }
 
   // The operator's allow-list entries, then the endpoints of the vendors and channels configured.
   const explicit = (e.QUELL_OUTBOUND_ALLOWLIST ?? '')
@@ -268,7 +292,7 @@ function resolveAt(parsed: ConnectorsEnv, dataDir: string, defaultLabUrl: string
     usesLab,
     timeoutMs: e.QUELL_HTTP_TIMEOUT_MS,
     allowList: [...new Set(allowList)],
-    ...(selected as Pick<ResolvedConnectorsConfig, 'edr' | 'identity' | 'firewall' | 'logs'>),
+    ...(selected as Pick<ResolvedConnectorsConfig, 'edr' | 'identity' | 'firewall' | 'logs' | 'tickets'>),
     evidence: { kind: 'filesystem', dataDir: path.resolve(dataDir) },
     routes,
   };
@@ -328,6 +352,7 @@ export function buildConnectors(cfg: ResolvedConnectorsConfig, logger?: Logger):
   const log = logger?.child({ component: 'connectors' });
   const ctx: BuildContext = { allowList: cfg.allowList, timeoutMs: cfg.timeoutMs, logger: log };
   const { edr, identity, firewall, logs } = CAPABILITIES;
+  const tickets = cfg.tickets ? ticketVendors[cfg.tickets.kind]!.build(cfg.tickets, ctx) : undefined;
   return {
     edr: vendorOf<EdrConnector>(edr, cfg.edr).build(cfg.edr, ctx),
     identity: vendorOf<IdentityConnector>(identity, cfg.identity).build(cfg.identity, ctx),
@@ -343,6 +368,7 @@ export function buildConnectors(cfg: ResolvedConnectorsConfig, logger?: Logger):
       ),
       { logger: log },
     ),
+    ...(tickets ? { tickets } : {}),
   };
 }
 
@@ -375,6 +401,8 @@ export function describeConnectors(cfg: ResolvedConnectorsConfig): string[] {
       `filesystem, SHA-256 content-addressed, write-once (${path.join(cfg.evidence.dataDir, 'evidence')})`,
     ),
     line('Notify', routes),
+    // Only when selected: the banner of a configuration without ticket sync is unchanged.
+    ...(cfg.tickets ? [line(TICKETS.label, ticketVendors[cfg.tickets.kind]!.describe(cfg.tickets))] : []),
   ];
 }
 

@@ -31,4 +31,7 @@ export { PagerDutyChannel } from './notify/pagerduty';
 export { EmailChannel } from './notify/email';
 export { SignedWebhookChannel, signQuellPayload, verifyQuellSignature } from './notify/webhook';
 export type { NotificationChannel } from './notify/channel';
+export { JiraTickets, jiraIncidentLabel } from './tickets/jira';
+export { ServiceNowTickets, serviceNowCorrelationId } from './tickets/servicenow';
+export { adfFromText, commentRef, serviceNowText } from './tickets/text';
 export * from './lab';

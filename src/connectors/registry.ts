@@ -18,6 +18,10 @@ import { pagerdutyChannel } from './notify/pagerduty';
 import type { ChannelDescriptor, ResolvedChannelBase } from './notify/channel';
 import { labChannel, slackChannel, slackWebhookChannel } from './notify/slack';
 import { webhookChannel } from './notify/webhook';
+import { jiraTickets, labTickets } from './tickets/jira';
+import { noTickets } from './tickets/none';
+import { serviceNowTickets } from './tickets/servicenow';
+import type { TicketSystem } from './tickets/types';
 import type { EdrConnector, FirewallConnector, IdentityConnector, LogSource } from './types';
 
 /** A vendor of a capability whose connectors are `C`, whatever its variables and settings. */
@@ -56,6 +60,25 @@ export const CAPABILITIES = {
   firewall: Capability<FirewallConnector>;
   logs: Capability<LogSource>;
 };
+
+/**
+ * Ticket systems, by the value of QUELL_TICKETS. Ticket sync is opt-in: `none` is the default and builds
+ * nothing (`Connectors.tickets` stays unset); `lab` is the lab estate's Jira.
+ */
+export const TICKET_SYSTEMS = {
+  none: noTickets,
+  lab: labTickets,
+  jira: jiraTickets,
+  servicenow: serviceNowTickets,
+} satisfies Record<string, AnyVendor<TicketSystem | undefined>>;
+
+/** The optional capability: selected like the others, but off unless chosen. */
+export const TICKETS = {
+  selector: 'QUELL_TICKETS',
+  label: 'Tickets',
+  vendors: TICKET_SYSTEMS,
+  default: 'none',
+} as const;
 
 /** Notification channel types by the `type` of a QUELL_NOTIFY_ROUTES entry. */
 export const CHANNEL_TYPES = {

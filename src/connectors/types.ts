@@ -5,6 +5,7 @@
  * Errors: only the classes in `./errors`.
  */
 import type { ApprovalNotice } from '../domain/approval-notice';
+import type { TicketSystem } from './tickets/types';
 
 /** Context every mutating call carries, so the vendor's record names the incident. */
 export interface ActionContext {
@@ -198,4 +199,15 @@ export interface Connectors {
   logs: LogSource;
   evidence: EvidenceStore;
   notifier: Notifier;
+  /** Ticket sync (`QUELL_TICKETS`); absent when it is off (the default). */
+  tickets?: TicketSystem;
 }
+
+export type {
+  CloseTicketRequest,
+  OpenTicketRequest,
+  OpenTicketResult,
+  TicketResolution,
+  TicketSeverity,
+  TicketSystem,
+} from './tickets/types';

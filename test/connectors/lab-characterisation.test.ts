@@ -129,6 +129,16 @@ const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 const okta = { authorization: `SSWS ${LAB_CREDENTIALS.okta.apiToken}` };
 const cloudflare = bearer(LAB_CREDENTIALS.cloudflare.apiToken);
 const slack = bearer(LAB_CREDENTIALS.slack.botToken);
+const basic = (user: string, secret: string) => ({
+  authorization: `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`,
+});
+const jira = basic(LAB_CREDENTIALS.jira.email, LAB_CREDENTIALS.jira.apiToken);
+const servicenow = basic(LAB_CREDENTIALS.servicenow.user, LAB_CREDENTIALS.servicenow.password);
+const adf = (text: string) => ({
+  type: 'doc',
+  version: 1,
+  content: [{ type: 'paragraph', content: [{ type: 'text', text }] }],
+});
 
 // ------------------------------------------------------------------------------------------------ vendors
 
@@ -367,6 +377,109 @@ describe('the lab estate, as it stands (characterisation)', () => {
     expect(transcript()).toMatchSnapshot();
   });
 
+  it('Jira Cloud', async () => {
+    const create = (fields: unknown, headers = jira) =>
+      call('POST', '/jira/rest/api/3/issue', { json: { fields }, headers });
+    const valid = {
+      project: { key: 'SOC' },
+      issuetype: { name: 'Task' },
+      summary: '[high] Ransomware on ws-fin-042',
+      description: adf('Beaconing'),
+      labels: ['quell-INC-J-1', 'quell'],
+    };
+    await create(valid, basic(LAB_CREDENTIALS.jira.email, 'wrong'));
+    await create({});
+    await create({ ...valid, project: { key: 'HR' }, description: 'plain', labels: ['two words'] });
+    await create({ ...valid, summary: 'line\nbreak' });
+    await create(valid);
+    await call(
+      'GET',
+      '/jira/rest/api/3/search/jql?jql=project%20%3D%20%22SOC%22%20AND%20labels%20%3D%20%22quell-INC-J-1%22&fields=summary,status&maxResults=1',
+      { headers: jira },
+    );
+    await call('GET', '/jira/rest/api/3/search/jql?jql=labels%20%3D%20nothing', { headers: jira });
+    await call('GET', '/jira/rest/api/3/search/jql?jql=summary%20~%20%22x%22', { headers: jira });
+    await call('GET', '/jira/rest/api/3/issue/SOC-1?fields=status', { headers: jira });
+    await call('GET', '/jira/rest/api/3/issue/SOC-99', { headers: jira });
+    await call('POST', '/jira/rest/api/3/issue/SOC-1/comment', { json: { body: 'plain' }, headers: jira });
+    await call('POST', '/jira/rest/api/3/issue/SOC-1/comment', {
+      json: { body: adf('Phase: containment') },
+      headers: jira,
+    });
+    await call('POST', '/jira/rest/api/3/issue/SOC-1/comment', {
+      json: { body: adf('Approved') },
+      headers: jira,
+    });
+    await call('GET', '/jira/rest/api/3/issue/SOC-1/comment?orderBy=-created&maxResults=1', {
+      headers: jira,
+    });
+    await call('GET', '/jira/rest/api/3/issue/SOC-1/transitions', { headers: jira });
+    await call('POST', '/jira/rest/api/3/issue/SOC-1/transitions', {
+      json: { transition: { id: '99' } },
+      headers: jira,
+    });
+    await call('POST', '/jira/rest/api/3/issue/SOC-1/transitions', {
+      json: { transition: { id: '31' } },
+      headers: jira,
+    });
+    await call('POST', '/jira/rest/api/3/issue/SOC-1/transitions', {
+      json: { transition: { id: '31' } },
+      headers: jira,
+    });
+    await call('GET', '/jira/rest/api/3/issue/SOC-1/transitions', { headers: jira });
+    await call('GET', '/jira/rest/api/3/nothing-here', { headers: jira });
+    expect(transcript()).toMatchSnapshot();
+  });
+
+  it('ServiceNow Table API', async () => {
+    const table = '/servicenow/api/now/table';
+    await call('POST', `${table}/incident`, {
+      json: { short_description: 'x' },
+      headers: basic('quell.integration', 'wrong'),
+    });
+    await call('POST', `${table}/incident`, {
+      json: { short_description: 'x', impact: '9' },
+      headers: servicenow,
+    });
+    const created = await call('POST', `${table}/incident?sysparm_fields=sys_id,number,state,priority`, {
+      json: {
+        short_description: 'Credential stuffing against j.doe',
+        description: 'details',
+        impact: '1',
+        urgency: '2',
+        correlation_id: 'quell-INC-SN-1',
+        correlation_display: 'Quell',
+        work_notes: 'opened',
+      },
+      headers: servicenow,
+    });
+    const sysId = (created.body as { result: { sys_id: string } }).result.sys_id;
+    await call(
+      'GET',
+      `${table}/incident?sysparm_query=correlation_id%3Dquell-INC-SN-1%5EORDERBYsys_created_on&sysparm_fields=sys_id,number&sysparm_limit=1`,
+      { headers: servicenow },
+    );
+    await call('GET', `${table}/incident?sysparm_query=correlation_id%3Dnothing`, { headers: servicenow });
+    await call('GET', `${table}/incident/${sysId}?sysparm_fields=state,work_notes`, { headers: servicenow });
+    await call('GET', `${table}/incident/${'0'.repeat(32)}`, { headers: servicenow });
+    await call('PATCH', `${table}/incident/${sysId}?sysparm_fields=sys_id`, {
+      json: { work_notes: 'Phase: eradication quell-ref:abc' },
+      headers: servicenow,
+    });
+    await call(
+      'GET',
+      `/servicenow/api/now/table/sys_journal_field?sysparm_query=element_id%3D${sysId}%5Eelement%3Dwork_notes%5EvalueLIKEquell-ref:abc&sysparm_fields=sys_id,value`,
+      { headers: servicenow },
+    );
+    await call('PATCH', `${table}/incident/${sysId}`, { json: { state: '6' }, headers: servicenow });
+    await call('PATCH', `${table}/incident/${sysId}?sysparm_fields=state,close_code`, {
+      json: { state: '6', close_code: 'Solution provided', close_notes: 'done' },
+      headers: servicenow,
+    });
+    await call('GET', `${table}/problem`, { headers: servicenow });
+    expect(transcript()).toMatchSnapshot();
+  });
+
   // ------------------------------------------------------------------------------------------------ faults
 
   /** One representative request per vendor, authenticated as its connector would be. */
@@ -409,6 +522,14 @@ describe('the lab estate, as it stands (characterisation)', () => {
           headers: slack,
         });
         await call('POST', '/slack/webhook/soc', { json: { text: 'f' } });
+        return;
+      case 'jira':
+        await call('GET', '/jira/rest/api/3/issue/SOC-1?fields=status', { headers: jira });
+        return;
+      case 'servicenow':
+        await call('GET', '/servicenow/api/now/table/incident?sysparm_limit=1&sysparm_fields=number', {
+          headers: servicenow,
+        });
         return;
       case 'pagerduty':
         await call('POST', '/pagerduty/v2/enqueue', {

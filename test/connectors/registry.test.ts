@@ -2,11 +2,14 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
   ConfigError,
+  buildConnectors,
   describeConnectors,
   planConnectors,
   resolveConnectorsConfig,
 } from '../../src/connectors/config';
-import { CAPABILITIES, CHANNEL_TYPES } from '../../src/connectors/registry';
+import { CAPABILITIES, CHANNEL_TYPES, TICKETS } from '../../src/connectors/registry';
+import { JiraTickets } from '../../src/connectors/tickets/jira';
+import { ServiceNowTickets } from '../../src/connectors/tickets/servicenow';
 
 const opts = { dataDir: '/srv/quell-data', labUrl: 'http://127.0.0.1:8090' };
 
@@ -36,6 +39,25 @@ const VENDOR_ENV: Record<string, Record<string, NodeJS.ProcessEnv>> = {
     nftables: {},
   },
   logs: { lab: {}, files: { QUELL_LOGS_DIR: '/var/log/hosts' } },
+};
+
+/** A working configuration of each ticket system. */
+const TICKET_ENV: Record<string, NodeJS.ProcessEnv> = {
+  none: {},
+  lab: {},
+  jira: {
+    QUELL_JIRA_BASE_URL: 'https://acme.atlassian.net',
+    QUELL_JIRA_EMAIL: 'soc-bot@acme.example',
+    QUELL_JIRA_API_TOKEN: 'SECRET-11',
+    QUELL_JIRA_PROJECT: 'SOC',
+  },
+  servicenow: {
+    QUELL_SERVICENOW_INSTANCE_URL: 'https://acme.service-now.com',
+    QUELL_SERVICENOW_USER: 'quell.integration',
+    QUELL_SERVICENOW_PASSWORD: 'SECRET-12',
+    QUELL_SERVICENOW_CLIENT_ID: 'registry-entry',
+    QUELL_SERVICENOW_CLIENT_SECRET: 'SECRET-13',
+  },
 };
 
 /** A working route entry of each registered channel type, naming the variables of its secrets. */
@@ -115,9 +137,23 @@ describe('the vendor registry', () => {
     });
   }
 
+  for (const [kind, vendor] of Object.entries(TICKETS.vendors)) {
+    it(`QUELL_TICKETS=${kind}: is selected, its secrets kept off the banner and the allow-list`, () => {
+      const given = TICKET_ENV[kind];
+      if (!given) throw new Error(`add a working configuration of QUELL_TICKETS=${kind} to TICKET_ENV`);
+      const cfg = resolveConnectorsConfig({ QUELL_TICKETS: kind, ...given }, opts);
+      expect(cfg.tickets?.kind).toBe(kind === 'none' ? undefined : kind);
+      const shown = [...describeConnectors(cfg), ...cfg.allowList].join('\n');
+      for (const secret of vendor.secrets) {
+        expect(given[secret]).toBeTruthy();
+        expect(shown).not.toContain(given[secret]);
+      }
+    });
+  }
+
   it('every variable a registered vendor reads is documented in src/connectors/README.md', async () => {
     const readme = await fs.readFile(path.join(__dirname, '../../src/connectors/README.md'), 'utf8');
-    const variables = Object.values(CAPABILITIES).flatMap((cap) => [
+    const variables = [...Object.values(CAPABILITIES), TICKETS].flatMap((cap) => [
       cap.selector,
       ...Object.values(cap.vendors).flatMap((v) => Object.keys(v.env)),
     ]);
@@ -183,6 +219,67 @@ describe('planConnectors', () => {
     );
     expect(() => plan.at('http://127.0.0.1:45001')).toThrow(
       /QUELL_NOTIFY_ROUTES\.x: http:\/\/127\.0\.0\.1:8090 is not on QUELL_OUTBOUND_ALLOWLIST/,
+    );
+  });
+});
+
+describe('ticket sync selection', () => {
+  it('is off by default: nothing built, banner and allow-list unchanged', () => {
+    const cfg = resolveConnectorsConfig({}, opts);
+    expect(cfg).not.toHaveProperty('tickets');
+    expect(buildConnectors(cfg)).not.toHaveProperty('tickets');
+    expect(describeConnectors(cfg).join('\n')).not.toContain('Tickets');
+  });
+
+  it('builds the lab Jira with QUELL_TICKETS=lab (the lab is then in use)', () => {
+    const cfg = resolveConnectorsConfig({ QUELL_TICKETS: 'lab' }, opts);
+    expect(cfg.tickets).toEqual({ kind: 'lab', baseUrl: `${opts.labUrl}/jira` });
+    expect(buildConnectors(cfg).tickets).toBeInstanceOf(JiraTickets);
+    expect(describeConnectors(cfg)).toContain(
+      `Tickets:      lab estate (${opts.labUrl}/jira), Jira contract`,
+    );
+  });
+
+  it('builds Jira and ServiceNow from their variables, their origins allowed', () => {
+    const jira = resolveConnectorsConfig({ QUELL_TICKETS: 'jira', ...TICKET_ENV.jira }, opts);
+    expect(jira.tickets).toMatchObject({
+      kind: 'jira',
+      project: 'SOC',
+      issueType: 'Task',
+      doneTransition: 'Done',
+    });
+    expect(jira.allowList).toContain('https://acme.atlassian.net/');
+    expect(buildConnectors(jira).tickets).toBeInstanceOf(JiraTickets);
+    const sn = resolveConnectorsConfig({ QUELL_TICKETS: 'servicenow', ...TICKET_ENV.servicenow }, opts);
+    expect(sn.tickets).toMatchObject({
+      kind: 'servicenow',
+      closeState: 6,
+      oauth: { clientId: 'registry-entry', clientSecret: 'SECRET-13' },
+    });
+    expect(sn.allowList).toContain('https://acme.service-now.com/');
+    expect(buildConnectors(sn).tickets).toBeInstanceOf(ServiceNowTickets);
+  });
+
+  it('names each missing or invalid variable', () => {
+    expect(() => resolveConnectorsConfig({ QUELL_TICKETS: 'jira' }, opts)).toThrow(
+      /QUELL_JIRA_API_TOKEN: required when QUELL_TICKETS=jira/,
+    );
+    expect(() =>
+      resolveConnectorsConfig(
+        { QUELL_TICKETS: 'jira', ...TICKET_ENV.jira, QUELL_JIRA_PROJECT: 'soc ops' },
+        opts,
+      ),
+    ).toThrow(/QUELL_JIRA_PROJECT: must be a Jira project key/);
+    expect(() => resolveConnectorsConfig({ QUELL_TICKETS: 'zendesk' }, opts)).toThrow(/QUELL_TICKETS/);
+    expect(() =>
+      resolveConnectorsConfig(
+        { QUELL_TICKETS: 'servicenow', ...TICKET_ENV.servicenow, QUELL_SERVICENOW_CLOSE_STATE: '3' },
+        opts,
+      ),
+    ).toThrow(/QUELL_SERVICENOW_CLOSE_STATE/);
+    const { QUELL_SERVICENOW_CLIENT_ID: _id, ...withoutClient } = TICKET_ENV.servicenow!;
+    expect(() => resolveConnectorsConfig({ QUELL_TICKETS: 'servicenow', ...withoutClient }, opts)).toThrow(
+      /QUELL_SERVICENOW_CLIENT_SECRET: is set without QUELL_SERVICENOW_CLIENT_ID/,
     );
   });
 });

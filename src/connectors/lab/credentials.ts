@@ -10,6 +10,10 @@ export interface LabCredentials {
   cloudflare: { apiToken: string; zoneId: string; accountId: string };
   /** The bot token Quell posts with, and the app's signing secret the lab signs interactions with. */
   slack: { botToken: string; signingSecret: string };
+  /** The Atlassian account (e-mail and API token, basic auth) and the project tickets go to. */
+  jira: { email: string; apiToken: string; project: string };
+  /** The integration user of the lab's ServiceNow instance (basic auth) and its OAuth client. */
+  servicenow: { user: string; password: string; clientId: string; clientSecret: string };
 }
 
 export const LAB_CREDENTIALS: LabCredentials = {
@@ -18,6 +22,13 @@ export const LAB_CREDENTIALS: LabCredentials = {
   okta: { apiToken: 'lab-okta-api-token' },
   cloudflare: { apiToken: 'lab-cloudflare-token', zoneId: 'lab-zone', accountId: 'lab-account' },
   slack: { botToken: 'xoxb-lab-bot-token', signingSecret: 'lab-slack-signing-secret-0123456789abcdef' },
+  jira: { email: 'quell@lab.quell.test', apiToken: 'lab-jira-api-token', project: 'SOC' },
+  servicenow: {
+    user: 'quell.integration',
+    password: 'lab-servicenow-password',
+    clientId: 'lab-servicenow-client',
+    clientSecret: 'lab-servicenow-client-secret',
+  },
 };
 
 /** URL prefixes under which the lab speaks each vendor's contract. */
@@ -30,11 +41,22 @@ export const LAB_PREFIXES = {
   cloudflare: '/cloudflare',
   slack: '/slack',
   pagerduty: '/pagerduty',
+  jira: '/jira',
+  servicenow: '/servicenow',
 } as const;
 
 /** A vendor the lab speaks (the key of its prefix). */
 export type LabVendor =
-  'crowdstrike' | 'defender' | 'azuread' | 'graph' | 'okta' | 'cloudflare' | 'slack' | 'pagerduty';
+  | 'crowdstrike'
+  | 'defender'
+  | 'azuread'
+  | 'graph'
+  | 'okta'
+  | 'cloudflare'
+  | 'slack'
+  | 'pagerduty'
+  | 'jira'
+  | 'servicenow';
 export const LAB_VENDORS: readonly LabVendor[] = [
   'crowdstrike',
   'defender',
@@ -44,6 +66,8 @@ export const LAB_VENDORS: readonly LabVendor[] = [
   'cloudflare',
   'slack',
   'pagerduty',
+  'jira',
+  'servicenow',
 ];
 
 /** The domain of lab accounts' logins and UPNs (`j.doe@lab.quell.test`). */

@@ -96,6 +96,15 @@ export function fail(
     case 'pagerduty':
       res.status(status).json({ status: code ?? 'error', message, errors: [message] });
       return;
+    case 'jira':
+      res.status(status).json({ errorMessages: [message], errors: {} });
+      return;
+    case 'servicenow':
+      res.status(status).json({
+        error: { message, detail: typeof code === 'string' ? code : null },
+        status: 'failure',
+      });
+      return;
   }
 }
 

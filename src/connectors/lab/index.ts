@@ -36,3 +36,11 @@ export {
   type LabPagerDutyEvent,
   type LabSlackResponse,
 } from './estate/inbox';
+export {
+  LAB_JIRA_STATUSES,
+  LAB_JIRA_TRANSITIONS,
+  type LabJiraComment,
+  type LabJiraIssue,
+  type LabServiceNowIncident,
+  type LabServiceNowNote,
+} from './estate/tickets';

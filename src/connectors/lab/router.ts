@@ -8,13 +8,16 @@ import { cloudflareRouter } from './vendors/cloudflare';
 import { crowdstrikeRouter } from './vendors/crowdstrike';
 import { defenderRouter } from './vendors/defender';
 import { graphRouter } from './vendors/graph';
+import { jiraRouter } from './vendors/jira';
 import { oktaRouter } from './vendors/okta';
 import { pagerdutyRouter } from './vendors/pagerduty';
+import { serviceNowRouter } from './vendors/servicenow';
 import { slackRouter } from './vendors/slack';
 
 /**
  * An express Router speaking the lab estate: the vendors' HTTP contracts under their prefixes
- * (`/crowdstrike`, `/defender`, `/azuread`, `/graph`, `/okta`, `/cloudflare`, `/slack`, `/pagerduty`) and the
+ * (`/crowdstrike`, `/defender`, `/azuread`, `/graph`, `/okta`, `/cloudflare`, `/slack`, `/pagerduty`, `/jira`,
+ * `/servicenow`) and the
  * lab's own control plane under `/lab` (state, ledger, calls, faults, logs). Mount it at the root of an app
  * (the prefixes are part of the contract the lab's connectors are configured with).
  *
@@ -27,7 +30,7 @@ import { slackRouter } from './vendors/slack';
  *   others a 409;
  * - 'auth_expired': invalidates the vendor's issued OAuth tokens (CrowdStrike, Defender, Graph), so the
  *   request at hand gets a 401 and the connector must refresh; for static credentials (Okta, Cloudflare,
- *   Slack, PagerDuty) the request at hand is refused as unauthenticated.
+ *   Slack, PagerDuty, Jira, ServiceNow) the request at hand is refused as unauthenticated.
  */
 export function createLabRouter(store: LabStore): Router {
   const router = express.Router();
@@ -42,6 +45,8 @@ export function createLabRouter(store: LabStore): Router {
   router.use(LAB_PREFIXES.cloudflare, gate(store, 'cloudflare'), cloudflareRouter(store));
   router.use(LAB_PREFIXES.slack, gate(store, 'slack'), slackRouter(store));
   router.use(LAB_PREFIXES.pagerduty, gate(store, 'pagerduty'), pagerdutyRouter(store));
+  router.use(LAB_PREFIXES.jira, gate(store, 'jira'), jiraRouter(store));
+  router.use(LAB_PREFIXES.servicenow, gate(store, 'servicenow'), serviceNowRouter(store));
   router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) {
       next(err);

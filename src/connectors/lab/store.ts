@@ -14,6 +14,7 @@ import {
 } from './estate/hosts';
 import { type LabMessage, type LabPagerDutyEvent, type LabSlackResponse, LabInbox } from './estate/inbox';
 import { type PersistedState, StateFile } from './estate/persistence';
+import { type LabJiraIssue, type LabServiceNowIncident, LabTickets } from './estate/tickets';
 import { LabTokens, type TokenAudience } from './estate/tokens';
 
 export interface LabStoreOptions {
@@ -66,6 +67,8 @@ export class LabStore {
   private readonly blocklists: LabBlocklists;
   private readonly inbox: LabInbox;
   private readonly tokens: LabTokens;
+  /** Jira issues and ServiceNow incident records (the vendors' routers work on it directly). */
+  readonly tickets: LabTickets;
   private readonly faultRules = new LabFaultRules();
 
   constructor(opts: LabStoreOptions = {}) {
@@ -97,6 +100,7 @@ export class LabStore {
     this.blocklists = new LabBlocklists(ctx);
     this.inbox = new LabInbox(ctx);
     this.tokens = new LabTokens(() => this.now(), this.tokenTtlSeconds);
+    this.tickets = new LabTickets(ctx);
   }
 
   /** A store loaded from `opts.statePath` when that file exists (else seeded). */
@@ -286,6 +290,18 @@ export class LabStore {
     return this.inbox.pagerDutyAlerts();
   }
 
+  // ------------------------------------------------------------------------------------------ tickets
+
+  /** The lab Jira's issues, oldest first. */
+  jiraIssues(): LabJiraIssue[] {
+    return this.tickets.jiraIssues();
+  }
+
+  /** The lab ServiceNow's incident records, oldest first. */
+  serviceNowIncidents(): LabServiceNowIncident[] {
+    return this.tickets.serviceNowIncidents();
+  }
+
   // ------------------------------------------------------------------------------------------ tokens
 
   issueToken(audience: TokenAudience): { token: string; expiresIn: number } {
@@ -365,6 +381,7 @@ export class LabStore {
         pagerduty: this.pagerDutyEvents(),
         pagerdutyAlerts: this.pagerDutyAlerts(),
       },
+      tickets: { jira: this.jiraIssues(), servicenow: this.serviceNowIncidents() },
       faults: this.faults(),
       tokensIssued: this.tokensIssued(),
       options: {
@@ -401,6 +418,7 @@ export class LabStore {
       messages,
       pagerduty,
       pagerdutyAlerts,
+      ...this.tickets.persisted(),
     };
   }
 
@@ -412,5 +430,6 @@ export class LabStore {
     this.blocklists.restore(s.rules, s.gatewayRules ?? []);
     this.history.restore(s.ledger);
     this.inbox.restore(s.messages, s.pagerduty, s.pagerdutyAlerts);
+    this.tickets.restore(s.jiraIssues, s.serviceNowIncidents);
   }
 }

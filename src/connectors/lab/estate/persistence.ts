@@ -7,6 +7,7 @@ import type { LabLedgerEntry } from './history';
 import type { LabIndicator, LabScan } from './falcon';
 import type { LabHost, LabMachineAction } from './hosts';
 import type { LabMessage, LabPagerDutyEvent } from './inbox';
+import type { LabJiraIssue, LabServiceNowIncident } from './tickets';
 
 /** The state file's content (issued tokens, fault rules and the call log are not kept). */
 export interface PersistedState {
@@ -24,6 +25,9 @@ export interface PersistedState {
   messages: LabMessage[];
   pagerduty: LabPagerDutyEvent[];
   pagerdutyAlerts: [string, { status: 'triggered' | 'acknowledged' | 'resolved'; events: number }][];
+  /** Absent in files written before the lab had tickets. */
+  jiraIssues?: LabJiraIssue[];
+  serviceNowIncidents?: LabServiceNowIncident[];
 }
 
 /**
