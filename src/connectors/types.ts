@@ -5,6 +5,7 @@
  * Errors: only the classes in `./errors`.
  */
 import type { ApprovalNotice } from '../domain/approval-notice';
+import type { ThreatIntel } from './intel/types';
 
 /** Context every mutating call carries, so the vendor's record names the incident. */
 export interface ActionContext {
@@ -147,4 +148,6 @@ export interface Connectors {
   logs: LogSource;
   evidence: EvidenceStore;
   notifier: Notifier;
+  /** Threat-intelligence lookups (`QUELL_INTEL`); absent when turned off (`none`). */
+  intel?: ThreatIntel;
 }

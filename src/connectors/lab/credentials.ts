@@ -10,6 +10,9 @@ export interface LabCredentials {
   cloudflare: { apiToken: string; zoneId: string; accountId: string };
   /** The bot token Quell posts with, and the app's signing secret the lab signs interactions with. */
   slack: { botToken: string; signingSecret: string };
+  /** Threat-intelligence API keys (VirusTotal's `x-apikey`, AbuseIPDB's `Key`). */
+  virustotal: { apiKey: string };
+  abuseipdb: { apiKey: string };
 }
 
 export const LAB_CREDENTIALS: LabCredentials = {
@@ -18,6 +21,8 @@ export const LAB_CREDENTIALS: LabCredentials = {
   okta: { apiToken: 'lab-okta-api-token' },
   cloudflare: { apiToken: 'lab-cloudflare-token', zoneId: 'lab-zone', accountId: 'lab-account' },
   slack: { botToken: 'xoxb-lab-bot-token', signingSecret: 'lab-slack-signing-secret-0123456789abcdef' },
+  virustotal: { apiKey: 'lab-virustotal-api-key' },
+  abuseipdb: { apiKey: 'lab-abuseipdb-api-key' },
 };
 
 /** URL prefixes under which the lab speaks each vendor's contract. */
@@ -30,11 +35,22 @@ export const LAB_PREFIXES = {
   cloudflare: '/cloudflare',
   slack: '/slack',
   pagerduty: '/pagerduty',
+  virustotal: '/virustotal',
+  abuseipdb: '/abuseipdb',
 } as const;
 
 /** A vendor the lab speaks (the key of its prefix). */
 export type LabVendor =
-  'crowdstrike' | 'defender' | 'azuread' | 'graph' | 'okta' | 'cloudflare' | 'slack' | 'pagerduty';
+  | 'crowdstrike'
+  | 'defender'
+  | 'azuread'
+  | 'graph'
+  | 'okta'
+  | 'cloudflare'
+  | 'slack'
+  | 'pagerduty'
+  | 'virustotal'
+  | 'abuseipdb';
 export const LAB_VENDORS: readonly LabVendor[] = [
   'crowdstrike',
   'defender',
@@ -44,6 +60,8 @@ export const LAB_VENDORS: readonly LabVendor[] = [
   'cloudflare',
   'slack',
   'pagerduty',
+  'virustotal',
+  'abuseipdb',
 ];
 
 /** The domain of lab accounts' logins and UPNs (`j.doe@lab.quell.test`). */

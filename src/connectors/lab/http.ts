@@ -96,6 +96,16 @@ export function fail(
     case 'pagerduty':
       res.status(status).json({ status: code ?? 'error', message, errors: [message] });
       return;
+    case 'virustotal':
+      res.status(status).json({ error: { code: code ?? 'Error', message } });
+      return;
+    case 'abuseipdb':
+      res.status(status).json({
+        errors: [
+          { detail: message, status, ...(typeof code === 'string' ? { source: { parameter: code } } : {}) },
+        ],
+      });
+      return;
   }
 }
 

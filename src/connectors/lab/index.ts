@@ -22,6 +22,14 @@ export {
 export { type LabCall, type LabLedgerEntry } from './estate/history';
 export { LAB_SEED_HOSTS, type LabHost, type LabMachineAction } from './estate/hosts';
 export {
+  LAB_SEED_INDICATORS,
+  type LabAbuseIpdbView,
+  type LabIndicator,
+  type LabIndicatorInput,
+  type LabIndicatorKind,
+  type LabVirusTotalView,
+} from './estate/indicators';
+export {
   LAB_SLACK_CHANNELS,
   type LabMessage,
   type LabPagerDutyEvent,

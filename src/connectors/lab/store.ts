@@ -5,6 +5,12 @@ import { type LabFaultInput, type LabFaultRule, LabFaultRules } from './estate/f
 import { type EstateContext, type LabCall, type LabLedgerEntry, LabHistory } from './estate/history';
 import { type ContainmentMeta, type LabHost, type LabMachineAction, LabHosts } from './estate/hosts';
 import { type LabMessage, type LabPagerDutyEvent, type LabSlackResponse, LabInbox } from './estate/inbox';
+import {
+  type LabIndicator,
+  type LabIndicatorInput,
+  type LabIndicatorKind,
+  LabIndicators,
+} from './estate/indicators';
 import { type PersistedState, StateFile } from './estate/persistence';
 import { LabTokens, type TokenAudience } from './estate/tokens';
 
@@ -51,6 +57,7 @@ export class LabStore {
   private readonly blocklists: LabBlocklists;
   private readonly inbox: LabInbox;
   private readonly tokens: LabTokens;
+  private readonly intel: LabIndicators;
   private readonly faultRules = new LabFaultRules();
 
   constructor(opts: LabStoreOptions = {}) {
@@ -75,6 +82,7 @@ export class LabStore {
     this.accounts = new LabAccounts(ctx);
     this.blocklists = new LabBlocklists(ctx);
     this.inbox = new LabInbox(ctx);
+    this.intel = new LabIndicators(ctx);
     this.tokens = new LabTokens(() => this.now(), this.tokenTtlSeconds);
   }
 
@@ -212,6 +220,25 @@ export class LabStore {
     return this.inbox.pagerDutyAlerts();
   }
 
+  // ------------------------------------------------------------------------------------------ intelligence
+
+  /**
+   * Adds (or replaces) an indicator the lab's VirusTotal and AbuseIPDB know, with each one's view of it.
+   * Thrown: Error when the kind, value or a view is malformed.
+   */
+  addIndicator(input: LabIndicatorInput): LabIndicator {
+    return this.intel.add(input);
+  }
+
+  /** The indicator by kind and value (a file also by its MD5 or SHA-1); undefined when unknown. */
+  findIndicator(kind: LabIndicatorKind, value: string): LabIndicator | undefined {
+    return this.intel.find(kind, value);
+  }
+
+  indicators(): LabIndicator[] {
+    return this.intel.list();
+  }
+
   // ------------------------------------------------------------------------------------------ tokens
 
   issueToken(audience: TokenAudience): { token: string; expiresIn: number } {
@@ -289,6 +316,7 @@ export class LabStore {
         pagerduty: this.pagerDutyEvents(),
         pagerdutyAlerts: this.pagerDutyAlerts(),
       },
+      indicators: this.intel.snapshot(),
       faults: this.faults(),
       tokensIssued: this.tokensIssued(),
       options: {
@@ -323,6 +351,7 @@ export class LabStore {
       messages,
       pagerduty,
       pagerdutyAlerts,
+      indicators: this.intel.persisted(),
     };
   }
 
@@ -333,5 +362,6 @@ export class LabStore {
     this.blocklists.restore(s.rules, s.gatewayRules ?? []);
     this.history.restore(s.ledger);
     this.inbox.restore(s.messages, s.pagerduty, s.pagerdutyAlerts);
+    if (s.indicators) this.intel.restore(s.indicators);
   }
 }

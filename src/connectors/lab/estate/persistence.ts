@@ -5,6 +5,7 @@ import type { LabAccount } from './accounts';
 import type { LabAccessRule, LabGatewayRule } from './blocklists';
 import type { LabLedgerEntry } from './history';
 import type { LabHost, LabMachineAction } from './hosts';
+import type { LabIndicator } from './indicators';
 import type { LabMessage, LabPagerDutyEvent } from './inbox';
 
 /** The state file's content (issued tokens, fault rules and the call log are not kept). */
@@ -20,6 +21,8 @@ export interface PersistedState {
   messages: LabMessage[];
   pagerduty: LabPagerDutyEvent[];
   pagerdutyAlerts: [string, { status: 'triggered' | 'acknowledged' | 'resolved'; events: number }][];
+  /** Threat-intelligence indicators (absent in files written before the lab had them: the seeds apply). */
+  indicators?: LabIndicator[];
 }
 
 /**
