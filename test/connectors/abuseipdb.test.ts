@@ -119,6 +119,33 @@ describe('AbuseIPDB connector against the lab', () => {
     await expectConnectorError(abuse().lookup('ip', seed.badIp), 'auth', ERROR_NAMES.auth);
   });
 
+  it('lets only a country code and a timestamp through from the vendor text', async () => {
+    const server = await startContractServer((_req, res) =>
+      json(res, 200, {
+        data: {
+          abuseConfidenceScore: 10,
+          totalReports: 1,
+          countryCode: '<script>',
+          lastReportedAt: '*bold* <@here>',
+          isWhitelisted: 'yes',
+        },
+      }),
+    );
+    try {
+      const intel = new AbuseIpdbIntel({ baseUrl: server.url, apiKey: 'k', allowList: [server.url] });
+      expect(await intel.lookup('ip', seed.badIp)).toEqual({
+        source: 'abuseipdb',
+        indicator: seed.badIp,
+        kind: 'ip',
+        found: true,
+        confidence: 10,
+        totalReports: 1,
+      });
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('maps a refused parameter (422) to PermanentConnectorError naming it', async () => {
     const server = await startContractServer((_req, res) =>
       json(res, 422, {

@@ -87,6 +87,10 @@ describe('threat intelligence fan-out', () => {
     const before = ctl.lab.store.calls().length;
     await expectConnectorError(createThreatIntel(sources()).lookup('domain', 'x.example/../y'), 'permanent');
     await expectConnectorError(createThreatIntel(sources()).lookup('ip', '1.2.3.4; rm -rf'), 'permanent');
+    await expectConnectorError(
+      createThreatIntel(sources()).lookup('url' as 'ip', 'https://x.example/'),
+      'permanent',
+    );
     expect(ctl.lab.store.calls()).toHaveLength(before);
   });
 });

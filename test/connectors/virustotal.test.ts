@@ -58,6 +58,17 @@ describe('VirusTotal connector against the lab', () => {
     });
   });
 
+  it('supports the three kinds and nothing else', () => {
+    const intel = vt();
+    expect(['ip', 'domain', 'file', 'toString', 'url'].map((k) => intel.supports(k as 'ip'))).toEqual([
+      true,
+      true,
+      true,
+      false,
+      false,
+    ]);
+  });
+
   it('calls the v3 collection with the key in x-apikey, never in the URL', async () => {
     const before = ctl.lab.store.calls({ vendor: 'virustotal' }).length;
     await vt().lookup('ip', seed.cleanIp);

@@ -35,9 +35,19 @@ const checkSchema = z.object({
   data: z.object({
     abuseConfidenceScore: z.number().min(0).max(100),
     totalReports: z.number().int().nonnegative().catch(0),
-    countryCode: z.string().nullish().catch(undefined),
+    // Vendor text ends up in notifications: only a country code and a timestamp are let through here.
+    countryCode: z
+      .string()
+      .regex(/^[A-Za-z]{2}$/)
+      .transform((c) => c.toUpperCase())
+      .nullish()
+      .catch(undefined),
     isWhitelisted: z.boolean().nullish().catch(undefined),
-    lastReportedAt: z.string().nullish().catch(undefined),
+    lastReportedAt: z
+      .string()
+      .regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)$/)
+      .nullish()
+      .catch(undefined),
   }),
 });
 

@@ -2,7 +2,7 @@ import net from 'node:net';
 import { domainToASCII } from 'node:url';
 import { PermanentConnectorError } from '../errors';
 import { normalizeIpv6, truncate } from '../util';
-import type { IndicatorKind } from './types';
+import { INDICATOR_KINDS, type IndicatorKind } from './types';
 
 const LABEL_RE = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
 const HASH_LENGTHS = new Set([32, 40, 64]);
@@ -51,6 +51,14 @@ function normalizeHash(v: string): string | undefined {
  * with a prefix length, a URL, a host name with a path, a hash of another length).
  */
 export function normalizeIndicator(kind: IndicatorKind, input: string, vendor?: string): string {
+  if (!INDICATOR_KINDS.includes(kind)) {
+    throw new PermanentConnectorError(
+      `unknown indicator kind ${JSON.stringify(truncate(String(kind), 20))}`,
+      {
+        ...(vendor ? { vendor } : {}),
+      },
+    );
+  }
   const v = typeof input === 'string' ? input.trim() : '';
   const out = kind === 'ip' ? normalizeIp(v) : kind === 'domain' ? normalizeDomain(v) : normalizeHash(v);
   if (out === undefined) throw refuse(kind, String(input), vendor);

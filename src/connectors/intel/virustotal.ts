@@ -86,7 +86,7 @@ export class VirusTotalIntel implements ThreatIntelSource {
   }
 
   supports(kind: IndicatorKind): boolean {
-    return kind in COLLECTION;
+    return Object.hasOwn(COLLECTION, kind);
   }
 
   async lookup(kind: IndicatorKind, indicator: string): Promise<VirusTotalFinding> {
