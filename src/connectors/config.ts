@@ -12,6 +12,9 @@ import {
 } from './descriptor';
 import { FilesystemEvidenceStore } from './evidence/filesystem';
 import { allowListEntryFor, isAllowedUrl } from './http';
+import { DEFAULT_INTEL_CACHE_MAX_ENTRIES, DEFAULT_INTEL_CACHE_TTL_SECONDS, IntelCache } from './intel/cache';
+import { createThreatIntel } from './intel/fanout';
+import type { ThreatIntel, ThreatIntelSource } from './intel/types';
 import type { ChannelOf, ChannelResolveContext } from './notify/channel';
 import { NotificationRouter } from './notify/router';
 import {
@@ -20,6 +23,7 @@ import {
   CAPABILITIES,
   CHANNEL_TYPES,
   type Capability,
+  INTEL,
   TICKETS,
 } from './registry';
 import type { TicketSystem } from './tickets/types';
@@ -48,6 +52,23 @@ export type ResolvedChannel = {
   [K in keyof typeof CHANNEL_TYPES]: ChannelOf<(typeof CHANNEL_TYPES)[K]>;
 }[keyof typeof CHANNEL_TYPES];
 
+type IntelSources = typeof INTEL.sources;
+/** One threat-intelligence source as resolved: its key, whether it is the lab's, and its settings. */
+export type ResolvedIntelSource = {
+  [K in keyof IntelSources]:
+    | Simplify<{ kind: K; lab: false } & SettingsOf<IntelSources[K]>>
+    | Simplify<{ kind: K; lab: true } & SettingsOf<(typeof INTEL.lab)[K]>>;
+}[keyof IntelSources];
+
+/** Threat intelligence as resolved from QUELL_INTEL and the cache variables. */
+export interface ResolvedIntelConfig {
+  /** `lab`, `none` or the sources named, as given (normalized). */
+  selection: string;
+  /** Empty for `none`. */
+  sources: ResolvedIntelSource[];
+  cache: { ttlSeconds: number; maxEntries: number };
+}
+
 /** The validated connector configuration: what {@link createConnectors} builds from. */
 export interface ResolvedConnectorsConfig {
   labUrl: string;
@@ -63,6 +84,7 @@ export interface ResolvedConnectorsConfig {
   tickets?: Exclude<Selected<typeof TICKETS.vendors>, { kind: 'none' }>;
   evidence: { kind: 'filesystem'; dataDir: string };
   routes: Record<string, ResolvedChannel[]>;
+  intel: ResolvedIntelConfig;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -74,11 +96,26 @@ const commonEnv = {
   QUELL_OUTBOUND_ALLOWLIST: optionalString,
   QUELL_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   QUELL_NOTIFY_ROUTES: optionalString,
+  QUELL_INTEL: optionalString,
+  QUELL_INTEL_CACHE_TTL: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86_400)
+    .default(DEFAULT_INTEL_CACHE_TTL_SECONDS),
+  QUELL_INTEL_CACHE_SIZE: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(DEFAULT_INTEL_CACHE_MAX_ENTRIES),
 };
 type CommonEnv = z.output<z.ZodObject<typeof commonEnv>>;
 
 const capabilities: Capability<unknown>[] = Object.values(CAPABILITIES);
 const ticketVendors: Record<string, AnyVendor<TicketSystem | undefined>> = TICKETS.vendors;
+const intelSources: Record<string, AnyVendor<ThreatIntelSource>> = INTEL.sources;
+const labIntelSources: Record<string, AnyVendor<ThreatIntelSource>> = INTEL.lab;
 const channelTypes: Record<string, AnyChannel> = CHANNEL_TYPES;
 
 function selectorOf(cap: Capability<unknown>) {
@@ -92,6 +129,7 @@ const envSchema = z.object({
   ...commonEnv,
   ...Object.assign({}, ...capabilities.flatMap((cap) => Object.values(cap.vendors).map((v) => v.env))),
   ...Object.assign({}, ...Object.values(ticketVendors).map((v) => v.env)),
+  ...Object.assign({}, ...Object.values(intelSources).map((v) => v.env)),
 });
 
 const [firstChannel, ...otherChannels] = Object.values(channelTypes).map((t) => t.schema);
@@ -234,6 +272,52 @@ function checkWebhooks(routes: Record<string, ResolvedChannel[]>, allowList: str
   }
 }
 
+/** The sources QUELL_INTEL names: `lab` (the default) every source in the lab, `none` none, else a list. */
+function intelSelection(
+  value: string | undefined,
+  problems: string[],
+): { selection: string; keys: string[]; lab: boolean } {
+  const all = Object.keys(intelSources);
+  const given = (value ?? 'lab').toLowerCase();
+  if (given === 'lab') return { selection: 'lab', keys: all, lab: true };
+  if (given === 'none') return { selection: 'none', keys: [], lab: false };
+  const keys = given.split(',').map((s) => s.trim());
+  const wrong = keys.filter((k) => !all.includes(k));
+  if (wrong.length) {
+    problems.push(
+      `  QUELL_INTEL: ${wrong.map((k) => JSON.stringify(k)).join(', ')} ${wrong.length > 1 ? 'are not sources' : 'is not a source'}` +
+        ` (a comma-separated list of ${all.join(', ')}; or lab, or none)`,
+    );
+  }
+  if (new Set(keys).size < keys.length) problems.push('  QUELL_INTEL: names a source twice');
+  const valid = [...new Set(keys.filter((k) => all.includes(k)))];
+  return { selection: valid.join(','), keys: valid, lab: false };
+}
+
+function resolveIntel(
+  e: CommonEnv & Record<string, unknown>,
+  labUrl: string,
+  problems: string[],
+  allow: (u: string) => void,
+): { intel: ResolvedIntelConfig; usesLab: boolean } {
+  const { selection, keys, lab } = intelSelection(e.QUELL_INTEL, problems);
+  const sources = keys.map((kind) => {
+    const vendor = (lab ? labIntelSources : intelSources)[kind]!;
+    const where = lab ? `${INTEL.selector}=lab` : `${INTEL.selector} includes ${kind}`;
+    const settings = vendor.resolve(e, vendorContext(e, where, labUrl, problems));
+    vendor.endpoints(settings).forEach(allow);
+    return { kind, lab, ...settings } as ResolvedIntelSource;
+  });
+  return {
+    intel: {
+      selection,
+      sources,
+      cache: { ttlSeconds: e.QUELL_INTEL_CACHE_TTL, maxEntries: e.QUELL_INTEL_CACHE_SIZE },
+    },
+    usesLab: lab,
+  };
+}
+
 /** The parsed environment with the lab at `defaultLabUrl` (unless QUELL_LAB_URL says where it is). */
 function resolveAt(parsed: ConnectorsEnv, dataDir: string, defaultLabUrl: string): ResolvedConnectorsConfig {
   const { e } = parsed;
@@ -268,6 +352,8 @@ function resolveAt(parsed: ConnectorsEnv, dataDir: string, defaultLabUrl: string
     vendor.endpoints(settings).forEach(allow);
     if (vendor.lab) usesLab = true;
   }
+  const { intel, usesLab: intelUsesLab } = resolveIntel(e, labUrl, problems, allow);
+  usesLab ||= intelUsesLab;
 
   // The operator's allow-list entries, then the endpoints of the vendors and channels configured.
   const explicit = (e.QUELL_OUTBOUND_ALLOWLIST ?? '')
@@ -295,6 +381,7 @@ function resolveAt(parsed: ConnectorsEnv, dataDir: string, defaultLabUrl: string
     ...(selected as Pick<ResolvedConnectorsConfig, 'edr' | 'identity' | 'firewall' | 'logs' | 'tickets'>),
     evidence: { kind: 'filesystem', dataDir: path.resolve(dataDir) },
     routes,
+    intel,
   };
 }
 
@@ -347,12 +434,30 @@ function channelTypeOf(c: ResolvedChannel): AnyChannel {
   return channelTypes[c.type]!;
 }
 
+function intelVendorOf(s: ResolvedIntelSource): AnyVendor<ThreatIntelSource> {
+  return (s.lab ? labIntelSources : intelSources)[s.kind]!;
+}
+
+/**
+ * The configured threat-intelligence sources fanned out behind one cache (QUELL_INTEL_CACHE_TTL,
+ * QUELL_INTEL_CACHE_SIZE); undefined for QUELL_INTEL=none.
+ */
+export function buildThreatIntel(cfg: ResolvedConnectorsConfig, ctx: BuildContext): ThreatIntel | undefined {
+  const { sources, cache } = cfg.intel;
+  if (!sources.length) return undefined;
+  return createThreatIntel(
+    sources.map((s) => intelVendorOf(s).build(s, ctx)),
+    { cache: new IntelCache({ ttlMs: cache.ttlSeconds * 1000, maxEntries: cache.maxEntries }) },
+  );
+}
+
 /** Builds the connectors from an already resolved configuration. */
 export function buildConnectors(cfg: ResolvedConnectorsConfig, logger?: Logger): Connectors {
   const log = logger?.child({ component: 'connectors' });
   const ctx: BuildContext = { allowList: cfg.allowList, timeoutMs: cfg.timeoutMs, logger: log };
   const { edr, identity, firewall, logs } = CAPABILITIES;
   const tickets = cfg.tickets ? ticketVendors[cfg.tickets.kind]!.build(cfg.tickets, ctx) : undefined;
+  const intel = buildThreatIntel(cfg, ctx);
   return {
     edr: vendorOf<EdrConnector>(edr, cfg.edr).build(cfg.edr, ctx),
     identity: vendorOf<IdentityConnector>(identity, cfg.identity).build(cfg.identity, ctx),
@@ -369,6 +474,7 @@ export function buildConnectors(cfg: ResolvedConnectorsConfig, logger?: Logger):
       { logger: log },
     ),
     ...(tickets ? { tickets } : {}),
+    ...(intel ? { intel } : {}),
   };
 }
 
@@ -403,7 +509,15 @@ export function describeConnectors(cfg: ResolvedConnectorsConfig): string[] {
     line('Notify', routes),
     // Only when selected: the banner of a configuration without ticket sync is unchanged.
     ...(cfg.tickets ? [line(TICKETS.label, ticketVendors[cfg.tickets.kind]!.describe(cfg.tickets))] : []),
+    line(INTEL.label, describeIntel(cfg.intel)),
   ];
+}
+
+function describeIntel(intel: ResolvedIntelConfig): string {
+  if (!intel.sources.length) return 'none';
+  const { ttlSeconds, maxEntries } = intel.cache;
+  const cache = ttlSeconds ? `cached ${ttlSeconds} s, at most ${maxEntries} findings` : 'not cached';
+  return `${intel.sources.map((s) => intelVendorOf(s).describe(s)).join(' + ')}; ${cache}`;
 }
 
 /**

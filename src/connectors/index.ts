@@ -5,6 +5,7 @@ export {
   ConfigError,
   DEFAULT_LAB_ROUTES,
   buildConnectors,
+  buildThreatIntel,
   connectorsSummary,
   createConnectors,
   describeConnectors,
@@ -14,6 +15,8 @@ export {
   type ConnectorsPlan,
   type ResolvedChannel,
   type ResolvedConnectorsConfig,
+  type ResolvedIntelConfig,
+  type ResolvedIntelSource,
 } from './config';
 export { assertAllowedUrl, isAllowedUrl, parseRetryAfter, type AllowList } from './http';
 export { CrowdStrikeEdr } from './edr/crowdstrike';
@@ -34,4 +37,11 @@ export type { NotificationChannel } from './notify/channel';
 export { JiraTickets, jiraIncidentLabel } from './tickets/jira';
 export { ServiceNowTickets, serviceNowCorrelationId } from './tickets/servicenow';
 export { adfFromText, commentRef, serviceNowText } from './tickets/text';
+export type * from './intel/types';
+export { INDICATOR_KINDS } from './intel/types';
+export { isIndicator, normalizeIndicator } from './intel/indicators';
+export { VirusTotalIntel } from './intel/virustotal';
+export { AbuseIpdbIntel } from './intel/abuseipdb';
+export { CachedIntelSource, IntelCache, type IntelCacheOptions, type IntelCacheStats } from './intel/cache';
+export { ThreatIntelFanOut, createThreatIntel } from './intel/fanout';
 export * from './lab';

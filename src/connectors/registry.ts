@@ -13,6 +13,9 @@ import { graphIdentity } from './identity/graph';
 import { labIdentity, oktaIdentity } from './identity/okta';
 import { filesLogs } from './logs/files';
 import { labLogs } from './logs/lab';
+import { abuseipdbIntel, labAbuseIpdbIntel } from './intel/abuseipdb';
+import type { ThreatIntelSource } from './intel/types';
+import { labVirusTotalIntel, virustotalIntel } from './intel/virustotal';
 import { emailChannel } from './notify/email';
 import { pagerdutyChannel } from './notify/pagerduty';
 import type { ChannelDescriptor, ResolvedChannelBase } from './notify/channel';
@@ -79,6 +82,29 @@ export const TICKETS = {
   vendors: TICKET_SYSTEMS,
   default: 'none',
 } as const;
+
+/**
+ * Threat intelligence, unlike the capabilities above, runs several sources at once: `QUELL_INTEL` is a
+ * comma-separated list of `sources` keys, `lab` (the default: every source, in the lab estate) or `none`.
+ */
+export interface IntelCapability<K extends string> {
+  selector: string;
+  label: string;
+  sources: Record<K, AnyVendor<ThreatIntelSource>>;
+  /** Each source through the lab's contract, for `lab`. */
+  lab: Record<K, AnyVendor<ThreatIntelSource>>;
+}
+
+/** Threat-intelligence sources, by their name in QUELL_INTEL. */
+export const INTEL_SOURCES = { virustotal: virustotalIntel, abuseipdb: abuseipdbIntel };
+/** The same sources in the lab estate (QUELL_INTEL=lab). */
+export const LAB_INTEL_SOURCES = { virustotal: labVirusTotalIntel, abuseipdb: labAbuseIpdbIntel };
+export const INTEL = {
+  selector: 'QUELL_INTEL',
+  label: 'Intel',
+  sources: INTEL_SOURCES,
+  lab: LAB_INTEL_SOURCES,
+} satisfies IntelCapability<keyof typeof INTEL_SOURCES>;
 
 /** Notification channel types by the `type` of a QUELL_NOTIFY_ROUTES entry. */
 export const CHANNEL_TYPES = {

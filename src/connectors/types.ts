@@ -6,6 +6,7 @@
  */
 import type { ApprovalNotice } from '../domain/approval-notice';
 import type { TicketSystem } from './tickets/types';
+import type { ThreatIntel } from './intel/types';
 
 /** Context every mutating call carries, so the vendor's record names the incident. */
 export interface ActionContext {
@@ -201,6 +202,8 @@ export interface Connectors {
   notifier: Notifier;
   /** Ticket sync (`QUELL_TICKETS`); absent when it is off (the default). */
   tickets?: TicketSystem;
+  /** Threat-intelligence lookups (`QUELL_INTEL`); absent when turned off (`none`). */
+  intel?: ThreatIntel;
 }
 
 export type {

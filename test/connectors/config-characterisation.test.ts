@@ -97,6 +97,11 @@ const graph = {
   QUELL_GRAPH_CLIENT_SECRET: 'graph-secret',
 };
 const cloudflare = { QUELL_FIREWALL: 'cloudflare', QUELL_CLOUDFLARE_API_TOKEN: 'cf-token' };
+const intel = {
+  QUELL_INTEL: 'virustotal,abuseipdb',
+  QUELL_VIRUSTOTAL_API_KEY: 'vt-key',
+  QUELL_ABUSEIPDB_API_KEY: 'abuseipdb-key',
+};
 const noLabRoutes = {
   QUELL_NOTIFY_ROUTES: routes({ oncall: { type: 'pagerduty', routingKeyEnv: 'PD_KEY' } }),
   PD_KEY: 'pd-key',
@@ -183,6 +188,7 @@ const ACCEPTED: [string, NodeJS.ProcessEnv][] = [
       QUELL_LOGS: 'files',
       QUELL_LOGS_DIR: '/logs',
       ...noLabRoutes,
+      ...intel,
     },
   ],
   [
@@ -246,11 +252,31 @@ const ACCEPTED: [string, NodeJS.ProcessEnv][] = [
         soc: [{ type: 'slack', channel: 'C0123', tokenEnv: 'T', baseUrl: 'https://slack.example.com/api/' }],
       }),
       T: 'tok',
+      QUELL_INTEL: 'none',
     },
   ],
   [
     'a generic webhook to the lab itself is allowed while anything uses the lab',
     { QUELL_NOTIFY_ROUTES: routes({ x: { type: 'webhook', url: `${LAB}/hook`, secretEnv: 'S' } }), S: 'k' },
+  ],
+  ['threat intelligence off', { QUELL_INTEL: ' None ' }],
+  [
+    'VirusTotal alone on its own base URL, not cached',
+    {
+      QUELL_INTEL: 'virustotal',
+      QUELL_VIRUSTOTAL_API_KEY: ' vt-key ',
+      QUELL_VIRUSTOTAL_BASE_URL: 'https://vt.example.com/',
+      QUELL_INTEL_CACHE_TTL: '0',
+    },
+  ],
+  [
+    'both intelligence sources, AbuseIPDB over 30 days, a small cache',
+    {
+      ...intel,
+      QUELL_INTEL: ' abuseipdb , virustotal',
+      QUELL_ABUSEIPDB_MAX_AGE_DAYS: '30',
+      QUELL_INTEL_CACHE_SIZE: '100',
+    },
   ],
 ];
 
@@ -546,8 +572,34 @@ describe('connector configuration, as it stands (characterisation)', () => {
         QUELL_LOGS_DIR: '/logs',
         QUELL_NOTIFY_ROUTES: routes({ x: { type: 'webhook', url: `${LAB}/hook`, secretEnv: 'S' } }),
         S: 'k',
+        QUELL_INTEL: 'none',
       },
       '  QUELL_NOTIFY_ROUTES.x: http://127.0.0.1:8090 is not on QUELL_OUTBOUND_ALLOWLIST',
+    ],
+    [
+      'intelligence sources that are none, named twice, or mixed with lab',
+      { QUELL_INTEL: 'virustotal,greynoise,lab,virustotal', QUELL_VIRUSTOTAL_API_KEY: 'k' },
+      '  QUELL_INTEL: "greynoise", "lab" are not sources (a comma-separated list of virustotal, abuseipdb; or lab, or none)\n' +
+        '  QUELL_INTEL: names a source twice',
+    ],
+    [
+      'intelligence sources without their keys',
+      { QUELL_INTEL: 'virustotal,abuseipdb' },
+      '  QUELL_VIRUSTOTAL_API_KEY: required when QUELL_INTEL includes virustotal\n' +
+        '  QUELL_ABUSEIPDB_API_KEY: required when QUELL_INTEL includes abuseipdb',
+    ],
+    [
+      'malformed intelligence variables, selected or not',
+      {
+        QUELL_INTEL_CACHE_TTL: '-1',
+        QUELL_ABUSEIPDB_MAX_AGE_DAYS: '366',
+        QUELL_VIRUSTOTAL_BASE_URL: 'http://vt.example.com',
+      },
+      [
+        '  QUELL_INTEL_CACHE_TTL: Too small: expected number to be >=0',
+        '  QUELL_VIRUSTOTAL_BASE_URL: must use https (http is allowed for loopback only)',
+        '  QUELL_ABUSEIPDB_MAX_AGE_DAYS: Too big: expected number to be <=365',
+      ].join('\n'),
     ],
   ];
 

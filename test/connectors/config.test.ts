@@ -124,8 +124,12 @@ describe('connector selection from the environment', () => {
       }),
       PD_KEY: 'pd-routing-key-value',
       SLACK_TOKEN: 'xoxb-slack-secret-value',
+      QUELL_INTEL: 'virustotal,abuseipdb',
+      QUELL_VIRUSTOTAL_API_KEY: 'vt-secret-value',
+      QUELL_ABUSEIPDB_API_KEY: 'abuseipdb-secret-value',
     };
     const c = createConnectors(env, opts());
+    expect(c.intel?.sources).toEqual(['virustotal', 'abuseipdb']);
     expect(c.edr).toBeInstanceOf(DefenderEdr);
     expect(c.identity).toBeInstanceOf(GraphIdentity);
     expect(c.firewall).toBeInstanceOf(NftablesFirewall);
@@ -146,6 +150,8 @@ describe('connector selection from the environment', () => {
       'https://graph.microsoft.com/v1.0/users/x',
       'https://slack.com/api/chat.postMessage',
       'https://events.pagerduty.com/v2/enqueue',
+      'https://www.virustotal.com/api/v3/ip_addresses/192.0.2.1',
+      'https://api.abuseipdb.com/api/v2/check?ipAddress=192.0.2.1',
       `${ctl.lab.url}/slack/webhook/soc`,
     ]) {
       expect([u, isAllowedUrl(u, cfg.allowList)]).toEqual([u, true]);
@@ -165,11 +171,16 @@ describe('connector selection from the environment', () => {
     expect(summary).toMatch(
       /soc -> Slack #soc \(https:\/\/slack\.com\) \+ lab webhook \/slack\/webhook\/soc/,
     );
+    expect(summary).toMatch(
+      /Intel: +VirusTotal \(https:\/\/www\.virustotal\.com\) \+ AbuseIPDB \(https:\/\/api\.abuseipdb\.com, reports of the last 90 days\); cached 3600 s/,
+    );
     for (const secret of [
       'def-secret-value',
       'graph-secret-value',
       'pd-routing-key-value',
       'xoxb-slack-secret-value',
+      'vt-secret-value',
+      'abuseipdb-secret-value',
     ]) {
       expect(summary).not.toContain(secret);
     }
@@ -184,11 +195,16 @@ describe('connector selection from the environment', () => {
       'Logs',
       'Evidence',
       'Notify',
+      'Intel',
     ]);
     expect(lines[0]).toContain(`${ctl.lab.url}/crowdstrike`);
     expect(lines[5]).toBe(
       'Notify:       management -> lab webhook /slack/webhook/management; oncall -> lab webhook /slack/webhook/oncall; ' +
         'responders -> lab webhook /slack/webhook/responders; soc -> lab webhook /slack/webhook/soc',
+    );
+    expect(lines[6]).toBe(
+      `Intel:        lab estate (${ctl.lab.url}/virustotal), VirusTotal contract + ` +
+        `lab estate (${ctl.lab.url}/abuseipdb), AbuseIPDB contract; cached 3600 s, at most 10000 findings`,
     );
   });
 

@@ -40,7 +40,7 @@ describe('Falcon quarantine by custom IOC against the lab', () => {
     const res = await falcon().quarantineFile(host, { sha256: sha256.toUpperCase(), sha1: SHA1 }, ctx);
     expect(res.alreadyInState).toBe(false);
     expect(res.vendorRef).toMatch(/^[0-9a-f]{64}$/);
-    const ioc = ctl.lab.store.findIndicator('sha256', sha256)!;
+    const ioc = ctl.lab.store.findFalconIndicator('sha256', sha256)!;
     expect(ioc).toMatchObject({
       id: res.vendorRef,
       action: 'prevent',
@@ -63,13 +63,13 @@ describe('Falcon quarantine by custom IOC against the lab', () => {
       alreadyInState: true,
       vendorRef: res.vendorRef,
     });
-    expect(ctl.lab.store.indicators().filter((i) => i.value === sha256)).toHaveLength(1);
+    expect(ctl.lab.store.falconIndicators().filter((i) => i.value === sha256)).toHaveLength(1);
   });
 
   it('scopes the indicator to host groups when configured', async () => {
     const sha256 = uniqueSha256();
     await falcon({ iocHostGroups: ['a'.repeat(32)] }).quarantineFile(uniqueHost(), { sha256 }, actionCtx());
-    expect(ctl.lab.store.findIndicator('sha256', sha256)).toMatchObject({
+    expect(ctl.lab.store.findFalconIndicator('sha256', sha256)).toMatchObject({
       applied_globally: false,
       host_groups: ['a'.repeat(32)],
     });
@@ -84,7 +84,7 @@ describe('Falcon quarantine by custom IOC against the lab', () => {
       alreadyInState: false,
       vendorRef,
     });
-    expect(ctl.lab.store.findIndicator('sha256', sha256)).toBeUndefined();
+    expect(ctl.lab.store.findFalconIndicator('sha256', sha256)).toBeUndefined();
     expect(ctl.lab.store.ledger({ target: `sha256:${sha256}` }).map((e) => e.effect)).toEqual([
       'quarantine_file',
       'release_file',
@@ -95,7 +95,7 @@ describe('Falcon quarantine by custom IOC against the lab', () => {
 
   it('leaves indicators it did not create alone: another action conflicts, release refuses', async () => {
     const sha256 = uniqueSha256();
-    ctl.lab.store.addIndicator(
+    ctl.lab.store.addFalconIndicator(
       {
         type: 'sha256',
         value: sha256,
@@ -117,7 +117,7 @@ describe('Falcon quarantine by custom IOC against the lab', () => {
       falcon().releaseQuarantinedFile!(uniqueHost(), { sha256 }, actionCtx()),
       'conflict',
     );
-    expect(ctl.lab.store.findIndicator('sha256', sha256)).toBeDefined();
+    expect(ctl.lab.store.findFalconIndicator('sha256', sha256)).toBeDefined();
   });
 
   it('refuses bad hashes, and a SHA-1 alone, before any call', async () => {

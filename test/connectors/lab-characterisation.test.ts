@@ -8,7 +8,13 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LAB_CREDENTIALS, LAB_VENDORS, type RunningLab, startLabServer } from '../../src/connectors/lab';
+import {
+  LAB_CREDENTIALS,
+  LAB_SEED_INDICATORS,
+  LAB_VENDORS,
+  type RunningLab,
+  startLabServer,
+} from '../../src/connectors/lab';
 
 const T0 = Date.parse('2026-12-01T09:00:00.000Z');
 let clock = T0;
@@ -48,6 +54,7 @@ function protectEstateIds(): void {
   deterministic = new Set([
     ...s.hosts.flatMap((h) => [h.deviceId, h.machineId]),
     ...s.accounts.flatMap((a) => [a.oktaId, a.objectId]),
+    ...s.indicators.flatMap((i) => [i.value, ...(i.aliases ?? [])]),
   ]);
 }
 
@@ -139,6 +146,8 @@ const adf = (text: string) => ({
   version: 1,
   content: [{ type: 'paragraph', content: [{ type: 'text', text }] }],
 });
+const virustotal = { 'x-apikey': LAB_CREDENTIALS.virustotal.apiKey };
+const abuseipdb = { key: LAB_CREDENTIALS.abuseipdb.apiKey, accept: 'application/json' };
 
 // ------------------------------------------------------------------------------------------------ vendors
 
@@ -480,6 +489,40 @@ describe('the lab estate, as it stands (characterisation)', () => {
     expect(transcript()).toMatchSnapshot();
   });
 
+  it('VirusTotal and AbuseIPDB', async () => {
+    const s = LAB_SEED_INDICATORS;
+    await call('GET', `/virustotal/api/v3/ip_addresses/${s.badIp}`);
+    await call('GET', `/virustotal/api/v3/ip_addresses/${s.badIp}`, { headers: { 'x-apikey': 'wrong' } });
+    await call('GET', `/virustotal/api/v3/ip_addresses/${s.badIp}`, { headers: virustotal });
+    await call('GET', '/virustotal/api/v3/ip_addresses/192.0.2.99', { headers: virustotal });
+    await call('GET', '/virustotal/api/v3/ip_addresses/999.1.1.1', { headers: virustotal });
+    await call('GET', `/virustotal/api/v3/domains/${s.badDomain.toUpperCase()}`, { headers: virustotal });
+    await call('GET', '/virustotal/api/v3/domains/not_a_domain', { headers: virustotal });
+    await call('GET', `/virustotal/api/v3/files/${s.badMd5}`, { headers: virustotal });
+    await call('GET', `/virustotal/api/v3/files/${s.cleanSha256}`, { headers: virustotal });
+    await call('GET', '/virustotal/api/v3/files/xyz', { headers: virustotal });
+    await call('GET', '/virustotal/api/v3/urls/abc', { headers: virustotal });
+    const check = (query: string, headers: Record<string, string> = abuseipdb) =>
+      call('GET', `/abuseipdb/api/v2/check?${query}`, { headers });
+    await check(`ipAddress=${s.badIp}`, {});
+    await check(`ipAddress=${s.badIp}&maxAgeInDays=90`);
+    await check(`ipAddress=${s.whitelistedIp}`);
+    await check('ipAddress=2001:db8::77&maxAgeInDays=7');
+    await check('ipAddress=example.com');
+    await check(`ipAddress=${s.cleanIp}&maxAgeInDays=0`);
+    await call('POST', '/lab/intel/indicators', {
+      json: { kind: 'domain', value: 'Dropper.Example', virustotal: { malicious: 3, reputation: -5 } },
+    });
+    await call('POST', '/lab/intel/indicators', { json: { kind: 'url', value: 'x' } });
+    await call('POST', '/lab/intel/indicators', {
+      json: { kind: 'domain', value: 'x.example', abuseipdb: {} },
+    });
+    await call('POST', '/lab/intel/indicators', { json: { kind: 'file', value: 'abc' } });
+    await call('GET', '/virustotal/api/v3/domains/dropper.example', { headers: virustotal });
+    await call('GET', '/lab/intel/indicators');
+    expect(transcript()).toMatchSnapshot();
+  });
+
   // ------------------------------------------------------------------------------------------------ faults
 
   /** One representative request per vendor, authenticated as its connector would be. */
@@ -530,6 +573,12 @@ describe('the lab estate, as it stands (characterisation)', () => {
         await call('GET', '/servicenow/api/now/table/incident?sysparm_limit=1&sysparm_fields=number', {
           headers: servicenow,
         });
+        return;
+      case 'virustotal':
+        await call('GET', '/virustotal/api/v3/ip_addresses/203.0.113.66', { headers: virustotal });
+        return;
+      case 'abuseipdb':
+        await call('GET', '/abuseipdb/api/v2/check?ipAddress=203.0.113.66', { headers: abuseipdb });
         return;
       case 'pagerduty':
         await call('POST', '/pagerduty/v2/enqueue', {

@@ -7,7 +7,7 @@ import {
   planConnectors,
   resolveConnectorsConfig,
 } from '../../src/connectors/config';
-import { CAPABILITIES, CHANNEL_TYPES, TICKETS } from '../../src/connectors/registry';
+import { CAPABILITIES, CHANNEL_TYPES, INTEL, TICKETS } from '../../src/connectors/registry';
 import { JiraTickets } from '../../src/connectors/tickets/jira';
 import { ServiceNowTickets } from '../../src/connectors/tickets/servicenow';
 
@@ -58,6 +58,12 @@ const TICKET_ENV: Record<string, NodeJS.ProcessEnv> = {
     QUELL_SERVICENOW_CLIENT_ID: 'registry-entry',
     QUELL_SERVICENOW_CLIENT_SECRET: 'SECRET-13',
   },
+};
+
+/** A working configuration of each threat-intelligence source (QUELL_INTEL=<key>). */
+const INTEL_ENV: Record<string, NodeJS.ProcessEnv> = {
+  virustotal: { QUELL_VIRUSTOTAL_API_KEY: 'SECRET-11' },
+  abuseipdb: { QUELL_ABUSEIPDB_API_KEY: 'SECRET-12', QUELL_ABUSEIPDB_MAX_AGE_DAYS: '30' },
 };
 
 /** A working route entry of each registered channel type, naming the variables of its secrets. */
@@ -151,12 +157,50 @@ describe('the vendor registry', () => {
     });
   }
 
+  for (const [kind, source] of Object.entries(INTEL.sources)) {
+    it(`${INTEL.selector}=${kind}: is selected alone, its secrets kept off the banner and the allow-list`, () => {
+      const given = INTEL_ENV[kind];
+      if (!given) throw new Error(`add a working configuration of ${INTEL.selector}=${kind} to INTEL_ENV`);
+      const cfg = resolveConnectorsConfig({ [INTEL.selector]: kind, ...given }, opts);
+      expect(cfg.intel.sources.map((s) => [s.kind, s.lab])).toEqual([[kind, false]]);
+      const shown = [...describeConnectors(cfg), ...cfg.allowList].join('\n');
+      for (const secret of source.secrets) {
+        expect(given[secret]).toBeTruthy();
+        expect(shown).not.toContain(given[secret]);
+      }
+      expect(() => resolveConnectorsConfig({ [INTEL.selector]: kind }, opts)).toThrow(
+        new RegExp(`required when ${INTEL.selector} includes ${kind}`),
+      );
+    });
+  }
+
+  it(`${INTEL.selector}: every source in the lab by default, several at once, or none`, () => {
+    const all = Object.keys(INTEL.sources);
+    expect(resolveConnectorsConfig({}, opts).intel.sources.map((s) => [s.kind, s.lab])).toEqual(
+      all.map((k) => [k, true]),
+    );
+    const env = { [INTEL.selector]: all.join(' , '), ...Object.assign({}, ...Object.values(INTEL_ENV)) };
+    expect(resolveConnectorsConfig(env, opts).intel.sources.map((s) => s.kind)).toEqual(all);
+    expect(resolveConnectorsConfig({ [INTEL.selector]: 'none' }, opts).intel.sources).toEqual([]);
+    expect(() => resolveConnectorsConfig({ [INTEL.selector]: 'lab,virustotal' }, opts)).toThrow(
+      /QUELL_INTEL: "lab" is not a source/,
+    );
+  });
+
   it('every variable a registered vendor reads is documented in src/connectors/README.md', async () => {
     const readme = await fs.readFile(path.join(__dirname, '../../src/connectors/README.md'), 'utf8');
-    const variables = [...Object.values(CAPABILITIES), TICKETS].flatMap((cap) => [
-      cap.selector,
-      ...Object.values(cap.vendors).flatMap((v) => Object.keys(v.env)),
-    ]);
+    const variables = [
+      ...Object.values(CAPABILITIES).flatMap((cap) => [
+        cap.selector,
+        ...Object.values(cap.vendors).flatMap((v) => Object.keys(v.env)),
+      ]),
+      TICKETS.selector,
+      ...Object.values(TICKETS.vendors).flatMap((v) => Object.keys(v.env)),
+      INTEL.selector,
+      'QUELL_INTEL_CACHE_TTL',
+      'QUELL_INTEL_CACHE_SIZE',
+      ...Object.values(INTEL.sources).flatMap((v) => Object.keys(v.env)),
+    ];
     expect(variables.filter((v) => !readme.includes(`\`${v}\``))).toEqual([]);
   });
 });

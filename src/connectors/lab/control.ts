@@ -5,6 +5,7 @@ import { labLogLines } from './logs';
 import { LAB_ACCOUNT_STATUSES, type LabAccountStatus } from './estate/accounts';
 import { LAB_ACTION_OUTCOMES, type LabActionOutcome } from './estate/hosts';
 import type { LabFaultInput } from './estate/fault-rules';
+import type { LabIndicatorInput } from './estate/indicators';
 import type { LabStore } from './store';
 
 const ACCOUNT_STATUSES = new Set<LabAccountStatus>(LAB_ACCOUNT_STATUSES);
@@ -24,6 +25,7 @@ function inspectionRoutes(r: Router, store: LabStore): void {
         'POST /lab/hosts {name, platform}',
         'POST /lab/hosts/:name/next-action-outcome {outcome: Failed|TimeOut|Cancelled|null}',
         'POST /lab/accounts/:login/status {status}',
+        'GET /lab/intel/indicators, POST /lab/intel/indicators {kind, value, aliases?, virustotal?, abuseipdb?}',
       ],
     });
   });
@@ -85,7 +87,7 @@ function faultRoutes(r: Router, store: LabStore): void {
   });
 }
 
-/** The estate set up by hand (hosts, account states) and the hosts' synthetic logs. */
+/** The estate set up by hand (hosts, account states, intelligence indicators) and the hosts' synthetic logs. */
 function estateRoutes(r: Router, store: LabStore): void {
   r.post('/hosts', (req, res) => {
     const b = bodyOf(req);
@@ -119,6 +121,16 @@ function estateRoutes(r: Router, store: LabStore): void {
     try {
       const a = store.setAccountStatus(req.params.login, status);
       res.json({ login: a.login, status: a.status });
+    } catch (err) {
+      res.status(400).json({ error: (err as Error).message });
+    }
+  });
+  r.get('/intel/indicators', (_req, res) => {
+    res.json({ indicators: store.indicators() });
+  });
+  r.post('/intel/indicators', (req, res) => {
+    try {
+      res.status(201).json(store.addIndicator(bodyOf(req) as unknown as LabIndicatorInput));
     } catch (err) {
       res.status(400).json({ error: (err as Error).message });
     }

@@ -14,6 +14,9 @@ export interface LabCredentials {
   jira: { email: string; apiToken: string; project: string };
   /** The integration user of the lab's ServiceNow instance (basic auth) and its OAuth client. */
   servicenow: { user: string; password: string; clientId: string; clientSecret: string };
+  /** Threat-intelligence API keys (VirusTotal's `x-apikey`, AbuseIPDB's `Key`). */
+  virustotal: { apiKey: string };
+  abuseipdb: { apiKey: string };
 }
 
 export const LAB_CREDENTIALS: LabCredentials = {
@@ -29,6 +32,8 @@ export const LAB_CREDENTIALS: LabCredentials = {
     clientId: 'lab-servicenow-client',
     clientSecret: 'lab-servicenow-client-secret',
   },
+  virustotal: { apiKey: 'lab-virustotal-api-key' },
+  abuseipdb: { apiKey: 'lab-abuseipdb-api-key' },
 };
 
 /** URL prefixes under which the lab speaks each vendor's contract. */
@@ -43,6 +48,8 @@ export const LAB_PREFIXES = {
   pagerduty: '/pagerduty',
   jira: '/jira',
   servicenow: '/servicenow',
+  virustotal: '/virustotal',
+  abuseipdb: '/abuseipdb',
 } as const;
 
 /** A vendor the lab speaks (the key of its prefix). */
@@ -56,7 +63,9 @@ export type LabVendor =
   | 'slack'
   | 'pagerduty'
   | 'jira'
-  | 'servicenow';
+  | 'servicenow'
+  | 'virustotal'
+  | 'abuseipdb';
 export const LAB_VENDORS: readonly LabVendor[] = [
   'crowdstrike',
   'defender',
@@ -68,6 +77,8 @@ export const LAB_VENDORS: readonly LabVendor[] = [
   'pagerduty',
   'jira',
   'servicenow',
+  'virustotal',
+  'abuseipdb',
 ];
 
 /** The domain of lab accounts' logins and UPNs (`j.doe@lab.quell.test`). */

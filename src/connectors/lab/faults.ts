@@ -69,7 +69,7 @@ function unavailable({ vendor, req, res }: Faulted): void {
     vendor,
     503,
     'Service temporarily unavailable (lab fault)',
-    vendor === 'okta' ? 'E0000009' : undefined,
+    vendor === 'okta' ? 'E0000009' : vendor === 'virustotal' ? 'TransientError' : undefined,
   );
 }
 
@@ -78,6 +78,10 @@ function badRequest({ vendor, req, res }: Faulted): void {
   if (vendor === 'slack') {
     if (req.path.startsWith('/webhook/')) res.status(400).type('text/plain').send('invalid_payload');
     else res.json({ ok: false, error: 'invalid_arguments' });
+    return;
+  }
+  if (vendor === 'abuseipdb') {
+    fail(res, vendor, 422, 'Bad request (lab fault)', 'ipAddress');
     return;
   }
   if (vendor === 'pagerduty') {
@@ -97,7 +101,9 @@ function badRequest({ vendor, req, res }: Faulted): void {
         ? 10003
         : vendor === 'azuread'
           ? 'invalid_request'
-          : 'BadRequest',
+          : vendor === 'virustotal'
+            ? 'BadRequestError'
+            : 'BadRequest',
   );
 }
 
@@ -112,6 +118,14 @@ function rateLimited({ store, vendor, rule, res }: Faulted): void {
     return;
   }
   res.set('Retry-After', String(seconds));
+  if (vendor === 'abuseipdb') {
+    // AbuseIPDB's quota is daily: it says when it resets beside the delay.
+    res.set('X-RateLimit-Limit', '1000');
+    res.set('X-RateLimit-Remaining', '0');
+    res.set('X-RateLimit-Reset', String(Math.ceil(store.now() / 1000 + seconds)));
+    fail(res, vendor, 429, 'Daily rate limit of 1000 requests exceeded for this endpoint (lab fault).');
+    return;
+  }
   if (vendor === 'slack') {
     res.status(429).json({ ok: false, error: 'ratelimited' });
     return;
@@ -121,7 +135,11 @@ function rateLimited({ store, vendor, rule, res }: Faulted): void {
     vendor,
     429,
     'Too many requests (lab fault)',
-    vendor === 'defender' || vendor === 'graph' ? 'TooManyRequests' : undefined,
+    vendor === 'defender' || vendor === 'graph'
+      ? 'TooManyRequests'
+      : vendor === 'virustotal'
+        ? 'QuotaExceededError'
+        : undefined,
   );
 }
 

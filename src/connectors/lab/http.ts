@@ -105,6 +105,16 @@ export function fail(
         status: 'failure',
       });
       return;
+    case 'virustotal':
+      res.status(status).json({ error: { code: code ?? 'Error', message } });
+      return;
+    case 'abuseipdb':
+      res.status(status).json({
+        errors: [
+          { detail: message, status, ...(typeof code === 'string' ? { source: { parameter: code } } : {}) },
+        ],
+      });
+      return;
   }
 }
 

@@ -28,8 +28,16 @@ export {
   type LabMachineAction,
   type LabQuarantinedFile,
 } from './estate/hosts';
-export { type LabIndicator, type LabScan } from './estate/falcon';
+export { type LabFalconIndicator, type LabScan } from './estate/falcon';
 export { labInvestigationPackage } from './package';
+export {
+  LAB_SEED_INDICATORS,
+  type LabAbuseIpdbView,
+  type LabIndicator,
+  type LabIndicatorInput,
+  type LabIndicatorKind,
+  type LabVirusTotalView,
+} from './estate/indicators';
 export {
   LAB_SLACK_CHANNELS,
   type LabMessage,

@@ -3,6 +3,7 @@ import { labRouter } from './control';
 import { LAB_PREFIXES } from './credentials';
 import { gate } from './faults';
 import type { LabStore } from './store';
+import { abuseipdbRouter } from './vendors/abuseipdb';
 import { azureAdRouter } from './vendors/azuread';
 import { cloudflareRouter } from './vendors/cloudflare';
 import { crowdstrikeRouter } from './vendors/crowdstrike';
@@ -13,24 +14,27 @@ import { oktaRouter } from './vendors/okta';
 import { pagerdutyRouter } from './vendors/pagerduty';
 import { serviceNowRouter } from './vendors/servicenow';
 import { slackRouter } from './vendors/slack';
+import { virustotalRouter } from './vendors/virustotal';
 
 /**
  * An express Router speaking the lab estate: the vendors' HTTP contracts under their prefixes
  * (`/crowdstrike`, `/defender`, `/azuread`, `/graph`, `/okta`, `/cloudflare`, `/slack`, `/pagerduty`, `/jira`,
- * `/servicenow`) and the
- * lab's own control plane under `/lab` (state, ledger, calls, faults, logs). Mount it at the root of an app
+ * `/servicenow`, `/virustotal`, `/abuseipdb`) and the lab's own control plane under `/lab` (state, ledger, calls, faults, logs,
+ * intelligence indicators). Mount it at the root of an app
  * (the prefixes are part of the contract the lab's connectors are configured with).
  *
  * Fault rules apply to vendor prefixes only; per vendor they answer in the vendor's own shape:
- * - '5xx': 503; '4xx': 400 (a malformed-request refusal; Slack's Web API: 200 `invalid_arguments`);
- * - '429': 429 with `Retry-After` (Okta: `X-Rate-Limit-Reset`, epoch seconds);
+ * - '5xx': 503; '4xx': 400 (a malformed-request refusal; Slack's Web API: 200 `invalid_arguments`; AbuseIPDB:
+ *   422, its answer to a refused parameter);
+ * - '429': 429 with `Retry-After` (Okta: `X-Rate-Limit-Reset`, epoch seconds, instead; AbuseIPDB adds
+ *   `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset`; VirusTotal's code is QuotaExceededError);
  * - 'timeout': no answer for `holdMs` (default 30 s), then 504;
  * - 'slow_response': the request takes effect, its answer is held for `holdMs` (default 5 s);
  * - 'in_progress': Defender's 400 "Action is already in progress", Cloudflare's duplicate-rule 400 (10009),
  *   others a 409;
  * - 'auth_expired': invalidates the vendor's issued OAuth tokens (CrowdStrike, Defender, Graph), so the
  *   request at hand gets a 401 and the connector must refresh; for static credentials (Okta, Cloudflare,
- *   Slack, PagerDuty, Jira, ServiceNow) the request at hand is refused as unauthenticated.
+ *   Slack, PagerDuty, Jira, ServiceNow, VirusTotal, AbuseIPDB) the request at hand is refused as unauthenticated.
  */
 export function createLabRouter(store: LabStore): Router {
   const router = express.Router();
@@ -47,6 +51,8 @@ export function createLabRouter(store: LabStore): Router {
   router.use(LAB_PREFIXES.pagerduty, gate(store, 'pagerduty'), pagerdutyRouter(store));
   router.use(LAB_PREFIXES.jira, gate(store, 'jira'), jiraRouter(store));
   router.use(LAB_PREFIXES.servicenow, gate(store, 'servicenow'), serviceNowRouter(store));
+  router.use(LAB_PREFIXES.virustotal, gate(store, 'virustotal'), virustotalRouter(store));
+  router.use(LAB_PREFIXES.abuseipdb, gate(store, 'abuseipdb'), abuseipdbRouter(store));
   router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) {
       next(err);

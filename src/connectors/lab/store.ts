@@ -3,7 +3,7 @@ import { type AccountMeta, type LabAccount, type LabAccountStatus, LabAccounts }
 import { type LabAccessRule, type LabGatewayRule, LabBlocklists, type RuleMeta } from './estate/blocklists';
 import { type LabFaultInput, type LabFaultRule, LabFaultRules } from './estate/fault-rules';
 import { type EstateContext, type LabCall, type LabLedgerEntry, LabHistory } from './estate/history';
-import { type FalconMeta, LabFalcon, type LabIndicator, type LabScan } from './estate/falcon';
+import { type FalconMeta, LabFalcon, type LabFalconIndicator, type LabScan } from './estate/falcon';
 import {
   type ContainmentMeta,
   type LabActionOutcome,
@@ -13,6 +13,12 @@ import {
   type ResponseActionRequest,
 } from './estate/hosts';
 import { type LabMessage, type LabPagerDutyEvent, type LabSlackResponse, LabInbox } from './estate/inbox';
+import {
+  type LabIndicator,
+  type LabIndicatorInput,
+  type LabIndicatorKind,
+  LabIndicators,
+} from './estate/indicators';
 import { type PersistedState, StateFile } from './estate/persistence';
 import { type LabJiraIssue, type LabServiceNowIncident, LabTickets } from './estate/tickets';
 import { LabTokens, type TokenAudience } from './estate/tokens';
@@ -69,6 +75,7 @@ export class LabStore {
   private readonly tokens: LabTokens;
   /** Jira issues and ServiceNow incident records (the vendors' routers work on it directly). */
   readonly tickets: LabTickets;
+  private readonly intel: LabIndicators;
   private readonly faultRules = new LabFaultRules();
 
   constructor(opts: LabStoreOptions = {}) {
@@ -99,6 +106,7 @@ export class LabStore {
     this.accounts = new LabAccounts(ctx);
     this.blocklists = new LabBlocklists(ctx);
     this.inbox = new LabInbox(ctx);
+    this.intel = new LabIndicators(ctx);
     this.tokens = new LabTokens(() => this.now(), this.tokenTtlSeconds);
     this.tickets = new LabTickets(ctx);
   }
@@ -176,19 +184,19 @@ export class LabStore {
   // ------------------------------------------------------------------------------------------ Falcon IOCs, scans
 
   /** Custom IOCs (a prevent SHA-256 is the lab's record of a Falcon quarantine). */
-  indicators(): LabIndicator[] {
+  falconIndicators(): LabFalconIndicator[] {
     return this.falcon.indicators();
   }
 
-  findIndicator(type: string, value: string): LabIndicator | undefined {
+  findFalconIndicator(type: string, value: string): LabFalconIndicator | undefined {
     return this.falcon.findIndicator(type, value);
   }
 
-  addIndicator(input: Parameters<LabFalcon['addIndicator']>[0], meta: FalconMeta): LabIndicator {
+  addFalconIndicator(input: Parameters<LabFalcon['addIndicator']>[0], meta: FalconMeta): LabFalconIndicator {
     return this.falcon.addIndicator(input, meta);
   }
 
-  deleteIndicator(id: string, meta: FalconMeta): LabIndicator | undefined {
+  deleteFalconIndicator(id: string, meta: FalconMeta): LabFalconIndicator | undefined {
     return this.falcon.deleteIndicator(id, meta);
   }
 
@@ -302,6 +310,25 @@ export class LabStore {
     return this.tickets.serviceNowIncidents();
   }
 
+  // ------------------------------------------------------------------------------------------ intelligence
+
+  /**
+   * Adds (or replaces) an indicator the lab's VirusTotal and AbuseIPDB know, with each one's view of it.
+   * Thrown: Error when the kind, value or a view is malformed.
+   */
+  addIndicator(input: LabIndicatorInput): LabIndicator {
+    return this.intel.add(input);
+  }
+
+  /** The indicator by kind and value (a file also by its MD5 or SHA-1); undefined when unknown. */
+  findIndicator(kind: LabIndicatorKind, value: string): LabIndicator | undefined {
+    return this.intel.find(kind, value);
+  }
+
+  indicators(): LabIndicator[] {
+    return this.intel.list();
+  }
+
   // ------------------------------------------------------------------------------------------ tokens
 
   issueToken(audience: TokenAudience): { token: string; expiresIn: number } {
@@ -374,7 +401,7 @@ export class LabStore {
       hosts: this.hosts.snapshot(),
       accounts: this.accounts.snapshot(),
       ...this.blocklists.snapshot(),
-      indicators: this.indicators(),
+      falconIndicators: this.falconIndicators(),
       scans: this.scans().map(({ startsAt: _s, completesAt: _c, outcome: _o, ...scan }) => scan),
       messages: {
         slack: this.messages(),
@@ -382,6 +409,7 @@ export class LabStore {
         pagerdutyAlerts: this.pagerDutyAlerts(),
       },
       tickets: { jira: this.jiraIssues(), servicenow: this.serviceNowIncidents() },
+      indicators: this.intel.snapshot(),
       faults: this.faults(),
       tokensIssued: this.tokensIssued(),
       options: {
@@ -419,17 +447,19 @@ export class LabStore {
       pagerduty,
       pagerdutyAlerts,
       ...this.tickets.persisted(),
+      indicators: this.intel.persisted(),
     };
   }
 
   private restore(s: PersistedState): void {
     this.seq = s.seq;
     this.hosts.restore(s.hosts, s.machineActions);
-    this.falcon.restore(s.indicators ?? [], s.scans ?? []);
+    this.falcon.restore(s.falconIndicators ?? [], s.scans ?? []);
     this.accounts.restore(s.accounts);
     this.blocklists.restore(s.rules, s.gatewayRules ?? []);
     this.history.restore(s.ledger);
     this.inbox.restore(s.messages, s.pagerduty, s.pagerdutyAlerts);
     this.tickets.restore(s.jiraIssues, s.serviceNowIncidents);
+    if (s.indicators) this.intel.restore(s.indicators);
   }
 }

@@ -3,7 +3,7 @@ import { type EstateContext, isoAt } from './history';
 import type { LabActionOutcome } from './hosts';
 
 /** A Falcon custom IOC (the fields the lab keeps of `/iocs/entities/indicators/v1`). */
-export interface LabIndicator {
+export interface LabFalconIndicator {
   /** 64 hex, as Falcon's indicator IDs. */
   id: string;
   type: string;
@@ -57,7 +57,7 @@ const SCAN_OUTCOME: Record<LabActionOutcome, LabScan['outcome']> = {
  * running -> completed over the response-action delay, settled lazily on read.
  */
 export class LabFalcon {
-  private indicatorList: LabIndicator[] = [];
+  private indicatorList: LabFalconIndicator[] = [];
   private scanList: LabScan[] = [];
 
   constructor(
@@ -65,20 +65,20 @@ export class LabFalcon {
     private readonly opts: { responseActionDelayMs: number; createdBy: string },
   ) {}
 
-  indicators(): LabIndicator[] {
+  indicators(): LabFalconIndicator[] {
     return [...this.indicatorList];
   }
 
-  findIndicator(type: string, value: string): LabIndicator | undefined {
+  findIndicator(type: string, value: string): LabFalconIndicator | undefined {
     return this.indicatorList.find((i) => i.type === type && i.value === value);
   }
 
   addIndicator(
-    input: Omit<LabIndicator, 'id' | 'created_on' | 'created_by' | 'modified_on'>,
+    input: Omit<LabFalconIndicator, 'id' | 'created_on' | 'created_by' | 'modified_on'>,
     meta: FalconMeta,
-  ): LabIndicator {
+  ): LabFalconIndicator {
     const at = isoAt(this.ctx.now());
-    const ioc: LabIndicator = {
+    const ioc: LabFalconIndicator = {
       ...input,
       id: randomBytes(32).toString('hex'),
       created_on: at,
@@ -91,7 +91,7 @@ export class LabFalcon {
     return ioc;
   }
 
-  deleteIndicator(id: string, meta: FalconMeta): LabIndicator | undefined {
+  deleteIndicator(id: string, meta: FalconMeta): LabFalconIndicator | undefined {
     const ioc = this.indicatorList.find((i) => i.id === id);
     if (!ioc) return undefined;
     this.indicatorList = this.indicatorList.filter((i) => i.id !== id);
@@ -100,7 +100,11 @@ export class LabFalcon {
     return ioc;
   }
 
-  private record(effect: 'quarantine_file' | 'release_file', ioc: LabIndicator, meta: FalconMeta): void {
+  private record(
+    effect: 'quarantine_file' | 'release_file',
+    ioc: LabFalconIndicator,
+    meta: FalconMeta,
+  ): void {
     this.ctx.record({
       effect,
       target: `${ioc.type}:${ioc.value}`,
@@ -166,11 +170,11 @@ export class LabFalcon {
     return s;
   }
 
-  persisted(): { indicators: LabIndicator[]; scans: LabScan[] } {
-    return { indicators: this.indicatorList, scans: this.scanList };
+  persisted(): { falconIndicators: LabFalconIndicator[]; scans: LabScan[] } {
+    return { falconIndicators: this.indicatorList, scans: this.scanList };
   }
 
-  restore(indicators: LabIndicator[], scans: LabScan[]): void {
+  restore(indicators: LabFalconIndicator[], scans: LabScan[]): void {
     this.indicatorList = indicators;
     this.scanList = scans;
   }

@@ -4,8 +4,9 @@ import path from 'node:path';
 import type { LabAccount } from './accounts';
 import type { LabAccessRule, LabGatewayRule } from './blocklists';
 import type { LabLedgerEntry } from './history';
-import type { LabIndicator, LabScan } from './falcon';
+import type { LabFalconIndicator, LabScan } from './falcon';
 import type { LabHost, LabMachineAction } from './hosts';
+import type { LabIndicator } from './indicators';
 import type { LabMessage, LabPagerDutyEvent } from './inbox';
 import type { LabJiraIssue, LabServiceNowIncident } from './tickets';
 
@@ -19,7 +20,7 @@ export interface PersistedState {
   gatewayRules?: LabGatewayRule[];
   machineActions: LabMachineAction[];
   /** Falcon custom IOCs and on-demand scans (absent in files written before they existed). */
-  indicators?: LabIndicator[];
+  falconIndicators?: LabFalconIndicator[];
   scans?: LabScan[];
   ledger: LabLedgerEntry[];
   messages: LabMessage[];
@@ -28,6 +29,8 @@ export interface PersistedState {
   /** Absent in files written before the lab had tickets. */
   jiraIssues?: LabJiraIssue[];
   serviceNowIncidents?: LabServiceNowIncident[];
+  /** Threat-intelligence indicators (absent in files written before the lab had them: the seeds apply). */
+  indicators?: LabIndicator[];
 }
 
 /**

@@ -66,7 +66,7 @@ function iocRoutes(r: Router, store: LabStore): void {
       return;
     }
     const resources = store
-      .indicators()
+      .falconIndicators()
       .filter((i) =>
         terms.every((t) =>
           t.values.some((v) => String(i[t.field as 'type']).toLowerCase() === v.toLowerCase()),
@@ -109,12 +109,12 @@ function iocRoutes(r: Router, store: LabStore): void {
       return;
     }
     const normalized = HASH_FORMAT[type] ? value.toLowerCase() : value;
-    if (store.findIndicator(type, normalized)) {
+    if (store.findFalconIndicator(type, normalized)) {
       // The lab's wording; Falcon refuses a duplicate type/value pair with a 400.
       fail(res, 'crowdstrike', 400, `Duplicate type: '${type}' and value: '${normalized}' combination.`);
       return;
     }
-    const ioc = store.addIndicator(
+    const ioc = store.addFalconIndicator(
       {
         type,
         value: normalized,
@@ -139,7 +139,7 @@ function iocRoutes(r: Router, store: LabStore): void {
     const comment = str(req.query.comment);
     const deleted = ids
       .map((id) =>
-        store.deleteIndicator(id, {
+        store.deleteFalconIndicator(id, {
           call: callOf(req),
           ...incidentField(req),
           ...(comment ? { comment } : {}),
