@@ -55,6 +55,13 @@ export interface ActionDefinition<Input = Record<string, never>> {
   changesState: boolean;
   /** The approval policy per severity when the playbook does not give one. */
   defaultApproval: Record<Severity, ApprovalPolicy>;
+  /** Retry settings (milliseconds) where the playbook gives none: long-running vendor actions need longer attempts. */
+  defaultRetry?: Partial<
+    Record<
+      'initialInterval' | 'maximumInterval' | 'attemptTimeout' | 'totalTimeout' | 'maximumAttempts',
+      number
+    >
+  >;
   /** The key the vendor call is made idempotent by; by default `<incidentId>:<actionId>`. */
   idempotencyKey?: (req: { incidentId: string; actionId: string; target: string }) => string;
   describe: {

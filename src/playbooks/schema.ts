@@ -87,6 +87,7 @@ export interface SchemaCatalogue {
     capability: string;
     entity: string;
     defaultApproval: Record<(typeof SEVERITIES)[number], ApprovalPolicy>;
+    defaultRetry?: Partial<Record<string, number>>;
     input?: z.ZodType;
     describe: { verb: string };
   }[];
@@ -98,7 +99,10 @@ function actionConfigFor(d: SchemaAction) {
     .object({
       approval: policyBySeverity.default(d.defaultApproval),
       targets: z.enum(['external', 'all']).default('external'),
-      retry: retryPolicy.prefault({}),
+      // A playbook's retry block replaces the action's defaults field by field.
+      retry: z
+        .preprocess((v) => (v && typeof v === 'object' ? { ...d.defaultRetry, ...v } : v), retryPolicy)
+        .prefault({ ...d.defaultRetry }),
       with: (d.input ?? z.strictObject({})).prefault({}),
     })
     .strict()

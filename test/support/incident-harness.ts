@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { ActionCatalogue } from '../../src/actions/catalogue';
 import type { Connectors } from '../../src/connectors/types';
 import type { IncidentState, Role } from '../../src/domain/incident';
 import { normalizeGeneric, type GenericAlert } from '../../src/ingest/generic';
@@ -77,14 +78,16 @@ export async function startHarness(opts: {
   playbookYaml?: string;
   connectors: Connectors;
   taskQueue?: string;
+  /** The actions the worker runs and playbooks may name (the built-in catalogue by default). */
+  catalogue?: ActionCatalogue;
 }): Promise<Harness> {
   const worker = await startTestWorker({
-    activityDeps: { connectors: opts.connectors },
+    activityDeps: { connectors: opts.connectors, ...(opts.catalogue ? { catalogue: opts.catalogue } : {}) },
     ...(opts.taskQueue ? { taskQueue: opts.taskQueue } : {}),
   });
   const client = await testClient();
   const registry = PlaybookRegistry.from([
-    parsePlaybook(opts.playbookYaml ?? testPlaybookYaml(), 'test-pb.yaml'),
+    parsePlaybook(opts.playbookYaml ?? testPlaybookYaml(), 'test-pb.yaml', opts.catalogue),
   ]);
   const service = new IncidentService(client, worker.taskQueue, registry);
   return {
@@ -119,7 +122,7 @@ export function actionOf(
   s: IncidentState,
   kind: string,
   target: string,
-  purpose: 'containment' | 'recovery' = kind.startsWith('un') ||
+  purpose: IncidentState['actions'][number]['purpose'] = kind.startsWith('un') ||
   kind === 'release_host' ||
   kind === 'enable_account'
     ? 'recovery'

@@ -6,12 +6,18 @@
 import type { AnyActionDefinition } from '../define';
 import blockDomain from './block-domain';
 import blockIp from './block-ip';
+import collectInvestigationPackage from './collect-investigation-package';
 import disableAccount from './disable-account';
 import isolateHost from './isolate-host';
+import quarantineFile from './quarantine-file';
+import runAntivirusScan from './run-antivirus-scan';
 
 export const BUILTIN_ACTIONS: readonly AnyActionDefinition[] = [
   isolateHost,
   disableAccount,
   blockIp,
   blockDomain,
+  runAntivirusScan,
+  quarantineFile,
+  collectInvestigationPackage,
 ];

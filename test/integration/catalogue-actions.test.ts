@@ -1,0 +1,248 @@
+/**
+ * Catalogue actions beyond the original four, on the real dev server: the EDR's investigation and eradication
+ * actions through the lab estate (its Falcon and Defender contracts), and an action added in one file (a test
+ * fixture, not Quell's) taken through approval, retries and false-positive compensation.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BUILTIN_CATALOGUE } from '../../src/actions/catalogue';
+import { startLabServer, type RunningLab } from '../../src/connectors/lab';
+import type { Connectors } from '../../src/connectors/types';
+import sinkholeDomain from '../fixtures/actions/sinkhole-domain';
+import { parsePlaybook } from '../../src/playbooks/loader';
+import { labConnectors } from '../reliability/drill-support';
+import {
+  actionOf,
+  actors,
+  approvalFor,
+  startHarness,
+  testPlaybookYaml,
+  type Harness,
+} from '../support/incident-harness';
+
+const fast =
+  '{ initialInterval: 100ms, maximumInterval: 200ms, maximumAttempts: 5, totalTimeout: 30s, attemptTimeout: 10s }';
+
+describe('EDR response actions from the catalogue, on the lab estate', () => {
+  let lab: RunningLab;
+  let dataDir: string;
+  let connectors: Connectors;
+  let h: Harness;
+  const playbook = testPlaybookYaml(`containment:
+  isolate_host:
+    approval: { critical: auto, high: auto, medium: auto, low: auto }
+    retry: ${fast}
+investigation:
+  actions:
+    collect_investigation_package:
+      approval: { critical: auto, high: auto, medium: auto, low: auto }
+      retry: ${fast}
+eradication:
+  checklist:
+    - { id: scan, text: Full antivirus scan of the host, action: run_antivirus_scan }
+    - { id: reimage, text: Reimage the host }
+  actions:
+    run_antivirus_scan:
+      approval: { critical: approve, high: approve, medium: approve, low: approve }
+      with: { scanType: quick }
+      retry: ${fast}
+recovery:
+  approval: { critical: auto, high: auto, medium: auto, low: auto }
+  retry: ${fast}`);
+
+  beforeAll(async () => {
+    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'quell-catalogue-'));
+    lab = await startLabServer({ port: 0 });
+    connectors = labConnectors(lab, dataDir);
+    h = await startHarness({ connectors, playbookYaml: playbook });
+  });
+  afterAll(async () => {
+    await h?.stop();
+    await lab?.stop();
+    await fs.rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('collects the investigation package as evidence, scans behind approval, and the scan completes its checklist item', async () => {
+    const host = `ws-cat-${randomUUID().slice(0, 8)}`;
+    const { incidentId } = await h.ingest({ severity: 'critical', hosts: [host] });
+
+    // Investigation: the package is evidence like the log snapshot, its bytes on disk hashing to the record.
+    const investigated = await h.until(incidentId, (s) => s.phase === 'eradication', 'eradication');
+    const collect = actionOf(investigated, 'collect_investigation_package', host, 'investigation');
+    expect(collect).toMatchObject({
+      state: 'succeeded',
+      label: 'Collect an investigation package from host',
+    });
+    const pkg = investigated.evidence.find((e) => e.evidenceId === collect.result?.evidenceId)!;
+    expect(pkg).toMatchObject({ name: `investigation-package:${host}`, subject: host });
+    const bytes = await fs.readFile(fileURLToPath(pkg.location));
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(pkg.sha256);
+    expect(bytes.subarray(0, 2).toString('latin1')).toBe('PK'); // the lab's package is a zip
+    expect(investigated.evidence.some((e) => e.name === `logs:${host}`)).toBe(true);
+
+    // Eradication: the scan waits for an approver; the checklist item naming it is open until it succeeds.
+    const scan = actionOf(investigated, 'run_antivirus_scan', host, 'eradication');
+    expect(scan.state).toBe('pending_approval');
+    const approval = approvalFor(investigated, scan.actionId);
+    expect(approval.request.why).toMatch(/^Run an antivirus scan on host ws-cat-/);
+    expect(approval.request.undo).toBe('nothing to undo: it changes no state');
+    expect(investigated.checklist.find((i) => i.itemId === 'scan')).toMatchObject({
+      action: 'run_antivirus_scan',
+    });
+    expect(investigated.checklist.find((i) => i.itemId === 'scan')?.completedAt).toBeUndefined();
+
+    await h.service.decideApproval(incidentId, approval.approvalId, 'approve', 'scan it', actors.alice);
+    const scanned = await h.until(
+      incidentId,
+      (s) => s.checklist.find((i) => i.itemId === 'scan')?.completedAt !== undefined,
+      'the scan completes its item',
+    );
+    expect(actionOf(scanned, 'run_antivirus_scan', host, 'eradication').state).toBe('succeeded');
+    expect(scanned.checklist.find((i) => i.itemId === 'scan')).toMatchObject({
+      completedBy: 'quell:action:run_antivirus_scan',
+    });
+    expect(scanned.phase).toBe('eradication'); // the item people own is still open
+
+    await h.service.completeChecklistItem(incidentId, 'reimage', 'done', actors.rita);
+    const recovered = await h.until(incidentId, (s) => s.phase === 'lessons_learned', 'recovery');
+    expect(actionOf(recovered, 'release_host', host).result?.verifiedState).toBe('normal');
+  });
+
+  it('refuses a playbook naming an action the catalogue lacks, or one in a phase it does not serve, naming the field', () => {
+    expect(() => parsePlaybook(testPlaybookYaml(`containment:\n  wipe_host: {}`), 'pb.yaml')).toThrow(
+      /containment: unknown containment action "wipe_host" \(the catalogue's containment actions: isolate_host/,
+    );
+    expect(() =>
+      parsePlaybook(testPlaybookYaml(`investigation:\n  actions:\n    run_antivirus_scan: {}`), 'pb.yaml'),
+    ).toThrow(/investigation\.actions: unknown investigation action "run_antivirus_scan"/);
+    expect(() =>
+      parsePlaybook(
+        testPlaybookYaml(`eradication:\n  checklist:\n    - { id: a, text: A, action: quarantine_file }`),
+        'pb.yaml',
+      ),
+    ).toThrow(
+      /eradication\.checklist\[0\]\.action: action "quarantine_file" is not one of eradication\.actions/,
+    );
+    expect(() =>
+      parsePlaybook(
+        testPlaybookYaml(`eradication:\n  actions:\n    quarantine_file: { with: { sha1: nothex } }`),
+        'pb.yaml',
+      ),
+    ).toThrow(/eradication\.actions\.quarantine_file\.with\.sha1: a 40-digit hexadecimal hash/);
+  });
+});
+
+/** A DNS sinkhole service: its first `failFirst` PUTs answer 503. */
+async function startSinkhole(failFirst: number) {
+  const sinkholed = new Map<string, { answer: string; ref: string }>();
+  const calls: string[] = [];
+  let failures = 0;
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const domain = decodeURIComponent((req.url ?? '').replace(/^\/sinkholes\//, ''));
+      calls.push(`${req.method} ${domain}`);
+      const reply = (status: number, json: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
+      };
+      if (req.method === 'PUT') {
+        if (failures < failFirst) {
+          failures++;
+          reply(503, { error: 'busy' });
+          return;
+        }
+        const existed = sinkholed.has(domain);
+        sinkholed.set(domain, JSON.parse(body) as { answer: string; ref: string });
+        reply(existed ? 200 : 201, { existed });
+      } else if (req.method === 'DELETE') reply(200, { existed: sinkholed.delete(domain) });
+      else reply(200, { state: sinkholed.has(domain) ? 'sinkholed' : 'resolving' });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    sinkholed,
+    calls,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('an action added in one file (test/fixtures/actions/sinkhole-domain.ts)', () => {
+  let lab: RunningLab;
+  let dataDir: string;
+  let h: Harness;
+  let sinkhole: Awaited<ReturnType<typeof startSinkhole>>;
+  beforeAll(async () => {
+    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'quell-fixture-action-'));
+    lab = await startLabServer({ port: 0 });
+    sinkhole = await startSinkhole(2);
+    process.env.QUELL_TEST_SINKHOLE_URL = sinkhole.url;
+    h = await startHarness({
+      connectors: labConnectors(lab, dataDir),
+      catalogue: BUILTIN_CATALOGUE.with([sinkholeDomain]),
+      playbookYaml: testPlaybookYaml(`containment:
+  sinkhole_domain:
+    approval: { critical: approve, high: approve, medium: approve, low: approve }
+    with: { answer: 192.0.2.53 }
+    retry: ${fast}`),
+    });
+  });
+  afterAll(async () => {
+    await h?.stop();
+    await sinkhole?.stop();
+    await lab?.stop();
+    delete process.env.QUELL_TEST_SINKHOLE_URL;
+    await fs.rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('waits for approval, retries the vendor through two 503s, and false-positive closure undoes it and verifies', async () => {
+    const domain = `c2-${randomUUID().slice(0, 8)}.example`;
+    const { incidentId } = await h.ingest({ severity: 'high', domains: [domain] }, actors.alice.subject);
+    const planned = await h.until(
+      incidentId,
+      (s) => actionOf(s, 'sinkhole_domain', domain).state === 'pending_approval',
+      'planned',
+    );
+    const action = actionOf(planned, 'sinkhole_domain', domain);
+    const approval = approvalFor(planned, action.actionId);
+    expect(approval.request).toMatchObject({
+      action: 'sinkhole_domain',
+      undo: 'remove the domain from the sinkhole',
+    });
+    expect(approval.request.why).toMatch(/^Sinkhole domain c2-/);
+    // Whoever raised the alert may not approve what it asks for; another approver may.
+    await expect(
+      h.service.decideApproval(incidentId, approval.approvalId, 'approve', undefined, actors.alice),
+    ).rejects.toMatchObject({ type: 'SelfApproval' });
+    await h.service.decideApproval(incidentId, approval.approvalId, 'approve', undefined, actors.bob);
+
+    const contained = await h.until(
+      incidentId,
+      (s) => actionOf(s, 'sinkhole_domain', domain).state === 'succeeded',
+      'sinkholed',
+    );
+    expect(actionOf(contained, 'sinkhole_domain', domain)).toMatchObject({
+      attempts: 3,
+      label: 'Sinkhole domain',
+    });
+    expect(sinkhole.sinkholed.get(domain)).toMatchObject({
+      answer: '192.0.2.53',
+      ref: `${incidentId}:${action.actionId}`,
+    });
+
+    await h.service.close(incidentId, 'false_positive', 'benign test domain', actors.alice);
+    const closed = await h.until(incidentId, (s) => s.status === 'closed', 'closed');
+    const undo = actionOf(closed, 'release_sinkhole', domain, 'recovery');
+    expect(undo).toMatchObject({ state: 'succeeded', saga: true, undoes: action.actionId });
+    expect(undo.result?.verifiedState).toBe('resolving');
+    expect(actionOf(closed, 'sinkhole_domain', domain).state).toBe('compensated');
+    expect(sinkhole.sinkholed.has(domain)).toBe(false);
+    expect(sinkhole.calls.filter((c) => c.startsWith('PUT'))).toHaveLength(3);
+  });
+});
