@@ -9,6 +9,9 @@ import { loadApiSettings } from './api/rate-limit';
 import { createApiServer } from './api/server';
 import { loadSlackInteractionsConfig } from './api/slack-interactions';
 import { signerFromEnv } from './audit/bundle';
+import { BUILTIN_CATALOGUE } from './actions/catalogue';
+import { loadCatalogue } from './actions/modules';
+import { installedWorkflowCode } from './audit/installed-code';
 import { createAuditService } from './audit/service';
 import { buildConsoleAssets, consoleRouter } from './console';
 import { codecFromEnv, encryptionDataConverter } from './temporal/codec';
@@ -126,7 +129,12 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
   const incidentIds = opts.components.api
     ? incidentIdDeriverFromEnv(process.env, { encryptionEnabled: codec !== undefined })
     : undefined;
-  const playbooks = await loadPlaybooks(config.playbooksDir);
+  const catalogue = loadCatalogue(config.actionFiles);
+  if (config.actionFiles.length)
+    report(
+      `Loaded catalogue actions from QUELL_ACTIONS: ${catalogue.names().slice(BUILTIN_CATALOGUE.definitions.length).join(', ')}`,
+    );
+  const playbooks = await loadPlaybooks(config.playbooksDir, catalogue);
   report(
     `Loaded ${playbooks.playbooks.length} playbooks from ${config.playbooksDir}: ${playbooks.playbooks.map((p) => p.playbook.id).join(', ')}`,
   );
@@ -189,7 +197,7 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
         connection: nativeConnection,
         namespace: temporal.namespace,
         taskQueue: config.taskQueue,
-        activityDeps: { ...(connectors ? { connectors } : {}) },
+        activityDeps: { ...(connectors ? { connectors } : {}), catalogue },
         shutdownGraceTimeMs: config.shutdownGraceMs,
         tuning: config.workerTuning,
         ...(config.workflowBundlePath ? { workflowBundle: { codePath: config.workflowBundlePath } } : {}),
@@ -204,6 +212,10 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
       });
     }
     let apiUrl: string | undefined;
+    const bundleOption = config.workflowBundlePath
+      ? { workflowBundle: { codePath: config.workflowBundlePath } }
+      : {};
+    let workflowCode: ReturnType<typeof installedWorkflowCode> | undefined;
     if (opts.components.api) {
       const incidents = new IncidentService(client, config.taskQueue, playbooks, logger, {
         redactSearchAttributes: codec !== undefined,
@@ -221,6 +233,11 @@ export async function startQuell(opts: StartOptions): Promise<RunningQuell> {
           ...(codec ? { codec } : {}),
           ...(signer ? { signer } : {}),
           ...(connectors ? { evidenceStore: connectors.evidence } : {}),
+          // Bundles record the workflow code that replays them; bundling takes seconds, so once, on first export.
+          workflowCode: async () => ({
+            ...(await (workflowCode ??= installedWorkflowCode(bundleOption))),
+            embed: true,
+          }),
         }),
         ...apiSettings,
         consoleRouter: consoleRouter(await buildConsoleAssets(), {

@@ -10,6 +10,8 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config';
 import { UserFixableError } from '../errors';
 import { playbookJsonSchemaText, PLAYBOOK_JSON_SCHEMA_FILE } from '../playbooks/json-schema';
+import { BUILTIN_CATALOGUE, type ActionCatalogue } from '../actions/catalogue';
+import { loadCatalogue } from '../actions/modules';
 import {
   checkPlaybookFiles,
   formatPlaybookProblem,
@@ -44,7 +46,10 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
  * and at most one default (it need not include the default).
  * Thrown: {@link PlaybookPathError} for a path that cannot be read or a directory without playbooks.
  */
-export async function validatePlaybooks(paths: readonly string[]): Promise<PlaybookValidation> {
+export async function validatePlaybooks(
+  paths: readonly string[],
+  catalogue: ActionCatalogue = BUILTIN_CATALOGUE,
+): Promise<PlaybookValidation> {
   const dirs: string[] = [];
   const files: string[] = [];
   for (const p of paths) {
@@ -60,13 +65,14 @@ export async function validatePlaybooks(paths: readonly string[]): Promise<Playb
   for (const dir of dirs) {
     const list = await listPlaybookFiles(dir);
     if (list.length === 0) throw new PlaybookPathError(`No playbooks (*.yaml, *.yml) in ${dir}.`);
-    const check = await checkPlaybookFiles(list, { complete: true });
+    const check = await checkPlaybookFiles(list, { complete: true, catalogue });
     checked.push(...check.files);
     const name = path.relative(process.cwd(), dir) || '.';
     setProblems.push(...check.problems.map((p) => ({ ...p, dir: name })));
   }
   // Files named on their own need no default: no problem belongs to them as a set.
-  if (files.length > 0) checked.push(...(await checkPlaybookFiles(files, { complete: false })).files);
+  if (files.length > 0)
+    checked.push(...(await checkPlaybookFiles(files, { complete: false, catalogue })).files);
   const results = checked.map((f) => ({ file: f.file, ok: f.problems.length === 0, problems: f.problems }));
   return {
     ok: setProblems.length === 0 && results.every((f) => f.ok),
@@ -120,8 +126,10 @@ export function registerPlaybookCommands(program: Command, deps: PlaybookCommand
     )
     .action(async (paths: string[], opts: { json?: boolean }) => {
       try {
-        const targets = paths.length > 0 ? paths : [loadConfig(env).playbooksDir];
-        const result = await validatePlaybooks(targets);
+        const config = loadConfig(env);
+        const targets = paths.length > 0 ? paths : [config.playbooksDir];
+        // The deployment's own actions (QUELL_ACTIONS) are names a playbook may use too.
+        const result = await validatePlaybooks(targets, loadCatalogue(config.actionFiles));
         out.write(opts.json ? JSON.stringify(result, null, 2) + '\n' : formatPlaybookValidation(result));
         if (!result.ok) setExitCode(1);
       } catch (e) {

@@ -115,6 +115,7 @@ const envSchema = z.object({
   QUELL_PLAYBOOKS_DIR: z.string().min(1).default('./playbooks'),
   /** A prebuilt workflow bundle (e.g. made at image build time); without it the worker bundles at start. */
   QUELL_WORKFLOW_BUNDLE: optionalString,
+  QUELL_ACTIONS: optionalString,
   QUELL_LAB_HOST: z.string().min(1).default('127.0.0.1'),
   QUELL_LAB_PORT: port.default(8081),
   /** Temporal UI origins allowed to call the codec routes; unset: the embedded dev server's UI, if Quell runs one. */
@@ -204,6 +205,8 @@ export interface QuellConfig {
   /** Where the built-in lab estate listens when a capability uses it (and QUELL_LAB_URL does not point elsewhere). */
   lab: { host: string; port: number };
   workflowBundlePath?: string;
+  /** QUELL_ACTIONS: files of the deployment's own catalogue actions (absolute paths), beside the built-in ones. */
+  actionFiles: string[];
   /** QUELL_SDK_METRICS_ADDRESS: where a process running a worker serves the SDK's `temporal_*` metrics. */
   sdkMetrics?: { bindAddress: string; host: string; port: number };
   temporal: TemporalTarget;
@@ -373,6 +376,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QuellConfig {
     workerTuning: workerTuningOf(e),
     lab: { host: e.QUELL_LAB_HOST, port: e.QUELL_LAB_PORT },
     ...(e.QUELL_WORKFLOW_BUNDLE ? { workflowBundlePath: path.resolve(e.QUELL_WORKFLOW_BUNDLE) } : {}),
+    actionFiles: (e.QUELL_ACTIONS ?? '')
+      .split(',')
+      .map((f) => f.trim())
+      .filter(Boolean)
+      .map((f) => path.resolve(f)),
     ...(e.QUELL_SDK_METRICS_ADDRESS
       ? {
           sdkMetrics: {

@@ -1,5 +1,9 @@
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { ActionCatalogue, ActionCatalogueError, BUILTIN_CATALOGUE } from '../../src/actions/catalogue';
 import { defineAction, specOf } from '../../src/actions/define';
+import { loadCatalogue } from '../../src/actions/modules';
 import { LEGACY_ACTION_SPECS, resolveKind } from '../../src/domain/actions';
 import type { IncidentState } from '../../src/domain/incident';
 import { parsePlaybook } from '../../src/playbooks/loader';
@@ -101,5 +105,19 @@ eradication:
     expect(completeChecklistByActions(state, 'tag_host', '2026-12-02T00:00:00Z')).toEqual(['tag']);
     expect(state.checklist[0]).toMatchObject({ completedBy: 'quell:action:tag_host' });
     expect(state.checklist[1]!.completedAt).toBeUndefined();
+  });
+});
+
+describe("QUELL_ACTIONS: a deployment's own action files", () => {
+  it('adds the actions a file exports to the built-in catalogue, and names a file that exports none', async () => {
+    const file = require.resolve('../fixtures/actions/sinkhole-domain');
+    expect(loadCatalogue([file]).get('sinkhole_domain')?.activity).toBe('sinkholeDomain');
+    expect(loadCatalogue([])).toBe(BUILTIN_CATALOGUE);
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'quell-actions-'));
+    const bad = path.join(dir, 'bad.js');
+    await fs.writeFile(bad, 'module.exports = { default: { name: 42 } };');
+    expect(() => loadCatalogue([bad])).toThrow(new RegExp(`QUELL_ACTIONS: ${bad} must export an action`));
+    expect(() => loadCatalogue([path.join(dir, 'missing.js')])).toThrow(/QUELL_ACTIONS: cannot load/);
+    await fs.rm(dir, { recursive: true, force: true });
   });
 });
