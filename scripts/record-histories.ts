@@ -108,6 +108,57 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'catalogue-actions',
+    description:
+      'catalogue actions beyond containment: an investigation package stored as evidence, an approved eradication scan that completes its checklist item, recovery',
+    playbookYaml: testPlaybookYaml(`containment:
+  isolate_host:
+    approval: { critical: auto, high: auto, medium: auto, low: auto }
+investigation:
+  actions:
+    collect_investigation_package: { approval: { critical: auto, high: auto, medium: auto, low: auto } }
+eradication:
+  checklist:
+    - { id: scan, text: Full scan of the host, action: run_antivirus_scan }
+    - { id: reimage, text: Reimage the host }
+  actions:
+    run_antivirus_scan: { with: { scanType: full } }
+recovery:
+  approval: { critical: auto, high: auto, medium: auto, low: auto }`),
+    async run(h) {
+      const { incidentId: id } = await h.ingest({
+        id: 'catalogue-1',
+        rule: 'rec.catalogue',
+        severity: 'high',
+        hosts: ['ws-catalogue-1'],
+      });
+      const s = await h.until(
+        id,
+        (x) =>
+          actionOf(x, 'run_antivirus_scan', 'ws-catalogue-1', 'eradication').state === 'pending_approval',
+        'scan awaits approval',
+      );
+      await h.service.decideApproval(
+        id,
+        approvalFor(s, actionOf(s, 'run_antivirus_scan', 'ws-catalogue-1', 'eradication').actionId)
+          .approvalId,
+        'approve',
+        'scan before reimaging',
+        actors.alice,
+      );
+      await h.until(
+        id,
+        (x) => x.checklist.find((i) => i.itemId === 'scan')?.completedAt !== undefined,
+        'scanned',
+      );
+      await h.service.completeChecklistItem(id, 'reimage', 'reimaged', actors.rita);
+      await h.until(id, (x) => x.phase === 'lessons_learned', 'lessons learned');
+      await h.service.close(id, 'resolved', 'done', actors.alice);
+      await h.until(id, (x) => x.status === 'closed', 'closed');
+      return id;
+    },
+  },
+  {
     name: 'reject',
     description:
       'a rejected containment is not applied; the incident moves on, then closes as a false positive',

@@ -102,6 +102,26 @@ export class MemoryEstate {
           await this.enter('getHostState', h);
           return host(h);
         },
+        responseActions: {
+          runAntivirusScan: async (h, opts, ctx) => {
+            await this.enter('runAntivirusScan', h, ctx.idempotencyKey);
+            return this.change(`scan:${opts.scanType}`, h, ctx);
+          },
+          quarantineFile: async (h, file, ctx) => {
+            await this.enter('quarantineFile', h, ctx.idempotencyKey);
+            return this.change(`quarantine:${file.sha256 ?? file.sha1 ?? '?'}`, h, ctx);
+          },
+          collectInvestigationPackage: async (h, ctx) => {
+            await this.enter('collectInvestigationPackage', h, ctx.idempotencyKey);
+            const { vendorRef } = this.change('package', h, ctx);
+            return {
+              content: Buffer.from(`investigation package of ${h}\n`),
+              fileName: `package-${h}.zip`,
+              vendorRef: vendorRef ?? 'mem',
+              source: `memory:package/${h}`,
+            };
+          },
+        },
       },
       identity: {
         vendor: 'memory',
