@@ -6,6 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
 import { UserFixableError } from '../errors';
@@ -18,6 +19,8 @@ import {
   type PlaybookFileCheck,
   type PlaybookProblem,
 } from '../playbooks/loader';
+import { connectFromEnvironment } from './audit-commands';
+import { registerPlaybookSimulate } from './playbook-simulate';
 
 export interface PlaybookCommandDeps {
   /** Environment for the default directory, QUELL_PLAYBOOKS_DIR (default `process.env`). */
@@ -26,6 +29,8 @@ export interface PlaybookCommandDeps {
   stderr?: { write(s: string): boolean };
   /** Receives the exit code: 1 when a playbook is invalid, 2 for a usage error (default: `process.exitCode`). */
   setExitCode?: (code: number) => void;
+  /** How `simulate --incident` reaches Temporal (default: the environment's server, as the audit commands). */
+  connect?: () => Promise<Client>;
 }
 
 /** What `validate --json` prints. */
@@ -130,6 +135,14 @@ export function registerPlaybookCommands(program: Command, deps: PlaybookCommand
         setExitCode(2);
       }
     });
+
+  registerPlaybookSimulate(playbook, {
+    env,
+    stdout: out,
+    stderr: err,
+    setExitCode,
+    connect: deps.connect ?? (() => connectFromEnvironment(env)),
+  });
 
   playbook
     .command('schema')
