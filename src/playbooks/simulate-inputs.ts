@@ -4,9 +4,10 @@
  */
 import { promises as fs } from 'node:fs';
 import type { Client } from '@temporalio/client';
-import type { IngestAlertRequest, IncidentWorkflowInput } from '../contracts';
+import { incidentStateQuery, type IngestAlertRequest, type IncidentWorkflowInput } from '../contracts';
 import type { IncidentState } from '../domain/incident';
 import { eventAttributes, type HistoryJson } from '../audit/history-json';
+import { runStatusOf } from '../audit/history';
 import { decryptHistoryJson, firstPayloadValue } from '../audit/payloads';
 import type { PayloadCodec } from '@temporalio/common';
 import { historiesFromFiles, historiesOfIncident, listHistoryFiles } from '../audit/replay/sources';
@@ -71,6 +72,8 @@ export function recordedIncidentOf(
   label: string,
   runs: HistoryJson[],
   incidentId?: string,
+  /** The incident's state now, for a run still open (its history records no state of its own yet). */
+  current?: IncidentState,
 ): RecordedIncident {
   let input: IncidentWorkflowInput | undefined;
   let state: IncidentState | undefined;
@@ -89,6 +92,7 @@ export function recordedIncidentOf(
       state = recordedState(e) ?? state;
     }
   }
+  state = current ?? state;
   if (!input?.playbook)
     throw new SimulationInputError(`${label}: no incident workflow input (not an incident history?)`);
   const actions: RecordedAction[] = (state?.actions ?? [])
@@ -159,14 +163,30 @@ export async function readRecordedIncidents(
   return [...groups.values()].map((g) => recordedIncidentOf(g.label, g.runs, g.incidentId));
 }
 
-/** One incident's recording, every run fetched from Temporal (as `quell audit timeline` reads it). */
+/**
+ * One incident's recording, every run fetched from Temporal (as `quell audit timeline` reads it); for an open
+ * incident, its actions as its state query answers now (none when no worker answers).
+ * Thrown: IncidentNotFoundError, AmbiguousIncidentIdError (src/audit/history.ts), MissingEncryptionKeyError.
+ */
 export async function fetchRecordedIncident(
   client: Client,
   incidentId: string,
   codec?: PayloadCodec,
 ): Promise<RecordedIncident> {
   const runs: HistoryJson[] = [];
-  for await (const item of historiesOfIncident(client, incidentId))
+  let workflowId: string | undefined;
+  for await (const item of historiesOfIncident(client, incidentId)) {
+    workflowId = item.workflowId;
     runs.push(await decryptHistoryJson(item.history, codec, item.label));
-  return recordedIncidentOf(incidentId, runs, incidentId);
+  }
+  const last = runs[runs.length - 1];
+  let current: IncidentState | undefined;
+  // An open incident's history has no state yet: what happened so far is its query's answer.
+  if (workflowId && last && runStatusOf(last) === 'RUNNING') {
+    current = await client.workflow
+      .getHandle(workflowId)
+      .query(incidentStateQuery)
+      .catch(() => undefined);
+  }
+  return recordedIncidentOf(incidentId, runs, incidentId, current);
 }
