@@ -1,5 +1,6 @@
 /**
- * `quell playbook validate` and `quell playbook schema`: tooling for the people who write playbooks.
+ * `quell playbook validate`, `quell playbook schema` and `quell playbook simulate` (./playbook-simulate.ts):
+ * tooling for the people who write playbooks.
  *
  * Wiring (src/cli/main.ts): `registerPlaybookCommands(program)` (defaults read the environment) or
  * `registerPlaybookCommands(program, deps)` to inject the environment and streams (tests).
@@ -95,7 +96,7 @@ export function formatPlaybookValidation(v: PlaybookValidation): string {
   return lines.join('\n') + '\n';
 }
 
-/** Registers `quell playbook validate|schema`. See {@link PlaybookCommandDeps}. */
+/** Registers `quell playbook validate|simulate|schema`. See {@link PlaybookCommandDeps}. */
 export function registerPlaybookCommands(program: Command, deps: PlaybookCommandDeps = {}): void {
   const env = deps.env ?? process.env;
   const out = deps.stdout ?? process.stdout;
