@@ -1,11 +1,13 @@
 /**
- * `quell playbook validate` and `quell playbook schema`: tooling for the people who write playbooks.
+ * `quell playbook validate`, `quell playbook schema` and `quell playbook simulate` (./playbook-simulate.ts):
+ * tooling for the people who write playbooks.
  *
  * Wiring (src/cli/main.ts): `registerPlaybookCommands(program)` (defaults read the environment) or
  * `registerPlaybookCommands(program, deps)` to inject the environment and streams (tests).
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
 import { UserFixableError } from '../errors';
@@ -20,6 +22,8 @@ import {
   type PlaybookFileCheck,
   type PlaybookProblem,
 } from '../playbooks/loader';
+import { connectFromEnvironment } from './audit-commands';
+import { registerPlaybookSimulate } from './playbook-simulate';
 
 export interface PlaybookCommandDeps {
   /** Environment for the default directory, QUELL_PLAYBOOKS_DIR (default `process.env`). */
@@ -28,6 +32,8 @@ export interface PlaybookCommandDeps {
   stderr?: { write(s: string): boolean };
   /** Receives the exit code: 1 when a playbook is invalid, 2 for a usage error (default: `process.exitCode`). */
   setExitCode?: (code: number) => void;
+  /** How `simulate --incident` reaches Temporal (default: the environment's server, as the audit commands). */
+  connect?: () => Promise<Client>;
 }
 
 /** What `validate --json` prints. */
@@ -96,7 +102,7 @@ export function formatPlaybookValidation(v: PlaybookValidation): string {
   return lines.join('\n') + '\n';
 }
 
-/** Registers `quell playbook validate|schema`. See {@link PlaybookCommandDeps}. */
+/** Registers `quell playbook validate|simulate|schema`. See {@link PlaybookCommandDeps}. */
 export function registerPlaybookCommands(program: Command, deps: PlaybookCommandDeps = {}): void {
   const env = deps.env ?? process.env;
   const out = deps.stdout ?? process.stdout;
@@ -138,6 +144,14 @@ export function registerPlaybookCommands(program: Command, deps: PlaybookCommand
         setExitCode(2);
       }
     });
+
+  registerPlaybookSimulate(playbook, {
+    env,
+    stdout: out,
+    stderr: err,
+    setExitCode,
+    connect: deps.connect ?? (() => connectFromEnvironment(env)),
+  });
 
   playbook
     .command('schema')

@@ -154,8 +154,8 @@ describe('quell playbook validate', () => {
 });
 
 describe('wiring into the quell program', () => {
-  it('quell carries `playbook validate` and `playbook schema`', () => {
+  it('quell carries `playbook validate`, `playbook simulate` and `playbook schema`', () => {
     const playbook = buildProgram().commands.find((c) => c.name() === 'playbook');
-    expect(playbook?.commands.map((c) => c.name())).toEqual(['validate', 'schema']);
+    expect(playbook?.commands.map((c) => c.name())).toEqual(['validate', 'simulate', 'schema']);
   });
 });
