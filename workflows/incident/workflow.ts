@@ -14,6 +14,7 @@ import { recordPendingApprovals, watchApproval } from './approvals';
 import { registerHandlers } from './handlers';
 import { runPhases } from './phases';
 import { IncidentRun } from './run';
+import { startTicketSync } from './tickets';
 
 export type { IncidentWorkflowInput };
 
@@ -33,6 +34,7 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     if (RESUMABLE_ACTION_STATES.includes(action.state)) startRunner(run, action);
   run.syncSearchAttributes();
   recordPendingApprovals(run);
+  startTicketSync(run);
 
   const shouldContinueAsNew = () =>
     state.status === 'open' &&
