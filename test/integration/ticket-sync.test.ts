@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,8 @@ import { ServiceNowTickets, serviceNowCorrelationId } from '../../src/connectors
 import { adfPlainText } from '../../src/connectors/tickets/text';
 import type { Connectors } from '../../src/connectors/types';
 import type { IncidentState } from '../../src/domain/incident';
+import type { GenericAlert } from '../../src/ingest/generic';
+import { pool } from '../support/pool';
 import {
   actionOf,
   actors,
@@ -28,14 +31,21 @@ recovery:
 tickets: { sync: true }`);
 
 /** Open -> one approved containment -> recovery -> closed as resolved; returns the closed state. */
-async function respond(h: Harness, title: string): Promise<IncidentState> {
-  const host = `ws-tk-${Math.random().toString(36).slice(2, 8)}`;
-  const { incidentId } = await h.ingest({ severity: 'high', title, hosts: [host], accounts: [] });
+async function respond(
+  h: Harness,
+  title: string,
+  whileContaining?: (alert: Partial<GenericAlert>, incidentId: string) => Promise<void>,
+): Promise<IncidentState> {
+  const tag = randomUUID().slice(0, 8);
+  const host = `ws-tk-${tag}`;
+  const alert = { severity: 'high' as const, title, rule: `tk.${tag}`, hosts: [host], accounts: [] };
+  const { incidentId } = await h.ingest(alert);
   const pending = await h.until(
     incidentId,
-    (s) => s.approvals.some((a) => a.state === 'pending'),
-    'containment approval',
+    (s) => s.approvals.some((a) => a.state === 'pending') && s.ticket !== undefined,
+    'containment approval and the ticket',
   );
+  await whileContaining?.(alert, incidentId);
   const approval = approvalFor(pending, actionOf(pending, 'isolate_host', host).actionId);
   await h.service.decideApproval(incidentId, approval.approvalId, 'approve', 'confirmed', actors.alice);
   await h.until(incidentId, (s) => s.phase === 'lessons_learned', 'lessons learned', 30_000);
@@ -132,11 +142,34 @@ describe('ticket sync (real Temporal, the lab Jira and ServiceNow)', () => {
       times: 1,
     });
     const s = await respond(jiraH, 'Beacon to 203.0.113.9');
+    // Both faults fired (a rule that has fired its `times` is removed).
+    expect(lab.store.faults()).toEqual([]);
     const issues = jiraIssuesOf(s.incidentId);
     expect(issues).toHaveLength(1);
     expect(s.ticket).toMatchObject({ status: 'closed', key: issues[0]!.key });
     expect(issues[0]!.history.at(-1)).toBe('Done');
   }, 90_000);
+
+  it('Jira: continue-as-new while the ticket is open opens no second issue and repeats no comment', async () => {
+    let runs = 0;
+    const s = await respond(jiraH, 'Alert storm', async (alert, incidentId) => {
+      const n = 1_100;
+      await pool(
+        Array.from({ length: n }, (_, i) => i),
+        8,
+        (i) => jiraH.ingest({ ...alert, id: `storm-${incidentId}-${i}` }),
+      );
+      runs = (await jiraH.until(incidentId, (x) => x.runs >= 1, 'continue-as-new')).runs;
+    });
+    expect(runs).toBeGreaterThanOrEqual(1);
+    const issues = jiraIssuesOf(s.incidentId);
+    expect(issues).toHaveLength(1);
+    expect(s.ticket).toMatchObject({ status: 'closed', key: issues[0]!.key });
+    const comments = issues[0]!.comments.map((c) => adfPlainText(c.body));
+    for (const phase of PHASE_COMMENTS)
+      expect(comments.filter((c) => c.startsWith(`Phase: ${phase} `))).toHaveLength(1);
+    expect(comments.filter((c) => c.startsWith('Approval '))).toHaveLength(1);
+  }, 120_000);
 
   it('ServiceNow: one incident record with work notes, resolved', async () => {
     const s = await respond(snH, 'Credential stuffing against j.doe');

@@ -34,7 +34,8 @@ export function ticketSyncEnabled(run: IncidentRun): boolean {
 interface TicketEvent {
   key: string;
   at: string;
-  text: string;
+  /** Rendered only for the event sent (the queue is checked at every workflow activation). */
+  text: () => string;
 }
 
 const phaseLabel = (phase: Phase) => phase.replace('_', ' ');
@@ -80,18 +81,18 @@ function approvalText(approval: Approval): string {
 function pendingEvents(run: IncidentRun, ticket: IncidentTicket): TicketEvent[] {
   const { state } = run;
   const synced = new Set(ticket.synced);
-  const scope = run.scopeSummary();
   const events: TicketEvent[] = [];
   for (const [phase, at] of Object.entries(state.phaseTimestamps) as [Phase, string][]) {
     // Opening says identification; closing the ticket says closed.
     if (phase === 'identification' || phase === 'closed' || !at) continue;
     const key = `phase:${phase}:${at}`;
-    if (!synced.has(key)) events.push({ key, at, text: phaseText(state, phase, at, scope) });
+    if (!synced.has(key))
+      events.push({ key, at, text: () => phaseText(state, phase, at, run.scopeSummary()) });
   }
   for (const approval of state.approvals) {
     if (approval.state === 'pending' || !approval.decidedAt) continue;
     const key = `approval:${approval.approvalId}`;
-    if (!synced.has(key)) events.push({ key, at: approval.decidedAt, text: approvalText(approval) });
+    if (!synced.has(key)) events.push({ key, at: approval.decidedAt, text: () => approvalText(approval) });
   }
   // ISO timestamps order as strings; the sort is stable for events at the same time.
   return events.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
@@ -171,7 +172,7 @@ async function runStep(run: IncidentRun, step: Step): Promise<void> {
         const result = await ticketActivities.commentTicket({
           incidentId,
           key: ticket.key!,
-          text: event.text,
+          text: event.text(),
           eventKey: event.key,
         });
         if (!result.configured) ticket.status = 'not_configured';
