@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createConnectors } from '../../src/connectors';
+import { PermanentConnectorError } from '../../src/connectors/errors';
 import { LAB_CREDENTIALS, startLabServer, type RunningLab } from '../../src/connectors/lab';
 import { jiraIncidentLabel } from '../../src/connectors/tickets/jira';
 import { ServiceNowTickets, serviceNowCorrelationId } from '../../src/connectors/tickets/servicenow';
@@ -69,6 +70,7 @@ describe('ticket sync (real Temporal, the lab Jira and ServiceNow)', () => {
   let jiraH: Harness;
   let snH: Harness;
   let noneH: Harness;
+  let refusingH: Harness;
   beforeAll(async () => {
     dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'quell-tickets-'));
     lab = await startLabServer({ port: 0 });
@@ -88,11 +90,27 @@ describe('ticket sync (real Temporal, the lab Jira and ServiceNow)', () => {
     };
     snH = await startHarness({ connectors: servicenow, playbookYaml: playbook });
     noneH = await startHarness({ connectors: base, playbookYaml: playbook });
+    // The lab Jira, except that it refuses for good every comment on a decision.
+    const labJira = jira.tickets!;
+    const refusing: Connectors = {
+      ...jira,
+      tickets: {
+        vendor: labJira.vendor,
+        openTicket: (req, ctx) => labJira.openTicket(req, ctx),
+        addComment: (key, text, ctx) =>
+          text.startsWith('Approval ')
+            ? Promise.reject(new PermanentConnectorError('comment refused by a field rule'))
+            : labJira.addComment(key, text, ctx),
+        closeTicket: (key, req, ctx) => labJira.closeTicket(key, req, ctx),
+      },
+    };
+    refusingH = await startHarness({ connectors: refusing, playbookYaml: playbook });
   });
   afterAll(async () => {
     await jiraH?.stop();
     await snH?.stop();
     await noneH?.stop();
+    await refusingH?.stop();
     await lab?.stop();
     await fs.rm(dataDir, { recursive: true, force: true });
   });
@@ -189,6 +207,22 @@ describe('ticket sync (real Temporal, the lab Jira and ServiceNow)', () => {
     for (const phase of PHASE_COMMENTS)
       expect(notes.filter((n) => n.includes(`Phase: ${phase} `))).toHaveLength(1);
     expect(notes.filter((n) => n.includes('Approval apr-1 approved'))).toHaveLength(1);
+  }, 90_000);
+
+  it('a comment refused for good is recorded and skipped; the rest is sent and the ticket closes', async () => {
+    const s = await respond(refusingH, 'Refused comment');
+    expect(s.phase).toBe('closed');
+    expect(s.ticket).toMatchObject({
+      status: 'closed',
+      lastError: 'approval:apr-1: comment refused by a field rule',
+    });
+    expect(s.ticket!.synced).toContain('approval:apr-1');
+    const [issue, ...others] = jiraIssuesOf(s.incidentId);
+    expect(others).toHaveLength(0);
+    const comments = issue!.comments.map((c) => adfPlainText(c.body));
+    expect(comments.filter((c) => c.startsWith('Approval '))).toHaveLength(0);
+    expect(comments.filter((c) => c.startsWith('Phase: lessons learned '))).toHaveLength(1);
+    expect(issue!.history.at(-1)).toBe('Done');
   }, 90_000);
 
   it('no ticket system on the worker: recorded once as not configured, the response goes on', async () => {
