@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { exportIncidentHistory } from '../../src/audit/history';
+import { buildTimeline } from '../../src/audit/timeline/build';
 import { createConnectors } from '../../src/connectors';
 import { PermanentConnectorError } from '../../src/connectors/errors';
 import { LAB_CREDENTIALS, startLabServer, type RunningLab } from '../../src/connectors/lab';
@@ -145,6 +147,13 @@ describe('ticket sync (real Temporal, the lab Jira and ServiceNow)', () => {
       comments.findIndex((c) => c.startsWith('Phase: investigation')),
     );
     expect(issue!.history.at(-1)).toBe('Done');
+
+    // The audit timeline names each ticket call.
+    const timeline = buildTimeline(await exportIncidentHistory(jiraH.client, s.incidentId));
+    const calls = timeline.filter((e) => e.summary.startsWith('Ticket '));
+    expect(calls[0]).toMatchObject({ kind: 'notification', summary: `Ticket open ${issue!.key}: succeeded` });
+    expect(calls.at(-1)).toMatchObject({ summary: `Ticket close ${issue!.key}: succeeded` });
+    expect(calls).toHaveLength(2 + PHASE_COMMENTS.length + 1);
   }, 90_000);
 
   it('Jira: a lost answer to the create and a 5xx on the search still make one issue', async () => {
