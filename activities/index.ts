@@ -64,6 +64,40 @@ export interface NotifyInput {
   approval?: ApprovalNotice;
 }
 
+export interface OpenTicketInput {
+  incidentId: string;
+  /** Untrusted (alert title): passed as data, the connector renders it inert. */
+  title: string;
+  severity: Severity;
+  /** Untrusted plain text (host names, accounts). */
+  description: string;
+}
+
+/** `configured: false`: the worker has no ticket system (`QUELL_TICKETS=none`), not a failure. */
+export type OpenTicketOutcome =
+  | { configured: false }
+  | { configured: true; system: string; key: string; displayId: string; url?: string; created: boolean };
+
+export interface CommentTicketInput {
+  incidentId: string;
+  key: string;
+  /** Untrusted plain text. */
+  text: string;
+  /** Stable per event (`phase:containment:<at>`, `approval:apr-1`): a retry posts the comment once. */
+  eventKey: string;
+}
+
+export interface CloseTicketInput {
+  incidentId: string;
+  key: string;
+  resolution: 'resolved' | 'false_positive';
+  /** Untrusted closing note. */
+  text: string;
+}
+
+/** `configured: false` as for {@link OpenTicketOutcome}; otherwise whether the vendor already had it. */
+export type TicketCallOutcome = { configured: false } | { configured: true; alreadyInState: boolean };
+
 /** Details attached to every failure the activities raise, so the workflow can count attempts. */
 export interface FailureDetails {
   attempt: number;
@@ -268,13 +302,83 @@ export function createActivities(deps: ActivityDeps) {
         toFailure(err);
       }
     },
+
+    /**
+     * Finds or opens the incident's ticket (one per incident ID, whatever the retries). Thrown: the
+     * connector's failures (see `toFailure`); no ticket system on this worker is `configured: false`.
+     */
+    async openTicket(input: OpenTicketInput): Promise<OpenTicketOutcome> {
+      const tickets = requireConnectors(deps).tickets;
+      if (!tickets) return { configured: false };
+      try {
+        const opened = await tickets.openTicket(
+          {
+            incidentId: input.incidentId,
+            title: input.title,
+            severity: input.severity,
+            description: input.description,
+          },
+          {
+            incidentId: input.incidentId,
+            idempotencyKey: `${input.incidentId}:ticket:open`,
+            comment: `Quell incident ${input.incidentId}`,
+          },
+        );
+        return {
+          configured: true,
+          system: tickets.vendor,
+          key: opened.key,
+          displayId: opened.displayId,
+          ...(opened.url ? { url: opened.url } : {}),
+          created: opened.created,
+        };
+      } catch (err) {
+        toFailure(err);
+      }
+    },
+
+    /** One comment (Jira) or work note (ServiceNow) per event key, however often it is retried. */
+    async commentTicket(input: CommentTicketInput): Promise<TicketCallOutcome> {
+      const tickets = requireConnectors(deps).tickets;
+      if (!tickets) return { configured: false };
+      try {
+        const result = await tickets.addComment(input.key, input.text, {
+          incidentId: input.incidentId,
+          idempotencyKey: `${input.incidentId}:ticket:${input.eventKey}`,
+          comment: `Quell incident ${input.incidentId}`,
+        });
+        return { configured: true, alreadyInState: result.alreadyInState };
+      } catch (err) {
+        toFailure(err);
+      }
+    },
+
+    /** Resolves the ticket with a closing note; a ticket already done is `alreadyInState`. */
+    async closeTicket(input: CloseTicketInput): Promise<TicketCallOutcome> {
+      const tickets = requireConnectors(deps).tickets;
+      if (!tickets) return { configured: false };
+      try {
+        const result = await tickets.closeTicket(
+          input.key,
+          { resolution: input.resolution, text: input.text },
+          {
+            incidentId: input.incidentId,
+            idempotencyKey: `${input.incidentId}:ticket:close`,
+            comment: `Quell incident ${input.incidentId}`,
+          },
+        );
+        return { configured: true, alreadyInState: result.alreadyInState };
+      } catch (err) {
+        toFailure(err);
+      }
+    },
   };
 }
 
 /** The activities the workflow calls by their own names (evidence snapshots, notifications). */
 export type IncidentActivities = Pick<
   ReturnType<typeof createActivities>,
-  'snapshotLogs' | 'notifyStakeholders'
+  'snapshotLogs' | 'notifyStakeholders' | 'openTicket' | 'commentTicket' | 'closeTicket'
 >;
 /** The catalogue's activities, by the names its actions declare (read from the specs the playbook carries). */
 export type CatalogueActivities = Record<string, CatalogueActionActivity | CatalogueCheckActivity>;

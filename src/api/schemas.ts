@@ -307,6 +307,20 @@ const waitingForSchema = z
   })
   .describe('What the incident waits for before its next step, when people must act.');
 
+const ticketSchema = z
+  .object({
+    system: z.string(),
+    status: z.enum(['open', 'closed', 'not_configured', 'failed']),
+    key: z.string().optional(),
+    displayId: z.string().optional(),
+    url: z.string().optional(),
+    openedAt: timestamp.optional(),
+    closedAt: timestamp.optional(),
+    synced: z.array(z.string()),
+    lastError: z.string().optional(),
+  })
+  .describe("The incident's ticket in the SOC's ticketing system (playbooks with ticket sync only).");
+
 export const approvalSchema = z.object({
   approvalId: z.string(),
   actionIds: z.array(z.string()),
@@ -465,6 +479,7 @@ export const incidentStateSchema = z.object({
   refusedRequests: z.array(refusedRequestSchema).optional(),
   investigatedHosts: z.array(z.string()).optional(),
   waitingFor: waitingForSchema.optional(),
+  ticket: ticketSchema.optional(),
   reopened: z.number().int(),
 });
 

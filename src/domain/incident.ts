@@ -261,6 +261,31 @@ export interface TimelineMilestones {
   closedAt?: string;
 }
 
+/**
+ * The incident's ticket in the SOC's ticketing system (playbooks with `tickets.sync` only). Kept in the state
+ * so a retried or continued-as-new run never opens a second ticket and never repeats a comment.
+ */
+export interface IncidentTicket {
+  /** The ticket system's vendor (`jira`, `servicenow`), or `none` when the worker has none configured. */
+  system: string;
+  /**
+   * `open` (synced), `closed` (closed at the vendor), `not_configured` (the worker has no ticket system:
+   * recorded once, never tried again), `failed` (opening failed for good: nothing more is sent).
+   */
+  status: 'open' | 'closed' | 'not_configured' | 'failed';
+  /** The key later calls take (Jira issue key, ServiceNow `sys_id`). */
+  key?: string;
+  /** What people call it (`SOC-42`, `INC0010001`). */
+  displayId?: string;
+  url?: string;
+  openedAt?: string;
+  closedAt?: string;
+  /** Event keys already sent (or skipped after a permanent failure), in order: `phase:containment:<at>`, `approval:apr-1`. */
+  synced: string[];
+  /** The last call that failed for good (its event is skipped). */
+  lastError?: string;
+}
+
 export interface IncidentState {
   incidentId: string;
   workflowId: string;
@@ -293,6 +318,8 @@ export interface IncidentState {
   investigatedHosts?: string[];
   /** Set while the incident waits for people before its next step (today: recovery waiting on containment). */
   waitingFor?: WaitingFor;
+  /** The mirrored ticket (only when the playbook enables ticket sync). */
+  ticket?: IncidentTicket;
   /** Times the incident went back to containment because a correlated alert widened it after recovery began. */
   reopened: number;
 }

@@ -278,6 +278,17 @@ export function playbookSchemaFor(catalogue: SchemaCatalogue) {
         })
         .strict()
         .prefault({}),
+      /**
+       * Ticket sync: the incident mirrored to the ticketing system the worker is configured with
+       * (`QUELL_TICKETS`). Absent or `sync: false`: nothing is sent (playbooks recorded before it never had it).
+       */
+      tickets: z
+        .object({
+          /** Open a ticket once the incident is identified, comment on phases and decisions, close it on closure. */
+          sync: z.boolean().default(false),
+        })
+        .strict()
+        .optional(),
     })
     .strict()
     .superRefine((p, ctx) => {

@@ -13,6 +13,7 @@ import { settleApproval } from './approvals';
 import { notify } from './notify';
 import { PATCHES } from './patches';
 import type { IncidentRun } from './run';
+import { ticketSyncEnabled, ticketsSettled } from './tickets';
 
 /** What recovery waits for while containment is unsettled (pure: the state says it all). */
 export function describeContainmentWait(state: IncidentState, since: string): WaitingFor {
@@ -198,6 +199,8 @@ export async function finishClose(
   state.status = 'closed';
   // One closing time: the report's "Closed" and the phase table's must not differ by the notification's time.
   run.enterPhase('closed', state.milestones.closedAt);
+  // The ticket's close (and any comment still queued) goes out before the run completes.
+  if (ticketSyncEnabled(run)) await ticketsSettled(run);
   // Let in-flight message handlers finish before the run completes, so no update is cut off.
   await condition(allHandlersFinished);
 }

@@ -3,7 +3,7 @@
  * Deterministic code only. This function registers the messages, resumes what the state says was live, runs
  * the phase loop and continues as new when the history grows; the parts live beside it:
  * run.ts (state), handlers.ts (messages), alerts.ts, approvals.ts, actions.ts, evidence.ts, recovery.ts,
- * phases.ts, notify.ts.
+ * phases.ts, notify.ts, tickets.ts.
  */
 import { allHandlersFinished, condition, continueAsNew, log, workflowInfo } from '@temporalio/workflow';
 import { RESUMABLE_ACTION_STATES } from '../../src/domain/actions';
@@ -14,6 +14,7 @@ import { recordPendingApprovals, watchApproval } from './approvals';
 import { registerHandlers } from './handlers';
 import { runPhases } from './phases';
 import { IncidentRun } from './run';
+import { startTicketSync } from './tickets';
 
 export type { IncidentWorkflowInput };
 
@@ -33,6 +34,7 @@ export async function incidentWorkflow(input: IncidentWorkflowInput): Promise<In
     if (RESUMABLE_ACTION_STATES.includes(action.state)) startRunner(run, action);
   run.syncSearchAttributes();
   recordPendingApprovals(run);
+  startTicketSync(run);
 
   const shouldContinueAsNew = () =>
     state.status === 'open' &&

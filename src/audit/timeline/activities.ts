@@ -169,6 +169,7 @@ function attemptOfFailure(f: FailureJson | undefined): number | undefined {
 function activityBody(rec: ActivityRecord, facts: ActivityFacts): EntryBody {
   if (rec.type === 'snapshotLogs') return evidence(rec, facts);
   if (rec.type === 'notifyStakeholders') return notification(rec, facts);
+  if (TICKET_ACTIVITIES.has(rec.type)) return ticketCall(rec, facts);
   const role = BUILTIN_CATALOGUE.activityRole(rec.type);
   if (role?.role === 'check') return actionVerified(rec, facts);
   if (role) return actionExecuted(rec, facts, role.kind);
@@ -251,6 +252,36 @@ function evidence(rec: ActivityRecord, facts: ActivityFacts): EntryBody {
       outcome,
       attempts,
       ...(ev ? { evidence: ev } : {}),
+      ...(failure ? { failure } : {}),
+    },
+  };
+}
+
+const TICKET_ACTIVITIES = new Set(['openTicket', 'commentTicket', 'closeTicket']);
+
+/** Ticket sync calls read as notifications to the ticketing system (the text is the input's, as data). */
+function ticketCall(rec: ActivityRecord, facts: ActivityFacts): EntryBody {
+  const { refs, base, outcome, attempts, failure } = facts;
+  const input = rec.input as { key?: string; eventKey?: string; text?: string; title?: string } | undefined;
+  const result = facts.result as { configured?: boolean; displayId?: string; created?: boolean } | undefined;
+  const what =
+    rec.type === 'openTicket'
+      ? `open${result?.displayId ? ` ${result.displayId}${result.created === false ? ' (found)' : ''}` : ''}`
+      : rec.type === 'closeTicket'
+        ? `close ${input?.key ?? '?'}`
+        : `comment ${input?.eventKey ?? '?'}`;
+  return {
+    kind: 'notification',
+    summary: `Ticket ${what}: ${result?.configured === false ? 'no ticket system configured' : outcome}`,
+    refs,
+    details: {
+      ...base,
+      ticketCall: rec.type,
+      ...(input?.key ? { key: input.key } : {}),
+      ...(input?.eventKey ? { eventKey: input.eventKey } : {}),
+      text: input?.text ?? input?.title,
+      outcome,
+      attempts,
       ...(failure ? { failure } : {}),
     },
   };
