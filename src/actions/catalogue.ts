@@ -17,7 +17,7 @@ export class ActionCatalogueError extends UserFixableError {
 const ACTION_NAME = /^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$/;
 const ACTIVITY_NAME = /^[a-z][A-Za-z0-9]*$/;
 /** Activities the worker registers for itself, which no action may take. */
-const RESERVED_ACTIVITIES = new Set(['snapshotLogs', 'notifyStakeholders']);
+const RESERVED_ACTIVITIES = new Set(['snapshotLogs', 'notifyStakeholders', 'enrichIndicators']);
 
 export class ActionCatalogue {
   private readonly byName = new Map<string, AnyActionDefinition>();

@@ -1,3 +1,4 @@
+import type { IncidentEnrichment } from './enrichment';
 import type { AlertEntities, AlertSeverity, NormalizedAlert, Severity } from './alert';
 
 export const PHASES = [
@@ -295,6 +296,8 @@ export interface IncidentState {
   waitingFor?: WaitingFor;
   /** Times the incident went back to containment because a correlated alert widened it after recovery began. */
   reopened: number;
+  /** Threat-intelligence lookups of identification (only for playbooks with an `enrichment` section). */
+  enrichment?: IncidentEnrichment;
 }
 
 export function summarizeAlert(alert: NormalizedAlert, alertId: string, raisedBy: string): AlertSummary {
