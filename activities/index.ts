@@ -265,7 +265,7 @@ export function createActivities(deps: ActivityDeps) {
     async enrichIndicators(input: EnrichIndicatorsInput): Promise<EnrichmentResult> {
       const intel = requireConnectors(deps).intel;
       if (!intel) return { configured: false, sources: [], indicators: [] };
-      const results: EnrichedIndicator[] = new Array(input.indicators.length);
+      const results: EnrichedIndicator[] = [];
       let next = 0;
       const worker = async () => {
         for (let i = next++; i < input.indicators.length; i = next++) {

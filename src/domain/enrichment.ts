@@ -3,9 +3,53 @@
  * the identification phase look up, and what the sources said. Plain data (it travels through history) and
  * workflow-safe (no Node builtins).
  */
-import type { IntelFinding, IntelLookupError, IndicatorKind } from '../connectors/intel/types';
 
-export type { IndicatorKind, IntelFinding, IntelLookupError };
+// The connectors' finding shapes (src/connectors/intel/types.ts), restated here because workflow-safe code may
+// not import the connectors; the activity assigns one to the other, so tsc catches any drift.
+
+/** What an indicator is: an IP address, a domain name, or a file hash. */
+export type IndicatorKind = 'ip' | 'domain' | 'file';
+
+/** VirusTotal's verdict on one indicator (see the connector's `VirusTotalFinding`). */
+export interface VirusTotalFinding {
+  source: 'virustotal';
+  indicator: string;
+  kind: IndicatorKind;
+  /** False when VirusTotal has never seen it; the counts are then all 0. */
+  found: boolean;
+  malicious: number;
+  suspicious: number;
+  harmless: number;
+  undetected: number;
+  /** Community score: negative is bad. */
+  reputation?: number;
+  link?: string;
+}
+
+/** AbuseIPDB's view of one IP address (see the connector's `AbuseIpdbFinding`). */
+export interface AbuseIpdbFinding {
+  source: 'abuseipdb';
+  indicator: string;
+  kind: 'ip';
+  /** True when the address was reported within the configured window. */
+  found: boolean;
+  /** 0..100. */
+  confidence: number;
+  totalReports: number;
+  countryCode?: string;
+  isWhitelisted?: boolean;
+  lastReportedAt?: string;
+}
+
+export type IntelFinding = VirusTotalFinding | AbuseIpdbFinding;
+
+/** A source that failed for one indicator (the other sources' findings are kept). */
+export interface IntelLookupError {
+  source: string;
+  type: 'auth' | 'not_found' | 'conflict' | 'rate_limited' | 'transient' | 'permanent';
+  message: string;
+  retryAfterMs?: number;
+}
 
 /** One indicator to look up. */
 export interface IndicatorRef {
