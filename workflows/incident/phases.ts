@@ -48,7 +48,11 @@ export async function runPhases(run: IncidentRun): Promise<'done'> {
         await run.parkUntil(() => state.alerts.count > 0 || run.closeRequest !== undefined);
         if (run.closeRequest) continue;
         // Threat intelligence may raise severity before containment is planned (playbooks with `enrichment` only).
-        if (playbook.enrichment) await enrichIdentification(run);
+        if (playbook.enrichment) {
+          await enrichIdentification(run);
+          // Closed as a false positive while the lookups ran: nothing to contain.
+          if (run.closingAsFalsePositive()) continue;
+        }
         // Containment starts before the identification notice is delivered: seconds matter more than order.
         const identified = notifyPhase(
           run,
