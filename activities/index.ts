@@ -7,6 +7,7 @@ import { BUILTIN_CATALOGUE, type ActionCatalogue } from '../src/actions/catalogu
 import { idempotencyKeyOf, type ActionEffect, type AnyActionDefinition } from '../src/actions/define';
 import type { ApprovalNotice, Connectors, EffectResult, EvidenceRecord } from '../src/connectors/types';
 import type { Severity } from '../src/domain/alert';
+import type { EnrichedIndicator, EnrichmentResult, IndicatorRef } from '../src/domain/enrichment';
 import type { EvidenceSummary } from '../src/domain/incident';
 
 export interface ActivityDeps {
@@ -97,6 +98,13 @@ export interface CloseTicketInput {
 
 /** `configured: false` as for {@link OpenTicketOutcome}; otherwise whether the vendor already had it. */
 export type TicketCallOutcome = { configured: false } | { configured: true; alreadyInState: boolean };
+
+export interface EnrichIndicatorsInput {
+  incidentId: string;
+  indicators: IndicatorRef[];
+  /** Lookups at once (the playbook's `enrichment.concurrency`). */
+  concurrency: number;
+}
 
 /** Details attached to every failure the activities raise, so the workflow can count attempts. */
 export interface FailureDetails {
@@ -283,6 +291,45 @@ export function createActivities(deps: ActivityDeps) {
       }
     },
 
+    /**
+     * Looks each indicator up in every configured threat-intelligence source, `concurrency` at a time. Never
+     * fails for a source's answer: a failing source (rate limit, outage, refused key) or an invalid indicator
+     * lands in that indicator's `errors`. No intelligence configured: an empty result that says so.
+     */
+    async enrichIndicators(input: EnrichIndicatorsInput): Promise<EnrichmentResult> {
+      const intel = requireConnectors(deps).intel;
+      if (!intel) return { configured: false, sources: [], indicators: [] };
+      const results: EnrichedIndicator[] = [];
+      let next = 0;
+      const worker = async () => {
+        for (let i = next++; i < input.indicators.length; i = next++) {
+          const { kind, indicator } = input.indicators[i]!;
+          try {
+            const r = await intel.lookup(kind, indicator);
+            results[i] = { kind, indicator: r.indicator, findings: r.findings, errors: r.errors };
+          } catch (err) {
+            // Only an indicator no source would take (the fan-out validates before asking): record, go on.
+            results[i] = {
+              kind,
+              indicator,
+              findings: [],
+              errors: [
+                {
+                  source: 'quell',
+                  type: err instanceof ConnectorError ? err.kind : 'permanent',
+                  message: err instanceof Error ? err.message : String(err),
+                },
+              ],
+            };
+          }
+        }
+      };
+      const lanes = Math.max(1, Math.min(input.concurrency, input.indicators.length));
+      await Promise.all(Array.from({ length: lanes }, worker));
+      log.info('indicators enriched', { incidentId: input.incidentId, count: results.length });
+      return { configured: true, sources: [...intel.sources], indicators: results };
+    },
+
     async notifyStakeholders(input: NotifyInput): Promise<{ delivered: boolean; vendorRef?: string }> {
       const connectors = requireConnectors(deps);
       try {
@@ -378,7 +425,7 @@ export function createActivities(deps: ActivityDeps) {
 /** The activities the workflow calls by their own names (evidence snapshots, notifications). */
 export type IncidentActivities = Pick<
   ReturnType<typeof createActivities>,
-  'snapshotLogs' | 'notifyStakeholders' | 'openTicket' | 'commentTicket' | 'closeTicket'
+  'snapshotLogs' | 'notifyStakeholders' | 'openTicket' | 'commentTicket' | 'closeTicket' | 'enrichIndicators'
 >;
 /** The catalogue's activities, by the names its actions declare (read from the specs the playbook carries). */
 export type CatalogueActivities = Record<string, CatalogueActionActivity | CatalogueCheckActivity>;

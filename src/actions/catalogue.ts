@@ -23,6 +23,7 @@ const RESERVED_ACTIVITIES = new Set([
   'openTicket',
   'commentTicket',
   'closeTicket',
+  'enrichIndicators',
 ]);
 
 export class ActionCatalogue {

@@ -320,6 +320,61 @@ const ticketSchema = z
     lastError: z.string().optional(),
   })
   .describe("The incident's ticket in the SOC's ticketing system (playbooks with ticket sync only).");
+const indicatorKind = z.enum(['ip', 'domain', 'file']);
+const intelFindingSchema = z.discriminatedUnion('source', [
+  z.object({
+    source: z.literal('virustotal'),
+    indicator: z.string(),
+    kind: indicatorKind,
+    found: z.boolean(),
+    malicious: z.number(),
+    suspicious: z.number(),
+    harmless: z.number(),
+    undetected: z.number(),
+    reputation: z.number().optional(),
+    link: z.string().optional(),
+  }),
+  z.object({
+    source: z.literal('abuseipdb'),
+    indicator: z.string(),
+    kind: z.literal('ip'),
+    found: z.boolean(),
+    confidence: z.number(),
+    totalReports: z.number(),
+    countryCode: z.string().optional(),
+    isWhitelisted: z.boolean().optional(),
+    lastReportedAt: z.string().optional(),
+  }),
+]);
+const enrichmentSchema = z
+  .object({
+    startedAt: timestamp,
+    at: timestamp,
+    timeoutMs: z.number().int(),
+    timedOut: z.boolean(),
+    failure: z.object({ type: z.string(), message: z.string() }).optional(),
+    configured: z.boolean(),
+    sources: z.array(z.string()),
+    indicators: z.array(
+      z.object({
+        kind: indicatorKind,
+        indicator: z.string(),
+        findings: z.array(intelFindingSchema),
+        errors: z.array(
+          z.object({
+            source: z.string(),
+            type: z.enum(['auth', 'not_found', 'conflict', 'rate_limited', 'transient', 'permanent']),
+            message: z.string(),
+            retryAfterMs: z.number().optional(),
+          }),
+        ),
+      }),
+    ),
+    skippedInternal: z.array(z.string()),
+  })
+  .describe(
+    "Threat-intelligence lookups of the incident's indicators during identification (playbooks with `enrichment` only).",
+  );
 
 export const approvalSchema = z.object({
   approvalId: z.string(),
@@ -481,6 +536,7 @@ export const incidentStateSchema = z.object({
   waitingFor: waitingForSchema.optional(),
   ticket: ticketSchema.optional(),
   reopened: z.number().int(),
+  enrichment: enrichmentSchema.optional(),
 });
 
 export const meSchema = z

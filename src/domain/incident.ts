@@ -1,3 +1,4 @@
+import type { IncidentEnrichment } from './enrichment';
 import type { AlertEntities, AlertSeverity, NormalizedAlert, Severity } from './alert';
 
 export const PHASES = [
@@ -322,6 +323,8 @@ export interface IncidentState {
   ticket?: IncidentTicket;
   /** Times the incident went back to containment because a correlated alert widened it after recovery began. */
   reopened: number;
+  /** Threat-intelligence lookups of identification (only for playbooks with an `enrichment` section). */
+  enrichment?: IncidentEnrichment;
 }
 
 export function summarizeAlert(alert: NormalizedAlert, alertId: string, raisedBy: string): AlertSummary {

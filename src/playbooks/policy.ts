@@ -9,6 +9,7 @@ import {
   type NormalizedAlert,
   type Severity,
 } from '../domain/alert';
+import { enrichmentHolds, type IncidentEnrichment } from '../domain/enrichment';
 import type { ActionPhase, ApprovalPolicy, Phase } from '../domain/incident';
 import type { ActionConfig, Playbook } from './schema';
 
@@ -50,12 +51,15 @@ export function scopeSize(scope: AlertEntities): number {
 
 /**
  * The incident's severity: the most severe of the alerts' severities, the playbook's floor, and every severity
- * rule whose condition holds for the scope (asset criticality, scope size).
+ * rule whose condition holds for the scope (asset criticality, scope size) and, once identification looked
+ * the indicators up, for the threat-intelligence findings (`enrichment`; rules with an enrichment condition
+ * never hold without it).
  */
 export function evaluateSeverity(
   playbook: Playbook,
   highestAlertSeverity: AlertSeverity,
   scope: AlertEntities,
+  enrichment?: Pick<IncidentEnrichment, 'indicators'>,
 ): Severity {
   let severity = maxSeverity(incidentSeverityOf(highestAlertSeverity), playbook.severity.minimum);
   for (const rule of playbook.severity.rules) {
@@ -65,7 +69,8 @@ export function evaluateSeverity(
       (w.accountPatterns === undefined || scope.accounts.some((a) => matchesAny(a, w.accountPatterns))) &&
       (w.assetTags === undefined ||
         scope.hosts.some((h) => hostTags(playbook, h).some((t) => w.assetTags?.includes(t)))) &&
-      (w.minScopeSize === undefined || scopeSize(scope) >= w.minScopeSize);
+      (w.minScopeSize === undefined || scopeSize(scope) >= w.minScopeSize) &&
+      (w.enrichment === undefined || enrichmentHolds(w.enrichment, enrichment));
     if (holds) severity = maxSeverity(severity, rule.atLeast);
   }
   return severity;

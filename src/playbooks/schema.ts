@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SEVERITIES } from '../domain/alert';
 import type { ActionSpec } from '../domain/actions';
+import { ENRICHMENT_FIELDS, type EnrichmentCondition, type EnrichmentSource } from '../domain/enrichment';
 import { PHASES, type ActionPhase, type ApprovalPolicy } from '../domain/incident';
 
 const DURATION_PATTERN = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/;
@@ -121,6 +122,110 @@ function phaseActions(catalogue: SchemaCatalogue, phase: ActionPhase) {
   }) as unknown as z.ZodType<Record<string, ActionConfig | undefined>, Record<string, unknown>>;
 }
 
+const ENRICHMENT_SOURCES = Object.keys(ENRICHMENT_FIELDS) as EnrichmentSource[];
+const COMPARISON_PATTERN = /^\s*([a-z]+)\.([A-Za-z]+)\s*(>=|<=)\s*(-?\d+(?:\.\d+)?)\s*$/;
+
+/** Checks a parsed condition's source and field; returns it, or reports what is wrong. */
+function checkedCondition(c: EnrichmentCondition, ctx: z.RefinementCtx): EnrichmentCondition {
+  if (!ENRICHMENT_SOURCES.includes(c.source)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `unknown enrichment source "${c.source}" (one of ${ENRICHMENT_SOURCES.join(', ')})`,
+    });
+    return c;
+  }
+  const fields: readonly string[] = ENRICHMENT_FIELDS[c.source];
+  if (!fields.includes(c.field))
+    ctx.addIssue({
+      code: 'custom',
+      message: `unknown ${c.source} field "${c.field}" (one of ${fields.join(', ')})`,
+    });
+  if ((c.atLeast === undefined) === (c.atMost === undefined))
+    ctx.addIssue({ code: 'custom', message: 'an enrichment condition needs exactly one of atLeast, atMost' });
+  return c;
+}
+
+/**
+ * A severity-rule condition on the threat-intelligence findings, in either form:
+ * `{ source: abuseipdb, field: confidence, atLeast: 90 }`, or the comparison `'abuseipdb.confidence >= 90'`
+ * (`<source>.<field> >= N` or `<= N`, nothing else). The string is parsed here, at load, into the object form:
+ * it is never evaluated.
+ */
+const enrichmentCondition = z
+  .union([
+    z
+      .string()
+      .max(200)
+      .meta({
+        description:
+          "A comparison '<source>.<field> >= N' or '<= N', e.g. 'abuseipdb.confidence >= 90' " +
+          `(fields: ${Object.entries(ENRICHMENT_FIELDS)
+            .map(([s, f]) => `${s}: ${f.join(', ')}`)
+            .join('; ')}).`,
+        pattern: COMPARISON_PATTERN.source,
+      }),
+    z
+      .object({
+        source: z.enum(ENRICHMENT_SOURCES as [EnrichmentSource, ...EnrichmentSource[]]),
+        field: z.string().min(1),
+        atLeast: z.number().optional(),
+        atMost: z.number().optional(),
+      })
+      .strict(),
+  ])
+  .transform((v, ctx): EnrichmentCondition => {
+    if (typeof v !== 'string') {
+      return checkedCondition(
+        {
+          source: v.source,
+          field: v.field,
+          ...(v.atLeast !== undefined ? { atLeast: v.atLeast } : {}),
+          ...(v.atMost !== undefined ? { atMost: v.atMost } : {}),
+        },
+        ctx,
+      );
+    }
+    const m = COMPARISON_PATTERN.exec(v);
+    if (!m) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `invalid enrichment comparison "${v.slice(0, 80)}" (use e.g. 'abuseipdb.confidence >= 90' or 'virustotal.reputation <= -10')`,
+      });
+      return z.NEVER;
+    }
+    const [, source, field, op, n] = m as unknown as [string, string, string, string, string];
+    return checkedCondition(
+      {
+        source: source as EnrichmentSource,
+        field,
+        ...(op === '>=' ? { atLeast: Number(n) } : { atMost: Number(n) }),
+      },
+      ctx,
+    );
+  });
+
+/** What identification looks up before severity is decided (absent: no lookups). */
+const enrichmentSection = z
+  .object({
+    /**
+     * How long identification waits for the lookups: past it, containment goes on without them (the lookups
+     * are abandoned and the incident records that they timed out).
+     */
+    timeout: duration.default(10_000),
+    /** Which of the scope's indicators are looked up (alerts carry no file hashes today: `file` finds none). */
+    kinds: z
+      .array(z.enum(['ip', 'domain', 'file']))
+      .min(1)
+      .default(['ip', 'domain']),
+    /** Lookups at once. */
+    concurrency: z.number().int().min(1).max(16).default(4),
+  })
+  .strict()
+  .refine((e) => e.timeout >= 100 && e.timeout <= 5 * 60_000, {
+    message: 'enrichment.timeout must be between 100ms and 5m',
+    path: ['timeout'],
+  });
+
 const severityRule = z
   .object({
     description: z.string().max(500).optional(),
@@ -134,6 +239,8 @@ const severityRule = z
         minScopeSize: z.number().int().min(1).optional(),
         /** Any account in scope matches one of these globs. */
         accountPatterns: z.array(glob).min(1).optional(),
+        /** A threat-intelligence finding meets a threshold (needs the playbook's `enrichment` section). */
+        enrichment: enrichmentCondition.optional(),
       })
       .strict()
       .refine((w) => Object.keys(w).length > 0, 'a severity rule needs at least one condition'),
@@ -185,6 +292,7 @@ export function playbookSchemaFor(catalogue: SchemaCatalogue) {
         })
         .strict()
         .prefault({}),
+      enrichment: enrichmentSection.optional(),
       containment: phaseActions(catalogue, 'containment').default({}),
       investigation: z
         .object({
@@ -292,6 +400,15 @@ export function playbookSchemaFor(catalogue: SchemaCatalogue) {
     })
     .strict()
     .superRefine((p, ctx) => {
+      p.severity.rules.forEach((rule, i) => {
+        if (rule.when.enrichment !== undefined && !p.enrichment)
+          ctx.addIssue({
+            code: 'custom',
+            message:
+              "an enrichment condition needs the playbook's enrichment section (nothing is looked up without it)",
+            path: ['severity', 'rules', i, 'when', 'enrichment'],
+          });
+      });
       const ids = new Set<string>();
       p.eradication.checklist.forEach((item, i) => {
         if (ids.has(item.id)) {

@@ -149,7 +149,10 @@ export function severityReasons(
     if (evaluateSeverity(alone, 'low', scope) !== rule.atLeast) return;
     const when = Object.entries(rule.when)
       .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => `${k} ${Array.isArray(v) ? v.join('|') : String(v)}`)
+      .map(
+        ([k, v]) =>
+          `${k} ${Array.isArray(v) ? v.join('|') : typeof v === 'object' ? JSON.stringify(v) : String(v as string | number)}`,
+      )
       .join(', ');
     reasons.push(`severity.rules[${i}]: at least ${rule.atLeast} (${when})`);
   });

@@ -74,7 +74,7 @@ function recordAlert(run: IncidentRun, alert: NormalizedAlert, alertId: string, 
   }
   const previous = state.severity;
   run.highestAlertSeverity = first ? alert.severity : maxSeverity(run.highestAlertSeverity, alert.severity);
-  const next = evaluateSeverity(playbook, run.highestAlertSeverity, state.scope);
+  const next = evaluateSeverity(playbook, run.highestAlertSeverity, state.scope, state.enrichment);
   // Severity never drops: dedup and correlation must never hide an escalation.
   state.severity = first || severityRank(next) > severityRank(previous) ? next : previous;
   const escalated = !first && severityRank(state.severity) > severityRank(previous);

@@ -8,6 +8,7 @@ import type { ActionPhase, ActionPurpose } from '../../src/domain/incident';
 import { formatDuration } from '../../src/domain/metrics';
 import { planContainment, planPhaseActions } from './actions';
 import { leaveInternalIps } from './alerts';
+import { enrichIdentification } from './enrichment';
 import { collectEvidence, uninvestigatedHosts } from './evidence';
 import { notifyPhase } from './notify';
 import { PATCHES } from './patches';
@@ -46,6 +47,12 @@ export async function runPhases(run: IncidentRun): Promise<'done'> {
       case 'identification': {
         await run.parkUntil(() => state.alerts.count > 0 || run.closeRequest !== undefined);
         if (run.closeRequest) continue;
+        // Threat intelligence may raise severity before containment is planned (playbooks with `enrichment` only).
+        if (playbook.enrichment) {
+          await enrichIdentification(run);
+          // Closed as a false positive while the lookups ran: nothing to contain.
+          if (run.closingAsFalsePositive()) continue;
+        }
         // Containment starts before the identification notice is delivered: seconds matter more than order.
         const identified = notifyPhase(
           run,

@@ -36,6 +36,7 @@ export function buildReport(
     approvals: approvalsOf(state),
     refusedRequests: refusedRequestsOf(state),
     evidence: evidenceOf(state, timeline),
+    ...(state.enrichment ? { enrichment: state.enrichment } : {}),
     notifications: notificationsOf(state),
     checklist: state.checklist,
     notes: state.notes,

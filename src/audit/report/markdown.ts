@@ -1,6 +1,7 @@
 /** `renderReportMarkdown`: the report as Markdown, one section at a time (each from its section's module). */
 import { actionsMarkdown } from './actions';
 import { approvalsMarkdown, refusedRequestsMarkdown } from './approvals';
+import { enrichmentMarkdown } from './enrichment';
 import { evidenceMarkdown } from './evidence';
 import { headerMarkdown, scopeMarkdown, summaryMarkdown } from './incident';
 import { metricsMarkdown, phasesMarkdown } from './metrics';
@@ -16,6 +17,7 @@ export function renderReportMarkdown(r: IncidentReport, opts: { maxTimelineEntri
     ...summaryMarkdown(r),
     ...metricsMarkdown(r),
     ...scopeMarkdown(r),
+    ...enrichmentMarkdown(r),
     ...phasesMarkdown(r),
     ...actionsMarkdown(r),
     ...approvalsMarkdown(r),

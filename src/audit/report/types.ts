@@ -1,4 +1,5 @@
 /** The report's JSON shape (`quell.incident-report/v1`). */
+import type { IncidentEnrichment } from '../../domain/enrichment';
 import type { EvidenceSummary, IncidentState, Phase, RefusedRequest } from '../../domain/incident';
 import type { EventRef, TimelineEntry } from '../timeline';
 
@@ -91,6 +92,8 @@ export interface IncidentReport {
   /** Refused requests with no approval to be kept on (decisions on unknown approvals, refused closes). */
   refusedRequests: RefusedRequest[];
   evidence: (EvidenceSummary & { refs: EventRef[] })[];
+  /** Threat-intelligence lookups of identification (only for incidents whose playbook enriches). */
+  enrichment?: IncidentEnrichment;
   notifications: { total: number; failed: number; byRoute: Record<string, number> };
   checklist: IncidentState['checklist'];
   notes: IncidentState['notes'];

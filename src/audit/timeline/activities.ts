@@ -170,6 +170,7 @@ function activityBody(rec: ActivityRecord, facts: ActivityFacts): EntryBody {
   if (rec.type === 'snapshotLogs') return evidence(rec, facts);
   if (rec.type === 'notifyStakeholders') return notification(rec, facts);
   if (TICKET_ACTIVITIES.has(rec.type)) return ticketCall(rec, facts);
+  if (rec.type === 'enrichIndicators') return enrichment(rec, facts);
   const role = BUILTIN_CATALOGUE.activityRole(rec.type);
   if (role?.role === 'check') return actionVerified(rec, facts);
   if (role) return actionExecuted(rec, facts, role.kind);
@@ -284,6 +285,29 @@ function ticketCall(rec: ActivityRecord, facts: ActivityFacts): EntryBody {
       attempts,
       ...(failure ? { failure } : {}),
     },
+  };
+}
+
+/** Threat-intelligence lookups of identification: how many indicators, and how many some source knew. */
+function enrichment(rec: ActivityRecord, facts: ActivityFacts): EntryBody {
+  const { refs, base, outcome, attempts, failure } = facts;
+  const asked = (rec.input as { indicators?: unknown[] } | undefined)?.indicators?.length ?? 0;
+  const r = facts.result as
+    | { configured?: boolean; sources?: string[]; indicators?: { findings?: { found?: boolean }[] }[] }
+    | undefined;
+  const known = r?.indicators?.filter((i) => i.findings?.some((f) => f.found)).length ?? 0;
+  return {
+    kind: 'indicators_enriched',
+    summary:
+      `Threat intelligence for ${asked} indicator${asked === 1 ? '' : 's'}: ` +
+      (r?.configured === false
+        ? 'no intelligence configured'
+        : r
+          ? `${known} known to ${r.sources?.join(', ') || 'no source'}`
+          : outcome) +
+      (failure ? ` - ${describeFailure(failure)}` : ''),
+    refs,
+    details: { ...base, input: rec.input, result: r, outcome, attempts, ...(failure ? { failure } : {}) },
   };
 }
 

@@ -28,6 +28,7 @@ export type TimelineKind =
   | 'notification'
   | 'evidence_collected'
   | 'evidence_failed'
+  | 'indicators_enriched'
   | 'checklist_item_completed'
   | 'note_added'
   | 'close_requested'
