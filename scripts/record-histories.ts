@@ -159,6 +159,41 @@ recovery:
     },
   },
   {
+    name: 'enrichment-tickets',
+    description:
+      'threat intelligence in identification (a known-bad IP raises severity to high before containment), and the incident mirrored to a ticket: opened, a comment per phase and decision, closed',
+    playbookYaml: testPlaybookYaml(`enrichment: { timeout: 5s, kinds: [ip, domain] }
+severity:
+  rules:
+    - { description: known-bad address, when: { enrichment: 'abuseipdb.confidence >= 90' }, atLeast: high }
+tickets: { sync: true }`),
+    async run(h) {
+      const { incidentId: id } = await h.ingest({
+        id: 'enrich-1',
+        rule: 'rec.enrich',
+        severity: 'medium',
+        hosts: ['ws-enrich-1'],
+        ips: ['203.0.113.66'],
+      });
+      const s = await h.until(
+        id,
+        (x) =>
+          x.severity === 'high' && actionOf(x, 'isolate_host', 'ws-enrich-1').state === 'pending_approval',
+        'raised to high, isolation awaits approval',
+      );
+      await h.service.decideApproval(
+        id,
+        approvalFor(s, actionOf(s, 'isolate_host', 'ws-enrich-1').actionId).approvalId,
+        'reject',
+        'the address is a scanner, not a compromise',
+        actors.alice,
+      );
+      await closeFalsePositive(h, id, 'scanner traffic');
+      await h.until(id, (x) => x.ticket?.status === 'closed', 'ticket closed');
+      return id;
+    },
+  },
+  {
     name: 'reject',
     description:
       'a rejected containment is not applied; the incident moves on, then closes as a false positive',

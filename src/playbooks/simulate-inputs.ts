@@ -122,6 +122,7 @@ export function recordedIncidentOf(
     ...(id ? { incidentId: id } : {}),
     playbook: { id: input.playbook.id, version: input.playbook.version, hash: input.playbookHash },
     ...(state ? { severity: state.severity } : {}),
+    ...(state?.enrichment ? { enrichment: state.enrichment } : {}),
     alerts,
     actions,
   };

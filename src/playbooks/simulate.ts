@@ -10,6 +10,7 @@
  * approval is still waiting); investigation and eradication actions are planned over the final scope at the
  * final severity. Timing (an approval decided before an escalation) and people's decisions are not simulated.
  */
+import type { IncidentEnrichment } from '../domain/enrichment';
 import {
   alertIdentity,
   maxSeverity,
@@ -50,6 +51,8 @@ export interface RecordedIncident {
   playbook: { id: string; version: number; hash: string };
   /** The severity the incident ended at (its last recorded state); undefined when no state was recorded. */
   severity?: Severity;
+  /** What threat intelligence said during identification: nothing is looked up again, the recorded findings count. */
+  enrichment?: IncidentEnrichment;
   alerts: SimulatedAlertInput[];
   actions: RecordedAction[];
 }
@@ -130,6 +133,18 @@ export function whySelected(loaded: LoadedPlaybook, alert: NormalizedAlert): str
   return `match: ${parts.join(', ')} (priority ${pb.priority})`;
 }
 
+/** A severity rule's condition as the playbook writes it (`abuseipdb.confidence >= 90`, `srv-*|dc-*`). */
+function describeCondition(v: unknown): string {
+  if (Array.isArray(v)) return v.join('|');
+  if (v && typeof v === 'object') {
+    const c = v as { source?: string; field?: string; atLeast?: number; atMost?: number };
+    if (c.source && c.field)
+      return `${c.source}.${c.field} ${c.atLeast !== undefined ? `>= ${c.atLeast}` : `<= ${c.atMost}`}`;
+    return JSON.stringify(v);
+  }
+  return String(v);
+}
+
 /**
  * Why the severity is what it is: the highest alert severity, the playbook's floor, and each severity rule
  * that holds for the scope and asks for more (each rule evaluated on its own through `evaluateSeverity`).
@@ -138,6 +153,7 @@ export function severityReasons(
   playbook: Playbook,
   highest: NormalizedAlert['severity'],
   scope: IncidentState['scope'],
+  enrichment?: IncidentEnrichment,
 ): string[] {
   const base = incidentSeverityOf(highest);
   const reasons = [`highest alert severity ${highest}${highest !== base ? ` (counts as ${base})` : ''}`];
@@ -146,13 +162,10 @@ export function severityReasons(
   playbook.severity.rules.forEach((rule, i) => {
     if (severityRank(rule.atLeast) <= severityRank(maxSeverity(base, playbook.severity.minimum))) return;
     const alone = { ...playbook, severity: { minimum: 'low' as const, rules: [rule] } };
-    if (evaluateSeverity(alone, 'low', scope) !== rule.atLeast) return;
+    if (evaluateSeverity(alone, 'low', scope, enrichment) !== rule.atLeast) return;
     const when = Object.entries(rule.when)
       .filter(([, v]) => v !== undefined)
-      .map(
-        ([k, v]) =>
-          `${k} ${Array.isArray(v) ? v.join('|') : typeof v === 'object' ? JSON.stringify(v) : String(v as string | number)}`,
-      )
+      .map(([k, v]) => `${k} ${describeCondition(v)}`)
       .join(', ');
     reasons.push(`severity.rules[${i}]: at least ${rule.atLeast} (${when})`);
   });
@@ -214,7 +227,7 @@ export function simulateIncident(registry: PlaybookRegistry, input: SimulationIn
       }
     }
     highest = isFirst ? alert.severity : maxSeverity(highest, alert.severity);
-    const next = evaluateSeverity(playbook, highest, state.scope);
+    const next = evaluateSeverity(playbook, highest, state.scope, input.recorded?.enrichment);
     const previous = state.severity;
     state.severity = isFirst || severityRank(next) > severityRank(previous) ? next : previous;
     const escalated = !isFirst && severityRank(state.severity) > severityRank(previous);
@@ -246,7 +259,10 @@ export function simulateIncident(registry: PlaybookRegistry, input: SimulationIn
       file: loaded.file,
       why: whySelected(loaded, first.alert),
     },
-    severity: { value: state.severity, reasons: severityReasons(playbook, highest, state.scope) },
+    severity: {
+      value: state.severity,
+      reasons: severityReasons(playbook, highest, state.scope, input.recorded?.enrichment),
+    },
     actions: planned,
   };
   if (input.recorded) result.comparison = compare(result, input.recorded);

@@ -43,6 +43,10 @@ export class MemoryEstate {
   notifications: Notification[] = [];
   evidence = new Map<string, { record: EvidenceRecord; content: Buffer }>();
   private faults = new Map<string, Fault>();
+  /** What the memory threat intelligence knows: AbuseIPDB-style confidence per IP (others are unknown). */
+  abuseConfidence = new Map<string, number>([['203.0.113.66', 100]]);
+  /** Tickets by key, with their comments, for ticket sync. */
+  tickets = new Map<string, { incidentId: string; title: string; comments: string[]; closed?: string }>();
   /** Per-operation delay, to hold an action in flight (e.g. while a worker is killed). */
   delays = new Map<string, number>();
 
@@ -204,6 +208,59 @@ export class MemoryEstate {
         },
         list: async (incidentId) =>
           [...this.evidence.values()].map((e) => e.record).filter((r) => r.incidentId === incidentId),
+      },
+      intel: {
+        sources: ['abuseipdb'],
+        lookup: async (kind, indicator) => {
+          await this.enter('intelLookup', indicator);
+          const confidence = kind === 'ip' ? this.abuseConfidence.get(indicator) : undefined;
+          return {
+            kind,
+            indicator,
+            findings:
+              kind === 'ip'
+                ? [
+                    {
+                      source: 'abuseipdb' as const,
+                      indicator,
+                      kind: 'ip' as const,
+                      found: confidence !== undefined,
+                      confidence: confidence ?? 0,
+                      totalReports: confidence === undefined ? 0 : 12,
+                    },
+                  ]
+                : [],
+            errors: [],
+          };
+        },
+      },
+      tickets: {
+        vendor: 'memory',
+        openTicket: async (req, ctx) => {
+          await this.enter('openTicket', req.incidentId, ctx.idempotencyKey);
+          const found = [...this.tickets].find(([, t]) => t.incidentId === req.incidentId);
+          if (found) return { key: found[0], displayId: found[0], created: false };
+          const key = `MEM-${this.tickets.size + 1}`;
+          this.tickets.set(key, { incidentId: req.incidentId, title: req.title, comments: [] });
+          return { key, displayId: key, created: true };
+        },
+        addComment: async (key, text, ctx) => {
+          await this.enter('commentTicket', key, ctx.idempotencyKey);
+          const t = this.tickets.get(key);
+          if (!t) throw new TargetNotFoundError(`no ticket ${key}`, { vendor: 'memory', status: 404 });
+          const marked = `${text} [${ctx.idempotencyKey}]`;
+          if (t.comments.includes(marked)) return { alreadyInState: true };
+          t.comments.push(marked);
+          return { alreadyInState: false };
+        },
+        closeTicket: async (key, req, ctx) => {
+          await this.enter('closeTicket', key, ctx.idempotencyKey);
+          const t = this.tickets.get(key);
+          if (!t) throw new TargetNotFoundError(`no ticket ${key}`, { vendor: 'memory', status: 404 });
+          if (t.closed) return { alreadyInState: true };
+          t.closed = req.resolution;
+          return { alreadyInState: false };
+        },
       },
       notifier: {
         routes: () => ['soc', 'oncall', 'management', 'responders'],

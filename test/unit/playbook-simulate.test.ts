@@ -317,6 +317,36 @@ describe('quell playbook simulate', () => {
     expect(r.stderr).toMatch(/read 10\/\d+ history files/);
   }, 120_000);
 
+  it('weighs the recorded threat-intelligence findings in severity rules, looking nothing up again', async () => {
+    const pbDir = await fs.mkdtemp(path.join(dir, 'pb-'));
+    const enriched = (rule: string) =>
+      testPlaybookYaml(`enrichment: { timeout: 5s, kinds: [ip, domain] }
+severity:
+  rules:
+    - { description: known-bad address, when: { enrichment: '${rule}' }, atLeast: high }
+tickets: { sync: true }`);
+    await fs.writeFile(path.join(pbDir, 'test-pb.yaml'), enriched('abuseipdb.confidence >= 90'));
+    const one = await fs.mkdtemp(path.join(dir, 'h-'));
+    await fs.copyFile(
+      path.join(HISTORIES, 'enrichment-tickets.json'),
+      path.join(one, 'enrichment-tickets.json'),
+    );
+    const same = JSON.parse(
+      (await simulate(['--playbooks', pbDir, '--histories', one, '--json'])).stdout,
+    ) as SimulationReport;
+    expect(same.incidents[0]!.severity.reasons).toContain(
+      'severity.rules[0]: at least high (enrichment abuseipdb.confidence >= 90)',
+    );
+    expect(same.incidents[0]!.comparison!.result).toBe('same');
+    // A bar no recorded finding reaches (12 reports): the severity stays the alert's.
+    await fs.writeFile(path.join(pbDir, 'test-pb.yaml'), enriched('abuseipdb.totalReports >= 50'));
+    const lower = JSON.parse(
+      (await simulate(['--playbooks', pbDir, '--histories', one, '--json'])).stdout,
+    ) as SimulationReport;
+    expect(lower.incidents[0]!.severity.value).toBe('medium');
+    expect(lower.incidents[0]!.comparison!.result).toBe('differs');
+  });
+
   it('shows per action what a changed playbook would do differently', async () => {
     const changed = await playbooks((y) =>
       y
