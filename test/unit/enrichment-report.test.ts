@@ -1,4 +1,5 @@
 import { enrichmentMarkdown, verdictOf } from '../../src/audit/report/enrichment';
+import { notificationsMarkdown } from '../../src/audit/report/notifications';
 import type { IncidentReport } from '../../src/audit/report';
 import type { IncidentEnrichment } from '../../src/domain/enrichment';
 
@@ -77,5 +78,38 @@ describe('report: threat-intelligence section', () => {
     expect(verdictOf({ ...enrichment.indicators[1]!.findings[0]!, found: false })).toBe(
       'abuseipdb: not known',
     );
+  });
+});
+
+describe('the report names the incident ticket', () => {
+  const base = { notifications: { total: 2, failed: 0, byRoute: { soc: 2 } } } as unknown as IncidentReport;
+  it('shows the system, the ticket and its status, escaping what the vendor gave', () => {
+    const lines = notificationsMarkdown({
+      ...base,
+      ticket: {
+        system: 'jira',
+        status: 'closed',
+        key: 'SOC-7',
+        displayId: 'SOC-7',
+        url: 'https://acme.atlassian.net/browse/SOC-7',
+        openedAt: '2026-12-02T00:00:00.000Z',
+        closedAt: '2026-12-02T01:00:00.000Z',
+        synced: ['phase:containment', 'approval:apr-1'],
+        lastError: 'comment refused: <b>|x|</b>',
+      },
+    }).join('\n');
+    expect(lines).toContain('Ticket: jira SOC-7');
+    expect(lines).toContain('2 update(s) sent');
+    expect(lines).not.toContain('<b>');
+    expect(lines).not.toContain('|x|');
+  });
+  it('says when no ticket system was configured, and nothing for incidents without ticket sync', () => {
+    expect(
+      notificationsMarkdown({
+        ...base,
+        ticket: { system: 'none', status: 'not_configured', synced: [] },
+      }).join('\n'),
+    ).toContain('Ticket: no ticket system was configured on the worker.');
+    expect(notificationsMarkdown(base).join('\n')).not.toContain('Ticket');
   });
 });

@@ -37,6 +37,7 @@ export function buildReport(
     refusedRequests: refusedRequestsOf(state),
     evidence: evidenceOf(state, timeline),
     ...(state.enrichment ? { enrichment: state.enrichment } : {}),
+    ...(state.ticket ? { ticket: state.ticket } : {}),
     notifications: notificationsOf(state),
     checklist: state.checklist,
     notes: state.notes,

@@ -23,5 +23,20 @@ export function notificationsMarkdown(r: IncidentReport): string[] {
         .join(', ') || '-'
     }.`,
     '',
+    ...ticketMarkdown(r),
   ];
+}
+
+/** Where the incident is mirrored, and whether the mirror kept up (its last error, if any). */
+function ticketMarkdown(r: IncidentReport): string[] {
+  const t = r.ticket;
+  if (!t) return [];
+  const name = t.displayId ?? t.key;
+  const where =
+    t.status === 'not_configured'
+      ? 'no ticket system was configured on the worker'
+      : `${md(t.system)} ${name ? md(name) : '(no ticket)'}${t.url ? ` (${md(t.url)})` : ''}: ${md(t.status)}` +
+        `${t.openedAt ? `, opened ${md(t.openedAt)}` : ''}${t.closedAt ? `, closed ${md(t.closedAt)}` : ''}` +
+        `, ${t.synced.length} update(s) sent`;
+  return [`Ticket: ${where}.${t.lastError ? ` Last error: ${md(t.lastError)}.` : ''}`, ''];
 }

@@ -95,6 +95,8 @@ export interface IncidentReport {
   /** Threat-intelligence lookups of identification (only for incidents whose playbook enriches). */
   enrichment?: IncidentEnrichment;
   notifications: { total: number; failed: number; byRoute: Record<string, number> };
+  /** The incident's ticket in the SOC's ticketing system (only for incidents whose playbook syncs tickets). */
+  ticket?: IncidentState['ticket'];
   checklist: IncidentState['checklist'];
   notes: IncidentState['notes'];
   lessonsLearned: IncidentState['notes'];
