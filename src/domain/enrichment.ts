@@ -4,40 +4,43 @@
  * workflow-safe (no Node builtins).
  */
 
-// The connectors' finding shapes (src/connectors/intel/types.ts), restated here because workflow-safe code may
-// not import the connectors; the activity assigns one to the other, so tsc catches any drift.
+// What the threat-intelligence sources answer (src/connectors/intel re-exports these shapes).
 
-/** What an indicator is: an IP address, a domain name, or a file hash. */
+/** What an indicator is: an IPv4/IPv6 address, a domain name, or a file hash (MD5, SHA-1 or SHA-256). */
 export type IndicatorKind = 'ip' | 'domain' | 'file';
 
-/** VirusTotal's verdict on one indicator (see the connector's `VirusTotalFinding`). */
+/** VirusTotal's verdict on one indicator: its engines' last analysis and the community reputation. */
 export interface VirusTotalFinding {
   source: 'virustotal';
+  /** The indicator as looked up (normalized: lower case, IPv6 compressed). */
   indicator: string;
   kind: IndicatorKind;
-  /** False when VirusTotal has never seen it; the counts are then all 0. */
+  /** False when VirusTotal has never seen it (its 404 NotFoundError); the counts are then all 0. */
   found: boolean;
+  /** Engines of the last analysis per category (`last_analysis_stats`). */
   malicious: number;
   suspicious: number;
   harmless: number;
   undetected: number;
-  /** Community score: negative is bad. */
+  /** Community score (`reputation`): negative is bad. */
   reputation?: number;
+  /** Where a person reads the report (VirusTotal's GUI, on the configured origin). */
   link?: string;
 }
 
-/** AbuseIPDB's view of one IP address (see the connector's `AbuseIpdbFinding`). */
+/** AbuseIPDB's view of one IP address over the configured window (`maxAgeInDays`). */
 export interface AbuseIpdbFinding {
   source: 'abuseipdb';
   indicator: string;
   kind: 'ip';
-  /** True when the address was reported within the configured window. */
+  /** True when the address was reported within the window (AbuseIPDB answers every address, reported or not). */
   found: boolean;
-  /** 0..100. */
+  /** `abuseConfidenceScore`, 0..100. */
   confidence: number;
   totalReports: number;
   countryCode?: string;
   isWhitelisted?: boolean;
+  /** ISO-8601, when reported at all. */
   lastReportedAt?: string;
 }
 
@@ -46,8 +49,10 @@ export type IntelFinding = VirusTotalFinding | AbuseIpdbFinding;
 /** A source that failed for one indicator (the other sources' findings are kept). */
 export interface IntelLookupError {
   source: string;
+  /** The connector error kind (src/connectors/errors.ts); `permanent` for anything that was not a connector error. */
   type: 'auth' | 'not_found' | 'conflict' | 'rate_limited' | 'transient' | 'permanent';
   message: string;
+  /** For `rate_limited`: how long the source asked us to wait. */
   retryAfterMs?: number;
 }
 

@@ -4,48 +4,19 @@
  * answers with its own finding shape, and the fan-out ({@link ThreatIntel}) keeps whatever the others found
  * when one fails. Plain data only: findings travel through activities into workflow history.
  */
-import type { ConnectorErrorKind } from '../errors';
 
-/** What an indicator is: an IPv4/IPv6 address, a domain name, or a file hash (MD5, SHA-1 or SHA-256). */
-export type IndicatorKind = 'ip' | 'domain' | 'file';
+import type {
+  AbuseIpdbFinding,
+  IndicatorKind,
+  IntelFinding,
+  IntelLookupError,
+  VirusTotalFinding,
+} from '../../domain/enrichment';
+
+// The finding shapes are the incident's (src/domain/enrichment.ts): what a source answers is what history records.
+export type { AbuseIpdbFinding, IndicatorKind, IntelFinding, IntelLookupError, VirusTotalFinding };
 export const INDICATOR_KINDS: readonly IndicatorKind[] = ['ip', 'domain', 'file'];
 
-/** VirusTotal's verdict on one indicator: its engines' last analysis and the community reputation. */
-export interface VirusTotalFinding {
-  source: 'virustotal';
-  /** The indicator as looked up (normalized: lower case, IPv6 compressed). */
-  indicator: string;
-  kind: IndicatorKind;
-  /** False when VirusTotal has never seen it (its 404 NotFoundError); the counts are then all 0. */
-  found: boolean;
-  /** Engines of the last analysis per category (`last_analysis_stats`). */
-  malicious: number;
-  suspicious: number;
-  harmless: number;
-  undetected: number;
-  /** Community score (`reputation`): negative is bad. */
-  reputation?: number;
-  /** Where a person reads the report (VirusTotal's GUI, on the configured origin). */
-  link?: string;
-}
-
-/** AbuseIPDB's view of one IP address over the configured window (`maxAgeInDays`). */
-export interface AbuseIpdbFinding {
-  source: 'abuseipdb';
-  indicator: string;
-  kind: 'ip';
-  /** True when the address was reported within the window (AbuseIPDB answers every address, reported or not). */
-  found: boolean;
-  /** `abuseConfidenceScore`, 0..100. */
-  confidence: number;
-  totalReports: number;
-  countryCode?: string;
-  isWhitelisted?: boolean;
-  /** ISO-8601, when reported at all. */
-  lastReportedAt?: string;
-}
-
-export type IntelFinding = VirusTotalFinding | AbuseIpdbFinding;
 export type IntelSourceName = IntelFinding['source'];
 
 /**
@@ -62,14 +33,6 @@ export interface ThreatIntelSource {
 }
 
 /** A source that failed during a fan-out lookup (the others' findings are kept). */
-export interface IntelLookupError {
-  source: string;
-  /** The connector error kind; `permanent` for anything that was not a connector error. */
-  type: ConnectorErrorKind;
-  message: string;
-  /** For `rate_limited`: how long the source asked us to wait. */
-  retryAfterMs?: number;
-}
 
 export interface IntelLookupResult {
   kind: IndicatorKind;
