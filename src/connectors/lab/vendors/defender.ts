@@ -37,6 +37,21 @@ function actionJson(a: LabMachineAction) {
 const RUNNING = new Set<LabMachineAction['status']>(['Pending', 'InProgress']);
 const SHA1_RE = /^[0-9a-fA-F]{40}$/;
 
+/** The machine a machine action names and its request body, or undefined once refused (unknown machine, no Comment). */
+function machineWithComment(store: LabStore, req: Request<{ id: string }>, res: Response) {
+  const h = store.hostByMachineId(req.params.id);
+  if (!h) {
+    fail(res, 'defender', 404, `Machine ${req.params.id} was not found`, 'ResourceNotFound');
+    return undefined;
+  }
+  const b = bodyOf(req);
+  if (typeof b.Comment !== 'string' || !b.Comment.trim()) {
+    fail(res, 'defender', 400, 'Comment is required', 'InvalidRequestBody');
+    return undefined;
+  }
+  return { h, b: b as typeof b & { Comment: string } };
+}
+
 /**
  * `POST /api/machines/:id/runAntiVirusScan | StopAndQuarantineFile | collectInvestigationPackage`: a response
  * action, answered 201 with the MachineAction; a repeat while one of the type (for the same file) is Pending
@@ -44,16 +59,9 @@ const SHA1_RE = /^[0-9a-fA-F]{40}$/;
  */
 function responseAction(store: LabStore, type: LabResponseActionType) {
   return (req: Request<{ id: string }>, res: Response): void => {
-    const h = store.hostByMachineId(req.params.id);
-    if (!h) {
-      fail(res, 'defender', 404, `Machine ${req.params.id} was not found`, 'ResourceNotFound');
-      return;
-    }
-    const b = bodyOf(req);
-    if (typeof b.Comment !== 'string' || !b.Comment.trim()) {
-      fail(res, 'defender', 400, 'Comment is required', 'InvalidRequestBody');
-      return;
-    }
+    const target = machineWithComment(store, req, res);
+    if (!target) return;
+    const { h, b } = target;
     let scope: string | undefined;
     let sha1: string | undefined;
     if (type === 'RunAntiVirusScan') {
@@ -138,16 +146,9 @@ function machinesMatching(store: LabStore, filter: string | undefined): LabHost[
 /** `POST /api/machines/:id/isolate|unisolate`: a machine action, refused while the same one is pending. */
 function machineAction(store: LabStore, type: 'Isolate' | 'Unisolate') {
   return (req: Request<{ id: string }>, res: Response): void => {
-    const h = store.hostByMachineId(req.params.id);
-    if (!h) {
-      fail(res, 'defender', 404, `Machine ${req.params.id} was not found`, 'ResourceNotFound');
-      return;
-    }
-    const b = bodyOf(req);
-    if (typeof b.Comment !== 'string' || !b.Comment.trim()) {
-      fail(res, 'defender', 400, 'Comment is required', 'InvalidRequestBody');
-      return;
-    }
+    const target = machineWithComment(store, req, res);
+    if (!target) return;
+    const { h, b } = target;
     let scope: string | undefined;
     if (type === 'Isolate') {
       scope =
