@@ -223,6 +223,10 @@ const entitiesSchema = z.object({
   accounts: z.array(z.string()),
   ips: z.array(z.string()),
   domains: z.array(z.string()),
+  files: z
+    .array(z.string())
+    .optional()
+    .describe('File hashes (MD5, SHA-1 or SHA-256) the alerts name; absent when they name none.'),
 });
 
 export const actionSchema = z.object({

@@ -16,6 +16,45 @@ export interface AlertEntities {
   accounts: string[];
   ips: string[];
   domains: string[];
+  /**
+   * File hashes the alert names (MD5, SHA-1 or SHA-256, lower-case hex). Absent when there are none: alerts and
+   * incidents recorded before Quell read hashes have no such list, and hash-less alerts keep that shape.
+   */
+  files?: string[];
+}
+
+/** The entity lists actions take targets from (file hashes are looked up and reported, never targeted). */
+export const TARGET_ENTITY_KINDS = ['hosts', 'accounts', 'ips', 'domains'] as const;
+
+/**
+ * Adds an alert's entities to an incident's scope (in place, each once, in the alert's order) and returns the
+ * targets it added. Hashes join the scope without counting as added: no action targets a hash, so they widen
+ * nothing (no containment is planned for them, no incident is reopened by them).
+ */
+export function mergeScope(scope: AlertEntities, entities: AlertEntities): string[] {
+  const added: string[] = [];
+  for (const kind of TARGET_ENTITY_KINDS) {
+    for (const entity of entities[kind]) {
+      if (!scope[kind].includes(entity)) {
+        scope[kind].push(entity);
+        added.push(entity);
+      }
+    }
+  }
+  for (const hash of entities.files ?? []) {
+    const files = (scope.files ??= []);
+    if (!files.includes(hash)) files.push(hash);
+  }
+  return added;
+}
+
+/** A file hash as alerts carry it: MD5 (32), SHA-1 (40) or SHA-256 (64) hexadecimal digits. */
+export const FILE_HASH = /^(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64})$/i;
+
+/** The algorithm a well-formed hash is of, by its length. */
+export function hashAlgorithm(hash: string): 'md5' | 'sha1' | 'sha256' | undefined {
+  if (!FILE_HASH.test(hash)) return undefined;
+  return hash.length === 32 ? 'md5' : hash.length === 40 ? 'sha1' : 'sha256';
 }
 
 export const ALERT_FORMATS = ['ocsf', 'elastic', 'alertmanager', 'generic'] as const;

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { ALERT_FORMATS, ALERT_SEVERITIES, SEVERITIES, type NormalizedAlert } from '../domain/alert';
+import {
+  ALERT_FORMATS,
+  ALERT_SEVERITIES,
+  FILE_HASH,
+  SEVERITIES,
+  type NormalizedAlert,
+} from '../domain/alert';
 import { firstLayoutControl } from '../domain/untrusted-text';
 
 /** Incident severity. */
@@ -28,6 +34,7 @@ export const alertEntitiesSchema = z.object({
   accounts: entityList,
   ips: entityList,
   domains: entityList,
+  files: z.array(z.string().regex(FILE_HASH, 'expected an MD5, SHA-1 or SHA-256 hash')).max(500).optional(),
 });
 
 /** Checks a normalised alert at the edge (what normalizers produce) before it reaches a workflow. */

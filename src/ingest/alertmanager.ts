@@ -27,6 +27,8 @@ const HOST_LABELS = ['host', 'hostname', 'node', 'nodename'] as const;
 const ACCOUNT_LABELS = ['user', 'username', 'account'] as const;
 const IP_LABELS = ['ip', 'source_ip', 'src_ip', 'destination_ip', 'dst_ip'] as const;
 const DOMAIN_LABELS = ['domain', 'dns_domain'] as const;
+/** Read as file hashes when they hold an MD5, SHA-1 or SHA-256 (labels are free text: anything else is ignored). */
+const HASH_LABELS = ['sha256', 'sha1', 'md5', 'file_hash', 'hash'] as const;
 const entityLabel = z
   .string()
   .max(2_000)
@@ -104,7 +106,8 @@ const entityOk = (v: string | undefined): v is string =>
  * - detectedAt and first seen: `startsAt`.
  * - entities: hosts from `instance` (port removed), `host`, `hostname`, `node`, `nodename`; accounts from
  *   `user`, `username`, `account`; IPs from `ip`, `source_ip`, `src_ip`, `destination_ip`, `dst_ip` (values that
- *   are not addresses are ignored: labels are free text); domains from `domain`, `dns_domain`.
+ *   are not addresses are ignored: labels are free text); domains from `domain`, `dns_domain`; file hashes
+ *   from `sha256`, `sha1`, `md5`, `file_hash`, `hash` (values that are not MD5/SHA-1/SHA-256 are ignored).
  * - labels: the alert's labels.
  */
 export function normalizeAlertmanager(hook: AlertmanagerWebhook, receivedAt: string): NormalizedAlert[] {
@@ -123,6 +126,10 @@ export function normalizeAlertmanager(hook: AlertmanagerWebhook, receivedAt: str
       IP_LABELS.map((k) => l[k]?.trim()).filter((v): v is string => entityOk(v) && isIpAddress(v)),
     );
     e.add('domains', DOMAIN_LABELS.map((k) => l[k]).filter(entityOk));
+    e.add(
+      'files',
+      HASH_LABELS.map((k) => l[k]),
+    );
     const title = ann.summary?.trim() || ann.title?.trim() || a.labels.alertname;
     const description = ann.description ?? ann.message;
     const type = l.type?.trim() || l.alert_type?.trim();

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import type { AlertEntities, AlertSeverity } from '../domain/alert';
+import { FILE_HASH, type AlertEntities, type AlertSeverity } from '../domain/alert';
 import { firstLayoutControl, LAYOUT_CONTROL_CLASS } from '../domain/untrusted-text';
 
 /** Suffix of the source alert ID of a message saying that an alert resolved (so it is not deduplicated away). */
@@ -39,6 +39,26 @@ export const entityString = z
   .trim();
 export const ipString = z.union([z.ipv4(), z.ipv6()], { error: 'expected an IPv4 or IPv6 address' });
 
+/** A file hash: MD5, SHA-1 or SHA-256 hex (whitespace around it trimmed, read in lower case). */
+export const fileHashString = z
+  .string()
+  .trim()
+  .regex(FILE_HASH, 'expected a file hash: 32 (MD5), 40 (SHA-1) or 64 (SHA-256) hexadecimal digits')
+  .toLowerCase();
+
+/** A hash of exactly one algorithm (`file.hash.sha256` must be a SHA-256). */
+export function hashOf(algorithm: 'md5' | 'sha1' | 'sha256') {
+  const digits = { md5: 32, sha1: 40, sha256: 64 }[algorithm];
+  return z
+    .string()
+    .trim()
+    .regex(
+      new RegExp(`^[0-9a-fA-F]{${digits}}$`),
+      `expected a ${algorithm.toUpperCase()}: ${digits} hexadecimal digits`,
+    )
+    .toLowerCase();
+}
+
 /** Collects entities in order, trimmed, without duplicates. */
 export class EntityCollector {
   private readonly sets = {
@@ -46,6 +66,7 @@ export class EntityCollector {
     accounts: new Set<string>(),
     ips: new Set<string>(),
     domains: new Set<string>(),
+    files: new Set<string>(),
   };
 
   add(
@@ -57,6 +78,8 @@ export class EntityCollector {
       let s = v.trim();
       if (!s) continue;
       if (kind === 'domains') s = s.toLowerCase().replace(/\.$/, '');
+      // Hashes are read from fields that may hold other digests (SHA-512, ssdeep): only MD5/SHA-1/SHA-256 count.
+      if (kind === 'files') s = FILE_HASH.test(s) ? s.toLowerCase() : '';
       if (s) this.sets[kind].add(s);
     }
   }
@@ -67,6 +90,7 @@ export class EntityCollector {
       accounts: [...this.sets.accounts],
       ips: [...this.sets.ips],
       domains: [...this.sets.domains],
+      ...(this.sets.files.size ? { files: [...this.sets.files] } : {}),
     };
   }
 }

@@ -7,6 +7,7 @@ import {
   clip,
   earlier,
   entityString,
+  hashOf,
   ipString,
   oneOrMany,
   rfc3339,
@@ -90,6 +91,19 @@ const SINGLE_VALUED = {
   '@timestamp': rfc3339,
 };
 const text = z.string().max(1_000);
+/** ECS file hashes: the file, the process image and a loaded library (each the algorithm its name says). */
+const HASH_FIELDS = {
+  'file.hash.md5': hashOf('md5'),
+  'file.hash.sha1': hashOf('sha1'),
+  'file.hash.sha256': hashOf('sha256'),
+  'process.hash.md5': hashOf('md5'),
+  'process.hash.sha1': hashOf('sha1'),
+  'process.hash.sha256': hashOf('sha256'),
+  'dll.hash.md5': hashOf('md5'),
+  'dll.hash.sha1': hashOf('sha1'),
+  'dll.hash.sha256': hashOf('sha256'),
+};
+const HASH_FIELD_NAMES = Object.keys(HASH_FIELDS) as (keyof typeof HASH_FIELDS)[];
 /** The fields Quell reads with all their values. */
 const MULTI_VALUED = {
   'kibana.alert.rule.tags': text,
@@ -109,6 +123,7 @@ const MULTI_VALUED = {
   'destination.domain': entityString,
   'dns.question.name': entityString,
   'url.domain': entityString,
+  ...HASH_FIELDS,
 };
 const FIELD_ITEMS: Record<string, z.ZodType> = { ...SINGLE_VALUED, ...MULTI_VALUED };
 
@@ -148,6 +163,15 @@ const fieldShape = {
   'destination.domain': oneOrMany(MULTI_VALUED['destination.domain']).optional(),
   'dns.question.name': oneOrMany(MULTI_VALUED['dns.question.name']).optional(),
   'url.domain': oneOrMany(MULTI_VALUED['url.domain']).optional(),
+  'file.hash.md5': oneOrMany(HASH_FIELDS['file.hash.md5']).optional(),
+  'file.hash.sha1': oneOrMany(HASH_FIELDS['file.hash.sha1']).optional(),
+  'file.hash.sha256': oneOrMany(HASH_FIELDS['file.hash.sha256']).optional(),
+  'process.hash.md5': oneOrMany(HASH_FIELDS['process.hash.md5']).optional(),
+  'process.hash.sha1': oneOrMany(HASH_FIELDS['process.hash.sha1']).optional(),
+  'process.hash.sha256': oneOrMany(HASH_FIELDS['process.hash.sha256']).optional(),
+  'dll.hash.md5': oneOrMany(HASH_FIELDS['dll.hash.md5']).optional(),
+  'dll.hash.sha1': oneOrMany(HASH_FIELDS['dll.hash.sha1']).optional(),
+  'dll.hash.sha256': oneOrMany(HASH_FIELDS['dll.hash.sha256']).optional(),
 };
 const FIELD_NAMES = Object.keys(fieldShape) as (keyof typeof fieldShape)[];
 
@@ -331,7 +355,8 @@ const TYPE_TAG = /^(?:quell[.:])?type\s*[:=]\s*(\S.*)$/i;
  * - detectedAt: `@timestamp` (when the rule fired), else `kibana.alert.original_time`; first seen:
  *   `kibana.alert.original_time` (when the source event happened).
  * - entities: `host.name`/`host.hostname`, `user.name`, `source.ip`/`destination.ip`,
- *   `dns.question.name`/`url.domain`/`destination.domain`.
+ *   `dns.question.name`/`url.domain`/`destination.domain`, file hashes from `file.hash.*`, `process.hash.*` and
+ *   `dll.hash.*` (MD5, SHA-1, SHA-256).
  */
 export function normalizeElastic(f: ElasticAlertFields, receivedAt: string): NormalizedAlert {
   const closed = f['kibana.alert.workflow_status']?.toLowerCase() === 'closed';
@@ -368,6 +393,7 @@ export function normalizeElastic(f: ElasticAlertFields, receivedAt: string): Nor
     asArray(f['url.domain']),
     asArray(f['destination.domain']),
   );
+  e.add('files', ...HASH_FIELD_NAMES.map((name) => asArray(f[name])));
   const description = f['kibana.alert.reason'] ?? f['kibana.alert.rule.description'];
   // Present: the schema's refinement requires them.
   const uuid = f['kibana.alert.uuid'] ?? '';

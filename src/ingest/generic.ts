@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { NormalizedAlert } from '../domain/alert';
 import { alertSeveritySchema } from './alert-schema';
-import { entityString, trimmedText } from './common';
+import { entityString, fileHashString, trimmedText } from './common';
 
 const entities = z.array(entityString).max(500).optional();
 
@@ -33,6 +33,11 @@ export const genericAlertSchema = z
       .max(500)
       .optional(),
     domains: entities,
+    files: z
+      .array(fileHashString)
+      .max(500)
+      .optional()
+      .describe('Hashes of the files the alert names (MD5, SHA-1 or SHA-256), e.g. a dropped implant.'),
     labels: z.record(z.string().max(200), z.string().max(2_000)).optional(),
   })
   .strict();
@@ -55,6 +60,7 @@ export function normalizeGeneric(alert: GenericAlert, receivedAt: string): Norma
       accounts: alert.accounts ?? [],
       ips: alert.ips ?? [],
       domains: alert.domains ?? [],
+      ...(alert.files?.length ? { files: [...new Set(alert.files)] } : {}),
     },
     ...(alert.description ? { description: alert.description } : {}),
     ...(alert.labels ? { labels: alert.labels } : {}),

@@ -35,6 +35,33 @@ const device = z.looseObject({
 });
 const url = z.looseObject({ hostname: entityString.optional(), domain: entityString.optional() });
 const dnsQuery = z.looseObject({ hostname: entityString.optional() });
+/** OCSF hash algorithms Quell reads (`algorithm_id`): 1 MD5, 2 SHA-1, 3 SHA-256. Others (SHA-512, ssdeep...) are passed over. */
+const HASH_DIGITS: Record<number, number> = { 1: 32, 2: 40, 3: 64 };
+const fingerprint = z
+  .looseObject({ algorithm_id: z.number().int().optional(), value: z.string().max(1_024) })
+  .superRefine((h, ctx) => {
+    const digits = h.algorithm_id === undefined ? undefined : HASH_DIGITS[h.algorithm_id];
+    if (digits !== undefined && !new RegExp(`^[0-9a-fA-F]{${digits}}$`).test(h.value)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['value'],
+        message: `expected ${digits} hexadecimal digits (algorithm_id ${h.algorithm_id})`,
+      });
+    }
+  })
+  .meta({
+    anyOf: [
+      ...Object.entries(HASH_DIGITS).map(([id, digits]) => ({
+        properties: {
+          algorithm_id: { const: Number(id) },
+          value: { pattern: `^[0-9a-fA-F]{${digits}}$` },
+        },
+      })),
+      // Other algorithms, or none named (absent, `properties` does not apply).
+      { properties: { algorithm_id: { not: { enum: Object.keys(HASH_DIGITS).map(Number) } } } },
+    ],
+  });
+const file = z.looseObject({ hashes: z.array(fingerprint).max(50).optional() });
 const attackRef = z.looseObject({ uid: z.string().optional(), name: z.string().optional() });
 const attack = z.looseObject({
   tactic: attackRef.optional(),
@@ -52,6 +79,8 @@ const observables = {
   dst_endpoint: endpoint.optional(),
   url: url.optional(),
   query: dnsQuery.optional(),
+  file: file.optional(),
+  process: z.looseObject({ file: file.optional() }).optional(),
 };
 const evidence = z.looseObject(observables);
 const resource = z.looseObject({
@@ -156,6 +185,18 @@ export function looksLikeOcsf(body: Record<string, unknown>): boolean {
 }
 
 /**
+ * The MD5, SHA-1 and SHA-256 values of an OCSF file's fingerprints. A fingerprint without `algorithm_id` counts
+ * when its value has the length of one of those; the collector drops anything else.
+ */
+function hashValues(
+  hashes: readonly { algorithm_id?: number | undefined; value: string }[] | undefined,
+): string[] {
+  return (hashes ?? [])
+    .filter((h) => h.algorithm_id === undefined || HASH_DIGITS[h.algorithm_id] !== undefined)
+    .map((h) => h.value);
+}
+
+/**
  * - source: `metadata.product.name` (else `vendor_name`); ID: `finding_info.uid` (a Close activity or a
  *   Resolved status gets `#resolved` appended so it is recorded rather than deduplicated against the original).
  * - rule: `finding_info.analytic.name`, else the title. type: `finding_info.types[0]`, else derived from
@@ -164,7 +205,8 @@ export function looksLikeOcsf(body: Record<string, unknown>): boolean {
  * - entities: hosts from `device`, `resources[].hostname`, `src_endpoint.hostname`; accounts from `user`,
  *   `actor.user`, `resources[].owner`; IPs from `device.ip`, `resources[].ip`, `src_endpoint.ip`,
  *   `dst_endpoint.ip`; domains from `dst_endpoint.hostname/domain`, `url.hostname/domain`, `query.hostname`;
- *   each read at the top level and in every `evidences[]` entry.
+ *   file hashes (MD5, SHA-1, SHA-256) from `file.hashes[]` and `process.file.hashes[]`; each read at the top
+ *   level and in every `evidences[]` entry.
  * - resolved: activity 3 (Close) or status_id 4 (Resolved).
  */
 export function normalizeOcsf(f: OcsfDetectionFinding, receivedAt: string): NormalizedAlert {
@@ -178,6 +220,7 @@ export function normalizeOcsf(f: OcsfDetectionFinding, receivedAt: string): Norm
     e.add('ips', ev.device?.ip, ev.src_endpoint?.ip, ev.dst_endpoint?.ip);
     e.add('domains', ev.dst_endpoint?.hostname, ev.dst_endpoint?.domain, ev.url?.hostname, ev.url?.domain);
     e.add('domains', ev.query?.hostname);
+    for (const f of [ev.file, ev.process?.file]) e.add('files', hashValues(f?.hashes));
   };
   scan(f);
   for (const r of f.resources ?? []) {

@@ -153,13 +153,14 @@ export function playbookMatches(playbook: Playbook, alert: NormalizedAlert): boo
   );
 }
 
-/** The entity an alert is mainly about: the first host, else account, else IP, else domain. */
+/** The entity an alert is mainly about: the first host, else account, else IP, else domain, else file hash. */
 export function primaryEntity(alert: NormalizedAlert): string | undefined {
   const e = alert.entities;
   if (e.hosts[0]) return `host:${e.hosts[0].toLowerCase()}`;
   if (e.accounts[0]) return `account:${e.accounts[0].toLowerCase()}`;
   if (e.ips[0]) return `ip:${e.ips[0]}`;
   if (e.domains[0]) return `domain:${e.domains[0].toLowerCase()}`;
+  if (e.files?.[0]) return `file:${e.files[0].toLowerCase()}`;
   return undefined;
 }
 
@@ -180,6 +181,7 @@ export function correlationKeyFor(playbook: Playbook, alert: NormalizedAlert): s
     account: alert.entities.accounts[0]?.toLowerCase(),
     ip: alert.entities.ips[0],
     domain: alert.entities.domains[0]?.toLowerCase(),
+    file: alert.entities.files?.[0]?.toLowerCase(),
   };
   let missing = false;
   const key = playbook.correlation.key.replace(/\{(\w+)\}/g, (_m, name: string) => {

@@ -212,11 +212,11 @@ const enrichmentSection = z
      * are abandoned and the incident records that they timed out).
      */
     timeout: duration.default(10_000),
-    /** Which of the scope's indicators are looked up (alerts carry no file hashes today: `file` finds none). */
+    /** Which of the scope's indicators are looked up: external IPs, domains, file hashes (MD5/SHA-1/SHA-256). */
     kinds: z
       .array(z.enum(['ip', 'domain', 'file']))
       .min(1)
-      .default(['ip', 'domain']),
+      .default(['ip', 'domain', 'file']),
     /** Lookups at once. */
     concurrency: z.number().int().min(1).max(16).default(4),
   })
@@ -270,7 +270,7 @@ export function playbookSchemaFor(catalogue: SchemaCatalogue) {
         .default({}),
       correlation: z
         .object({
-          /** Template over {rule}, {source}, {type}, {primaryEntity}, {host}, {account}, {ip}, {domain}. */
+          /** Template over {rule}, {source}, {type}, {primaryEntity}, {host}, {account}, {ip}, {domain}, {file}. */
           key: z.string().min(1).max(300).default('{rule}|{primaryEntity}'),
           /**
            * Alerts that name no host, account, IP or domain at all join one incident per rule and window of this

@@ -14,6 +14,7 @@ import type { IncidentEnrichment } from '../domain/enrichment';
 import {
   alertIdentity,
   maxSeverity,
+  mergeScope,
   severityRank,
   type NormalizedAlert,
   type Severity,
@@ -217,15 +218,7 @@ export function simulateIncident(registry: PlaybookRegistry, input: SimulationIn
     const isFirst = seen.size === 0;
     seen.add(id);
     if (raisedBy) raisers.add(raisedBy);
-    let widened = false;
-    for (const kind of ['hosts', 'accounts', 'ips', 'domains'] as const) {
-      for (const entity of alert.entities[kind]) {
-        if (!state.scope[kind].includes(entity)) {
-          state.scope[kind].push(entity);
-          widened = true;
-        }
-      }
-    }
+    const widened = mergeScope(state.scope, alert.entities).length > 0;
     highest = isFirst ? alert.severity : maxSeverity(highest, alert.severity);
     const next = evaluateSeverity(playbook, highest, state.scope, input.recorded?.enrichment);
     const previous = state.severity;

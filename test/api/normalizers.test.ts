@@ -463,3 +463,76 @@ describe('control characters in what alerts carry', () => {
     });
   });
 });
+
+describe('file hashes', () => {
+  const SHA256 = 'E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855';
+  const SHA1 = 'da39a3ee5e6b4b0d3255bfef95601890afd80709';
+  const MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
+  const SHA512 = 'cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce'.repeat(2);
+
+  it('generic: `files` takes MD5, SHA-1 and SHA-256, read in lower case and once each', () => {
+    const alert = one({ ...sample('generic'), files: [SHA256, SHA1, MD5, SHA256.toLowerCase()] }, 'generic');
+    expect(alert.entities.files).toEqual([SHA256.toLowerCase(), SHA1, MD5]);
+    expect(fail({ ...sample('generic'), files: [SHA1, 'not-a-hash'] }, 'generic')).toEqual(['files.1']);
+    expect(fail({ ...sample('generic'), files: [SHA512] }, 'generic')).toEqual(['files.0']);
+  });
+
+  it('an alert naming no hash has no `files` list (the shape recorded incidents have)', () => {
+    for (const format of ['generic', 'ocsf', 'elastic'] as const)
+      expect(one(sample(format), format).entities).not.toHaveProperty('files');
+  });
+
+  it('OCSF: file and process-image fingerprints, at the top level and in evidences; other algorithms passed over', () => {
+    const alert = one(
+      {
+        ...sample('ocsf'),
+        file: {
+          name: 'a.exe',
+          hashes: [
+            { algorithm_id: 3, value: SHA256 },
+            { algorithm_id: 4, value: SHA512 },
+          ],
+        },
+        evidences: [
+          { process: { file: { hashes: [{ algorithm_id: 2, algorithm: 'SHA-1', value: SHA1 }] } } },
+          {
+            file: {
+              hashes: [
+                { value: MD5 },
+                { algorithm_id: 5, value: '3:AXGBicFlgVNhBGcL6wCrFQEv:AXGHsNhxLsr2C' },
+              ],
+            },
+          },
+        ],
+      },
+      'ocsf',
+    );
+    expect(alert.entities.files).toEqual([SHA256.toLowerCase(), SHA1, MD5]);
+  });
+
+  it('OCSF: a fingerprint whose value is not of its algorithm is refused, naming it', () => {
+    const body = { ...sample('ocsf'), file: { hashes: [{ algorithm_id: 3, value: SHA1 }] } };
+    expect(fail(body, 'ocsf')).toEqual(['file.hashes.0.value']);
+  });
+
+  it('Elastic: file, process and dll hashes (nested or dotted), each the algorithm its field names', () => {
+    const nested = {
+      ...sample('elastic'),
+      file: { hash: { sha256: SHA256 } },
+      process: { hash: { sha1: SHA1, md5: MD5 } },
+      dll: { hash: { sha256: [SHA256.toLowerCase()] } },
+    };
+    // Field by field: the file's, then the process image's (MD5 before SHA-1), then the library's.
+    expect(one(nested, 'elastic').entities.files).toEqual([SHA256.toLowerCase(), MD5, SHA1]);
+    expect(one(toDotted(nested), 'elastic').entities.files).toEqual([SHA256.toLowerCase(), MD5, SHA1]);
+    expect(fail({ ...sample('elastic'), file: { hash: { sha256: SHA1 } } }, 'elastic')).toEqual([
+      'file.hash.sha256',
+    ]);
+  });
+
+  it('Alertmanager: hash labels count only when they hold a hash (labels are free text)', () => {
+    const body = sample('alertmanager');
+    body.alerts[0].labels = { alertname: 'x', hostname: 'db-1', sha256: SHA256, md5: 'n/a', hash: SHA1 };
+    expect(ok(body, 'alertmanager')[0]!.entities.files).toEqual([SHA256.toLowerCase(), SHA1]);
+  });
+});

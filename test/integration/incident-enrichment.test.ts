@@ -12,10 +12,12 @@ const TIMEOUT_MS = 2_000;
 
 // isolate_host is `never` at low severity and `approve` at high: an approval request proves that the
 // enrichment raised severity before containment was planned.
-const playbook = testPlaybookYaml(`enrichment: { timeout: ${TIMEOUT_MS}ms, kinds: [ip, domain] }
+// A file hash most engines flag raises it to critical, where isolate_host runs at once.
+const playbook = testPlaybookYaml(`enrichment: { timeout: ${TIMEOUT_MS}ms, kinds: [ip, domain, file] }
 severity:
   rules:
-    - { description: known-bad address, when: { enrichment: 'abuseipdb.confidence >= 90' }, atLeast: high }`);
+    - { description: known-bad address, when: { enrichment: 'abuseipdb.confidence >= 90' }, atLeast: high }
+    - { description: known malware, when: { enrichment: 'virustotal.malicious >= 40' }, atLeast: critical }`);
 
 describe('threat-intelligence enrichment in identification (lab estate, VirusTotal and AbuseIPDB contracts)', () => {
   let lab: RunningLab;
@@ -104,5 +106,50 @@ describe('threat-intelligence enrichment in identification (lab estate, VirusTot
     expect(ip!.errors).toEqual([expect.objectContaining({ source: 'abuseipdb', type: 'rate_limited' })]);
     expect(ip!.findings.map((f) => f.source)).toEqual(['virustotal']);
     expect(s.severity).toBe('low');
+  });
+
+  it("looks the alert's file hashes up (by SHA-1, the lab knows the file's aliases) and raises severity on a known implant", async () => {
+    const host = `ws-file-${randomUUID().slice(0, 8)}`;
+    const rule = `implant.${host}`;
+    const { incidentId } = await h.ingest({
+      severity: 'low',
+      rule,
+      hosts: [host],
+      accounts: [],
+      files: [LAB_SEED_INDICATORS.badSha1, LAB_SEED_INDICATORS.cleanSha256],
+    });
+    const s = await h.until(incidentId, (x) => x.actions.length > 0, 'isolate_host planned at critical');
+    expect(s.severity).toBe('critical');
+    expect(s.scope.files).toEqual([LAB_SEED_INDICATORS.badSha1, LAB_SEED_INDICATORS.cleanSha256]);
+    expect(s.actions.map((a) => [a.kind, a.target])).toEqual([['isolate_host', host]]);
+    const files = s.enrichment!.indicators;
+    expect(files.map((i) => [i.kind, i.indicator])).toEqual([
+      ['file', LAB_SEED_INDICATORS.badSha1],
+      ['file', LAB_SEED_INDICATORS.cleanSha256],
+    ]);
+    expect(files[0]!.findings).toEqual([
+      expect.objectContaining({ source: 'virustotal', kind: 'file', found: true, malicious: 58 }),
+    ]);
+    expect(files[1]!.findings).toEqual([
+      expect.objectContaining({ source: 'virustotal', found: true, malicious: 0 }),
+    ]);
+    expect(renderReportMarkdown(buildReport(s, []))).toContain(LAB_SEED_INDICATORS.badSha1);
+
+    // A later alert naming another hash joins the scope without planning anything (no action targets a hash).
+    const joined = await h.ingest({
+      severity: 'low',
+      rule,
+      hosts: [host],
+      accounts: [],
+      files: [LAB_SEED_INDICATORS.badMd5],
+    });
+    expect(joined.incidentId).toBe(incidentId);
+    const later = await h.until(incidentId, (x) => x.alerts.count === 2, 'second alert recorded');
+    expect(later.scope.files).toEqual([
+      LAB_SEED_INDICATORS.badSha1,
+      LAB_SEED_INDICATORS.cleanSha256,
+      LAB_SEED_INDICATORS.badMd5,
+    ]);
+    expect(later.actions).toHaveLength(1);
   });
 });

@@ -31,7 +31,7 @@ describe('playbook enrichment section', () => {
 
   it('parses the timeout as a duration, with defaults', () => {
     const pb = parsePlaybook(`${head}enrichment: { timeout: 3s }\n`, 'p.yaml').playbook;
-    expect(pb.enrichment).toEqual({ timeout: 3_000, kinds: ['ip', 'domain'], concurrency: 4 });
+    expect(pb.enrichment).toEqual({ timeout: 3_000, kinds: ['ip', 'domain', 'file'], concurrency: 4 });
   });
 
   it('refuses unknown kinds and timeouts out of range', () => {

@@ -61,7 +61,7 @@ export function* actionsToPlan(
     const policy = config?.approval[state.severity];
     if (!spec || !policy) continue;
     const onlyExternal = spec.entity === 'ips' && config?.targets !== 'all';
-    for (const target of state.scope[spec.entity]) {
+    for (const target of state.scope[spec.entity] ?? []) {
       if (opts.only && !opts.only.has(target)) continue;
       // Our own estate is investigated, never blocked at the edge.
       if (onlyExternal && isInternalIp(target) && opts.leaveInternal()) continue;

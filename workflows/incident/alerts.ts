@@ -1,6 +1,12 @@
 /** Alerts joining the incident: dedup by identity, scope and severity, and what a late alert sets off. */
 import { patched } from '@temporalio/workflow';
-import { alertIdentity, maxSeverity, severityRank, type NormalizedAlert } from '../../src/domain/alert';
+import {
+  alertIdentity,
+  maxSeverity,
+  mergeScope,
+  severityRank,
+  type NormalizedAlert,
+} from '../../src/domain/alert';
 import type { AlertReceipt } from '../../src/contracts';
 import { digest53 } from '../../src/domain/digest';
 import { summarizeAlert } from '../../src/domain/incident';
@@ -51,15 +57,7 @@ function recordAlert(run: IncidentRun, alert: NormalizedAlert, alertId: string, 
     if (alert.firstSeenAt) state.milestones.firstActivityAt = alert.firstSeenAt;
     run.refreshMetrics();
   }
-  const added = new Set<string>();
-  for (const kind of ['hosts', 'accounts', 'ips', 'domains'] as const) {
-    for (const entity of alert.entities[kind]) {
-      if (!state.scope[kind].includes(entity)) {
-        state.scope[kind].push(entity);
-        added.add(entity);
-      }
-    }
-  }
+  const added = new Set(mergeScope(state.scope, alert.entities));
   const widened = added.size > 0;
   // A host that joins once investigation is over (eradication onwards) is snapshotted at once: every host in
   // scope gets its evidence, whenever it was added. (During investigation the phase loop takes it.)

@@ -1,7 +1,7 @@
 /**
- * Threat-intelligence enrichment in identification: the scope's external IPs and domains are looked up before
- * severity is decided, so the playbook's enrichment rules can raise it before containment is planned. Runs
- * only for playbooks with an `enrichment` section: incidents of other playbooks issue no command here.
+ * Threat-intelligence enrichment in identification: the scope's external IPs, domains and file hashes are
+ * looked up before severity is decided, so the playbook's enrichment rules can raise it before containment is
+ * planned. Runs only for playbooks with an `enrichment` section: incidents of other playbooks issue no command here.
  */
 import { condition, proxyActivities } from '@temporalio/workflow';
 import type { IncidentActivities } from '../../activities';
@@ -26,7 +26,10 @@ export function indicatorsToEnrich(
         kind: 'domain' as const,
         indicator,
       })),
-      // `file`: alerts carry no file hashes today (AlertEntities has none), so there is nothing to add.
+      ...(kinds.includes('file') ? (scope.files ?? []) : []).map((indicator) => ({
+        kind: 'file' as const,
+        indicator,
+      })),
     ],
     skippedInternal: ips.filter(isInternalIp),
   };

@@ -234,6 +234,7 @@ export class IncidentRun {
       s.accounts.length ? `accounts: ${s.accounts.join(', ')}` : '',
       s.ips.length ? `IPs: ${s.ips.join(', ')}` : '',
       s.domains.length ? `domains: ${s.domains.join(', ')}` : '',
+      s.files?.length ? `files: ${s.files.join(', ')}` : '',
     ]
       .filter(Boolean)
       .join('; ');

@@ -51,6 +51,7 @@ function scopeText(scope: IncidentState['scope']): string {
     scope.accounts.length ? `${scope.accounts.length} account(s)` : '',
     scope.ips.length ? `${scope.ips.length} IP(s)` : '',
     scope.domains.length ? `${scope.domains.length} domain(s)` : '',
+    scope.files?.length ? `${scope.files.length} file hash(es)` : '',
   ]
     .filter(Boolean)
     .join(', ');

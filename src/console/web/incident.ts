@@ -513,6 +513,7 @@ export function IncidentPage({ incidentId, me }: { incidentId: string; me: Me })
           ...list('Accounts', s.scope.accounts),
           ...list('IPs', s.scope.ips),
           ...list('Domains', s.scope.domains),
+          ...(s.scope.files?.length ? list('File hashes', s.scope.files) : []),
         ),
       ),
       section(
