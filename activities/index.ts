@@ -226,6 +226,7 @@ export function createActivities(deps: ActivityDeps) {
         return {
           alreadyInState: effect.alreadyInState,
           ...(effect.vendorRef ? { vendorRef: effect.vendorRef } : {}),
+          ...(effect.detail ? { detail: effect.detail } : {}),
           attempt,
           ...(evidence ? { evidence } : {}),
         };

@@ -52,6 +52,11 @@ export interface ActionDefinition<Input = Record<string, never>> {
   activity: string;
   /** The playbook's `with:` parameters; omitted when the action takes none. */
   input?: z.ZodType<Input>;
+  /**
+   * The action works on files: a playbook that gives it no `with:` has it act on the alerts' file hashes,
+   * passed to `input` as `files` (see {@link ActionSpec.filesFromScope}).
+   */
+  filesFromScope?: boolean;
   changesState: boolean;
   /** The approval policy per severity when the playbook does not give one. */
   defaultApproval: Record<Severity, ApprovalPolicy>;
@@ -109,6 +114,7 @@ export function specOf(d: AnyActionDefinition): ActionSpec {
     changesState: d.changesState,
     verb: d.describe.verb,
     done: d.describe.done,
+    ...(d.filesFromScope ? { filesFromScope: true } : {}),
     ...(d.undo
       ? {
           undo: {

@@ -234,6 +234,10 @@ export const actionSchema = z.object({
   kind: actionKind,
   label: z.string().optional().describe('How people read the action, from the catalogue.'),
   target: z.string(),
+  files: z
+    .array(z.string())
+    .optional()
+    .describe('The file hashes it acts on, for an action that takes them from the alerts (fixed when planned).'),
   purpose: z.enum([...ACTION_PHASES, 'recovery']),
   undoes: z.string().optional(),
   policy: z.enum(['auto', 'approve', 'two_person', 'never']),
@@ -248,6 +252,7 @@ export const actionSchema = z.object({
     .object({
       alreadyInState: z.boolean(),
       vendorRef: z.string().optional(),
+      detail: z.string().optional(),
       verifiedState: z.string().optional(),
       evidenceId: z.string().optional(),
     })

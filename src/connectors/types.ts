@@ -21,6 +21,8 @@ export interface EffectResult {
   alreadyInState: boolean;
   /** The vendor's reference for what it did (action ID, rule ID, ...), when it gives one. */
   vendorRef?: string;
+  /** What a responder should know of the outcome that the rest does not say (e.g. files it could not act on). */
+  detail?: string;
 }
 
 export type HostContainmentState =

@@ -43,6 +43,16 @@ export interface ActionSpec {
   done: string;
   /** Its undo, for actions that change state and can be reversed: recovery and false-positive closure run it. */
   undo?: UndoSpec;
+  /**
+   * Set for actions on files (quarantine): when the playbook gives the action no `with:`, it acts on the file
+   * hashes the incident's alerts name, sent as `with.files`, and is planned only once the scope has some.
+   */
+  filesFromScope?: boolean;
+}
+
+/** Whether a playbook's use of an action takes the alerts' file hashes (see {@link ActionSpec.filesFromScope}). */
+export function takesScopeFiles(spec: ActionSpec, params: Record<string, unknown> | undefined): boolean {
+  return spec.filesFromScope === true && (!params || Object.keys(params).length === 0);
 }
 
 /** The four containment kinds as they were before playbooks carried their actions' specs (frozen). */

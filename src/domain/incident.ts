@@ -72,6 +72,8 @@ export interface IncidentAction {
   purpose: ActionPurpose;
   /** For recovery actions: the containment action this undoes. */
   undoes?: string;
+  /** The file hashes it acts on, when it takes them from the alerts (fixed when planned: what was approved). */
+  files?: string[];
   policy: ApprovalPolicy;
   state: ActionState;
   approvalId?: string;
@@ -83,6 +85,8 @@ export interface IncidentAction {
   result?: {
     alreadyInState: boolean;
     vendorRef?: string;
+    /** What the action's answer says beyond success (e.g. files the vendor could not act on). */
+    detail?: string;
     verifiedState?: string;
     /** Evidence the action collected (an investigation package), also listed in the incident's evidence. */
     evidenceId?: string;

@@ -51,6 +51,9 @@ eradication:
       approval: { critical: approve, high: approve, medium: approve, low: approve }
       with: { scanType: quick }
       retry: ${fast}
+    quarantine_file:
+      approval: { critical: auto, high: auto, medium: auto, low: auto }
+      retry: ${fast}
 recovery:
   approval: { critical: auto, high: auto, medium: auto, low: auto }
   retry: ${fast}`);
@@ -111,6 +114,42 @@ recovery:
     await h.service.completeChecklistItem(incidentId, 'reimage', 'done', actors.rita);
     const recovered = await h.until(incidentId, (s) => s.phase === 'lessons_learned', 'recovery');
     expect(actionOf(recovered, 'release_host', host).result?.verifiedState).toBe('normal');
+  });
+
+  it("quarantines the alerts' file hashes on each host in scope, passing over the kinds the vendor does not take", async () => {
+    const host = `ws-qf-${randomUUID().slice(0, 8)}`;
+    const sample = Buffer.from(`implant ${host}`);
+    const digest = (algorithm: string) => createHash(algorithm).update(sample).digest('hex');
+    const [md5, sha1, sha256] = [digest('md5'), digest('sha1'), digest('sha256')];
+    const { incidentId } = await h.ingest({
+      severity: 'critical',
+      hosts: [host],
+      files: [md5, sha1, sha256],
+    });
+    const s = await h.until(
+      incidentId,
+      (x) => x.actions.some((a) => a.kind === 'quarantine_file' && a.state === 'succeeded'),
+      'quarantine_file succeeded',
+    );
+    const q = actionOf(s, 'quarantine_file', host, 'eradication');
+    expect(q.files).toEqual([md5, sha1, sha256]);
+    expect(q.result?.vendorRef).toBeTruthy();
+    // One file, three hashes: the vendor acts on the kind it takes; the others are named in the outcome.
+    const taken = connectors.edr.vendor === 'defender' ? sha1 : sha256;
+    const other = taken === sha1 ? sha256 : sha1;
+    expect(q.result?.detail).toContain(md5);
+    expect(q.result?.detail).toContain(other);
+    expect(q.result?.detail).not.toContain(taken);
+    expect(
+      lab.store.ledger({ effect: 'quarantine_file' }).filter((e) => JSON.stringify(e).includes(taken)),
+    ).toHaveLength(1);
+  });
+
+  it('plans no quarantine of alert hashes for an incident whose alerts name none', async () => {
+    const host = `ws-nofile-${randomUUID().slice(0, 8)}`;
+    const { incidentId } = await h.ingest({ severity: 'critical', hosts: [host] });
+    const s = await h.until(incidentId, (x) => x.phase === 'eradication', 'eradication');
+    expect(s.actions.filter((a) => a.kind === 'quarantine_file')).toEqual([]);
   });
 
   it('refuses a playbook naming an action the catalogue lacks, or one in a phase it does not serve, naming the field', () => {

@@ -6,6 +6,8 @@ import { defineAction, specOf } from '../../src/actions/define';
 import { loadCatalogue } from '../../src/actions/modules';
 import { LEGACY_ACTION_SPECS, resolveKind } from '../../src/domain/actions';
 import type { IncidentState } from '../../src/domain/incident';
+import { UnsupportedActionError } from '../../src/connectors/errors';
+import type { Connectors } from '../../src/connectors/types';
 import { parsePlaybook } from '../../src/playbooks/loader';
 import { actionsToPlan, completeChecklistByActions } from '../../workflows/incident/actions';
 import sinkholeDomain from '../fixtures/actions/sinkhole-domain';
@@ -105,6 +107,77 @@ eradication:
     expect(completeChecklistByActions(state, 'tag_host', '2026-12-02T00:00:00Z')).toEqual(['tag']);
     expect(state.checklist[0]).toMatchObject({ completedBy: 'quell:action:tag_host' });
     expect(state.checklist[1]!.completedAt).toBeUndefined();
+  });
+});
+
+describe("quarantine_file on the alerts' file hashes", () => {
+  const parse = (actions: string) =>
+    parsePlaybook(testPlaybookYaml(`eradication:\n  checklist: []\n  actions:\n${actions}`), 'pb.yaml')
+      .playbook;
+  const SHA1 = 'a'.repeat(40);
+  const SHA256 = 'b'.repeat(64);
+  const stateWith = (files?: string[]) =>
+    ({
+      severity: 'high',
+      scope: { hosts: ['ws-1'], accounts: [], ips: [], domains: [], ...(files ? { files } : {}) },
+      actions: [],
+    }) as unknown as IncidentState;
+
+  it('without `with:` waits for the scope to name a hash, then carries the hashes it was planned with', () => {
+    const playbook = parse('    quarantine_file: {}');
+    const plan = (s: IncidentState) => [
+      ...actionsToPlan(s, playbook, 'eradication', { leaveInternal: () => true }),
+    ];
+    expect(plan(stateWith())).toEqual([]);
+    expect(plan(stateWith([SHA1, SHA256])).map((p) => [p.target, p.files])).toEqual([
+      ['ws-1', [SHA1, SHA256]],
+    ]);
+    // A playbook that names the file quarantines that file, whatever the alerts say.
+    const named = parse(`    quarantine_file: { with: { sha1: '${SHA1}' } }`);
+    expect([...actionsToPlan(stateWith(), named, 'eradication', { leaveInternal: () => true })]).toEqual([
+      expect.not.objectContaining({ files: expect.anything() }),
+    ]);
+  });
+
+  it('quarantines each hash the vendor takes and names the rest; none it takes is a permanent failure', async () => {
+    const action = BUILTIN_CATALOGUE.get('quarantine_file')!;
+    const calls: unknown[] = [];
+    const connectors = {
+      edr: {
+        vendor: 'defender',
+        responseActions: {
+          quarantineFile: (host: string, file: { sha1?: string }, ctx: { idempotencyKey: string }) => {
+            calls.push([host, file, ctx.idempotencyKey]);
+            if (!file.sha1)
+              return Promise.reject(new UnsupportedActionError('takes a SHA-1', { vendor: 'defender' }));
+            return Promise.resolve({ alreadyInState: false, vendorRef: `ma-${calls.length}` });
+          },
+        },
+      },
+    } as unknown as Connectors;
+    const req = (files: string[]) => ({
+      incidentId: 'inc-1',
+      actionId: 'act-1',
+      target: 'ws-1',
+      comment: 'c',
+      input: { files },
+      idempotencyKey: 'inc-1:act-1',
+      collector: 'test',
+    });
+    const md5 = 'c'.repeat(32);
+    await expect(action.perform(connectors, req([md5, SHA1, SHA256]))).resolves.toEqual({
+      alreadyInState: false,
+      vendorRef: 'ma-1',
+      detail: `Not quarantined (defender): ${md5}: an MD5 (quarantine takes a SHA-1 or SHA-256); ${SHA256}: takes a SHA-1`,
+    });
+    // Each file its own idempotency key, so a retried activity finds each vendor action again.
+    expect(calls).toEqual([
+      ['ws-1', { sha1: SHA1 }, `inc-1:act-1:${SHA1}`],
+      ['ws-1', { sha256: SHA256 }, `inc-1:act-1:${SHA256}`],
+    ]);
+    await expect(action.perform(connectors, req([md5, SHA256]))).rejects.toThrow(
+      /defender can quarantine none of the files/,
+    );
   });
 });
 

@@ -5,7 +5,13 @@
  */
 import { ApplicationFailure, condition, log } from '@temporalio/workflow';
 import type { ActionInput, ActionOutcome, CatalogueCheckActivity } from '../../activities';
-import { LEGACY_ACTION_SPECS, resolveKind, specsOf, type ActionSpec } from '../../src/domain/actions';
+import {
+  LEGACY_ACTION_SPECS,
+  resolveKind,
+  specsOf,
+  takesScopeFiles,
+  type ActionSpec,
+} from '../../src/domain/actions';
 import type {
   ActionKind,
   ActionPhase,
@@ -29,6 +35,8 @@ export interface PlannedAction {
   spec: ActionSpec;
   target: string;
   policy: ApprovalPolicy;
+  /** For an action on the alerts' files: the hashes in scope when it was planned. */
+  files?: string[];
 }
 
 /** The actions a playbook names in a phase, in planning order (recorded playbooks: the legacy four's order). */
@@ -61,6 +69,9 @@ export function* actionsToPlan(
     const policy = config?.approval[state.severity];
     if (!spec || !policy) continue;
     const onlyExternal = spec.entity === 'ips' && config?.targets !== 'all';
+    // An action on the alerts' files waits for the scope to name one.
+    const files = takesScopeFiles(spec, config?.with) ? (state.scope.files ?? []) : undefined;
+    if (files?.length === 0) continue;
     for (const target of state.scope[spec.entity] ?? []) {
       if (opts.only && !opts.only.has(target)) continue;
       // Our own estate is investigated, never blocked at the edge.
@@ -69,7 +80,7 @@ export function* actionsToPlan(
         (a) => a.purpose === phase && a.kind === kind && a.target === target,
       );
       if (previous.some((a) => a.state !== 'compensated')) continue;
-      yield { kind, spec, target, policy };
+      yield { kind, spec, target, policy, ...(files ? { files: [...files] } : {}) };
     }
   }
 }
@@ -129,6 +140,7 @@ export interface ProposedAction {
   purpose: IncidentAction['purpose'];
   policy: ApprovalPolicy;
   undoes?: string;
+  files?: string[];
   /** Why it is skipped when the policy is `never`. */
   neverReason: string;
   /** What an approver is asked (for `approve` and `two_person`), and who may not approve it. */
@@ -143,6 +155,7 @@ export function proposeAction(run: IncidentRun, p: ProposedAction): IncidentActi
     target: p.target,
     purpose: p.purpose,
     ...(p.undoes ? { undoes: p.undoes } : {}),
+    ...(p.files ? { files: p.files } : {}),
     policy: p.policy,
     state: initialActionState(p.policy),
     ...(p.policy === 'never' ? { reason: p.neverReason } : {}),
@@ -164,7 +177,7 @@ export function planPhaseActions(
 ): number {
   const { state, playbook } = run;
   let planned = 0;
-  for (const { kind, spec, target, policy } of actionsToPlan(state, playbook, phase, {
+  for (const { kind, spec, target, policy, files } of actionsToPlan(state, playbook, phase, {
     ...(only ? { only } : {}),
     leaveInternal,
   })) {
@@ -175,11 +188,13 @@ export function planPhaseActions(
       target,
       purpose: phase,
       policy,
+      ...(files ? { files } : {}),
       neverReason: `playbook policy for ${kind} at ${state.severity} severity is never`,
       approval: () => ({
         why:
           `${spec.verb} ${target}: ${context} ${state.severity} incident "${oneLine(state.title)}" ` +
-          `(playbook ${playbook.id}; ${state.alerts.count} alert(s)).`,
+          `(playbook ${playbook.id}; ${state.alerts.count} alert(s)).` +
+          (files ? ` Files: ${files.join(', ')}.` : ''),
         requestedBy: [...run.raisers],
       }),
     });
@@ -213,6 +228,7 @@ async function executeAction(run: IncidentRun, action: IncidentAction, unlimited
     comment: oneLine(`${action.kind} ${action.target} (${state.title})`), // connectors prefix the incident ID
     // Only actions with parameters send them: the four original kinds' inputs stay as histories recorded them.
     ...(params && Object.keys(params).length ? { with: params } : {}),
+    ...(action.files ? { with: { files: action.files } } : {}),
   };
   const activity = resolved.undo ? resolved.undo.activity : resolved.spec.activity;
   const perform = acts[activity] as (input: ActionInput) => Promise<ActionOutcome>;
@@ -221,6 +237,7 @@ async function executeAction(run: IncidentRun, action: IncidentAction, unlimited
   action.result = {
     alreadyInState: outcome.alreadyInState,
     ...(outcome.vendorRef ? { vendorRef: outcome.vendorRef } : {}),
+    ...(outcome.detail ? { detail: outcome.detail } : {}),
   };
   if (outcome.evidence) {
     if (!state.evidence.some((e) => e.evidenceId === outcome.evidence!.evidenceId))

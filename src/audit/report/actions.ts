@@ -10,9 +10,11 @@ export function actionsOf(state: IncidentState, timeline: TimelineEntry[]): Inci
     actionId: a.actionId,
     kind: a.kind,
     target: a.target,
+    ...(a.files ? { files: a.files } : {}),
     purpose: a.purpose,
     policy: a.policy,
     state: a.state,
+    ...(a.result?.detail ? { detail: a.result.detail } : {}),
     attempts: a.attempts,
     responderRetries: a.responderRetries,
     ...(a.approvalId ? { approvalId: a.approvalId } : {}),
@@ -65,7 +67,7 @@ export function actionsMarkdown(r: IncidentReport): string[] {
             `${x.outcome} after ${x.attempts} attempt(s)${x.durationSeconds !== undefined ? ` in ${x.durationSeconds.toFixed(2)}s` : ''} (#${x.refs.map((ref) => ref.eventId).join(',#')})`,
         )
         .join('; ');
-      return `| ${md(a.actionId)} ${md(a.kind)} | ${code(a.target)} | ${md(a.purpose)} | ${md(a.policy)} | ${md(a.state)}${a.reason ? ` (${md(a.reason)})` : ''} | ${a.attempts}${a.responderRetries ? ` (${a.responderRetries} responder retr${a.responderRetries === 1 ? 'y' : 'ies'})` : ''} | ${md(execs) || '-'} |`;
+      return `| ${md(a.actionId)} ${md(a.kind)} | ${code(a.target)}${a.files ? ` (files ${a.files.map((f) => code(f)).join(', ')})` : ''} | ${md(a.purpose)} | ${md(a.policy)} | ${md(a.state)}${a.reason ? ` (${md(a.reason)})` : ''}${a.detail ? ` (${md(a.detail)})` : ''} | ${a.attempts}${a.responderRetries ? ` (${a.responderRetries} responder retr${a.responderRetries === 1 ? 'y' : 'ies'})` : ''} | ${md(execs) || '-'} |`;
     }),
     '',
   ];

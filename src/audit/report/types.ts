@@ -44,9 +44,13 @@ export interface IncidentReport {
     actionId: string;
     kind: string;
     target: string;
+    /** The file hashes it acted on, for an action that took them from the alerts. */
+    files?: string[];
     purpose: string;
     policy: string;
     state: string;
+    /** What the vendor's answer said beyond success (e.g. files it could not act on). */
+    detail?: string;
     attempts: number;
     responderRetries: number;
     approvalId?: string;

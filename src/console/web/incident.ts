@@ -218,7 +218,12 @@ function ActionRow(props: { incidentId: string; action: IncidentAction; me: Me; 
     'tr',
     { 'data-action': a.actionId },
     h('td', { 'data-label': 'Action' }, actionWords(a), a.purpose === 'recovery' ? ' (recovery)' : ''),
-    h('td', { 'data-label': 'Target' }, h('code', null, a.target)),
+    h(
+      'td',
+      { 'data-label': 'Target' },
+      h('code', null, a.target),
+      ...(a.files ?? []).map((f) => [' ', h('code', { key: f }, f)]).flat(),
+    ),
     h(
       'td',
       { 'data-label': 'State' },
@@ -230,6 +235,7 @@ function ActionRow(props: { incidentId: string; action: IncidentAction; me: Me; 
       { 'data-label': 'Details' },
       a.lastError ? h('span', { class: 'error' }, `${a.lastError.type}: ${a.lastError.message}`) : null,
       a.result?.verifiedState ? ` verified ${a.result.verifiedState}` : '',
+      a.result?.detail ? ` ${a.result.detail}` : '',
       a.reason ? ` ${a.reason}` : '',
       a.state === 'failed' && may(props.me, 'responder')
         ? h(
