@@ -145,6 +145,63 @@ recovery:
     ).toHaveLength(1);
   });
 
+  it('holds recovery while an eradication action no checklist item names is unsettled, saying so, until it is skipped', async () => {
+    lab.store.addFault({
+      match: { pathPattern: 'StopAndQuarantineFile|/iocs/entities/indicators', method: 'POST' },
+      fault: '4xx',
+      times: 20,
+    });
+    const host = `ws-erad-${randomUUID().slice(0, 8)}`;
+    const sha256 = createHash('sha256').update(host).digest('hex');
+    const sha1 = createHash('sha1').update(host).digest('hex');
+    const { incidentId } = await h.ingest({ severity: 'critical', hosts: [host], files: [sha1, sha256] });
+    const planned = await h.until(
+      incidentId,
+      (x) => x.actions.some((a) => a.kind === 'run_antivirus_scan' && a.state === 'pending_approval'),
+      'scan awaits approval',
+    );
+    const scan = actionOf(planned, 'run_antivirus_scan', host, 'eradication');
+    await h.service.decideApproval(
+      incidentId,
+      approvalFor(planned, scan.actionId).approvalId,
+      'approve',
+      'go',
+      actors.alice,
+    );
+    await h.until(
+      incidentId,
+      (x) => x.checklist.find((i) => i.itemId === 'scan')?.completedAt !== undefined,
+      'scan item',
+    );
+    await h.service.completeChecklistItem(incidentId, 'reimage', 'done', actors.rita);
+
+    // The checklist is complete, but the quarantine failed for good: recovery does not release the host yet.
+    const held = await h.until(incidentId, (x) => x.waitingFor !== undefined, 'waiting for eradication');
+    const quarantine = actionOf(held, 'quarantine_file', host, 'eradication');
+    expect(quarantine.state).toBe('failed');
+    expect(held.phase).toBe('eradication');
+    expect(held.waitingFor).toMatchObject({
+      phase: 'eradication',
+      failedActions: [{ actionId: quarantine.actionId, kind: 'quarantine_file', target: host }],
+    });
+    expect(held.waitingFor!.summary).toBe(
+      `Recovery waits for eradication's actions to settle: ${quarantine.actionId} (quarantine_file ${host}) failed: retry or skip it.`,
+    );
+    expect(actionOf(held, 'isolate_host', host).state).toBe('succeeded');
+    expect(held.actions.some((a) => a.kind === 'release_host')).toBe(false);
+
+    await h.service.resolveFailedAction(
+      incidentId,
+      quarantine.actionId,
+      'skip',
+      'removed by hand',
+      actors.rita,
+    );
+    const recovered = await h.until(incidentId, (x) => x.phase === 'lessons_learned', 'recovery');
+    expect(recovered.waitingFor).toBeUndefined();
+    expect(actionOf(recovered, 'release_host', host).state).toBe('succeeded');
+  });
+
   it('plans no quarantine of alert hashes for an incident whose alerts name none', async () => {
     const host = `ws-nofile-${randomUUID().slice(0, 8)}`;
     const { incidentId } = await h.ingest({ severity: 'critical', hosts: [host] });

@@ -17,4 +17,6 @@ export const PATCHES = {
   approvalNotice: 'approval-notice',
   /** The count of pending approvals is recorded in the memo, so the incident list shows it. */
   pendingApprovalsInMemo: 'pending-approvals-in-memo',
+  /** Recovery waits for eradication's own actions to settle, not only for its checklist. */
+  eradicationActionsSettle: 'eradication-actions-settle',
 } as const;

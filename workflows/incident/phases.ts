@@ -12,7 +12,7 @@ import { enrichIdentification } from './enrichment';
 import { collectEvidence, uninvestigatedHosts } from './evidence';
 import { notifyPhase } from './notify';
 import { PATCHES } from './patches';
-import { closeAsFalsePositive, finishClose, recover } from './recovery';
+import { closeAsFalsePositive, finishClose, recover, waitForEradicationActions } from './recovery';
 import type { IncidentRun } from './run';
 
 function describeActions(run: IncidentRun, purpose: ActionPurpose): string {
@@ -109,6 +109,8 @@ export async function runPhases(run: IncidentRun): Promise<'done'> {
         await run.parkUntil(
           () => state.checklist.every((i) => i.completedAt) || run.closingAsFalsePositive(),
         );
+        if (run.closingAsFalsePositive()) continue;
+        await waitForEradicationActions(run);
         if (run.closingAsFalsePositive()) continue;
         run.enterPhase('recovery');
         break;

@@ -17,7 +17,16 @@ import { ticketSyncEnabled, ticketsSettled } from './tickets';
 
 /** What recovery waits for while containment is unsettled (pure: the state says it all). */
 export function describeContainmentWait(state: IncidentState, since: string): WaitingFor {
-  const unsettled = state.actions.filter((a) => a.purpose === 'containment' && !isSettled(a));
+  return describeActionsWait(state, since, 'containment');
+}
+
+/** What recovery waits for while a phase's actions are unsettled (pure: the state says it all). */
+export function describeActionsWait(
+  state: IncidentState,
+  since: string,
+  purpose: 'containment' | 'eradication',
+): WaitingFor {
+  const unsettled = state.actions.filter((a) => a.purpose === purpose && !isSettled(a));
   const approvals = unsettled
     .filter((a) => a.state === 'pending_approval' && a.approvalId)
     .map((a) => ({ approvalId: a.approvalId!, action: a.kind, target: a.target }));
@@ -37,7 +46,7 @@ export function describeContainmentWait(state: IncidentState, since: string): Wa
   return {
     phase: state.phase,
     since,
-    summary: `Recovery waits for containment to settle: ${parts.join('; ')}.`,
+    summary: `Recovery waits for ${purpose === 'containment' ? 'containment' : "eradication's actions"} to settle: ${parts.join('; ')}.`,
     approvals,
     failedActions,
     runningActions,
@@ -78,6 +87,42 @@ async function waitForContainmentToSettle(run: IncidentRun): Promise<void> {
   }
   delete state.waitingFor;
   if (recordInHistory) upsertMemo({ waitingFor: undefined });
+}
+
+const PENDING_ERADICATION_NOTICE =
+  "Eradication's checklist is complete and recovery waits for this decision: approving runs the action now, " +
+  'before containment is undone. Reject it if it is no longer needed.';
+
+/**
+ * Recovery undoes containment only once eradication is over: an eradication action still pending, running or
+ * failed (one no checklist item names, or named by an item a person completed) is waited for, as containment
+ * is, so a host is not released while its scan or quarantine is still in flight. Incidents recorded before
+ * this wait replay without it (a patch); incidents with nothing unsettled never reach it.
+ */
+export async function waitForEradicationActions(run: IncidentRun): Promise<void> {
+  const { state } = run;
+  const settled = () => state.actions.filter((a) => a.purpose === 'eradication').every(isSettled);
+  if (settled() || run.closingAsFalsePositive() || !patched(PATCHES.eradicationActionsSettle)) return;
+  const since = run.now();
+  for (;;) {
+    const waiting = describeActionsWait(state, since, 'eradication');
+    const key = waiting.summary;
+    state.waitingFor = waiting;
+    for (const a of waiting.approvals) {
+      const approval = run.approvalById(a.approvalId);
+      if (approval && !approval.notice) approval.notice = PENDING_ERADICATION_NOTICE;
+    }
+    upsertMemo({ waitingFor: waiting.summary });
+    await run.parkUntil(
+      () =>
+        settled() ||
+        run.closingAsFalsePositive() ||
+        describeActionsWait(state, since, 'eradication').summary !== key,
+    );
+    if (settled() || run.closingAsFalsePositive()) break;
+  }
+  delete state.waitingFor;
+  upsertMemo({ waitingFor: undefined });
 }
 
 /** The undo a containment action declares; none for actions without one (they stay as they are). */
