@@ -194,6 +194,54 @@ tickets: { sync: true }`),
     },
   },
   {
+    name: 'file-hashes-eradication-wait',
+    description:
+      'an alert naming file hashes: identification looks them up, eradication quarantines them on the host behind approval, and recovery waits for that action once the checklist is complete',
+    playbookYaml: testPlaybookYaml(`containment:
+  isolate_host:
+    approval: { critical: auto, high: auto, medium: auto, low: auto }
+enrichment: { timeout: 5s, kinds: [file] }
+eradication:
+  checklist:
+    - { id: reimage, text: Reimage the host }
+  actions:
+    quarantine_file: { approval: { critical: approve, high: approve, medium: approve, low: approve } }
+recovery:
+  approval: { critical: auto, high: auto, medium: auto, low: auto }`),
+    async run(h) {
+      const host = 'ws-files-1';
+      const { incidentId: id } = await h.ingest({
+        id: 'files-1',
+        rule: 'rec.files',
+        severity: 'high',
+        hosts: [host],
+        accounts: [],
+        files: [
+          '3395856ce81f2b7382dee72602f798b642f14140',
+          '275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f',
+        ],
+      });
+      const s = await h.until(
+        id,
+        (x) => x.actions.some((a) => a.kind === 'quarantine_file' && a.state === 'pending_approval'),
+        'quarantine awaits approval',
+      );
+      await h.service.completeChecklistItem(id, 'reimage', 'reimaged', actors.rita);
+      await h.until(id, (x) => x.waitingFor?.phase === 'eradication', 'recovery waits for the quarantine');
+      await h.service.decideApproval(
+        id,
+        approvalFor(s, actionOf(s, 'quarantine_file', host, 'eradication').actionId).approvalId,
+        'approve',
+        'quarantine before release',
+        actors.alice,
+      );
+      await h.until(id, (x) => x.phase === 'lessons_learned', 'lessons learned');
+      await h.service.close(id, 'resolved', 'done', actors.alice);
+      await h.until(id, (x) => x.status === 'closed', 'closed');
+      return id;
+    },
+  },
+  {
     name: 'reject',
     description:
       'a rejected containment is not applied; the incident moves on, then closes as a false positive',
