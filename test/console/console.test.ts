@@ -3,7 +3,9 @@
  * API with the console mounted, a worker on the Temporal dev server, and the lab estate behind the production
  * connectors. One incident is walked the way responders take it: seen live in the list, approved by two
  * distinct approvers (the same one twice is refused), contained in the lab, eradicated, reported, and its
- * signed audit bundle downloaded and verified. Single sign-on runs against a local OpenID Connect issuer.
+ * signed audit bundle downloaded and verified. Its playbook (the shipped c2-traffic, given an `enrichment`
+ * section and ticket sync here) looks its indicators up in the lab's VirusTotal and AbuseIPDB and mirrors it
+ * to the lab's Jira, and the page shows both. Single sign-on runs against a local OpenID Connect issuer.
  */
 import { existsSync, promises as fs } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -19,11 +21,11 @@ import { OidcVerifier } from '../../src/api/oidc';
 import type { ApprovalDecision } from '../../src/domain/incident';
 import { createSigner, readPublicKey, verifyBundle } from '../../src/audit/bundle';
 import { createAuditService } from '../../src/audit/service';
-import { startLabServer, type RunningLab } from '../../src/connectors/lab';
+import { createConnectors } from '../../src/connectors';
+import { LAB_SEED_INDICATORS, startLabServer, type RunningLab } from '../../src/connectors/lab';
 import { buildConsoleAssets, consoleRouter } from '../../src/console';
 import { IncidentService } from '../../src/incidents/service';
 import { loadPlaybooks } from '../../src/playbooks/loader';
-import { labConnectors } from '../reliability/drill-support';
 import { LocalIssuer } from '../api/support/oidc-issuer';
 import { c2Alert } from '../support/alerts';
 import { testLogger } from '../support/logger';
@@ -89,16 +91,24 @@ describe('the web console in chromium, against a real Quell on the Temporal dev 
     });
     const auth = new AuthConfig({ tokens: STATIC_TOKENS, oidc });
     lab = await startLabServer({ port: 0 });
-    const connectors = labConnectors(lab, dataDir);
+    // The lab's threat intelligence (QUELL_INTEL defaults to it) and the lab's Jira.
+    const connectors = createConnectors(
+      { QUELL_HTTP_TIMEOUT_MS: '1000', QUELL_TICKETS: 'lab' },
+      { dataDir, labUrl: lab.url },
+    );
+    // The shipped playbooks, with c2-traffic enriching its indicators and syncing a ticket. No enrichment
+    // severity rules: the walk below relies on the incident staying medium (two approvers for the host).
+    const playbooksDir = path.join(dataDir, 'playbooks');
+    await fs.cp(path.resolve(__dirname, '../../playbooks'), playbooksDir, { recursive: true });
+    await fs.appendFile(
+      path.join(playbooksDir, 'c2-traffic.yaml'),
+      'enrichment:\n  timeout: 10s\n  kinds: [ip, domain, file]\ntickets: { sync: true }\n',
+    );
     worker = await startTestWorker({ activityDeps: { connectors } });
     client = await testClient();
     const app = createApp({
       client,
-      incidents: new IncidentService(
-        client,
-        worker.taskQueue,
-        await loadPlaybooks(path.resolve(__dirname, '../../playbooks')),
-      ),
+      incidents: new IncidentService(client, worker.taskQueue, await loadPlaybooks(playbooksDir)),
       taskQueue: worker.taskQueue,
       logger: testLogger(),
       auth,
@@ -195,7 +205,11 @@ describe('the web console in chromium, against a real Quell on the Temporal dev 
     // The alert arrives after the page is open; the list shows its incident without a reload.
     const tag = randomUUID().slice(0, 8);
     const host = `ws-console-${tag}`;
-    const alert = c2Alert(host, { title: `C2 beaconing from ${host} <img src=x onerror=alert(1)>` });
+    const alert = c2Alert(host, {
+      title: `C2 beaconing from ${host} <img src=x onerror=alert(1)>`,
+      // The lab's ransomware sample, which the lab's VirusTotal knows as malware.
+      files: [LAB_SEED_INDICATORS.badSha256],
+    });
     const receipt = await fetch(`${baseUrl}/api/v1/alerts`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${TOKENS.ingest}`, 'Content-Type': 'application/json' },
@@ -220,6 +234,37 @@ describe('the web console in chromium, against a real Quell on the Temporal dev 
     await card.waitFor({ timeout: 15_000 });
     await expect(card.getByText('Only approvers can decide this.').isVisible()).resolves.toBe(true);
     await expect(card.getByText('two distinct approvers; still needed: 2').isVisible()).resolves.toBe(true);
+
+    // Threat intelligence from identification: the file hash with VirusTotal's verdict and a link to its
+    // report (an http URL on the lab), the destination address with AbuseIPDB's.
+    const intel = page.getByRole('region', { name: 'Threat intelligence' });
+    await expect(intel.getByTestId('intel-status').textContent()).resolves.toMatch(
+      /^Looked up .+ in (virustotal, abuseipdb|abuseipdb, virustotal)\.$/,
+    );
+    const fileRow = intel.locator(`tr[data-indicator="${LAB_SEED_INDICATORS.badSha256}"]`);
+    await expect(fileRow.locator('td[data-label="Kind"]').textContent()).resolves.toBe('file hash');
+    await expect(fileRow.locator('code').textContent()).resolves.toBe(LAB_SEED_INDICATORS.badSha256);
+    await expect(fileRow.locator('[data-source="virustotal"]').textContent()).resolves.toMatch(
+      /^VirusTotal: 58 malicious, 0 suspicious, 0 harmless, 14 undetected; reputation -87/,
+    );
+    const vtReport = fileRow.getByRole('link', { name: 'report' });
+    await expect(vtReport.getAttribute('href')).resolves.toBe(
+      `${lab.url}/virustotal/gui/file/${LAB_SEED_INDICATORS.badSha256}`,
+    );
+    await expect(vtReport.getAttribute('rel')).resolves.toBe('noopener noreferrer');
+    const ipRow = intel.locator(`tr[data-indicator="${alert.ips![0]}"]`);
+    await expect(ipRow.locator('[data-source="abuseipdb"]').textContent()).resolves.toMatch(/^AbuseIPDB: /);
+    // The ticket the incident is mirrored to, its key a link to the lab's Jira.
+    const ticket = page.getByTestId('ticket');
+    await ticket.filter({ hasText: /\(jira, open\)/ }).waitFor({ timeout: 15_000 });
+    await expect(ticket.textContent()).resolves.toMatch(/^Ticket: [A-Z][A-Z0-9]*-\d+ \(jira, open\)$/);
+    const ticketHref = (await ticket.getByRole('link').getAttribute('href')) ?? '';
+    expect(ticketHref.startsWith(`${lab.url}/`) && /\/browse\/[A-Z]/.test(ticketHref)).toBe(true);
+    await intel.screenshot({ path: path.join(SCREENSHOTS, 'incident-intel.png') });
+    // Nothing on the page links anywhere but http(s).
+    expect(
+      await page.locator('a[href]:not([href^="http:"]):not([href^="https:"]):not([href^="#"])').count(),
+    ).toBe(0);
     await signOut();
 
     // Whoever raised the alert may not approve its containment.
@@ -330,6 +375,7 @@ describe('the web console in chromium, against a real Quell on the Temporal dev 
     await page.setViewportSize({ width: 390, height: 844 });
     await page.evaluate('window.scrollTo(0, 0)');
     await page.screenshot({ path: path.join(SCREENSHOTS, 'incident-page-390.png') });
+    await intel.screenshot({ path: path.join(SCREENSHOTS, 'incident-intel-390.png') });
     // Nothing wider than the phone's screen (the report's wide blocks scroll inside themselves).
     const tooWide = await page.evaluate<string[]>(
       `[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('pre, .report table')).slice(0, 5).map((e) => e.tagName + '.' + e.className + ': ' + (e.textContent || '').slice(0, 60))`,

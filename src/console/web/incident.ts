@@ -1,6 +1,6 @@
 /**
- * One incident: phases, scope, approvals (with decisions), actions, checklist, notes, evidence (evidence.ts),
- * alerts, and for auditors the report, the timeline and the audit bundle download. Every change is a call to the
+ * One incident: phases, scope, its ticket and threat intelligence (intel.ts), approvals (with decisions),
+ * actions, checklist, notes, evidence (evidence.ts), alerts, and for auditors the report, the timeline and the audit bundle download. Every change is a call to the
  * REST API as the signed-in person; the incident answers with its own rules, and refusals are shown in plain words.
  */
 import { h, type ComponentChildren } from 'preact';
@@ -16,6 +16,7 @@ import {
 import { call, describeProblem, fetchAttachment, may, type Me } from './api';
 import { Evidence } from './evidence';
 import { duration, until, useClock, useFocusOnShow, when, words } from './format';
+import { Enrichment, TicketLine } from './intel';
 import { usePolled } from './poll';
 
 const POLL_MS = 2_000;
@@ -460,10 +461,11 @@ function Timeline({ incidentId }: { incidentId: string }) {
   );
 }
 
-function list(label: string, values: string[]) {
+/** `cls: 'hash'` for values too long to fit a phone's width unbroken (SHA-256s). */
+function list(label: string, values: string[], cls?: string) {
   return [
     h('dt', null, label),
-    h('dd', null, values.length ? values.map((v) => h('code', { key: v }, v)) : '—'),
+    h('dd', null, values.length ? values.map((v) => h('code', { key: v, class: cls }, v)) : '—'),
   ];
 }
 
@@ -503,6 +505,7 @@ export function IncidentPage({ incidentId, me }: { incidentId: string; me: Me })
       h('strong', { 'data-testid': 'phase' }, words(s.phase)),
       ` · playbook ${s.playbook.name} v${s.playbook.version} · opened ${when(s.openedAt)}`,
     ),
+    s.ticket ? h(TicketLine, { ticket: s.ticket }) : null,
     incident.problem ? h('p', { class: 'error', role: 'alert' }, describeProblem(incident.problem)) : null,
     s.waitingFor ? h('p', { class: 'notice', role: 'status' }, s.waitingFor.summary) : null,
     h(PhaseProgress, { state: s }),
@@ -519,7 +522,7 @@ export function IncidentPage({ incidentId, me }: { incidentId: string; me: Me })
           ...list('Accounts', s.scope.accounts),
           ...list('IPs', s.scope.ips),
           ...list('Domains', s.scope.domains),
-          ...(s.scope.files?.length ? list('File hashes', s.scope.files) : []),
+          ...(s.scope.files?.length ? list('File hashes', s.scope.files, 'hash') : []),
         ),
       ),
       section(
@@ -539,6 +542,9 @@ export function IncidentPage({ incidentId, me }: { incidentId: string; me: Me })
         ),
       ),
     ),
+    s.enrichment
+      ? section('Threat intelligence', 'h-intel', h(Enrichment, { enrichment: s.enrichment }))
+      : null,
     section(
       'Approvals',
       'h-approvals',
