@@ -1,7 +1,8 @@
 /**
  * One incident: phases, scope, its ticket and threat intelligence (intel.ts), approvals (with decisions),
- * actions, checklist, notes, evidence (evidence.ts), alerts, and for auditors the report, the timeline and the audit bundle download. Every change is a call to the
- * REST API as the signed-in person; the incident answers with its own rules, and refusals are shown in plain words.
+ * actions, checklist, notes, evidence (evidence.ts), alerts, and for auditors the report, the timeline and the
+ * audit bundle download. Every change is a call to the REST API as the signed-in person; the incident answers
+ * with its own rules, and refusals are shown in plain words.
  */
 import { h, type ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
@@ -223,7 +224,7 @@ function ActionRow(props: { incidentId: string; action: IncidentAction; me: Me; 
       'td',
       { 'data-label': 'Target' },
       h('code', null, a.target),
-      ...(a.files ?? []).map((f) => [' ', h('code', { key: f }, f)]).flat(),
+      ...(a.files ?? []).map((f) => [' ', h('code', { key: f, class: 'hash' }, f)]).flat(),
     ),
     h(
       'td',
