@@ -221,6 +221,16 @@ recovery:
           '275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f',
         ],
       });
+      // A later alert names another hash: it is looked up as it arrives.
+      await h.ingest({
+        id: 'files-2',
+        rule: 'rec.files',
+        severity: 'high',
+        hosts: [host],
+        accounts: [],
+        files: ['d41d8cd98f00b204e9800998ecf8427e'],
+      });
+      await h.until(id, (x) => x.enrichment?.later?.length === 1, 'later alert enriched');
       const s = await h.until(
         id,
         (x) => x.actions.some((a) => a.kind === 'quarantine_file' && a.state === 'pending_approval'),

@@ -237,7 +237,9 @@ export const actionSchema = z.object({
   files: z
     .array(z.string())
     .optional()
-    .describe('The file hashes it acts on, for an action that takes them from the alerts (fixed when planned).'),
+    .describe(
+      'The file hashes it acts on, for an action that takes them from the alerts (fixed when planned).',
+    ),
   purpose: z.enum([...ACTION_PHASES, 'recovery']),
   undoes: z.string().optional(),
   policy: z.enum(['auto', 'approve', 'two_person', 'never']),
@@ -380,6 +382,21 @@ const enrichmentSchema = z
       }),
     ),
     skippedInternal: z.array(z.string()),
+    asked: z
+      .array(z.string())
+      .optional()
+      .describe('Every indicator asked about, as `<kind>:<value>`, so none is asked twice.'),
+    later: z
+      .array(
+        z.object({
+          startedAt: timestamp,
+          at: timestamp,
+          indicators: z.number().int(),
+          failure: z.object({ type: z.string(), message: z.string() }).optional(),
+        }),
+      )
+      .optional()
+      .describe('Lookups of the indicators later alerts added, oldest first.'),
   })
   .describe(
     "Threat-intelligence lookups of the incident's indicators during identification (playbooks with `enrichment` only).",

@@ -96,6 +96,18 @@ export interface IncidentEnrichment {
   indicators: EnrichedIndicator[];
   /** In-scope IP addresses left out because they are internal (nobody has a reputation for them). */
   skippedInternal: string[];
+  /**
+   * Every indicator asked about, as `<kind>:<value>` in the scope's spelling (identification's and later
+   * alerts'), so none is asked twice; absent in incidents enriched before later alerts were looked up.
+   */
+  asked?: string[];
+  /** Lookups of indicators that later alerts added (after identification's), oldest first. */
+  later?: {
+    startedAt: string;
+    at: string;
+    indicators: number;
+    failure?: { type: string; message: string };
+  }[];
 }
 
 /** The finding fields severity rules may compare, per source (numbers only). */

@@ -152,4 +152,53 @@ describe('threat-intelligence enrichment in identification (lab estate, VirusTot
     ]);
     expect(later.actions).toHaveLength(1);
   });
+
+  it('looks up the indicators a later alert adds, and their findings raise severity and re-policy the pending approval', async () => {
+    const host = `ws-later-${randomUUID().slice(0, 8)}`;
+    const rule = `beacon.${host}`;
+    const { incidentId } = await h.ingest({
+      severity: 'medium',
+      rule,
+      hosts: [host],
+      accounts: [],
+      ips: [LAB_SEED_INDICATORS.cleanIp],
+    });
+    const first = await h.until(
+      incidentId,
+      (x) => x.approvals.length > 0,
+      'isolate_host awaits two approvers',
+    );
+    expect(first.severity).toBe('medium');
+    expect(first.approvals[0]).toMatchObject({ policy: 'two_person', requiredApprovers: 2 });
+
+    const joined = await h.ingest({
+      severity: 'low',
+      rule,
+      hosts: [host],
+      accounts: [],
+      ips: [LAB_SEED_INDICATORS.badIp, '10.9.8.7'],
+    });
+    expect(joined.incidentId).toBe(incidentId);
+    const s = await h.until(incidentId, (x) => x.severity === 'high', 'raised by the later lookup');
+    const e = s.enrichment!;
+    expect(e.indicators.map((i) => i.indicator)).toEqual([
+      LAB_SEED_INDICATORS.cleanIp,
+      LAB_SEED_INDICATORS.badIp,
+    ]);
+    expect(e.later).toEqual([expect.objectContaining({ indicators: 1 })]);
+    expect(e.asked).toEqual([`ip:${LAB_SEED_INDICATORS.cleanIp}`, `ip:${LAB_SEED_INDICATORS.badIp}`]);
+    expect(e.skippedInternal).toEqual(['10.9.8.7']);
+    expect(s.approvals[0]).toMatchObject({ state: 'pending', policy: 'approve', requiredApprovers: 1 });
+    expect(
+      s.notes.some((n) =>
+        /Threat intelligence on a later alert raised the severity from medium to high/.test(n.text),
+      ),
+    ).toBe(true);
+
+    // A redelivery or an alert naming only what was asked already looks nothing up again.
+    await h.ingest({ severity: 'low', rule, hosts: [host], accounts: [], ips: [LAB_SEED_INDICATORS.badIp] });
+    const again = await h.until(incidentId, (x) => x.alerts.count === 3, 'third alert');
+    expect(again.enrichment!.later).toHaveLength(1);
+    expect(again.enrichment!.asked).toHaveLength(2); // set before a lookup starts: none did
+  });
 });

@@ -13,6 +13,7 @@ import { summarizeAlert } from '../../src/domain/incident';
 import { evaluateSeverity, phaseRoutes } from '../../src/playbooks/policy';
 import { planContainment } from './actions';
 import { applySeverityToPendingApprovals } from './approvals';
+import { enrichLaterIndicators } from './enrichment';
 import { investigateLateHosts, uninvestigatedHosts } from './evidence';
 import { notify } from './notify';
 import { PATCHES } from './patches';
@@ -30,6 +31,7 @@ export function ingestAlert(run: IncidentRun, alert: NormalizedAlert, raisedBy: 
   else {
     run.seenAlerts.add(key);
     recordAlert(run, alert, alertId, raisedBy);
+    enrichLaterIndicators(run);
   }
   return {
     incidentId: state.incidentId,

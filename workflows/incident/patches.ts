@@ -19,4 +19,6 @@ export const PATCHES = {
   pendingApprovalsInMemo: 'pending-approvals-in-memo',
   /** Recovery waits for eradication's own actions to settle, not only for its checklist. */
   eradicationActionsSettle: 'eradication-actions-settle',
+  /** The indicators later alerts add are looked up too (playbooks with `enrichment`). */
+  enrichLaterAlerts: 'enrich-later-alerts',
 } as const;

@@ -87,6 +87,8 @@ export class IncidentRun {
   mainParked = false;
   messagesThisRun = 0;
   reopenRequested = false;
+  /** Set while the indicators of later alerts are being looked up (one lookup at a time). */
+  enrichingLater = false;
   notificationSeq: number;
   /** Log snapshots of hosts that joined after investigation, still running (closing waits for them). */
   lateSnapshots = 0;
