@@ -37,11 +37,14 @@ const url = z.looseObject({ hostname: entityString.optional(), domain: entityStr
 const dnsQuery = z.looseObject({ hostname: entityString.optional() });
 /** OCSF hash algorithms Quell reads (`algorithm_id`): 1 MD5, 2 SHA-1, 3 SHA-256. Others (SHA-512, ssdeep...) are passed over. */
 const HASH_DIGITS: Record<number, number> = { 1: 32, 2: 40, 3: 64 };
+const HASH_OF_DIGITS = new Map(
+  Object.values(HASH_DIGITS).map((digits) => [digits, new RegExp(`^[0-9a-fA-F]{${digits}}$`)]),
+);
 const fingerprint = z
   .looseObject({ algorithm_id: z.number().int().optional(), value: z.string().max(1_024) })
   .superRefine((h, ctx) => {
     const digits = h.algorithm_id === undefined ? undefined : HASH_DIGITS[h.algorithm_id];
-    if (digits !== undefined && !new RegExp(`^[0-9a-fA-F]{${digits}}$`).test(h.value)) {
+    if (digits !== undefined && !HASH_OF_DIGITS.get(digits)!.test(h.value)) {
       ctx.addIssue({
         code: 'custom',
         path: ['value'],
@@ -54,7 +57,7 @@ const fingerprint = z
       ...Object.entries(HASH_DIGITS).map(([id, digits]) => ({
         properties: {
           algorithm_id: { const: Number(id) },
-          value: { pattern: `^[0-9a-fA-F]{${digits}}$` },
+          value: { pattern: HASH_OF_DIGITS.get(digits)!.source },
         },
       })),
       // Other algorithms, or none named (absent, `properties` does not apply).

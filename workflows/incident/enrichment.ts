@@ -156,6 +156,10 @@ export function enrichLaterIndicators(run: IncidentRun): void {
   });
 }
 
+/**
+ * The scope's indicators nobody has asked about yet. The internal addresses later alerts added are never
+ * asked about: they are listed in `skippedInternal` here, beside identification's.
+ */
 function unaskedIndicators(
   run: IncidentRun,
   config: EnrichmentConfig,

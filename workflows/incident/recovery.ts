@@ -57,36 +57,50 @@ const PENDING_AT_RECOVERY_NOTICE =
   'Eradication is complete and recovery waits for this decision: approving applies the containment ' +
   'now, and recovery then asks to undo it. Reject it if the containment is no longer needed.';
 
+/** Whether every action of a phase has reached a final state. */
+function phaseSettled(state: IncidentState, purpose: 'containment' | 'eradication'): boolean {
+  return state.actions.filter((a) => a.purpose === purpose).every(isSettled);
+}
+
 /**
- * Recovery undoes only containment that took effect, so it first waits for every containment action to
- * settle: running ones to finish, pending approvals to be decided (or to expire), failed ones to be retried
- * or skipped. While it waits, `state.waitingFor` (and the memo, hence the history and the timeline) says for
- * what; approvals still pending say that approving now contains, and recovery then asks to undo it.
+ * Parks until every action of the phase has settled (or the incident is closing as a false positive), saying
+ * for what in `state.waitingFor` (and, with `recordInHistory`, the memo, hence the history and the timeline);
+ * approvals still pending carry `notice`.
  */
-async function waitForContainmentToSettle(run: IncidentRun): Promise<void> {
+async function waitForPhaseActions(
+  run: IncidentRun,
+  purpose: 'containment' | 'eradication',
+  notice: string,
+  recordInHistory: boolean,
+): Promise<void> {
   const { state } = run;
-  if (run.containmentSettled() || run.closingAsFalsePositive()) return;
-  const recordInHistory = patched(PATCHES.recoveryWaitVisible);
+  const done = () => phaseSettled(state, purpose) || run.closingAsFalsePositive();
   const since = run.now();
   for (;;) {
-    const waiting = describeContainmentWait(state, since);
+    const waiting = describeActionsWait(state, since, purpose);
     const key = waiting.summary;
     state.waitingFor = waiting;
     for (const a of waiting.approvals) {
       const approval = run.approvalById(a.approvalId);
-      if (approval && !approval.notice) approval.notice = PENDING_AT_RECOVERY_NOTICE;
+      if (approval && !approval.notice) approval.notice = notice;
     }
     if (recordInHistory) upsertMemo({ waitingFor: waiting.summary });
-    await run.parkUntil(
-      () =>
-        run.containmentSettled() ||
-        run.closingAsFalsePositive() ||
-        describeContainmentWait(state, since).summary !== key,
-    );
-    if (run.containmentSettled() || run.closingAsFalsePositive()) break;
+    await run.parkUntil(() => done() || describeActionsWait(state, since, purpose).summary !== key);
+    if (done()) break;
   }
   delete state.waitingFor;
   if (recordInHistory) upsertMemo({ waitingFor: undefined });
+}
+
+/**
+ * Recovery undoes only containment that took effect, so it first waits for every containment action to
+ * settle: running ones to finish, pending approvals to be decided (or to expire), failed ones to be retried
+ * or skipped. Approvals still pending say that approving now contains, and recovery then asks to undo it.
+ */
+async function waitForContainmentToSettle(run: IncidentRun): Promise<void> {
+  if (run.containmentSettled() || run.closingAsFalsePositive()) return;
+  const recordInHistory = patched(PATCHES.recoveryWaitVisible);
+  await waitForPhaseActions(run, 'containment', PENDING_AT_RECOVERY_NOTICE, recordInHistory);
 }
 
 const PENDING_ERADICATION_NOTICE =
@@ -100,29 +114,9 @@ const PENDING_ERADICATION_NOTICE =
  * this wait replay without it (a patch); incidents with nothing unsettled never reach it.
  */
 export async function waitForEradicationActions(run: IncidentRun): Promise<void> {
-  const { state } = run;
-  const settled = () => state.actions.filter((a) => a.purpose === 'eradication').every(isSettled);
-  if (settled() || run.closingAsFalsePositive() || !patched(PATCHES.eradicationActionsSettle)) return;
-  const since = run.now();
-  for (;;) {
-    const waiting = describeActionsWait(state, since, 'eradication');
-    const key = waiting.summary;
-    state.waitingFor = waiting;
-    for (const a of waiting.approvals) {
-      const approval = run.approvalById(a.approvalId);
-      if (approval && !approval.notice) approval.notice = PENDING_ERADICATION_NOTICE;
-    }
-    upsertMemo({ waitingFor: waiting.summary });
-    await run.parkUntil(
-      () =>
-        settled() ||
-        run.closingAsFalsePositive() ||
-        describeActionsWait(state, since, 'eradication').summary !== key,
-    );
-    if (settled() || run.closingAsFalsePositive()) break;
-  }
-  delete state.waitingFor;
-  upsertMemo({ waitingFor: undefined });
+  if (phaseSettled(run.state, 'eradication') || run.closingAsFalsePositive()) return;
+  if (!patched(PATCHES.eradicationActionsSettle)) return;
+  await waitForPhaseActions(run, 'eradication', PENDING_ERADICATION_NOTICE, true);
 }
 
 /** The undo a containment action declares; none for actions without one (they stay as they are). */
